@@ -1,0 +1,84 @@
+"""Mu-law companding and 8-bit quantisation: audio as a 256-symbol language.
+
+    F(x) = sign(x) * ln(1 + mu |x|) / ln(1 + mu),   x in [-1, 1],  mu = quantization_channels - 1
+
+The encoder maps [-1, 1] to integer codes 0..mu with the same rounding as torchaudio's
+``mu_law_encoding``; the decoder maps codes back to the centre of each level.
+
+Notebook: ``chapters/02_raw_audio_mulaw.ipynb``.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from .audio_io import AudioError
+
+ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
+
+
+def _check_channels(quantization_channels: int) -> int:
+    if isinstance(quantization_channels, bool) or not isinstance(quantization_channels, (int, np.integer)) or quantization_channels < 2:
+        raise ValueError(f"quantization_channels must be an integer >= 2, got {quantization_channels!r}")
+    return int(quantization_channels)
+
+
+def _check_unit(x: ArrayLike, clip: bool) -> ArrayLike:
+    is_tensor = isinstance(x, torch.Tensor)
+    finite = torch.isfinite(x).all().item() if is_tensor else bool(np.all(np.isfinite(x)))
+    if not finite:
+        raise AudioError("mu-law input contains non-finite values (NaN or inf)")
+    if x.numel() if is_tensor else np.size(x):
+        peak = float(x.abs().max()) if is_tensor else float(np.max(np.abs(x)))
+    else:
+        raise AudioError("mu-law input is empty")
+    if peak > 1.0:
+        if not clip:
+            raise AudioError(f"mu-law input has values outside [-1, 1] (peak {peak:.4g}); normalise it or pass clip=True")
+        x = x.clamp(-1.0, 1.0) if is_tensor else np.clip(x, -1.0, 1.0)
+    return x
+
+
+def mu_law_compress(x: ArrayLike, quantization_channels: int = 256, clip: bool = False) -> ArrayLike:
+    """The continuous companding curve F(x) in [-1, 1] (before quantisation)."""
+    mu = _check_channels(quantization_channels) - 1
+    if isinstance(x, torch.Tensor):
+        x = _check_unit(x.float() if not x.is_floating_point() else x, clip)
+        return torch.sign(x) * torch.log1p(mu * x.abs()) / np.log1p(mu)
+    x = _check_unit(np.asarray(x, dtype=np.float64), clip)
+    return np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+
+
+def mu_law_encode(x: ArrayLike, quantization_channels: int = 256, clip: bool = False) -> ArrayLike:
+    """Audio in [-1, 1] -> integer codes 0..quantization_channels-1 (int64).
+
+    Raises :class:`AudioError` on non-finite input or values outside [-1, 1] unless ``clip=True``.
+    Matches ``torchaudio.functional.mu_law_encoding``.
+    """
+    mu = _check_channels(quantization_channels) - 1
+    compressed = mu_law_compress(x, quantization_channels, clip)
+    if isinstance(compressed, torch.Tensor):
+        return ((compressed + 1) / 2 * mu + 0.5).to(torch.int64)
+    return ((compressed + 1) / 2 * mu + 0.5).astype(np.int64)
+
+
+def mu_law_decode(codes: ArrayLike, quantization_channels: int = 256) -> ArrayLike:
+    """Integer codes -> audio in [-1, 1] (float32). Matches ``torchaudio.functional.mu_law_decoding``."""
+    mu = _check_channels(quantization_channels) - 1
+    if isinstance(codes, torch.Tensor):
+        if codes.is_floating_point():
+            raise TypeError("mu-law codes must be integers")
+        if codes.numel() and (codes.min() < 0 or codes.max() > mu):
+            raise ValueError(f"mu-law codes must lie in 0..{mu}, got {int(codes.min())}..{int(codes.max())}")
+        y = codes.to(torch.float32) / mu * 2 - 1
+        return torch.sign(y) * (torch.exp(y.abs() * np.log1p(mu)) - 1) / mu
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu":
+        raise TypeError(f"mu-law codes must be integers, got dtype {codes.dtype}")
+    if codes.size and (codes.min() < 0 or codes.max() > mu):
+        raise ValueError(f"mu-law codes must lie in 0..{mu}, got {int(codes.min())}..{int(codes.max())}")
+    y = codes.astype(np.float64) / mu * 2 - 1
+    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(np.float32)

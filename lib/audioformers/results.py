@@ -1,0 +1,147 @@
+"""Results with provenance: ``results/<chapter>/<name>.<profile>.json``.
+
+Every number the book shows in prose or in the reproduction report is read from one of these
+files, written by the cell or command-line run that computed it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping
+
+from .profiles import get_profile, validate_profile
+
+_VERSIONED = ("audioformers", "torch", "torchaudio", "numpy", "scipy", "librosa", "scikit-learn", "PyWavelets")
+
+
+def repo_root() -> Path | None:
+    """The repository root when the package is installed editable from a checkout, else ``None``."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "_toc.yml").exists() and (parent / "lib" / "audioformers").exists():
+            return parent
+    return None
+
+
+def results_dir() -> Path:
+    """``$BOOK_RESULTS_DIR``, else ``<repo>/results``, else ``./results``."""
+    env = os.environ.get("BOOK_RESULTS_DIR")
+    if env:
+        return Path(env)
+    root = repo_root()
+    return (root / "results") if root is not None else Path.cwd() / "results"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def git_commit() -> str:
+    """The checkout's commit (with ``-dirty`` when there are uncommitted changes), or ``unknown``."""
+    root = repo_root() or Path.cwd()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        if commit.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10)
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy/torch scalars and arrays, paths and dataclasses to JSON types; NaN -> None."""
+    if hasattr(value, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        return _jsonable(asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def write_results(
+    chapter: str,
+    name: str,
+    metrics: Mapping[str, Any],
+    *,
+    config: Mapping[str, Any] | Any = None,
+    seed: int | list[int] | None = None,
+    device: str | None = None,
+    wall_time_s: float | None = None,
+    profile: str | None = None,
+    directory: Path | None = None,
+) -> Path:
+    """Write one result file atomically and return its path."""
+    for label, text in (("chapter", chapter), ("name", name)):
+        if not text or "/" in text or "\\" in text or text.startswith("."):
+            raise ValueError(f"{label} must be a plain non-empty name, got {text!r}")
+    profile = validate_profile(profile) if profile is not None else get_profile()
+    record = {
+        "chapter": chapter,
+        "name": name,
+        "profile": profile,
+        "metrics": _jsonable(dict(metrics)),
+        "config": _jsonable(config) if config is not None else {},
+        "seed": _jsonable(seed),
+        "device": device or "unknown",
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "wall_time_s": wall_time_s,
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    folder = (directory or results_dir()) / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.{profile}.json"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".partial")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(record, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(chapter: str, name: str, profile: str | None = None, directory: Path | None = None) -> dict[str, Any]:
+    """Read ``results/<chapter>/<name>.<profile>.json``; a clear ``FileNotFoundError`` if it was never run."""
+    profile = validate_profile(profile) if profile is not None else get_profile()
+    path = (directory or results_dir()) / chapter / f"{name}.{profile}.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no results at {path}: run the experiment at the {profile!r} profile first "
+            f"(python -m audioformers.reproduce {chapter} --profile {profile}, or the chapter's notebook)"
+        )
+    return json.loads(path.read_text())
+
+
+class Stopwatch:
+    """``with Stopwatch() as clock: ...; clock.seconds``"""
+
+    def __enter__(self) -> "Stopwatch":
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start

@@ -1,0 +1,32 @@
+"""Seeding: the same seed and profile on the CPU give the same numbers twice."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices); return a ``torch.Generator`` seeded alike.
+
+    With ``deterministic`` the CPU kernels are deterministic already; on CUDA cuDNN is asked to be.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic and torch.cuda.is_available():
+        torch.backends.cudnn.deterministic = True
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def numpy_rng(seed: int) -> np.random.Generator:
+    """A NumPy ``Generator`` for data shuffling, independent of global state."""
+    return np.random.default_rng(seed)
