@@ -1,0 +1,13 @@
+"""Shared fixtures: every test gets its own data and results folders, and a fixed profile."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    """Tests never touch the reader's data cache or the committed results."""
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.setenv("BOOK_PROFILE", "smoke")
+    yield

@@ -1,0 +1,98 @@
+import pytest
+import torch
+
+from audioformers.seeding import seed_everything
+from audioformers.training import count_parameters, fit, load_checkpoint, save_checkpoint
+
+
+def _problem(seed=0):
+    seed_everything(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+    w = torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    gen = torch.Generator().manual_seed(seed)
+
+    def next_batch(step):
+        x = torch.randn(32, 4, generator=gen)
+        return x, x @ w
+
+    def loss_fn(m, batch):
+        x, y = batch
+        return torch.nn.functional.mse_loss(m(x), y)
+
+    x_eval = torch.randn(256, 4, generator=torch.Generator().manual_seed(99))
+
+    def evaluate(m):
+        return {"mse": float(torch.nn.functional.mse_loss(m(x_eval), x_eval @ w))}
+
+    return model, next_batch, loss_fn, evaluate
+
+
+def test_loss_falls_and_history_records():
+    model, nb, loss, ev = _problem()
+    with torch.no_grad():
+        before = ev(model)["mse"]
+    hist = fit(model, nb, loss, steps=150, lr=1e-2, evaluate=ev, eval_every=50, progress=False)
+    assert hist.eval_step == [50, 100, 150]
+    assert hist.metric("mse")[-1] < 0.05 * before
+    assert hist.metric("mse")[-1] <= hist.metric("mse")[0]
+    assert len(hist.train_loss) == 150
+
+
+def test_same_seed_same_numbers():
+    runs = []
+    for _ in range(2):
+        model, nb, loss, ev = _problem(seed=3)
+        runs.append(fit(model, nb, loss, steps=20, evaluate=ev, progress=False).metric("mse"))
+    assert runs[0] == runs[1]
+
+
+def _pure_batches(step):
+    """Batches that depend only on the step index, as a resumable data stream must."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(1000 + step))
+    return x, x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+
+
+def test_resume_after_interruption_matches_uninterrupted(tmp_path):
+    model, _, loss, ev = _problem(seed=1)
+    full = fit(model, _pure_batches, loss, steps=40, evaluate=ev, progress=False)
+
+    def crashing(step):
+        if step == 25:
+            raise KeyboardInterrupt("killed mid-run")
+        return _pure_batches(step)
+
+    ckpt = tmp_path / "run.pt"
+    model, _, loss, ev = _problem(seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, crashing, loss, steps=40, evaluate=ev, progress=False, checkpoint_path=ckpt, checkpoint_every=10)
+    assert load_checkpoint(ckpt)["step"] == 20
+    fresh, _, _, _ = _problem(seed=7)  # different init: everything must come from the checkpoint
+    resumed = fit(fresh, _pure_batches, loss, steps=40, evaluate=ev, progress=False, checkpoint_path=ckpt, checkpoint_every=10)
+    assert resumed.step == list(range(40))
+    assert resumed.metric("mse")[-1] == pytest.approx(full.metric("mse")[-1], rel=1e-6)
+    assert resumed.train_loss == pytest.approx(full.train_loss, rel=1e-6)
+
+
+class _Evil:
+    """An arbitrary Python object: ``weights_only=True`` must refuse to unpickle it."""
+
+
+def test_checkpoint_is_atomic_and_safe(tmp_path):
+    path = save_checkpoint(tmp_path / "c.pt", model={"w": torch.ones(2)}, step=3)
+    assert load_checkpoint(path)["step"] == 3
+    assert not list(tmp_path.glob("*.partial"))
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+
+    torch.save({"x": _Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(Exception):
+        load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_bad_arguments_and_divergence():
+    model, nb, loss, _ = _problem()
+    with pytest.raises(ValueError, match="steps"):
+        fit(model, nb, loss, steps=0, progress=False)
+    with pytest.raises(FloatingPointError, match="learning rate"):
+        fit(model, nb, lambda m, b: m(b[0]).sum() * float("nan"), steps=2, progress=False)
+    assert count_parameters(model) == 4 * 16 + 16 + 16 + 1
