@@ -1,0 +1,316 @@
+"""Datasets of the book: a registry, builders of the offline datasets, and loaders.
+
+Everything lives under :func:`data_dir` (``$BOOK_DATA_DIR`` or ``~/.cache/audioformers``).
+Offline datasets are built from Debian / PyPI packages on first use (see ``data.md`` and
+``data_scripts/build_datasets.py``); a build goes into a temporary sibling folder, gets a
+completion marker, and is then moved into place, so an interrupted build is never used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .datasets import builders
+from .datasets import sources as _src
+from .datasets.synth import Note, render_events
+
+BUILD_VERSION = 1
+MARKER = ".complete.json"
+WAVE_MINI_SAMPLE_RATE = builders.WAVE_RATE
+EXAMPLE_NAMES: tuple[str, ...] = builders.EXAMPLE_NAMES
+SOUNDMIX_CLASSES: list[str] = builders.SOUNDMIX_CLASSES
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DownloadSpec:
+    """One file of a full public dataset: where to get it and its sha256 (downloads: later)."""
+
+    url: str
+    sha256: str
+    filename: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered dataset: ``kind`` is "offline" (built by ``builder``) or "download"."""
+
+    name: str
+    kind: str
+    description: str
+    builder: Callable[[Path, dict], dict] | None = None
+    config: dict = field(default_factory=dict)
+    downloads: tuple[DownloadSpec, ...] = ()
+
+
+def _instruments_xl(folder: Path, config: dict) -> dict:
+    return builders.build_instruments(folder, config, name="instruments-mini-xl")
+
+
+REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in (
+    DatasetEntry("wave-mini", "offline", "music and speech at 8 kHz (chapter 3)",
+                 builders.build_wave_mini, builders.WAVE_CONFIG),
+    DatasetEntry("instruments-mini", "offline", "GM notes in 12 families (chapters 4, 5)",
+                 builders.build_instruments, builders.INSTRUMENTS_CONFIG),
+    DatasetEntry("instruments-mini-xl", "offline", "larger instruments set, built on demand",
+                 _instruments_xl, builders.INSTRUMENTS_XL_CONFIG),
+    DatasetEntry("drums-mini", "offline", "Hydrogen drum one-shots (chapters 4, 5)",
+                 builders.build_drums, builders.DRUMS_CONFIG),
+    DatasetEntry("soundmix-mini", "offline", "event bank for multi-label mixtures (chapter 5)",
+                 builders.build_soundmix, builders.SOUNDMIX_CONFIG),
+    DatasetEntry("examples", "offline", "named example sounds (chapters 1, 2)",
+                 builders.build_examples, builders.EXAMPLES_CONFIG),
+)}
+DATASET_NAMES: tuple[str, ...] = tuple(REGISTRY)
+OFFLINE_DEFAULT: tuple[str, ...] = ("wave-mini", "instruments-mini", "drums-mini", "soundmix-mini",
+                                    "examples")
+CLIP_DATASETS: tuple[str, ...] = ("instruments-mini", "instruments-mini-xl", "drums-mini")
+
+# Tests may shrink a builder's config here ({name: {key: value}}); it is part of the build hash.
+_CONFIG_OVERRIDES: dict[str, dict] = {}
+
+
+def _check(value: str, valid: tuple[str, ...] | list[str], what: str) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+
+
+def data_dir() -> Path:
+    """``$BOOK_DATA_DIR`` or ``~/.cache/audioformers``, created if missing."""
+    path = Path(os.environ.get("BOOK_DATA_DIR") or Path.home() / ".cache" / "audioformers")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _config(name: str) -> dict:
+    return {**REGISTRY[name].config, **_CONFIG_OVERRIDES.get(name, {})}
+
+
+def build_hash(name: str) -> str:
+    """Hash of what a build depends on: builder version, config and the source backend."""
+    payload = {"name": name, "version": BUILD_VERSION, "config": _config(name),
+               "debian": _sources_state()}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _sources_state() -> dict[str, bool]:
+    from .datasets.synth import fluidsynth_available
+
+    state = {s.package: s.available() for s in (_src.ASTERISK_MUSIC, _src.ASTERISK_SPEECH,
+                                                 _src.HYDROGEN, _src.MINETEST, _src.LINCITY,
+                                                 _src.FREECIV, _src.FREEDESKTOP)}
+    state["fluid-soundfont-gm"] = fluidsynth_available()
+    return state
+
+
+def is_complete(name: str) -> bool:
+    """True when the dataset folder exists with a marker matching the current build hash."""
+    marker = data_dir() / name / MARKER
+    try:
+        return json.loads(marker.read_text()).get("build_hash") == build_hash(name)
+    except (OSError, ValueError):
+        return False
+
+
+def ensure_dataset(name: str) -> Path:
+    """Return the dataset's folder, building it first if missing, incomplete or out of date."""
+    _check(name, DATASET_NAMES, "dataset")
+    entry = REGISTRY[name]
+    folder = data_dir() / name
+    if is_complete(name):
+        return folder
+    if entry.kind != "offline":
+        raise NotImplementedError(f"dataset {name!r} must be downloaded (not implemented yet)")
+    if folder.exists():  # interrupted or outdated build: never used
+        shutil.rmtree(folder)
+    tmp = data_dir() / f".{name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        config = _config(name)
+        metadata = entry.builder(tmp, config)
+        metadata["builder_version"] = BUILD_VERSION
+        metadata["build_hash"] = build_hash(name)
+        builders.write_json(tmp / "metadata.json", metadata)
+        builders.write_json(tmp / MARKER, {"name": name, "builder_version": BUILD_VERSION,
+                                          "build_hash": build_hash(name)})
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return folder
+
+
+def metadata(name: str) -> dict:
+    """The dataset's ``metadata.json`` (building it first if needed)."""
+    return json.loads((ensure_dataset(name) / "metadata.json").read_text())
+
+
+# --- wave-mini --------------------------------------------------------------------------------
+
+def load_wave_mini(domain: str = "music", split: str = "train") -> list[np.ndarray]:
+    """One float32 array in [-1, 1] per source file, at 8 kHz (stored as 16-bit PCM)."""
+    _check(domain, ("music", "speech"), "domain")
+    _check(split, ("train", "test"), "split")
+    folder = ensure_dataset("wave-mini")
+    rows = [r for r in builders.read_csv(folder / "files.csv")
+            if r["domain"] == domain and r["split"] == split]
+    if not rows and domain == "speech":
+        _src.require(_src.ASTERISK_SPEECH, "wave-mini speech")
+    pcm = np.load(folder / "audio.npy", mmap_mode="r")
+    return [_src.from_int16(np.asarray(pcm[int(r["offset"]):int(r["offset"]) + int(r["length"])]))
+            for r in rows]
+
+
+# --- single-label clips -----------------------------------------------------------------------
+
+@dataclass
+class ClipSet:
+    """Fixed-length clips with one label each; ``sources`` are never shared between splits."""
+
+    audio: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+    sources: np.ndarray
+    sample_rate: int
+    info: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def load_clips(name: str, split: str) -> ClipSet:
+    """1-s clips at 16 kHz of ``name`` in CLIP_DATASETS; ``split`` in train / val / test."""
+    _check(name, CLIP_DATASETS, "clip dataset")
+    _check(split, ("train", "val", "test"), "split")
+    folder = ensure_dataset(name)
+    meta = json.loads((folder / "metadata.json").read_text())
+    rows = builders.read_csv(folder / f"{split}_meta.csv")
+    audio = _src.from_int16(np.load(folder / f"{split}_audio.npy"))
+    columns = [c for c in (rows[0] if rows else {}) if c not in ("label", "source")]
+    info = {}
+    for c in columns:
+        values = [r[c] for r in rows]
+        info[c] = (np.array(values, dtype=np.int64) if all(v.lstrip("-").isdigit() for v in values)
+                   else np.array(values, dtype=str))
+    return ClipSet(audio=audio, labels=np.array([int(r["label"]) for r in rows], dtype=np.int64),
+                   classes=list(meta["classes"]), sources=np.array([r["source"] for r in rows], dtype=str),
+                   sample_rate=int(meta["sample_rate"]), info=info)
+
+
+# --- soundmix-mini ----------------------------------------------------------------------------
+
+@dataclass
+class MultiLabelSet:
+    """Mixtures with multi-hot targets."""
+
+    audio: np.ndarray
+    targets: np.ndarray
+    classes: list[str]
+    sample_rate: int
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+SOUNDMIX_DEFAULT_CLIPS = {"train": 2000, "test": 500}
+
+
+def mix_events(bank: np.ndarray, events: list[dict], classes: list[str], num_clips: int,
+               seed: int, clip_samples: int, max_events: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic mixtures: per clip 1-``max_events`` events of distinct classes, random
+    onset and gain (-12..0 dB); peaks above 0.99 are scaled down. Returns (audio, targets)."""
+    rng = np.random.default_rng(seed)
+    by_class = {c: [e for e in events if e["class"] == c] for c in classes}
+    present = [i for i, c in enumerate(classes) if by_class[c]]
+    audio = np.zeros((num_clips, clip_samples), np.float32)
+    targets = np.zeros((num_clips, len(classes)), np.float32)
+    for n in range(num_clips):
+        k = int(rng.integers(1, min(max_events, len(present)) + 1))
+        for ci in rng.choice(present, size=k, replace=False):
+            options = by_class[classes[ci]]
+            ev = options[int(rng.integers(len(options)))]
+            x = _src.from_int16(bank[int(ev["offset"]):int(ev["offset"]) + int(ev["length"])])
+            if len(x) > clip_samples:
+                start = int(rng.integers(0, len(x) - clip_samples + 1))
+                x, onset = x[start:start + clip_samples], 0
+            else:
+                onset = int(rng.integers(0, clip_samples - len(x) + 1))
+            gain = np.float32(10 ** (rng.uniform(-12.0, 0.0) / 20))
+            audio[n, onset:onset + len(x)] += gain * x
+            targets[n, ci] = 1.0
+        peak = float(np.abs(audio[n]).max())
+        if peak > 0.99:
+            audio[n] *= np.float32(0.99 / peak)
+    return audio, targets
+
+
+def load_soundmix(split: str, num_clips: int | None = None, seed: int = 0,
+                  clip_seconds: float = 4.0) -> MultiLabelSet:
+    """Multi-label mixtures generated from the soundmix-mini event bank of ``split``.
+
+    ``num_clips`` defaults to 2000 (train) / 500 (test); the same arguments give the same set.
+    """
+    _check(split, ("train", "test"), "split")
+    if num_clips is not None and num_clips < 0:
+        raise ValueError(f"num_clips must be >= 0, got {num_clips}")
+    if clip_seconds <= 0:
+        raise ValueError(f"clip_seconds must be > 0, got {clip_seconds}")
+    folder = ensure_dataset("soundmix-mini")
+    meta = json.loads((folder / "metadata.json").read_text())
+    events = [e for e in builders.read_csv(folder / "events.csv") if e["split"] == split]
+    bank = np.load(folder / "bank_audio.npy", mmap_mode="r")
+    rate = int(meta["sample_rate"])
+    count = SOUNDMIX_DEFAULT_CLIPS[split] if num_clips is None else num_clips
+    audio, targets = mix_events(bank, events, list(meta["classes"]), count,
+                                seed * 2 + (split == "test"), int(round(clip_seconds * rate)))
+    return MultiLabelSet(audio=audio, targets=targets, classes=list(meta["classes"]), sample_rate=rate)
+
+
+# --- examples and rendering -------------------------------------------------------------------
+
+def load_example(name: str, sample_rate: int = 16000, seconds: float | None = None) -> np.ndarray:
+    """A named example sound (``EXAMPLE_NAMES``) as float32 mono at ``sample_rate``."""
+    _check(name, EXAMPLE_NAMES, "example")
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
+    folder = ensure_dataset("examples")
+    meta = json.loads((folder / "metadata.json").read_text())
+    if name not in meta["examples"]:
+        package = meta["missing"][name]
+        raise FileNotFoundError(f"example {name!r} needs the Debian package '{package}': "
+                                f"{_src.install_hint([package])}")
+    audio = _src.from_int16(np.load(folder / f"{name}.npy"))
+    audio = _src.resample(audio, int(meta["examples"][name]["sample_rate"]), sample_rate)
+    if seconds is not None:
+        if seconds <= 0:
+            raise ValueError(f"seconds must be > 0, got {seconds}")
+        audio = audio[: int(round(seconds * sample_rate))]
+    return np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+
+def render_notes(pitches: list[int], program: int = 0, note_seconds: float = 0.5,
+                 sample_rate: int = 16000, velocity: int = 100) -> np.ndarray:
+    """Notes one after another (each ``note_seconds``) on GM ``program``, as float32 mono.
+
+    Uses FluidR3 (Debian) or the PyPI fallback soundfont. Explained in chapter 4 (two piano notes).
+    """
+    if not 0 <= program <= 127 or not 1 <= velocity <= 127:
+        raise ValueError(f"program must be in 0..127 and velocity in 1..127, got {program}, {velocity}")
+    if note_seconds <= 0 or sample_rate <= 0:
+        raise ValueError("note_seconds and sample_rate must be > 0")
+    if any(not 0 <= int(p) <= 127 for p in pitches):
+        raise ValueError(f"MIDI pitches must be in 0..127, got {list(pitches)}")
+    notes = [Note(i * note_seconds, (i + 1) * note_seconds, int(p), velocity, program)
+             for i, p in enumerate(pitches)]
+    return render_events(notes, len(notes) * note_seconds, sample_rate)
