@@ -1,0 +1,146 @@
+"""A causal transformer that predicts the next audio code; its time-averaged states embed a clip.
+
+The generative half of Verma & Smith (2020), and the "unit language model" of GSLM: the
+input is a sequence of k-means codes (see :mod:`audioformers.tokenizer`), the target the same
+sequence shifted by one. After training, the hidden states of a chosen layer, averaged over
+time, are the clip's embedding for a linear probe.
+
+Notebook: chapters/04_textless_audio_lm.ipynb
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class CodeLMConfig:
+    num_codes: int = 64         # vocabulary: the k-means dictionary size
+    context_length: int = 50    # longest code sequence (1 s of 20 ms patches)
+    width: int = 96             # model width (d_model)
+    num_layers: int = 3         # transformer blocks
+    num_heads: int = 4          # attention heads (width must divide by it)
+    dropout: float = 0.1        # on attention, MLP output and embeddings
+    mlp_ratio: int = 4          # MLP hidden width = mlp_ratio * width
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with causal self-attention."""
+
+    def __init__(self, c: CodeLMConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(c.width)
+        self.qkv = nn.Linear(c.width, 3 * c.width)
+        self.proj = nn.Linear(c.width, c.width)
+        self.ln2 = nn.LayerNorm(c.width)
+        self.mlp = nn.Sequential(nn.Linear(c.width, c.mlp_ratio * c.width), nn.GELU(),
+                                 nn.Linear(c.mlp_ratio * c.width, c.width), nn.Dropout(c.dropout))
+        self.num_heads, self.dropout = c.num_heads, c.dropout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, w = x.shape  # (B, T, W)
+        q, k, v = self.qkv(self.ln1(x)).split(w, dim=2)  # 3 x (B, T, W)
+        q, k, v = (z.view(b, t, self.num_heads, w // self.num_heads).transpose(1, 2) for z in (q, k, v))  # (B, nh, T, hs)
+        att = F.scaled_dot_product_attention(q, k, v, is_causal=True,
+                                             dropout_p=self.dropout if self.training else 0.0)  # (B, nh, T, hs)
+        x = x + F.dropout(self.proj(att.transpose(1, 2).reshape(b, t, w)), self.dropout, self.training)  # (B, T, W)
+        return x + self.mlp(self.ln2(x))  # (B, T, W)
+
+
+class CodeLM(nn.Module):
+    """GPT-style next-code model.
+
+    Notebook: chapters/04_textless_audio_lm.ipynb
+    """
+
+    def __init__(self, config: CodeLMConfig = CodeLMConfig()) -> None:
+        super().__init__()
+        if config.width % config.num_heads:
+            raise ValueError(f"width {config.width} is not divisible by num_heads {config.num_heads}")
+        self.config = config
+        self.token = nn.Embedding(config.num_codes, config.width)
+        self.position = nn.Embedding(config.context_length, config.width)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.num_layers))
+        self.ln_f = nn.LayerNorm(config.width)
+        self.head = nn.Linear(config.width, config.num_codes, bias=False)
+
+    def hidden_states(self, codes: torch.Tensor) -> list[torch.Tensor]:
+        """Input embedding and the output of every block: ``num_layers + 1`` tensors ``(B, T, W)``."""
+        if codes.ndim != 2:
+            raise ValueError(f"codes must be (batch, time), got shape {tuple(codes.shape)}")
+        b, t = codes.shape
+        if t > self.config.context_length:
+            raise ValueError(f"sequence of {t} codes is longer than context_length {self.config.context_length}")
+        if codes.min() < 0 or codes.max() >= self.config.num_codes:
+            raise ValueError(f"codes must lie in [0, {self.config.num_codes}), got [{int(codes.min())}, {int(codes.max())}]")
+        pos = torch.arange(t, device=codes.device)
+        x = self.drop(self.token(codes) + self.position(pos))  # (B, T, W)
+        states = [x]
+        for block in self.blocks:
+            x = block(x)  # (B, T, W)
+            states.append(x)
+        return states
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Logits for the next code at every position ``(B, T, num_codes)``."""
+        return self.head(self.ln_f(self.hidden_states(codes)[-1]))  # (B, T, K)
+
+    def loss(self, codes: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy (nats) of predicting ``codes[:, 1:]`` from ``codes[:, :-1]``."""
+        logits = self(codes[:, :-1])  # (B, T-1, K)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes[:, 1:].reshape(-1))
+
+    @torch.no_grad()
+    def embed(self, codes: torch.Tensor, layer: int = -1, batch_size: int = 512) -> torch.Tensor:
+        """Time-averaged hidden state of ``layer`` (0 = input embedding): ``(B, T)`` -> ``(B, W)``."""
+        was = self.training
+        self.eval()
+        out = [self.hidden_states(codes[i:i + batch_size])[layer].mean(1) for i in range(0, len(codes), batch_size)]
+        self.train(was)
+        return torch.cat(out)  # (B, W)
+
+
+def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int = 1000, batch_size: int = 64,
+                  lr: float = 2e-3, weight_decay: float = 0.1, seed: int = 0,
+                  test_codes: np.ndarray | None = None, eval_every: int = 0) -> tuple[CodeLM, dict[str, list[float]]]:
+    """Train on code sequences ``(N, T)``; return the model and a log of train / test cross-entropy."""
+    torch.manual_seed(seed)
+    model = CodeLM(config)
+    data = torch.from_numpy(np.asarray(train_codes, dtype=np.int64))  # (N, T)
+    test = torch.from_numpy(np.asarray(test_codes, dtype=np.int64)) if test_codes is not None else None
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
+    gen = torch.Generator().manual_seed(seed)
+    log: dict[str, list[float]] = {"step": [], "train_ce": [], "test_ce": []}
+    warmup = max(1, steps // 20)
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * min((step + 1) / warmup, 0.5 * (1 + np.cos(np.pi * step / steps)))
+        model.train()
+        loss = model.loss(data[torch.randint(0, len(data), (batch_size,), generator=gen)])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if eval_every and ((step + 1) % eval_every == 0 or step + 1 == steps):
+            log["step"].append(step + 1)
+            log["train_ce"].append(evaluate_ce(model, data[:1024]))
+            log["test_ce"].append(evaluate_ce(model, test[:1024]) if test is not None else float("nan"))
+    model.eval()
+    return model, log
+
+
+@torch.no_grad()
+def evaluate_ce(model: CodeLM, codes: torch.Tensor | np.ndarray) -> float:
+    """Mean next-code cross-entropy (nats) in eval mode."""
+    codes = torch.as_tensor(np.asarray(codes), dtype=torch.long)
+    was = model.training
+    model.eval()
+    total = sum(float(model.loss(codes[i:i + 512])) * len(codes[i:i + 512]) for i in range(0, len(codes), 512))
+    model.train(was)
+    return total / len(codes)

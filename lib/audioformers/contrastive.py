@@ -1,0 +1,182 @@
+"""SimCLR on log-mel spectrograms, and the same small CNN trained with labels.
+
+The contrastive half of Verma & Smith (2020) and its supervised upper line: two augmented views
+of each clip are pulled together and pushed away from every other clip in the batch (NT-Xent,
+Chen et al. 2020). Augmentations are the kind the lecture names — masked patches, blurring,
+flips — plus random crops, gain and noise.
+
+Notebook: chapters/04_textless_audio_lm.ipynb
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+# --------------------------------------------------------------------------------------------
+# Augmentations of a batch of log-mel spectrograms (B, n_mels, frames), natural-log units
+# --------------------------------------------------------------------------------------------
+
+def augment(x: torch.Tensor, gen: torch.Generator, crop_frames: int | None = None) -> torch.Tensor:
+    """One random view of each spectrogram in ``x`` ``(B, M, T)`` -> ``(B, M, crop_frames or T)``."""
+    if x.ndim != 3:
+        raise ValueError(f"x must be (batch, n_mels, frames), got shape {tuple(x.shape)}")
+    b, m, t = x.shape
+    crop = crop_frames or t
+    if crop > t:
+        raise ValueError(f"crop_frames {crop} exceeds {t} frames")
+    starts = torch.randint(0, t - crop + 1, (b,), generator=gen)
+    idx = starts[:, None] + torch.arange(crop)[None]  # (B, crop)
+    x = torch.gather(x, 2, idx[:, None, :].expand(b, m, crop))  # (B, M, crop) random crop
+    x = x + torch.empty(b, 1, 1).uniform_(-1.0, 1.0, generator=gen)  # gain: +-1 nat ~ +-4.3 dB
+    noise_level = torch.empty(b, 1, 1).uniform_(0, 1, generator=gen) * (torch.rand(b, 1, 1, generator=gen) < 0.5)
+    x = torch.logaddexp(x, torch.full_like(x, -8.0) + 3.0 * noise_level + 0.3 * torch.randn(x.shape, generator=gen))  # additive noise floor
+    blur = torch.rand(b, generator=gen) < 0.3
+    if blur.any():
+        kernel = torch.tensor([0.25, 0.5, 0.25]).view(1, 1, 3, 1)
+        x[blur] = F.conv2d(x[blur][:, None], kernel.to(x.dtype), padding=(1, 0))[:, 0]  # (b', M, crop) blur along mel
+    flip = torch.rand(b, generator=gen) < 0.3
+    x[flip] = x[flip].flip(-1)  # time flip
+    for axis, width in ((1, m // 6), (2, crop // 6)):  # mask a band of mel bins, then of frames
+        size = torch.randint(0, width + 1, (b,), generator=gen)
+        start = (torch.rand(b, generator=gen) * (x.shape[axis] - size + 1)).long()
+        pos = torch.arange(x.shape[axis])[None]  # (1, L)
+        mask = (pos >= start[:, None]) & (pos < (start + size)[:, None])  # (B, L)
+        mask = mask[:, :, None] if axis == 1 else mask[:, None, :]
+        x = torch.where(mask, x.mean(dim=(1, 2), keepdim=True), x)  # masked cells set to the clip's mean
+    return x
+
+
+# --------------------------------------------------------------------------------------------
+# Encoder
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class CNNConfig:
+    n_mels: int = 64           # input mel bands
+    channels: tuple[int, ...] = (16, 32, 64, 128)  # conv block widths (each halves time and mel)
+    embed_dim: int = 128       # embedding = last channel count after global pooling
+    projection_dim: int = 64   # SimCLR projection head output
+    num_classes: int = 0       # >0 adds a supervised classification head
+    dropout: float = 0.1
+
+
+class CNNEncoder(nn.Module):
+    """VGG-style: conv-BN-ReLU blocks with 2x2 pooling, global mean+max pooling, an embedding.
+
+    Notebook: chapters/04_textless_audio_lm.ipynb
+    """
+
+    def __init__(self, config: CNNConfig = CNNConfig()) -> None:
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        in_ch = 1
+        for ch in config.channels:
+            layers += [nn.Conv2d(in_ch, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(), nn.MaxPool2d(2)]
+            in_ch = ch
+        self.features = nn.Sequential(*layers)
+        self.embed = nn.Linear(in_ch, config.embed_dim)
+        self.projection = nn.Sequential(nn.ReLU(), nn.Linear(config.embed_dim, config.projection_dim))
+        self.classifier = (nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.embed_dim, config.num_classes))
+                           if config.num_classes > 0 else None)
+        self.input_norm = nn.BatchNorm2d(1)
+
+    def forward(self, log_mels: torch.Tensor) -> torch.Tensor:
+        """Embedding ``(B, embed_dim)`` of log-mels ``(B, n_mels, frames)`` (the probe reads this)."""
+        if log_mels.ndim != 3 or log_mels.shape[1] != self.config.n_mels:
+            raise ValueError(f"expected (batch, {self.config.n_mels}, frames), got {tuple(log_mels.shape)}")
+        h = self.features(self.input_norm(log_mels[:, None]))  # (B, C, M', T')
+        return self.embed(h.mean(dim=(2, 3)))  # (B, E)
+
+
+def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    """NT-Xent loss of two views ``(B, D)``: each view must pick its partner out of 2B-1 candidates."""
+    if z1.shape != z2.shape or z1.ndim != 2:
+        raise ValueError(f"views must both be (batch, dim), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    b = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)  # (2B, D)
+    sim = z @ z.T / temperature  # (2B, 2B)
+    sim = sim.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), float("-inf"))
+    target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)  # (2B,)
+    return F.cross_entropy(sim, target)
+
+
+def _batches(n: int, batch_size: int, gen: torch.Generator):
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n - batch_size + 1, batch_size):
+            yield perm[i:i + batch_size]
+
+
+def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, batch_size: int = 128,
+                 lr: float = 2e-3, temperature: float = 0.2, crop_frames: int | None = 80,
+                 seed: int = 0) -> tuple[CNNEncoder, list[float]]:
+    """Self-supervised training on log-mels ``(N, n_mels, frames)``; returns the encoder and losses."""
+    torch.manual_seed(seed)
+    model = CNNEncoder(config)
+    data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    batches = _batches(len(data), min(batch_size, len(data)), gen)
+    losses = []
+    model.train()
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+        x = data[next(batches)]  # (B, M, T)
+        v1, v2 = augment(x, gen, crop_frames), augment(x, gen, crop_frames)
+        loss = nt_xent(model.projection(model(v1)), model.projection(model(v2)), temperature)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return model, losses
+
+
+def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig, *, steps: int = 500,
+                     batch_size: int = 64, lr: float = 2e-3, crop_frames: int | None = 80,
+                     seed: int = 0, augment_inputs: bool = False) -> tuple[CNNEncoder, list[float]]:
+    """The same CNN trained with cross-entropy on labels (the supervised upper line)."""
+    if config.num_classes <= 0:
+        raise ValueError("config.num_classes must be positive for supervised training")
+    torch.manual_seed(seed)
+    model = CNNEncoder(config)
+    data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))  # (N,)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    batches = _batches(len(data), min(batch_size, len(data)), gen)
+    losses = []
+    model.train()
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+        idx = next(batches)
+        x = data[idx]  # (B, M, T)
+        if augment_inputs:
+            x = augment(x, gen, crop_frames)
+        elif crop_frames:
+            s = int(torch.randint(0, x.shape[2] - crop_frames + 1, (1,), generator=gen))
+            x = x[:, :, s:s + crop_frames]  # (B, M, crop)
+        loss = F.cross_entropy(model.classifier(model(x)), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return model, losses
+
+
+@torch.no_grad()
+def embed_clips(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Embeddings ``(N, embed_dim)`` of whole spectrograms ``(N, n_mels, frames)`` in eval mode."""
+    model.eval()
+    data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
+    return torch.cat([model(data[i:i + batch_size]) for i in range(0, len(data), batch_size)]).numpy()
