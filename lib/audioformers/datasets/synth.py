@@ -117,6 +117,7 @@ class _FluidRenderer:
         )
         self.sfid = self.synth.sfload(str(FLUIDR3_PATH))
         self.write = _fluid_write_float()
+        self.warm: set[tuple[int, bool]] = set()
         # the very first note after loading renders slightly differently: warm up once
         self.program(0, 0, False)
         self.noteon(0, 60, 100)
@@ -125,6 +126,24 @@ class _FluidRenderer:
 
     def program(self, chan: int, program: int, drums: bool) -> None:
         self.synth.program_select(chan, self.sfid, 128 if drums else 0, 0 if drums else program)
+
+    def warm_up(self, programs: list[tuple[int, bool]]) -> None:
+        """fluidsynth measures each sample's loudness lazily, the first time a voice plays it,
+        which changes that first note: start every key and velocity layer of each new program
+        once, then reset, so that every render starts from the same state."""
+        todo = [p for p in programs if p not in self.warm]
+        for program, drums in todo:
+            self.warm.add((program, drums))
+            chan = 9 if drums else 0
+            self.program(chan, program, drums)
+            for velocity in (1, 32, 64, 96, 127):
+                for key in range(128):
+                    self.synth.noteon(chan, key, velocity)
+                self.render(64)
+                self.synth.all_sounds_off(chan)
+                self.render(64)
+        if todo:
+            self.reset()
 
     def noteon(self, chan: int, pitch: int, velocity: int) -> None:
         self.synth.noteon(chan, pitch, velocity)
@@ -140,10 +159,12 @@ class _FluidRenderer:
         return 0.5 * (left + right)
 
     def reset(self) -> None:
-        self.synth.system_reset()
+        self.synth.system_reset()  # also resets every channel's program: select again
         for chan in range(16):
             self.synth.all_sounds_off(chan)
-        self.render(1024)  # let the killed voices go
+        for _ in range(200):  # render until the killed voices have really gone (exact silence)
+            if not self.render(1024).any():
+                break
 
 
 # --- tinysoundfont ----------------------------------------------------------------------------
@@ -170,6 +191,9 @@ class _TinyRenderer:
             return np.zeros(0, np.float32)
         stereo = np.frombuffer(self.synth.generate(n), dtype=np.float32).reshape(n, 2)
         return stereo.mean(axis=1).astype(np.float32)
+
+    def warm_up(self, programs: list[tuple[int, bool]]) -> None:
+        pass
 
     def reset(self) -> None:
         self.synth.sounds_off()
@@ -215,6 +239,16 @@ def render_events(notes: list[Note], seconds: float, sample_rate: int = 16000) -
         events.append((at(note.end), 0, chan, note.pitch, 0))
     events.sort()
     synth = _renderer(sample_rate)
+    synth.warm_up(sorted(channels))
+    # fluidsynth keeps some per-sample state from the first time a sample is played (not audible,
+    # but not bit-exact): render twice and keep the second, which no longer depends on history.
+    for _ in range(2 if isinstance(synth, _FluidRenderer) else 1):
+        audio = _play(synth, channels, events, rendered)
+        synth.reset()
+    return np.clip(audio[:total], -1.0, 1.0).astype(np.float32)
+
+
+def _play(synth, channels: dict[tuple[int, bool], int], events: list, rendered: int) -> np.ndarray:
     for (program, drums), chan in sorted(channels.items(), key=lambda kv: kv[1]):
         synth.program(chan, program, drums)
     out, pos = [], 0
@@ -226,4 +260,4 @@ def render_events(notes: list[Note], seconds: float, sample_rate: int = 16000) -
         else:
             synth.noteoff(chan, pitch)
     out.append(synth.render(rendered - pos))
-    return np.clip(np.concatenate(out)[:total], -1.0, 1.0).astype(np.float32)
+    return np.concatenate(out)
