@@ -1,0 +1,94 @@
+"""Checks of the book as a whole: toc, environment files, committed notebooks."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from audioformers.booktools import resolve_entry, toc_entries, toc_notebooks
+from audioformers.results import repo_root
+
+ROOT = repo_root()
+pytestmark = pytest.mark.skipif(ROOT is None, reason="needs a checkout of the book")
+MACHINE_PATH = re.compile(r"/(work|tmp|root|home)/[A-Za-z0-9_.-]+/")
+
+
+def _committed_notebooks() -> list[Path]:
+    return sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def test_every_toc_entry_exists():
+    missing = [e for e in toc_entries(ROOT) if resolve_entry(e, ROOT) is None]
+    assert not missing, f"_toc.yml names files that do not exist: {missing}"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = {p.resolve() for p in (ROOT / n for n in toc_notebooks(ROOT))}
+    orphans = [str(p.relative_to(ROOT)) for p in _committed_notebooks() if p.resolve() not in listed]
+    assert not orphans, f"notebooks not in _toc.yml (readers would never see them): {orphans}"
+
+
+def _names(requirements: list[str]) -> set[str]:
+    names = set()
+    for req in requirements:
+        req = req.strip()
+        if not req or req.startswith("-"):
+            continue
+        names.add(re.split(r"[<>=!~;\[ ]", req, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+def test_environment_yml_and_pyproject_name_the_same_packages():
+    import tomllib
+
+    import yaml
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _names(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        declared |= _names(extra)
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert _names(pip_section) == declared
+
+
+def test_constraints_pin_everything_declared():
+    import tomllib
+
+    pins = {}
+    for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _names(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared |= _names(extra)
+    assert declared - pins.keys() == set(), "constraints.txt must pin every declared package"
+    assert "torch" in pins and not any("torch" in d and "==" in d for d in project["dependencies"]), "never pin torch in pyproject"
+
+
+@pytest.mark.parametrize("nb_path", _committed_notebooks() if ROOT else [], ids=lambda p: p.name)
+def test_committed_notebook_is_clean_and_ends_with_book_provenance(nb_path):
+    nb = json.loads(nb_path.read_text())
+    cells = nb["cells"]
+    for index, cell in enumerate(cells):
+        for output in cell.get("outputs", []):
+            assert output.get("output_type") != "error", f"{nb_path.name} cell {index} has an error output"
+    text = nb_path.read_text()
+    match = MACHINE_PATH.search(text)
+    assert match is None, f"{nb_path.name} holds a machine-local path: {match.group(0) if match else ''}"
+    assert nb_path.stat().st_size < 2_000_000, f"{nb_path.name} is {nb_path.stat().st_size / 1e6:.1f} MB: shrink figures/audio"
+    code_cells = [c for c in cells if c["cell_type"] == "code"]
+    assert code_cells, "a chapter notebook needs code"
+    assert "google.colab" in "".join(code_cells[0]["source"]), "first code cell must be the set-up (Colab) cell"
+    last = code_cells[-1]
+    assert "provenance()" in "".join(last["source"]), "the last code cell must be notebook.provenance()"
+    printed = "".join("".join(o.get("text", "")) for o in last.get("outputs", []))
+    assert "profile: book" in printed, f"{nb_path.name}: committed outputs must come from the book profile"
+    headings = [c for c in cells if c["cell_type"] == "markdown"]
+    joined = "\n".join("".join(c["source"]) for c in headings)
+    assert "## Summary" in joined and "## Exercises" in joined, f"{nb_path.name} must end with Summary and Exercises"
