@@ -82,3 +82,34 @@ def mu_law_decode(codes: ArrayLike, quantization_channels: int = 256) -> ArrayLi
         raise ValueError(f"mu-law codes must lie in 0..{mu}, got {int(codes.min())}..{int(codes.max())}")
     y = codes.astype(np.float64) / mu * 2 - 1
     return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(np.float32)
+
+
+def mu_law_expand(y: ArrayLike, quantization_channels: int = 256) -> ArrayLike:
+    """Inverse of :func:`mu_law_compress`: ``sign(y) ((1 + mu) ** |y| - 1) / mu`` for ``y`` in [-1, 1]."""
+    mu = _check_channels(quantization_channels) - 1
+    if isinstance(y, torch.Tensor):
+        y = _check_unit(y.float() if not y.is_floating_point() else y, clip=False)
+        return torch.sign(y) * torch.expm1(y.abs() * np.log1p(mu)) / mu
+    y = _check_unit(np.asarray(y, dtype=np.float64), clip=False)
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
+
+
+def code_histogram(codes: np.ndarray | torch.Tensor, quantization_channels: int = 256) -> np.ndarray:
+    """Relative frequency of each code ``0..quantization_channels-1`` (sums to 1)."""
+    channels = _check_channels(quantization_channels)
+    codes = codes.detach().cpu().numpy() if isinstance(codes, torch.Tensor) else np.asarray(codes)
+    if codes.size == 0 or codes.dtype.kind not in "iu":
+        raise ValueError(f"need a non-empty integer array of codes, got dtype {codes.dtype}, size {codes.size}")
+    if codes.min() < 0 or codes.max() >= channels:
+        raise ValueError(f"codes must lie in 0..{channels - 1}, got {int(codes.min())}..{int(codes.max())}")
+    counts = np.bincount(codes.ravel(), minlength=channels)
+    return counts / counts.sum()
+
+
+def entropy_bits(probabilities: np.ndarray) -> float:
+    """Shannon entropy ``-sum p log2 p`` (bits per symbol) of a distribution, e.g. a :func:`code_histogram`."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError("probabilities must be a 1-D non-negative array summing to 1")
+    p = p[p > 0]
+    return float(-(p * np.log2(p)).sum())

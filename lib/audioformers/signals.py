@@ -112,3 +112,208 @@ def power_to_db(power: np.ndarray | torch.Tensor, top_db: float | None = 80.0, a
     p = power.detach().cpu().numpy() if isinstance(power, torch.Tensor) else np.asarray(power)
     db = 10.0 * np.log10(np.maximum(amin, p)) - 10.0 * np.log10(max(amin, float(p.max())))
     return np.maximum(db, db.max() - top_db) if top_db is not None else db
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 1: sinusoids, the DFT, square waves, windows and leakage.
+# --------------------------------------------------------------------------------------------
+
+
+def sum_of_sinusoids(
+    frequencies_hz: list[float] | np.ndarray,
+    amplitudes: list[float] | np.ndarray,
+    sample_rate: int,
+    seconds: float,
+    phases: list[float] | np.ndarray | None = None,
+) -> np.ndarray:
+    """``sum_k a_k sin(2 pi f_k t + phi_k)`` sampled for ``seconds`` at ``sample_rate`` (float32)."""
+    sample_rate = check_sample_rate(sample_rate)
+    freqs = np.asarray(frequencies_hz, dtype=np.float64)
+    amps = np.asarray(amplitudes, dtype=np.float64)
+    phis = np.zeros_like(freqs) if phases is None else np.asarray(phases, dtype=np.float64)
+    if freqs.ndim != 1 or freqs.shape != amps.shape or freqs.shape != phis.shape or freqs.size == 0:
+        raise ValueError(f"need as many amplitudes/phases as frequencies, got {freqs.shape}, {amps.shape}, {phis.shape}")
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate  # (T,)
+    return (amps[:, None] * np.sin(2 * np.pi * freqs[:, None] * t[None, :] + phis[:, None])).sum(0).astype(np.float32)  # (T,)
+
+
+def dft_amplitude(waveform: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided DFT amplitude spectrum ``(frequencies_hz, amplitude)``.
+
+    Scaled so that a sinusoid of amplitude ``a`` whose frequency falls on a DFT bin shows a peak of
+    height ``a`` (``2 |X_k| / N``; the DC and Nyquist bins ``|X_k| / N``).
+    """
+    x = check_audio(waveform).astype(np.float64)
+    sample_rate = check_sample_rate(sample_rate)
+    n = len(x)
+    amplitude = np.abs(np.fft.rfft(x)) / n
+    amplitude[1 : (n + 1) // 2] *= 2.0  # every bin but DC (and Nyquist for even n) has a mirror image
+    return np.fft.rfftfreq(n, d=1.0 / sample_rate), amplitude
+
+
+def find_peaks_hz(frequencies_hz: np.ndarray, amplitude: np.ndarray, num_peaks: int) -> list[tuple[float, float]]:
+    """The ``num_peaks`` largest local maxima of a spectrum as ``(frequency_hz, amplitude)``, by frequency."""
+    a = np.asarray(amplitude)
+    is_peak = np.r_[False, (a[1:-1] > a[:-2]) & (a[1:-1] >= a[2:]), False]
+    idx = np.flatnonzero(is_peak)
+    top = idx[np.argsort(a[idx])[::-1][:num_peaks]]
+    return [(float(frequencies_hz[i]), float(a[i])) for i in sorted(top)]
+
+
+def square_wave(frequency_hz: float, sample_rate: int, seconds: float) -> np.ndarray:
+    """A +-1 square wave, ``sign(sin(2 pi f t))`` (float32)."""
+    t = np.arange(int(round(seconds * check_sample_rate(sample_rate)))) / sample_rate
+    return np.where(np.sin(2 * np.pi * frequency_hz * t) >= 0, 1.0, -1.0).astype(np.float32)
+
+
+def square_wave_partial_sum(frequency_hz: float, sample_rate: int, seconds: float, num_harmonics: int) -> np.ndarray:
+    """Fourier series of the square wave truncated to its first ``num_harmonics`` odd harmonics.
+
+    ``(4 / pi) * sum_{k = 1, 3, 5, ...} sin(2 pi k f t) / k``: only odd multiples, amplitude ``1/k``.
+    """
+    if num_harmonics < 1:
+        raise ValueError(f"num_harmonics must be >= 1, got {num_harmonics}")
+    ks = 2 * np.arange(num_harmonics) + 1  # 1, 3, 5, ...
+    return sum_of_sinusoids(ks * frequency_hz, 4 / (np.pi * ks), sample_rate, seconds)
+
+
+def frame_signal(waveform: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """Cut 1-D audio into overlapping frames ``(num_frames, frame_length)`` (no padding)."""
+    x = check_audio(waveform)
+    if frame_length <= 0 or hop_length <= 0:
+        raise ValueError(f"frame_length and hop_length must be positive, got {frame_length}, {hop_length}")
+    if len(x) < frame_length:
+        raise ValueError(f"waveform ({len(x)} samples) is shorter than one frame ({frame_length})")
+    num_frames = 1 + (len(x) - frame_length) // hop_length
+    index = np.arange(frame_length)[None, :] + hop_length * np.arange(num_frames)[:, None]  # (F, L)
+    return x[index]
+
+
+def window_response_db(name: str, length: int, n_fft: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Magnitude response of a window in dB re its peak, against offset in DFT bins of a ``length``-point DFT.
+
+    Returns ``(bin_offset, level_db)`` for offsets ``0 .. length/2`` (the response is symmetric).
+    """
+    w = make_window(name, length).double().numpy()
+    response = np.abs(np.fft.rfft(w, n=n_fft))
+    level_db = 20 * np.log10(np.maximum(response / response.max(), 1e-12))
+    bin_offset = np.arange(len(response)) * length / n_fft
+    return bin_offset, level_db
+
+
+def window_leakage(name: str, length: int = 512, n_fft: int = 65536) -> dict[str, float]:
+    """Main-lobe half-width (bins, to the first null) and highest side-lobe (dB) of a window."""
+    bins, level = window_response_db(name, length, n_fft)
+    rising = np.flatnonzero(np.diff(level) > 0)
+    first_null = int(rising[0]) if rising.size else len(level) - 1
+    return {"mainlobe_halfwidth_bins": float(bins[first_null]), "highest_sidelobe_db": float(level[first_null:].max())}
+
+
+# --------------------------------------------------------------------------------------------
+# Log frequency: constant-Q transform (own implementation) and MFCCs.
+# --------------------------------------------------------------------------------------------
+
+
+def cqt_frequencies(fmin: float, n_bins: int, bins_per_octave: int = 12) -> np.ndarray:
+    """Centre frequencies ``fmin * 2 ** (k / bins_per_octave)`` (Hz), as ``librosa.cqt_frequencies``."""
+    return fmin * 2.0 ** (np.arange(n_bins) / bins_per_octave)
+
+
+def cqt_kernels(sample_rate: int, fmin: float, n_bins: int, bins_per_octave: int = 12) -> torch.Tensor:
+    """Complex constant-Q kernels ``(n_bins, kernel_length)``, each centred in the longest one.
+
+    Bin ``k`` is a Hann-windowed complex exponential at ``f_k`` lasting ``Q * sample_rate / f_k`` samples,
+    ``Q = 1 / (2 ** (1 / bins_per_octave) - 1)``: every filter spans the same number of periods, so the
+    bandwidth grows with frequency (constant ratio ``f_k / bandwidth``). Kernels are L1-normalised, so a
+    sinusoid of amplitude ``a`` at ``f_k`` gives about ``a / 2`` in bin ``k``.
+    """
+    sample_rate = check_sample_rate(sample_rate)
+    freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
+    if fmin <= 0 or freqs[-1] >= sample_rate / 2:
+        raise ValueError(f"CQT bins must lie in (0, Nyquist={sample_rate / 2} Hz), got {fmin:.1f}..{freqs[-1]:.1f} Hz")
+    q = 1.0 / (2.0 ** (1.0 / bins_per_octave) - 1.0)
+    lengths = np.ceil(q * sample_rate / freqs).astype(int)
+    size = int(lengths[0]) | 1  # odd, so that every kernel has a centre sample
+    kernels = np.zeros((n_bins, size), dtype=np.complex64)
+    for k, (f, n) in enumerate(zip(freqs, lengths)):
+        t = np.arange(n) - (n - 1) / 2  # (n,) centred time in samples
+        atom = np.hanning(n + 2)[1:-1] * np.exp(2j * np.pi * f * t / sample_rate)
+        start = (size - n) // 2
+        kernels[k, start : start + n] = atom / np.abs(atom).sum()
+    return torch.from_numpy(kernels)
+
+
+def cqt_magnitude(
+    waveform: np.ndarray | torch.Tensor,
+    sample_rate: int,
+    hop_length: int = 256,
+    fmin: float = 32.70,
+    n_bins: int = 84,
+    bins_per_octave: int = 12,
+) -> torch.Tensor:
+    """Constant-Q magnitude of ``(..., time)`` audio -> ``(..., n_bins, frames)`` on the input's device.
+
+    Frames are centred at ``0, hop, 2 hop, ...`` (zero padding), as the STFT with ``center=True``.
+    The default ``fmin`` is C1 (32.70 Hz) and 84 bins cover seven octaves, as ``librosa.cqt``.
+    """
+    x = _as_tensor(waveform)
+    if hop_length <= 0:
+        raise ValueError(f"hop_length must be positive, got {hop_length}")
+    kernels = cqt_kernels(sample_rate, fmin, n_bins, bins_per_octave).to(x.device)  # (K, L) complex
+    size = kernels.shape[-1]
+    lead = x.shape[:-1]
+    flat = torch.nn.functional.pad(x.reshape(-1, x.shape[-1]), (size // 2, size // 2))  # (B, T + L - 1)
+    frames = flat.unfold(-1, size, hop_length)  # (B, F, L)
+    real = frames @ kernels.real.T  # (B, F, K)
+    imag = frames @ kernels.imag.T  # (B, F, K)
+    mag = torch.sqrt(real**2 + imag**2).transpose(-1, -2)  # (B, K, F)
+    return mag.reshape(*lead, n_bins, mag.shape[-1])  # (..., K, F)
+
+
+def mfcc(
+    waveform: np.ndarray | torch.Tensor,
+    sample_rate: int,
+    n_mfcc: int = 13,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    n_mels: int = 128,
+    top_db: float | None = 80.0,
+) -> torch.Tensor:
+    """Mel-frequency cepstral coefficients ``(..., n_mfcc, frames)``: DCT-II (orthonormal) of the log-mel in dB.
+
+    The recipe and defaults of ``librosa.feature.mfcc``: power mel spectrogram, ``10 log10``
+    (floored at ``top_db`` below the loudest value of the whole input), then a DCT along the mel axis.
+    """
+    if not 1 <= n_mfcc <= n_mels:
+        raise ValueError(f"need 1 <= n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}")
+    power = stft_magnitude(waveform, n_fft, hop_length, power=2.0)  # (..., n_fft//2+1, F)
+    fb = torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels)).to(power.device)
+    db = 10.0 * torch.log10(torch.clamp(fb @ power, min=1e-10))  # (..., n_mels, F)
+    if top_db is not None:
+        db = torch.maximum(db, db.max() - top_db)
+    m = torch.arange(n_mels, dtype=torch.float64)
+    k = torch.arange(n_mfcc, dtype=torch.float64)[:, None]
+    dct = torch.cos(np.pi / n_mels * (m + 0.5) * k) * np.sqrt(2.0 / n_mels)  # (n_mfcc, n_mels)
+    dct[0] /= np.sqrt(2.0)
+    return dct.to(db.dtype).to(db.device) @ db  # (..., n_mfcc, F)
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 2: sampling and aliasing.
+# --------------------------------------------------------------------------------------------
+
+
+def alias_frequency(frequency_hz: float | np.ndarray, sample_rate: int) -> np.ndarray:
+    """The frequency (Hz, in ``[0, sample_rate / 2]``) at which a sinusoid is heard after sampling."""
+    f = np.asarray(frequency_hz, dtype=np.float64)
+    sample_rate = check_sample_rate(sample_rate)
+    return np.abs(f - sample_rate * np.round(f / sample_rate))
+
+
+def downsample_naive(waveform: np.ndarray, factor: int) -> np.ndarray:
+    """Keep every ``factor``-th sample with no anti-aliasing filter (to hear aliasing; never do this)."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    return np.ascontiguousarray(check_audio(waveform)[::factor])
