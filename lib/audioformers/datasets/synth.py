@@ -117,7 +117,6 @@ class _FluidRenderer:
         )
         self.sfid = self.synth.sfload(str(FLUIDR3_PATH))
         self.write = _fluid_write_float()
-        self.warm: set[tuple[int, bool]] = set()
         # the very first note after loading renders slightly differently: warm up once
         self.program(0, 0, False)
         self.noteon(0, 60, 100)
@@ -126,24 +125,6 @@ class _FluidRenderer:
 
     def program(self, chan: int, program: int, drums: bool) -> None:
         self.synth.program_select(chan, self.sfid, 128 if drums else 0, 0 if drums else program)
-
-    def warm_up(self, programs: list[tuple[int, bool]]) -> None:
-        """fluidsynth measures each sample's loudness lazily, the first time a voice plays it,
-        which changes that first note: start every key and velocity layer of each new program
-        once, then reset, so that every render starts from the same state."""
-        todo = [p for p in programs if p not in self.warm]
-        for program, drums in todo:
-            self.warm.add((program, drums))
-            chan = 9 if drums else 0
-            self.program(chan, program, drums)
-            for velocity in (1, 32, 64, 96, 127):
-                for key in range(128):
-                    self.synth.noteon(chan, key, velocity)
-                self.render(64)
-                self.synth.all_sounds_off(chan)
-                self.render(64)
-        if todo:
-            self.reset()
 
     def noteon(self, chan: int, pitch: int, velocity: int) -> None:
         self.synth.noteon(chan, pitch, velocity)
@@ -192,9 +173,6 @@ class _TinyRenderer:
         stereo = np.frombuffer(self.synth.generate(n), dtype=np.float32).reshape(n, 2)
         return stereo.mean(axis=1).astype(np.float32)
 
-    def warm_up(self, programs: list[tuple[int, bool]]) -> None:
-        pass
-
     def reset(self) -> None:
         self.synth.sounds_off()
         self.render(64)
@@ -239,7 +217,6 @@ def render_events(notes: list[Note], seconds: float, sample_rate: int = 16000) -
         events.append((at(note.end), 0, chan, note.pitch, 0))
     events.sort()
     synth = _renderer(sample_rate)
-    synth.warm_up(sorted(channels))
     # fluidsynth keeps some per-sample state from the first time a sample is played (not audible,
     # but not bit-exact): render twice and keep the second, which no longer depends on history.
     for _ in range(2 if isinstance(synth, _FluidRenderer) else 1):
