@@ -113,3 +113,34 @@ def entropy_bits(probabilities: np.ndarray) -> float:
         raise ValueError("probabilities must be a 1-D non-negative array summing to 1")
     p = p[p > 0]
     return float(-(p * np.log2(p)).sum())
+
+
+def bigram_counts(sequences: list[np.ndarray], quantization_channels: int = 256) -> np.ndarray:
+    """Counts ``(previous code, next code)`` over integer code sequences -> ``(C, C)`` int64."""
+    channels = _check_channels(quantization_channels)
+    counts = np.zeros((channels, channels), dtype=np.int64)
+    for codes in sequences:
+        codes = np.asarray(codes)
+        code_histogram(codes, channels)  # validates dtype and range
+        np.add.at(counts, (codes[:-1], codes[1:]), 1)
+    return counts
+
+
+def bigram_next_code_accuracy(train: list[np.ndarray], test: list[np.ndarray], quantization_channels: int = 256,
+                              top_k: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+    """Next-sample prediction as language modelling with the simplest model: a bigram table.
+
+    Fits ``p(next | previous)`` by counting on ``train`` (add-one smoothing) and reports, on ``test``:
+    top-k accuracy, the cross-entropy in bits per sample, and the top-1 accuracy of repeating the previous code.
+    """
+    counts = bigram_counts(train, quantization_channels) + 1.0  # (C, C) add-one smoothing
+    log_p = np.log2(counts / counts.sum(1, keepdims=True))  # (C, C)
+    ranking = np.argsort(-counts, axis=1)  # (C, C) most likely next codes first
+    prev = np.concatenate([np.asarray(c)[:-1] for c in test])  # (N,)
+    nxt = np.concatenate([np.asarray(c)[1:] for c in test])  # (N,)
+    if prev.size == 0:
+        raise ValueError("test sequences need at least two codes each")
+    result = {f"top{k}": float(np.mean((ranking[prev, :k] == nxt[:, None]).any(1))) for k in top_k}
+    result["bits_per_sample"] = float(-log_p[prev, nxt].mean())
+    result["repeat_previous_top1"] = float(np.mean(prev == nxt))
+    return result

@@ -107,3 +107,14 @@ def test_gpu_tensors_stay_on_device(audio):
     codes = mulaw.mu_law_encode(x)
     assert codes.is_cuda and mulaw.mu_law_decode(codes).is_cuda
     torch.testing.assert_close(codes.cpu(), mulaw.mu_law_encode(torch.from_numpy(audio)))
+
+
+def test_bigram_model_learns_a_deterministic_sequence():
+    ramp = np.tile(np.arange(8), 50)  # 0 1 2 ... 7 0 1 ...: the next code is always known
+    counts = mulaw.bigram_counts([ramp], 8)
+    assert counts.sum() == len(ramp) - 1 and counts[7, 0] == 49
+    scores = mulaw.bigram_next_code_accuracy([ramp], [ramp[:40]], 8, top_k=(1, 2))
+    assert scores["top1"] == 1.0 and scores["repeat_previous_top1"] == 0.0
+    assert scores["bits_per_sample"] < 0.3  # add-one smoothing keeps some mass elsewhere
+    with pytest.raises(ValueError, match="0..7"):
+        mulaw.bigram_counts([np.array([9, 1])], 8)
