@@ -1,0 +1,525 @@
+"""Downloads of the full public datasets (``paper`` profile): a registry of URL + checksum, fetched safely.
+
+Each :class:`PublicDataset` lists its files (URL, size, sha256 and/or the publisher's md5) and the
+archives to unpack. :func:`download_dataset`:
+
+* checks the free disk space before starting;
+* fetches into ``<file>.partial`` and resumes an interrupted fetch with an HTTP ``Range`` request
+  (a ``.partial`` file is never used as data);
+* verifies every finished file (sha256, else the publisher's md5); a mismatch deletes the file and
+  fetches it again once, then stops with a clear error; a file with no published checksum is refused
+  unless ``trust_unverified=True``, and its computed sha256 is recorded in ``checksums.json``;
+* extracts zip (including multi-part ``.z01 ... .zip``) and tar archives into a temporary folder,
+  refusing any member that would land outside it, writes a completion marker, then renames it into
+  place (an interrupted extraction is never used).
+
+Only the standard library (``urllib``) and ``tqdm`` are used. Checksums are never invented: where the
+publisher gives none and none could be found, the entry says so (``sha256=None, md5=None``).
+
+Notebook: ``chapters/R_reproduction_report.ipynb`` (section "Running at the paper's scale");
+command line: ``data_scripts/download_datasets.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import json
+import os
+import shutil
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterable
+
+from tqdm.auto import tqdm
+
+MARKER = ".complete.json"
+CHECKSUMS = "checksums.json"
+CHUNK = 1 << 20  # bytes read per network / disk read
+GiB = 1 << 30
+
+
+class DownloadError(RuntimeError):
+    """A download or extraction that cannot be completed safely."""
+
+
+class ChecksumError(DownloadError):
+    """A file whose checksum does not match the registry, or that has no checksum to check."""
+
+
+class UnsafeArchiveError(DownloadError):
+    """An archive member that would be written outside the target folder (or is a link/device)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a public dataset."""
+
+    filename: str  # name on disk, inside the dataset's downloads folder
+    url: str
+    size: int | None = None  # bytes, where the publisher states it
+    sha256: str | None = None  # None: not published / not found (never invented)
+    md5: str | None = None  # the publisher's md5 (Zenodo gives md5 only)
+    note: str = ""  # where the checksum comes from, or why there is none
+
+
+@dataclass(frozen=True)
+class Archive:
+    """Archive(s) to unpack: one file, or the parts of a split zip in order (``.z01``, ..., ``.zip``)."""
+
+    parts: tuple[str, ...]
+    into: str = "."  # sub-folder of the dataset folder that receives the members
+
+
+@dataclass(frozen=True)
+class PublicDataset:
+    """A downloadable dataset: its files, what to unpack, and how much disk it needs."""
+
+    name: str
+    description: str
+    files: tuple[RemoteFile, ...]
+    archives: tuple[Archive, ...] = ()
+    disk_bytes: int | None = None  # downloads + extracted (approx.), checked before starting
+    licence: str = ""
+    homepage: str = ""
+    keep_archives: bool = False  # delete archives after a verified extraction unless True
+
+    def download_bytes(self) -> int:
+        return sum(f.size or 0 for f in self.files)
+
+
+_ZENODO = "https://zenodo.org/records/4060432/files/{}?download=1"
+_FSD50K_MD5_NOTE = "md5 as published on Zenodo record 4060432 (Zenodo gives no sha256)"
+
+
+def _fsd(name: str, md5: str, size: int | None) -> RemoteFile:
+    return RemoteFile(name, _ZENODO.format(name), size=size, md5=md5, note=_FSD50K_MD5_NOTE)
+
+
+REGISTRY: dict[str, PublicDataset] = {d.name: d for d in (
+    PublicDataset(
+        "fsd50k",
+        "FSD50K: 51,197 Freesound clips, 200 AudioSet classes, dev/eval CSVs (chapter 5, paper profile)",
+        files=(
+            _fsd("FSD50K.ground_truth.zip", "ca27382c195e37d2269c4c866dd73485", None),
+            _fsd("FSD50K.metadata.zip", "b9ea0c829a411c1d42adb9da539ed237", 6_700_838),
+            _fsd("FSD50K.doc.zip", "3516162b82dc2945d3e7feba0904e800", 6_984),
+            _fsd("FSD50K.dev_audio.z01", "faa7cf4cc076fc34a44a479a5ed862a3", 3_221_225_472),
+            _fsd("FSD50K.dev_audio.z02", "8f9b66153e68571164fb1315d00bc7bc", 3_221_225_472),
+            _fsd("FSD50K.dev_audio.z03", "1196ef47d267a993d30fa98af54b7159", 3_221_225_472),
+            _fsd("FSD50K.dev_audio.z04", "d088ac4e11ba53daf9f7574c11cccac9", 3_221_225_472),
+            _fsd("FSD50K.dev_audio.z05", "81356521aa159accd3c35de22da28c7f", 3_221_225_472),
+            _fsd("FSD50K.dev_audio.zip", "c480d119b8f7a7e32fdb58f3ea4d6c5a", 2_306_663_327),
+            _fsd("FSD50K.eval_audio.z01", "3090670eaeecc013ca1ff84fe4442aeb", 3_221_225_472),
+            _fsd("FSD50K.eval_audio.zip", "6fa47636c3a3ad5c7dfeba99f2637982", 3_037_675_767),
+        ),
+        archives=(
+            Archive(("FSD50K.ground_truth.zip",)),
+            Archive(("FSD50K.metadata.zip",)),
+            Archive(("FSD50K.doc.zip",)),
+            Archive(tuple(f"FSD50K.dev_audio.z0{i}" for i in range(1, 6)) + ("FSD50K.dev_audio.zip",)),
+            Archive(("FSD50K.eval_audio.z01", "FSD50K.eval_audio.zip")),
+        ),
+        disk_bytes=65 * GiB,  # 24 GiB of archives + about 31 GiB of wav files, with margin
+        licence="CC-BY 4.0 (per clip: CC0, CC-BY, CC-BY-NC, CC Sampling+)",
+        homepage="https://zenodo.org/records/4060432",
+    ),
+    PublicDataset(
+        "maestro",
+        "MAESTRO v3.0.0: about 200 h of virtuosic piano (wav + MIDI), train/validation/test in its CSV "
+        "(chapter 3, paper profile)",
+        files=(RemoteFile(
+            "maestro-v3.0.0.zip",
+            "https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0.zip",
+            size=None,  # about 101 GB; the exact byte count is not published
+            sha256="6680fea5be2339ea15091a249fbd70e49551246ddbd5ca50f1b2352c08c95291",
+            note="sha256 as published on the MAESTRO dataset page (magenta.tensorflow.org/datasets/maestro)"),),
+        archives=(Archive(("maestro-v3.0.0.zip",)),),
+        disk_bytes=235 * GiB,  # 101 GB zip + 120 GB extracted
+        licence="CC BY-NC-SA 4.0",
+        homepage="https://magenta.tensorflow.org/datasets/maestro",
+    ),
+    PublicDataset(
+        "speech-commands-v2",
+        "Speech Commands v2: 105,829 one-second utterances of 35 words by 2,618 speakers; "
+        "validation/testing lists (chapter 4 probes, paper profile)",
+        files=(RemoteFile(
+            "speech_commands_v0.02.tar.gz",
+            "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
+            size=None,  # about 2.3 GiB; the exact byte count is not published
+            sha256="af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
+            note="sha256 as used by public loaders of this archive (torchaudio-style registries)"),),
+        archives=(Archive(("speech_commands_v0.02.tar.gz",), into="speech_commands_v0.02"),),
+        disk_bytes=8 * GiB,
+        licence="CC-BY 4.0",
+        homepage="https://arxiv.org/abs/1804.03209",
+    ),
+)}
+DATASET_NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get_dataset(name: str, registry: dict[str, PublicDataset] | None = None) -> PublicDataset:
+    """The registry entry ``name``; a clear error listing the valid names otherwise."""
+    registry = REGISTRY if registry is None else registry
+    if name not in registry:
+        raise ValueError(f"unknown public dataset {name!r}; valid: {', '.join(registry)}")
+    return registry[name]
+
+
+def downloads_root() -> Path:
+    """``<data_dir>/public`` (``$BOOK_DATA_DIR`` or ``~/.cache/audioformers``)."""
+    from .data import data_dir
+
+    return data_dir() / "public"
+
+
+# --- checksums --------------------------------------------------------------------------------
+
+def file_digest(path: str | Path, algorithm: str = "sha256", progress: bool = False) -> str:
+    """Hex digest of a file, read in chunks."""
+    digest = hashlib.new(algorithm)
+    path = Path(path)
+    with path.open("rb") as handle, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
+                                         desc=f"{algorithm} {path.name}", disable=not progress,
+                                         leave=False) as bar:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+            bar.update(len(chunk))
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, remote: RemoteFile, trust_unverified: bool = False,
+                progress: bool = False) -> dict[str, str]:
+    """Check ``path`` against ``remote``'s size and checksum; return the record of what was checked.
+
+    Raises :class:`ChecksumError` on a mismatch, or when there is no checksum to check and
+    ``trust_unverified`` is False.
+    """
+    size = path.stat().st_size
+    if remote.size is not None and size != remote.size:
+        raise ChecksumError(f"{path.name}: {size} bytes, expected {remote.size} (truncated or corrupted)")
+    sha256 = file_digest(path, "sha256", progress)
+    record = {"sha256": sha256, "size": str(size)}
+    if remote.sha256 is not None:
+        if sha256 != remote.sha256.lower():
+            raise ChecksumError(f"{path.name}: sha256 {sha256} does not match the registry's {remote.sha256}")
+        record["verified"] = "sha256"
+    elif remote.md5 is not None:
+        md5 = file_digest(path, "md5", progress)
+        if md5 != remote.md5.lower():
+            raise ChecksumError(f"{path.name}: md5 {md5} does not match the publisher's {remote.md5}")
+        record["verified"] = "md5"
+    elif trust_unverified:
+        record["verified"] = "unverified (trusted on request)"
+    else:
+        raise ChecksumError(f"{path.name} has no published checksum in the registry; its sha256 is {sha256}. "
+                            "Re-run with --trust-unverified (trust_unverified=True) to accept it.")
+    return record
+
+
+# --- fetching ---------------------------------------------------------------------------------
+
+def check_disk_space(folder: Path, needed_bytes: int) -> None:
+    """Raise :class:`DownloadError` when the file system of ``folder`` has less than ``needed_bytes`` free."""
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if needed_bytes > free:
+        raise DownloadError(f"not enough disk space in {folder}: {needed_bytes / GiB:.1f} GiB needed, "
+                            f"{free / GiB:.1f} GiB free (set BOOK_DATA_DIR or --dest to a larger disk)")
+
+
+def fetch(url: str, target: Path, expected_size: int | None = None, progress: bool = True,
+          timeout: float = 60.0, max_attempts: int = 5) -> Path:
+    """Fetch ``url`` to ``target`` through ``target.partial``, resuming with HTTP Range requests.
+
+    A connection that ends early is resumed (up to ``max_attempts`` connections without progress).
+    Returns ``target`` once the transfer completed; the caller verifies its checksum.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    stalled = 0
+    while True:
+        have = partial.stat().st_size if partial.exists() else 0
+        if expected_size is not None and have > expected_size:
+            partial.unlink()  # larger than the file can be: start again
+            have = 0
+        request = urllib.request.Request(url, headers={"User-Agent": "audioformers-downloader"})
+        if have:
+            request.add_header("Range", f"bytes={have}-")
+        total: int | None = expected_size
+        before = have
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status = getattr(response, "status", 200)
+                if have and status != 206:  # server ignored the Range header: start over
+                    have = 0
+                length = response.headers.get("Content-Length")
+                if total is None and length is not None:
+                    total = have + int(length)
+                if have and total is not None and have >= total:
+                    break
+                with partial.open("ab" if have else "wb") as out, tqdm(
+                        total=total, initial=have, unit="B", unit_scale=True, desc=target.name,
+                        disable=not progress, leave=False) as bar:
+                    for chunk in iter(lambda: response.read(CHUNK), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+                        have += len(chunk)
+        except urllib.error.HTTPError as error:
+            if error.code == 416 and have:  # range not satisfiable: already complete (or too long)
+                break
+            raise DownloadError(f"HTTP {error.code} fetching {url}: {error.reason}") from error
+        except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as error:
+            stalled = 0 if have > before else stalled + 1  # bytes arrived: resume, else count a failure
+            if stalled >= max_attempts:
+                raise DownloadError(f"fetching {url} failed {stalled} times: {error}") from error
+            time.sleep(min(2.0 ** stalled, 30.0) * 0.05)
+            continue
+        if total is None or have >= total:
+            break
+        stalled = stalled + 1 if have == before else 0  # connection closed early: resume
+        if stalled >= max_attempts:
+            raise DownloadError(f"fetching {url}: stopped at {have} of {total} bytes after {stalled} attempts")
+    os.replace(partial, target)
+    return target
+
+
+def fetch_verified(remote: RemoteFile, folder: Path, trust_unverified: bool = False, progress: bool = True,
+                   retries: int = 1) -> dict[str, str]:
+    """Fetch one file into ``folder`` and verify it; a bad file is deleted and fetched again ``retries`` times."""
+    target = folder / remote.filename
+    last_error: ChecksumError | None = None
+    for _ in range(retries + 1):
+        if not target.exists():
+            fetch(remote.url, target, remote.size, progress=progress)
+        try:
+            return verify_file(target, remote, trust_unverified, progress=False)
+        except ChecksumError as error:
+            if remote.sha256 is None and remote.md5 is None:
+                raise  # nothing to refetch against: the user must decide
+            last_error = error
+            target.unlink()  # never used: delete and fetch again
+    raise ChecksumError(f"{remote.filename}: still bad after {retries + 1} downloads ({last_error}); "
+                        "the mirror may have changed or be serving a damaged file") from last_error
+
+
+# --- extraction -------------------------------------------------------------------------------
+
+def _safe_member_path(root: Path, name: str) -> Path:
+    """The path a member ``name`` would be written to, or :class:`UnsafeArchiveError` if outside ``root``."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
+        raise UnsafeArchiveError(f"archive member {name!r} would be written outside the target folder")
+    resolved = (root / pure).resolve()
+    if resolved != root.resolve() and root.resolve() not in resolved.parents:
+        raise UnsafeArchiveError(f"archive member {name!r} would be written outside the target folder")
+    return resolved
+
+
+class _Concatenated(io.RawIOBase):
+    """Read-only, seekable view of several files one after another (the parts of a split zip)."""
+
+    def __init__(self, paths: Iterable[Path]):
+        self.paths = list(paths)
+        self.sizes = [p.stat().st_size for p in self.paths]
+        self.starts = [sum(self.sizes[:i]) for i in range(len(self.paths))]
+        self.total = sum(self.sizes)
+        self.handles = [p.open("rb") for p in self.paths]
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.total}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        done = 0
+        while done < len(view) and self.position < self.total:
+            index = max(i for i, s in enumerate(self.starts) if s <= self.position)
+            handle = self.handles[index]
+            handle.seek(self.position - self.starts[index])
+            chunk = handle.read(min(len(view) - done, self.starts[index] + self.sizes[index] - self.position))
+            if not chunk:
+                break
+            view[done:done + len(chunk)] = chunk
+            done += len(chunk)
+            self.position += len(chunk)
+        return done
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+        super().close()
+
+
+def open_zip(parts: list[Path]) -> zipfile.ZipFile:
+    """Open a zip, or a split zip (``name.z01 ... name.zip`` in order), without joining it on disk.
+
+    In a split archive each member's offset counts from the start of the part (disk) it begins on;
+    the offsets are rebased onto the concatenated stream.
+    """
+    if len(parts) == 1:
+        return zipfile.ZipFile(parts[0])
+    stream = _Concatenated(parts)
+    archive = zipfile.ZipFile(io.BufferedReader(stream, buffer_size=CHUNK))
+    concat = archive.start_dir - _central_directory_offset(archive)
+    for info in archive.infolist():
+        if info.volume >= len(parts):
+            raise DownloadError(f"{parts[-1].name}: member {info.filename!r} is on part {info.volume + 1} "
+                                f"but only {len(parts)} parts were given")
+        info.header_offset = info.header_offset - concat + stream.starts[info.volume]
+    return archive
+
+
+def _central_directory_offset(archive: zipfile.ZipFile) -> int:
+    """The central directory's offset as written in the end record (relative to its own part)."""
+    fp = archive.fp
+    assert fp is not None
+    endrec = zipfile._EndRecData(fp)  # noqa: SLF001 (the standard library's own end-record parser)
+    if endrec is None:
+        raise DownloadError("not a zip file (no end of central directory record)")
+    return int(endrec[zipfile._ECD_OFFSET])  # noqa: SLF001
+
+
+def _extract_zip(parts: list[Path], into: Path) -> int:
+    count = 0
+    with open_zip(parts) as archive:
+        infos = archive.infolist()
+        for info in infos:  # refuse the whole archive before writing anything
+            _safe_member_path(into, info.filename)
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise UnsafeArchiveError(f"archive member {info.filename!r} is a symbolic link")
+        for info in infos:
+            destination = _safe_member_path(into, info.filename)
+            if info.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as source, destination.open("wb") as out:
+                shutil.copyfileobj(source, out, CHUNK)  # CRC-checked by zipfile while reading
+            count += 1
+    return count
+
+
+def _extract_tar(path: Path, into: Path) -> int:
+    count = 0
+    with tarfile.open(path) as archive:
+        members = archive.getmembers()
+        for member in members:
+            _safe_member_path(into, member.name)
+            if not (member.isfile() or member.isdir()):
+                raise UnsafeArchiveError(f"archive member {member.name!r} is a link or special file")
+        for member in members:
+            destination = _safe_member_path(into, member.name)
+            if member.isdir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            source = archive.extractfile(member)
+            assert source is not None
+            with source, destination.open("wb") as out:
+                shutil.copyfileobj(source, out, CHUNK)
+            count += 1
+    return count
+
+
+def extract(parts: list[Path], into: Path) -> int:
+    """Extract a zip / split zip / tar archive into ``into``; return the number of files written.
+
+    Every member is checked first: absolute paths, ``..`` components, links and devices are refused
+    (:class:`UnsafeArchiveError`) before anything is written.
+    """
+    into.mkdir(parents=True, exist_ok=True)
+    first = parts[-1] if len(parts) > 1 else parts[0]
+    try:
+        if zipfile.is_zipfile(first) or len(parts) > 1:
+            return _extract_zip(parts, into)
+        if tarfile.is_tarfile(first):
+            return _extract_tar(first, into)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
+        raise DownloadError(f"{first.name} is damaged: {error}") from error
+    raise DownloadError(f"{first.name} is neither a zip nor a tar archive")
+
+
+# --- the whole dataset ------------------------------------------------------------------------
+
+def dataset_folder(name: str, dest: str | Path | None = None) -> Path:
+    """Where dataset ``name`` is (or will be) unpacked."""
+    return Path(dest) / name if dest is not None else downloads_root() / name
+
+
+def is_complete(name: str, dest: str | Path | None = None) -> bool:
+    return (dataset_folder(name, dest) / MARKER).exists()
+
+
+def download_dataset(name: str, dest: str | Path | None = None, *, trust_unverified: bool = False,
+                     progress: bool = True, registry: dict[str, PublicDataset] | None = None) -> Path:
+    """Download, verify and unpack ``name``; return its folder (immediately if already complete).
+
+    The folder appears only when everything succeeded (it carries ``.complete.json``); archives are
+    kept in ``<dest>/.downloads/<name>`` until then, so an interrupted run resumes where it stopped.
+    """
+    entry = get_dataset(name, registry)
+    folder = dataset_folder(name, dest)
+    if (folder / MARKER).exists():
+        return folder
+    root = folder.parent
+    downloads = root / ".downloads" / name
+    downloads.mkdir(parents=True, exist_ok=True)
+    already = sum(p.stat().st_size for p in downloads.iterdir() if p.is_file())
+    needed = entry.disk_bytes if entry.disk_bytes is not None else 2 * entry.download_bytes()
+    check_disk_space(root, max(0, needed - already))
+    records = {}
+    for remote in entry.files:
+        records[remote.filename] = fetch_verified(remote, downloads, trust_unverified, progress)
+    tmp = root / f".{name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        for archive in entry.archives:
+            extract([downloads / part for part in archive.parts], tmp / archive.into)
+        for remote in entry.files:  # plain files (CSVs) that are not archives are copied alongside
+            if not any(remote.filename in a.parts for a in entry.archives):
+                shutil.copy2(downloads / remote.filename, tmp / remote.filename)
+        (tmp / CHECKSUMS).write_text(json.dumps(records, indent=2, sort_keys=True) + "\n")
+        (tmp / MARKER).write_text(json.dumps({"name": name, "files": sorted(records)}, indent=2) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)  # an older, incomplete unpack: never used
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    if not entry.keep_archives:
+        shutil.rmtree(downloads)
+    return folder
+
+
+def describe(registry: dict[str, PublicDataset] | None = None) -> list[dict[str, str]]:
+    """One row per dataset for ``--list``: name, size, how each file is verified, description."""
+    rows = []
+    for entry in (REGISTRY if registry is None else registry).values():
+        kinds = {("sha256" if f.sha256 else "md5" if f.md5 else "NONE (needs --trust-unverified)")
+                 for f in entry.files}
+        rows.append({"name": entry.name,
+                     "disk_gib": f"{(entry.disk_bytes or 0) / GiB:.0f}",
+                     "files": str(len(entry.files)),
+                     "checksums": ", ".join(sorted(kinds)),
+                     "description": entry.description})
+    return rows

@@ -1,0 +1,239 @@
+"""Downloads, offline: a local HTTP server on 127.0.0.1 serves miniature archives of the real layouts."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from audioformers import downloads as dl
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.files`` (name -> bytes) with Range support; ``server.truncate`` (name -> n)
+    makes the next full response announce the whole length but close after n bytes."""
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        name = self.path.lstrip("/").split("?")[0]
+        body = self.server.files.get(name)  # type: ignore[attr-defined]
+        self.server.requests.append((name, self.headers.get("Range")))  # type: ignore[attr-defined]
+        if body is None:
+            self.send_error(404)
+            return
+        start = 0
+        if self.headers.get("Range"):
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            if start >= len(body):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        cut = self.server.truncate.pop(name, None)  # type: ignore[attr-defined]
+        payload = body[start:] if cut is None else body[start:start + cut]
+        self.wfile.write(payload)
+        self.wfile.flush()
+        if cut is not None:
+            self.close_connection = True
+
+
+@pytest.fixture()
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.files, httpd.truncate, httpd.requests = {}, {}, []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"  # type: ignore[attr-defined]
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _tar_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _entry(server, name: str, files: dict[str, bytes], archives=(), sha=None, md5=None, sizes=True):
+    server.files.update(files)
+    remotes = tuple(dl.RemoteFile(f, server.url + f, size=len(b) if sizes else None,
+                                  sha256=(sha or {}).get(f, _sha(b) if md5 is None else None),
+                                  md5=(md5 or {}).get(f)) for f, b in files.items())
+    return {name: dl.PublicDataset(name, "test", remotes, tuple(archives), disk_bytes=1 << 20)}
+
+
+def test_zip_dataset_downloads_verifies_and_unpacks(server, tmp_path):
+    payload = _zip_bytes({"FSD50K.ground_truth/dev.csv": b"fname,labels,mids,split\n1,Bark,/m/05tny_,train\n"})
+    reg = _entry(server, "mini", {"gt.zip": payload}, [dl.Archive(("gt.zip",))])
+    folder = dl.download_dataset("mini", tmp_path, registry=reg, progress=False)
+    assert (folder / "FSD50K.ground_truth" / "dev.csv").read_text().startswith("fname")
+    assert json.loads((folder / dl.CHECKSUMS).read_text())["gt.zip"]["sha256"] == _sha(payload)
+    assert dl.is_complete("mini", tmp_path)
+    assert not list(tmp_path.glob("**/*.partial")) and not (tmp_path / ".downloads" / "mini").exists()
+    server.requests.clear()
+    assert dl.download_dataset("mini", tmp_path, registry=reg, progress=False) == folder
+    assert server.requests == []  # complete: nothing fetched again
+
+
+def test_md5_only_entry_is_verified(server, tmp_path):
+    payload = _zip_bytes({"a.txt": b"x"})
+    reg = _entry(server, "md5", {"a.zip": payload}, [dl.Archive(("a.zip",))],
+                 md5={"a.zip": hashlib.md5(payload).hexdigest()})
+    folder = dl.download_dataset("md5", tmp_path, registry=reg, progress=False)
+    assert json.loads((folder / dl.CHECKSUMS).read_text())["a.zip"]["verified"] == "md5"
+
+
+def test_tar_dataset_unpacks_into_subfolder(server, tmp_path):
+    payload = _tar_bytes({"yes/a_nohash_0.wav": b"RIFF", "testing_list.txt": b"yes/a_nohash_0.wav\n"})
+    reg = _entry(server, "sc", {"sc.tar.gz": payload}, [dl.Archive(("sc.tar.gz",), into="sc")])
+    folder = dl.download_dataset("sc", tmp_path, registry=reg, progress=False)
+    assert (folder / "sc" / "yes" / "a_nohash_0.wav").read_bytes() == b"RIFF"
+
+
+def test_truncated_transfer_is_resumed_with_range(server, tmp_path):
+    payload = bytes(range(256)) * 4000  # 1 MB
+    reg = _entry(server, "trunc", {"big.bin": payload})
+    server.truncate["big.bin"] = 300_000  # the first response closes early
+    folder = dl.download_dataset("trunc", tmp_path, registry=reg, progress=False)
+    assert (folder / "big.bin").read_bytes() == payload
+    ranges = [r for n, r in server.requests if n == "big.bin"]
+    assert ranges[0] is None and ranges[1] == "bytes=300000-"
+
+
+def test_truncated_without_known_size_is_detected_by_checksum_and_refetched(server, tmp_path):
+    payload = b"0123456789" * 10_000
+    reg = _entry(server, "nosize", {"f.bin": payload}, sizes=False)
+    # a previous run left a complete-looking but damaged file in place: detected, deleted, refetched
+    (tmp_path / ".downloads" / "nosize").mkdir(parents=True)
+    (tmp_path / ".downloads" / "nosize" / "f.bin").write_bytes(payload[:500])
+    folder = dl.download_dataset("nosize", tmp_path, registry=reg, progress=False)
+    assert (folder / "f.bin").read_bytes() == payload
+
+
+def test_interrupted_partial_file_is_resumed_not_used(server, tmp_path):
+    payload = b"abcdefgh" * 50_000
+    reg = _entry(server, "resume", {"r.bin": payload})
+    downloads = tmp_path / ".downloads" / "resume"
+    downloads.mkdir(parents=True)
+    (downloads / "r.bin.partial").write_bytes(payload[:123_456])  # killed mid-transfer
+    folder = dl.download_dataset("resume", tmp_path, registry=reg, progress=False)
+    assert (folder / "r.bin").read_bytes() == payload
+    assert server.requests == [("r.bin", "bytes=123456-")]
+
+
+def test_wrong_checksum_is_refetched_once_then_fails(server, tmp_path):
+    payload = _zip_bytes({"a.txt": b"hello"})
+    reg = _entry(server, "bad", {"bad.zip": payload}, [dl.Archive(("bad.zip",))], sha={"bad.zip": "0" * 64})
+    with pytest.raises(dl.ChecksumError, match="still bad after 2 downloads"):
+        dl.download_dataset("bad", tmp_path, registry=reg, progress=False)
+    assert [n for n, _ in server.requests] == ["bad.zip", "bad.zip"]
+    assert not (tmp_path / "bad").exists()  # never used
+    assert not (tmp_path / ".downloads" / "bad" / "bad.zip").exists()
+
+
+def test_unverified_file_needs_explicit_trust_and_records_hash(server, tmp_path):
+    payload = b"no checksum published"
+    server.files["u.bin"] = payload
+    reg = {"u": dl.PublicDataset("u", "test", (dl.RemoteFile("u.bin", server.url + "u.bin"),), disk_bytes=1 << 20)}
+    with pytest.raises(dl.ChecksumError, match="--trust-unverified"):
+        dl.download_dataset("u", tmp_path, registry=reg, progress=False)
+    assert not (tmp_path / "u").exists()
+    folder = dl.download_dataset("u", tmp_path, registry=reg, progress=False, trust_unverified=True)
+    record = json.loads((folder / dl.CHECKSUMS).read_text())["u.bin"]
+    assert record["sha256"] == _sha(payload) and record["verified"].startswith("unverified")
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_path_traversal_member_is_refused(server, tmp_path, kind):
+    members = {"ok.txt": b"fine", "../evil.txt": b"escaped"}
+    payload = _zip_bytes(members) if kind == "zip" else _tar_bytes(members)
+    name = f"evil.{kind}"
+    reg = _entry(server, "evil", {name: payload}, [dl.Archive((name,))])
+    with pytest.raises(dl.UnsafeArchiveError, match="outside the target folder"):
+        dl.download_dataset("evil", tmp_path, registry=reg, progress=False)
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "evil").exists()
+    assert not list(tmp_path.glob(".evil.partial*"))
+
+
+def test_absolute_and_link_members_are_refused(tmp_path):
+    archive = tmp_path / "abs.tar"
+    with tarfile.open(archive, "w") as tar:
+        link = tarfile.TarInfo("link")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    with pytest.raises(dl.UnsafeArchiveError, match="link"):
+        dl.extract([archive], tmp_path / "out")
+    with pytest.raises(dl.UnsafeArchiveError):
+        dl._safe_member_path(tmp_path, "/etc/passwd")
+
+
+@pytest.mark.skipif(shutil.which("zip") is None, reason="needs Info-ZIP's zip to make a split archive")
+def test_split_zip_like_fsd50k_is_read_without_joining(tmp_path):
+    source = tmp_path / "FSD50K.dev_audio"
+    source.mkdir()
+    files = {f"{i}.wav": bytes((i * 7 + j) % 251 for j in range(40_000)) for i in range(6)}
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    subprocess.run(["zip", "-q", "-0", "-r", "-s", "64k", "FSD50K.dev_audio.zip", "FSD50K.dev_audio"],
+                   cwd=tmp_path, check=True)
+    parts = sorted(tmp_path.glob("FSD50K.dev_audio.z0*")) + [tmp_path / "FSD50K.dev_audio.zip"]
+    assert len(parts) >= 3
+    count = dl.extract(parts, tmp_path / "out")
+    assert count == len(files)
+    for name, data in files.items():
+        assert (tmp_path / "out" / "FSD50K.dev_audio" / name).read_bytes() == data
+
+
+def test_disk_space_is_checked_before_starting(server, tmp_path):
+    server.files["x.bin"] = b"x"
+    reg = {"huge": dl.PublicDataset("huge", "test", (dl.RemoteFile("x.bin", server.url + "x.bin", 1, _sha(b"x")),),
+                                    disk_bytes=1 << 60)}
+    with pytest.raises(dl.DownloadError, match="not enough disk space"):
+        dl.download_dataset("huge", tmp_path, registry=reg, progress=False)
+    assert server.requests == []
+
+
+def test_registry_is_honest():
+    assert set(dl.DATASET_NAMES) == {"fsd50k", "maestro", "speech-commands-v2"}
+    for entry in dl.REGISTRY.values():
+        for remote in entry.files:
+            assert remote.url.startswith("http")
+            assert remote.sha256 is None or len(remote.sha256) == 64
+            assert remote.md5 is None or len(remote.md5) == 32
+            assert remote.note  # where the checksum comes from
+    fsd = dl.REGISTRY["fsd50k"]
+    assert len(fsd.files) == 11 and fsd.archives[3].parts[-1] == "FSD50K.dev_audio.zip"
+    with pytest.raises(ValueError, match="unknown public dataset 'nope'"):
+        dl.get_dataset("nope")
