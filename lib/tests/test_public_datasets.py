@@ -1,0 +1,88 @@
+"""Loaders of the public datasets, on miniature folders with the real layouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audioformers import public_datasets as pdx
+
+
+def _wav(path, seconds, rate, freq=440.0, channels=1):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * rate)) / rate
+    tone = (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+    sf.write(str(path), np.stack([tone] * channels, axis=1) if channels > 1 else tone, rate)
+
+
+@pytest.fixture()
+def fsd50k(tmp_path):
+    gt = tmp_path / "FSD50K.ground_truth"
+    gt.mkdir()
+    (gt / "vocabulary.csv").write_text("0,Bark,/m/05tny_\n1,Door,/m/02dgv\n2,Water,/m/0838f\n")
+    (gt / "dev.csv").write_text('fname,labels,mids,split\n11,"Bark,Door","/m/05tny_,/m/02dgv",train\n'
+                                '12,Water,/m/0838f,val\n13,Door,/m/02dgv,train\n')
+    (gt / "eval.csv").write_text('fname,labels,mids\n21,"Water,Bark","/m/0838f,/m/05tny_"\n')
+    for name, seconds in (("11", 0.5), ("12", 3.0), ("13", 1.0)):
+        _wav(tmp_path / "FSD50K.dev_audio" / f"{name}.wav", seconds, 44100)
+    _wav(tmp_path / "FSD50K.eval_audio" / "21.wav", 2.0, 44100)
+    return tmp_path
+
+
+def test_fsd50k_splits_labels_and_lengths(fsd50k):
+    train = pdx.load_fsd50k("train", root=fsd50k, clip_seconds=1.0)
+    assert train.audio.shape == (2, 16000) and train.sample_rate == 16000
+    assert train.classes == ["Bark", "Door", "Water"]
+    np.testing.assert_array_equal(train.targets, [[1, 1, 0], [0, 1, 0]])
+    assert np.all(train.audio[0, 8000:] == 0) and np.abs(train.audio[0, :8000]).max() > 0.4  # padded
+    val = pdx.load_fsd50k("val", root=fsd50k, clip_seconds=1.0)
+    np.testing.assert_array_equal(val.targets, [[0, 0, 1]])
+    evaluation = pdx.load_fsd50k("eval", root=fsd50k, clip_seconds=0.5, max_clips=1)
+    assert evaluation.audio.shape == (1, 8000)
+    np.testing.assert_array_equal(evaluation.targets, [[1, 0, 1]])
+
+
+def test_fsd50k_errors_name_the_problem(fsd50k, tmp_path_factory, monkeypatch):
+    with pytest.raises(ValueError, match="unknown FSD50K split 'test'"):
+        pdx.load_fsd50k("test", root=fsd50k)
+    (fsd50k / "FSD50K.ground_truth" / "eval.csv").write_text("fname,labels,mids\n21,Cat,/m/x\n")
+    with pytest.raises(ValueError, match="'Cat' not in vocabulary.csv"):
+        pdx.load_fsd50k("eval", root=fsd50k)
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path_factory.mktemp("empty")))
+    with pytest.raises(FileNotFoundError, match="download_datasets.py --dataset fsd50k"):
+        pdx.load_fsd50k("train")
+
+
+def test_maestro_file_level_split_at_16k(tmp_path):
+    folder = tmp_path / "maestro-v3.0.0"
+    rows = [("2004/a.wav", "train", 1.0), ("2004/b.wav", "test", 0.5), ("2006/c.wav", "train", 0.25)]
+    lines = ["canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration"]
+    for name, split, seconds in rows:
+        _wav(folder / name, seconds, 44100, channels=2)
+        lines.append(f"X,Y,{split},2004,{name[:-4]}.midi,{name},{seconds}")
+    (folder / "maestro-v3.0.0.csv").write_text("\n".join(lines) + "\n")
+    train = pdx.load_maestro("train", root=tmp_path)
+    assert [len(w) for w in train] == [16000, 4000] and train[0].dtype == np.float32
+    assert [len(w) for w in pdx.load_maestro("test", root=tmp_path)] == [8000]
+    assert [len(w) for w in pdx.load_maestro("train", root=tmp_path, max_files=1, max_seconds=0.5)] == [8000]
+    with pytest.raises(ValueError, match="unknown MAESTRO split 'val'"):
+        pdx.load_maestro("val", root=tmp_path)
+
+
+def test_speech_commands_official_lists_and_speakers(tmp_path):
+    folder = tmp_path / "speech_commands_v0.02"
+    files = ["yes/aa_nohash_0.wav", "yes/bb_nohash_0.wav", "no/aa_nohash_1.wav", "no/cc_nohash_0.wav",
+             "zero/dd_nohash_0.wav"]
+    for name in files:
+        _wav(folder / name, 0.8, 16000)
+    _wav(folder / "_background_noise_" / "noise.wav", 2.0, 16000)
+    (folder / "validation_list.txt").write_text("no/cc_nohash_0.wav\n")
+    (folder / "testing_list.txt").write_text("zero/dd_nohash_0.wav\n")
+    train = pdx.load_speech_commands("train", root=tmp_path)
+    assert train.audio.shape == (3, 16000) and len(train.classes) == 35
+    assert [train.classes[i] for i in train.labels] == ["no", "yes", "yes"]
+    assert list(train.sources) == ["aa", "aa", "bb"]
+    assert np.all(train.audio[:, 12800:] == 0)  # 0.8 s padded to 1 s
+    test = pdx.load_speech_commands("test", root=tmp_path)
+    assert list(test.info["word"]) == ["zero"] and list(pdx.load_speech_commands("val", root=tmp_path).sources) == ["cc"]
