@@ -1,0 +1,381 @@
+"""Next-sample modelling of raw audio: data windows, metrics, the WaveNet-vs-transformer experiment, sampling.
+
+* Data: wave-mini audio (8 kHz) as 8-bit mu-law tokens; random training windows; fixed held-out windows.
+* Metrics: top-1 and top-5 next-sample accuracy and bits per sample, scored only on the last
+  ``score_length`` positions of each held-out window, where WaveNet has its full receptive field and
+  the transformers at least ``context_length - score_length`` samples of attention context.
+* Every model sees the same windows, the same loss (cross-entropy over 256 classes), the same number
+  of training tokens (batch x context per step), and parameter counts within 10%.
+* Generation: one decoder per family, cached (WaveNet queues / transformer KV cache) or naive
+  (recompute the model over the same tokens); both give the same logits.
+
+Command line: ``python -m audioformers.nextsample --profile book --seeds 0 1 2``.
+
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .mulaw import mu_law_encode
+from .profiles import pick, validate_profile
+from .results import Stopwatch, load_results, results_dir, write_results
+from .sample_transformer import ConditionEncoderConfig, ConditionedSampleTransformer, SampleTransformer, SampleTransformerConfig
+from .seeding import seed_everything
+from .training import fit, load_checkpoint, save_checkpoint
+from .wavenet import WaveNet, WaveNetConfig
+
+CHAPTER = "ch3"
+MODEL_NAMES = ("wavenet", "transformer", "conditioned")
+
+
+# ---- data ---------------------------------------------------------------------------------------
+def load_tokens(domain: str = "music", split: str = "train") -> list[np.ndarray]:
+    """wave-mini audio of one domain and split as mu-law tokens (one int64 array per source file)."""
+    from . import data
+
+    waves = data.load_wave_mini(domain=domain, split=split)
+    return [mu_law_encode(np.asarray(w, dtype=np.float32), 256, clip=True) for w in waves]
+
+
+def sample_windows(tokens: list[np.ndarray], num_windows: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """``num_windows`` random windows of ``length`` tokens, files chosen in proportion to their usable length."""
+    usable = np.array([max(0, len(t) - length + 1) for t in tokens], dtype=np.float64)
+    if usable.sum() == 0:
+        raise ValueError(f"no source file is as long as a window of {length} samples")
+    files = rng.choice(len(tokens), size=num_windows, p=usable / usable.sum())
+    starts = (rng.random(num_windows) * usable[files]).astype(np.int64)
+    return np.stack([tokens[f][s : s + length] for f, s in zip(files, starts)])  # (N, length)
+
+
+@dataclass
+class ExperimentConfig:
+    domain: str = "music"  # wave-mini domain: "music" or "speech"
+    context_length: int = 256  # attention window (samples); also the training segment length
+    past_length: int = 1024  # samples the conditioned model's CNN sees before its window
+    score_length: int = 128  # last positions of each held-out window that are scored
+    batch_size: int = 8  # windows per step: tokens per step = batch_size * context_length
+    steps: int = 300  # optimiser steps
+    lr: float = 2e-3  # AdamW peak learning rate (cosine decay)
+    warmup_steps: int = 30
+    eval_every: int = 50  # steps between held-out evaluations (learning curves)
+    eval_windows: int = 128  # held-out windows
+    width: int = 64  # transformer width
+    num_layers: int = 4  # transformer blocks
+    num_heads: int = 4
+    wavenet_channels: int = 46  # residual = dilation channels; skip = 2x
+    wavenet_layers_per_stack: int = 7  # dilations 1..64
+    wavenet_stacks: int = 2
+    cnn_channels: int = 24  # conditioning CNN (small: keeps the parameter budget within 10%)
+    cnn_layers: int = 3  # each divides time by 4
+    latent_dim: int = 32
+
+
+def experiment_config(profile: str, domain: str = "music", **overrides: Any) -> ExperimentConfig:
+    """The experiment's sizes at a profile (book: CPU minutes; paper: the paper's model sizes and 1,600-sample context)."""
+    profile = validate_profile(profile)
+    base = pick(
+        smoke=ExperimentConfig(context_length=64, past_length=256, score_length=32, batch_size=4, steps=6, eval_every=3,
+                               eval_windows=8, width=32, num_layers=2, wavenet_channels=24, wavenet_layers_per_stack=5,
+                               wavenet_stacks=1, cnn_channels=8, cnn_layers=2, latent_dim=16),
+        book=ExperimentConfig(),
+        paper=ExperimentConfig(context_length=1600, past_length=4000, score_length=800, batch_size=16, steps=20000,
+                               eval_every=1000, eval_windows=512, lr=1e-3, warmup_steps=500, width=128, num_layers=3,
+                               num_heads=4, wavenet_channels=96, wavenet_layers_per_stack=10, wavenet_stacks=1,
+                               cnn_channels=32, cnn_layers=6, latent_dim=128),
+        profile=profile,
+    )
+    return replace(base, domain=domain, **overrides)
+
+
+def build_model(name: str, config: ExperimentConfig) -> nn.Module:
+    """One of ``wavenet``, ``transformer``, ``conditioned`` at the experiment's sizes."""
+    tcfg = SampleTransformerConfig(context_length=config.context_length, width=config.width,
+                                   num_layers=config.num_layers, num_heads=config.num_heads)
+    if name == "wavenet":
+        c = config.wavenet_channels
+        return WaveNet(WaveNetConfig(residual_channels=c, dilation_channels=c, skip_channels=2 * c,
+                                     layers_per_stack=config.wavenet_layers_per_stack, num_stacks=config.wavenet_stacks))
+    if name == "transformer":
+        return SampleTransformer(tcfg)
+    if name == "conditioned":
+        stride = 4
+        return ConditionedSampleTransformer(tcfg, ConditionEncoderConfig(
+            past_length=config.past_length, channels=config.cnn_channels, num_layers=config.cnn_layers,
+            stride=stride, latent_dim=config.latent_dim))
+    raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
+
+
+def model_inputs(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """From windows (B, past + context + 1): the model's input and the targets of its last ``context_length`` logits."""
+    ctx = config.context_length
+    targets = windows[:, -ctx:]  # (B, ctx)
+    if isinstance(model, ConditionedSampleTransformer):
+        return windows[:, -(ctx + 1 + model.past_length) : -1], targets
+    return windows[:, -(ctx + 1) : -1], targets  # (B, ctx)
+
+
+def window_length(config: ExperimentConfig) -> int:
+    return config.past_length + config.context_length + 1
+
+
+# ---- metrics ------------------------------------------------------------------------------------
+def next_sample_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """Top-1, top-5 accuracy and bits per sample of logits (N, 256) against targets (N,)."""
+    if logits.ndim != 2 or targets.ndim != 1 or logits.shape[0] != targets.shape[0]:
+        raise ValueError(f"expected logits (N, C) and targets (N,), got {tuple(logits.shape)} and {tuple(targets.shape)}")
+    top5 = logits.topk(5, dim=-1).indices  # (N, 5)
+    hit = top5 == targets[:, None]  # (N, 5)
+    return {
+        "top1": float(hit[:, 0].float().mean()),
+        "top5": float(hit.any(dim=1).float().mean()),
+        "bits_per_sample": float(F.cross_entropy(logits.float(), targets) / math.log(2)),
+    }
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig, batch_size: int = 32) -> dict[str, float]:
+    """Held-out metrics on the last ``score_length`` positions of each window (full context only)."""
+    model.eval()
+    all_logits, all_targets = [], []
+    for i in range(0, len(windows), batch_size):
+        chunk = windows[i : i + batch_size]
+        if isinstance(model, WaveNet):  # give WaveNet every sample it can use (its whole receptive field)
+            keep = model.receptive_field - 1 + config.score_length  # (B, keep): just enough samples
+            inputs, targets = chunk[:, -(keep + 1) : -1], chunk[:, -keep:]
+        else:
+            inputs, targets = model_inputs(model, chunk, config)
+        logits = model(inputs)[:, -config.score_length :]  # (B, S, C)
+        all_logits.append(logits.reshape(-1, logits.shape[-1]))  # (B*S, C)
+        all_targets.append(targets[:, -config.score_length :].reshape(-1))  # (B*S,)
+    return next_sample_metrics(torch.cat(all_logits), torch.cat(all_targets))
+
+
+# ---- the experiment -----------------------------------------------------------------------------
+def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.ndarray], test_windows: torch.Tensor,
+              device: torch.device | str = "cpu", progress: bool = False) -> dict[str, Any]:
+    """Train one model from ``seed``; return its parameter count, learning curve and final metrics."""
+    seed_everything(seed)
+    model = build_model(name, config).to(device)
+    if isinstance(model, WaveNet) and model.receptive_field - 1 > window_length(config) - 1 - config.score_length:
+        raise ValueError("WaveNet receptive field is longer than the held-out windows allow; lengthen past_length")
+    rng = np.random.default_rng(seed + 1000)
+    length = window_length(config)
+
+    def next_batch(step: int) -> torch.Tensor:
+        return torch.from_numpy(sample_windows(train, config.batch_size, length, rng)).to(device)
+
+    def loss_fn(m: nn.Module, windows: torch.Tensor) -> torch.Tensor:
+        inputs, targets = model_inputs(m, windows, config)
+        logits = m(inputs)  # (B, ctx, C)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    with Stopwatch() as clock:
+        history = fit(model, next_batch, loss_fn, steps=config.steps, lr=config.lr, warmup_steps=config.warmup_steps,
+                      evaluate=lambda m: evaluate(m, test_windows, config), eval_every=config.eval_every,
+                      device=device, desc=name, progress=progress)
+    tokens_per_step = config.batch_size * config.context_length
+    return {
+        "parameters": model.num_parameters(),
+        "non_embedding_parameters": model.num_parameters(non_embedding=True),
+        "train_seconds": clock.seconds,
+        "final": history.eval_metrics[-1],
+        "curve": {
+            "tokens": [s * tokens_per_step for s in history.eval_step],
+            "wall_time_s": history.wall_time_s,
+            **{k: history.metric(k) for k in ("top1", "top5", "bits_per_sample")},
+        },
+        "train_loss_last": float(np.mean(history.train_loss[-20:])),
+        "model": model,
+    }
+
+
+def run_comparison(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
+                   name: str | None = None, device: torch.device | str = "cpu", progress: bool = False,
+                   **overrides: Any) -> dict[str, Any]:
+    """Train and score each model on one domain with one seed; write ``results/ch3/<name>.<profile>.json``."""
+    config = experiment_config(profile, domain, **overrides)
+    name = name or f"compare_{domain}_seed{seed}"
+    train = load_tokens(domain, "train")
+    test = load_tokens(domain, "test")
+    test_windows = torch.from_numpy(sample_windows(test, config.eval_windows, window_length(config),
+                                                   np.random.default_rng(1234))).to(device)
+    out: dict[str, Any] = {}
+    with Stopwatch() as clock:
+        for model_name in models:
+            run = train_one(model_name, config, seed, train, test_windows, device, progress)
+            save_checkpoint(checkpoint_path(name, model_name, profile), model=run.pop("model").state_dict())
+            out[model_name] = run
+    write_results(CHAPTER, name, out, config={**asdict(config), "models": list(models)}, seed=seed,
+                  device=str(device), wall_time_s=clock.seconds, profile=profile)
+    return out
+
+
+def checkpoint_path(name: str, model_name: str, profile: str) -> Path:
+    """Where a trained model of a comparison is cached: ``<data_dir>/ch3/<name>_<model>.<profile>.pt``."""
+    from .data import data_dir
+
+    return data_dir() / CHAPTER / f"{name}_{model_name}.{validate_profile(profile)}.pt"
+
+
+def load_trained(name: str, model_name: str, profile: str, domain: str = "music", **overrides: Any) -> nn.Module:
+    """A model trained by :func:`run_comparison`, rebuilt at the profile's sizes and loaded (eval mode)."""
+    model = build_model(model_name, experiment_config(profile, domain, **overrides))
+    model.load_state_dict(load_checkpoint(checkpoint_path(name, model_name, profile))["model"])
+    return model.eval()
+
+
+def load_or_run(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
+                name: str | None = None, device: torch.device | str = "cpu", need_checkpoints: bool = False,
+                **overrides: Any) -> dict[str, Any]:
+    """The stored result if its config matches this one (and, if asked, its trained models are cached); else run it."""
+    config = experiment_config(profile, domain, **overrides)
+    name = name or f"compare_{domain}_seed{seed}"
+    try:
+        stored = load_results(CHAPTER, name, profile)
+        same = stored["config"] == {**asdict(config), "models": list(models)} and stored["seed"] == seed
+        have = all(checkpoint_path(name, m, profile).exists() for m in models) or not need_checkpoints
+        if same and have:
+            return stored["metrics"]
+    except FileNotFoundError:
+        pass
+    return run_comparison(profile, seed, domain, models, name, device, progress=True, **overrides)
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation (over seeds) of each model's final metrics."""
+    table: dict[str, dict[str, float]] = {}
+    for model_name in runs[0]:
+        row: dict[str, float] = {"parameters": runs[0][model_name]["parameters"], "seeds": len(runs)}
+        for metric in ("top1", "top5", "bits_per_sample"):
+            values = np.array([r[model_name]["final"][metric] for r in runs])
+            row[f"{metric}_mean"] = float(values.mean())
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        table[model_name] = row
+    return table
+
+
+# ---- generation ---------------------------------------------------------------------------------
+class Decoder:
+    """Feeds a model one token at a time and returns the logits for the next one.
+
+    ``cached=True`` uses WaveNet's queues or the transformer's KV cache; ``cached=False`` recomputes the
+    model over exactly the tokens the cache would hold (WaveNet: its receptive field; transformers:
+    the current window, which restarts from its last half when full, plus the CNN's past).
+    """
+
+    def __init__(self, model: nn.Module, cached: bool = True):
+        self.model, self.cached = model.eval(), cached
+        self.is_wavenet = isinstance(model, WaveNet)
+        self.past = model.past_length if isinstance(model, ConditionedSampleTransformer) else 0
+
+    def reset(self, prompt: torch.Tensor) -> torch.Tensor:
+        """prompt (B, P) -> logits (B, 256) for the sample after it."""
+        if prompt.ndim != 2:
+            raise ValueError(f"prompt must have shape (batch, time), got {tuple(prompt.shape)}")
+        if prompt.shape[1] <= self.past:
+            raise ValueError(f"the prompt must be longer than the conditioning past ({self.past} samples)")
+        self.seq = prompt
+        if self.is_wavenet:
+            if self.cached:
+                self.state = self.model.init_state(prompt.shape[0], prompt.device)
+                for t in range(prompt.shape[1]):
+                    logits = self.model.step(prompt[:, t], self.state)
+                return logits
+            return self._naive()
+        self.window_start = max(self.past, prompt.shape[1] - self.model.context_length)
+        return self._refill()
+
+    def _refill(self) -> torch.Tensor:
+        tokens = self.seq[:, self.window_start - self.past :]
+        if self.cached:
+            self.cache = self.model.init_cache()
+            return self.model.prefill(tokens, self.cache)[:, -1]
+        return self._naive()
+
+    @torch.no_grad()
+    def _naive(self) -> torch.Tensor:
+        if self.is_wavenet:
+            return self.model(self.seq[:, -self.model.receptive_field :])[:, -1]
+        return self.model(self.seq[:, self.window_start - self.past :])[:, -1]
+
+    @torch.no_grad()
+    def push(self, token: torch.Tensor) -> torch.Tensor:
+        """Append one token per batch item (B,) and return logits (B, 256) for the next."""
+        self.seq = torch.cat([self.seq, token[:, None]], dim=1)  # (B, T + 1)
+        if self.is_wavenet:
+            return self.model.step(token, self.state) if self.cached else self._naive()
+        if self.seq.shape[1] - self.window_start > self.model.context_length:
+            self.window_start = self.seq.shape[1] - self.model.context_length // 2
+            return self._refill()
+        return self.model.step(token, self.cache) if self.cached else self._naive()
+
+
+def sample_logits(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one token per row from softmax(logits / temperature); temperature 0 = argmax."""
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, C)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
+
+
+@torch.no_grad()
+def generate(model: nn.Module, prompt: torch.Tensor, num_samples: int, temperature: float = 1.0,
+             seed: int = 0, cached: bool = True, progress: bool = False) -> torch.Tensor:
+    """Continue ``prompt`` (B, P) by ``num_samples`` tokens; returns (B, num_samples)."""
+    from tqdm.auto import tqdm
+
+    generator = torch.Generator(device=prompt.device).manual_seed(seed)
+    decoder = Decoder(model, cached=cached)
+    logits = decoder.reset(prompt)
+    out = []
+    for _ in tqdm(range(num_samples), desc="generating", disable=not progress, leave=False):
+        token = sample_logits(logits, temperature, generator)
+        out.append(token)
+        logits = decoder.push(token)
+    return torch.stack(out, dim=1)  # (B, num_samples)
+
+
+# ---- cost against context length ---------------------------------------------------------------
+def attention_matrix_bytes(context_length: int, num_heads: int, num_layers: int = 1, batch_size: int = 1) -> int:
+    """Bytes of fp32 attention matrices a plain (non-flash) implementation keeps per layer stack."""
+    return 4 * batch_size * num_heads * num_layers * context_length**2
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="WaveNet vs transformer next-sample comparison (chapter 3)")
+    parser.add_argument("--profile", default="book")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--domains", nargs="+", default=["music"])
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES))
+    parser.add_argument("--name", default=None, help="result name (default compare_<domain>_seed<seed>)")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--context-length", type=int, default=None)
+    parser.add_argument("--eval-every", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    overrides = {k: v for k, v in (("steps", args.steps), ("context_length", args.context_length),
+                                                    ("eval_every", args.eval_every)) if v is not None}
+    for domain in args.domains:
+        for seed in args.seeds:
+            out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, progress=True, **overrides)
+            print(json.dumps({m: {"params": r["parameters"], **r["final"], "s": round(r["train_seconds"], 1)}
+                              for m, r in out.items()}))
+
+
+if __name__ == "__main__":
+    main()

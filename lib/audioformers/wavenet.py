@@ -1,0 +1,194 @@
+"""WaveNet: causal dilated convolutions over 8-bit mu-law samples, with fast cached generation.
+
+Each layer is a causal convolution of kernel 2 and dilation 1, 2, 4, ... feeding a gated unit
+``tanh(f) * sigmoid(g)``; a 1x1 convolution adds the result back to the layer's input (residual) and
+another sends it to the output (skip). Stacks repeat the dilation pattern. The receptive field is
+
+    receptive_field = (kernel_size - 1) * num_stacks * (2**layers_per_stack - 1) + 1
+
+samples, including the current one (van den Oord et al., 2016).
+
+Fast generation (Paine et al., 2016, "fast WaveNet"): a layer with dilation ``d`` needs its input
+from ``d`` steps ago, so each layer keeps a queue of its last ``d`` inputs; one new sample costs one
+matrix-vector product per layer instead of a full convolution over the receptive field.
+
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .training import count_parameters
+
+
+def check_tokens(tokens: torch.Tensor, num_classes: int, name: str = "tokens") -> torch.Tensor:
+    """Raise a clear error unless ``tokens`` is a (B, T) integer tensor of values in 0..num_classes-1."""
+    if not isinstance(tokens, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tokens).__name__}")
+    if tokens.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, time), got rank {tokens.ndim} shape {tuple(tokens.shape)}")
+    if tokens.is_floating_point() or tokens.dtype == torch.bool:
+        raise TypeError(f"{name} must be integer mu-law codes, got dtype {tokens.dtype}")
+    if tokens.shape[1] == 0:
+        raise ValueError(f"{name} is empty along time")
+    low, high = int(tokens.min()), int(tokens.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values {low}..{high}")
+    return tokens
+
+
+@dataclass
+class WaveNetConfig:
+    num_classes: int = 256  # 8-bit mu-law
+    residual_channels: int = 48  # width of the residual stream
+    dilation_channels: int = 48  # channels of each gate half (tanh and sigmoid)
+    skip_channels: int = 96  # width of the skip sum feeding the output head
+    layers_per_stack: int = 8  # dilations 1, 2, ..., 2**(layers_per_stack-1)
+    num_stacks: int = 2  # repeats of the dilation pattern
+    kernel_size: int = 2  # the classic WaveNet kernel
+
+    @property
+    def dilations(self) -> list[int]:
+        return [2**i for i in range(self.layers_per_stack)] * self.num_stacks
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples (including the current one) that can influence one output."""
+        return (self.kernel_size - 1) * sum(self.dilations) + 1
+
+
+class WaveNetLayer(nn.Module):
+    """One gated, dilated, causal layer with residual and skip outputs."""
+
+    def __init__(self, config: WaveNetConfig, dilation: int):
+        super().__init__()
+        self.dilation = dilation
+        self.kernel_size = config.kernel_size
+        self.conv = nn.Conv1d(config.residual_channels, 2 * config.dilation_channels, config.kernel_size, dilation=dilation)
+        self.residual = nn.Conv1d(config.dilation_channels, config.residual_channels, 1)
+        self.skip = nn.Conv1d(config.dilation_channels, config.skip_channels, 1)
+
+    def _gate(self, pre: torch.Tensor) -> torch.Tensor:
+        f, g = pre.chunk(2, dim=1)  # (B, D, T) each
+        return torch.tanh(f) * torch.sigmoid(g)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, R, T) -> (residual out (B, R, T), skip (B, S, T))."""
+        padded = F.pad(x, ((self.kernel_size - 1) * self.dilation, 0))  # (B, R, T + pad): causal
+        z = self._gate(self.conv(padded))  # (B, D, T)
+        return x + self.residual(z), self.skip(z)
+
+    def step(self, x: torch.Tensor, past: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step. x (B, R); ``past[k]`` is this layer's input (k+1)*dilation steps ago, oldest first reversed."""
+        w = self.conv.weight  # (2D, R, K); tap K-1 is the current sample
+        pre = self.conv.bias + x @ w[:, :, -1].T  # (B, 2D)
+        for k, old in enumerate(past):  # tap K-2-k sees the input (k+1)*dilation steps back
+            pre = pre + old @ w[:, :, -2 - k].T
+        f, g = pre.chunk(2, dim=1)  # (B, D) each
+        z = torch.tanh(f) * torch.sigmoid(g)  # (B, D)
+        res = x + z @ self.residual.weight[:, :, 0].T + self.residual.bias  # (B, R)
+        skip = z @ self.skip.weight[:, :, 0].T + self.skip.bias  # (B, S)
+        return res, skip
+
+
+@dataclass
+class WaveNetState:
+    """Per-layer queues of past layer inputs for cached generation (ring buffers)."""
+
+    queues: list[torch.Tensor]  # layer i: (B, (K-1)*d_i, R)
+    position: int = 0  # samples processed so far
+    extras: dict = field(default_factory=dict)
+
+
+class WaveNet(nn.Module):
+    """Next-sample WaveNet: tokens (B, T) in 0..255 -> logits (B, T, 256) for the *next* sample.
+
+    The output at position t depends on tokens t - receptive_field + 1 .. t only.
+    Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+    """
+
+    def __init__(self, config: WaveNetConfig | None = None):
+        super().__init__()
+        self.config = config = config or WaveNetConfig()
+        if config.kernel_size < 2:
+            raise ValueError(f"kernel_size must be >= 2, got {config.kernel_size}")
+        self.embed = nn.Embedding(config.num_classes, config.residual_channels)  # = 1x1 conv on one-hot
+        self.layers = nn.ModuleList(WaveNetLayer(config, d) for d in config.dilations)
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv1d(config.skip_channels, config.skip_channels, 1),
+            nn.ReLU(), nn.Conv1d(config.skip_channels, config.num_classes, 1),
+        )
+
+    @property
+    def receptive_field(self) -> int:
+        return self.config.receptive_field
+
+    def num_parameters(self, non_embedding: bool = False) -> int:
+        total = count_parameters(self)
+        return total - self.embed.weight.numel() if non_embedding else total
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        check_tokens(tokens, self.config.num_classes)
+        x = self.embed(tokens).transpose(1, 2)  # (B, R, T)
+        skip_sum = 0
+        for layer in self.layers:
+            x, skip = layer(x)  # (B, R, T), (B, S, T)
+            skip_sum = skip_sum + skip
+        return self.head(skip_sum).transpose(1, 2)  # (B, T, C)
+
+    # ---- fast generation -------------------------------------------------------------------
+    def init_state(self, batch_size: int, device: torch.device | str | None = None) -> WaveNetState:
+        """Empty queues (zeros = the causal padding the forward pass uses)."""
+        device = device or self.embed.weight.device
+        r, k = self.config.residual_channels, self.config.kernel_size
+        queues = [torch.zeros(batch_size, (k - 1) * layer.dilation, r, device=device) for layer in self.layers]
+        return WaveNetState(queues=queues)
+
+    @torch.no_grad()
+    def step(self, token: torch.Tensor, state: WaveNetState) -> torch.Tensor:
+        """Feed one token per batch item, (B,) -> logits (B, 256) for the next sample; updates ``state``."""
+        if token.ndim != 1:
+            raise ValueError(f"step expects one token per batch item, shape (B,), got {tuple(token.shape)}")
+        check_tokens(token[:, None], self.config.num_classes, "token")
+        x = self.embed(token)  # (B, R)
+        skip_sum = 0
+        t = state.position
+        for layer, queue in zip(self.layers, state.queues):
+            d = layer.dilation
+            span = queue.shape[1]  # (K-1) * d slots; slot (t mod span) holds the input from `span` steps ago
+            # input (k+1)*d steps ago sits at slot (t - (k+1)*d) mod span
+            past = [queue[:, (t - (k + 1) * d) % span] for k in range(self.config.kernel_size - 1)]
+            new_x, skip = layer.step(x, past)  # (B, R), (B, S)
+            queue[:, t % span] = x  # store this layer's input for later steps
+            x = new_x
+            skip_sum = skip_sum + skip
+        state.position += 1
+        hidden = skip_sum[:, :, None]  # (B, S, 1)
+        return self.head(hidden)[:, :, 0]  # (B, C)
+
+
+def dilation_diagram_edges(config: WaveNetConfig, output_time: int | None = None) -> list[list[tuple[int, int]]]:
+    """For drawing the dilation diagram: per layer, the (from_time, to_time) edges reaching one output.
+
+    Times are relative to the output sample at ``output_time`` (default: receptive_field - 1).
+    """
+    t_out = config.receptive_field - 1 if output_time is None else output_time
+    needed = {t_out}
+    edges_per_layer: list[list[tuple[int, int]]] = []
+    for d in reversed(config.dilations):
+        edges = []
+        below = set()
+        for t in needed:
+            for k in range(config.kernel_size):
+                src = t - k * d
+                if src >= 0:
+                    edges.append((src, t))
+                    below.add(src)
+        edges_per_layer.append(edges)
+        needed = below
+    return list(reversed(edges_per_layer))

@@ -1,0 +1,87 @@
+"""Tests of audioformers.sample_transformer: causality, KV cache == naive, clear errors."""
+
+import pytest
+import torch
+
+from audioformers.sample_transformer import (
+    ConditionEncoderConfig,
+    ConditionedSampleTransformer,
+    SampleTransformer,
+    SampleTransformerConfig,
+)
+
+torch.set_num_threads(1)
+CFG = SampleTransformerConfig(context_length=32, width=32, num_layers=2, num_heads=4)
+COND = ConditionEncoderConfig(past_length=64, channels=8, num_layers=2, stride=4, latent_dim=16)
+
+
+def test_shapes_and_parameters():
+    model = SampleTransformer(CFG)
+    assert model(torch.randint(0, 256, (2, 32))).shape == (2, 32, 256)
+    cond = ConditionedSampleTransformer(CFG, COND)
+    assert cond(torch.randint(0, 256, (2, 64 + 20))).shape == (2, 20, 256)
+    assert cond.num_parameters() > model.num_parameters()
+    assert model.num_parameters(non_embedding=True) < model.num_parameters()
+
+
+def test_transformer_causal():
+    torch.manual_seed(0)
+    model = SampleTransformer(CFG).eval()
+    tokens = torch.randint(0, 256, (2, 32))
+    changed = tokens.clone()
+    changed[:, 20:] = (changed[:, 20:] + 7) % 256
+    with torch.no_grad():
+        a, b = model(tokens), model(changed)
+    torch.testing.assert_close(a[:, :20], b[:, :20])
+    assert not torch.allclose(a[:, 20:], b[:, 20:])
+
+
+def test_conditioned_causal():
+    """Changing future samples (in the window) leaves earlier logits unchanged; the past changes everything."""
+    torch.manual_seed(0)
+    model = ConditionedSampleTransformer(CFG, COND).eval()
+    tokens = torch.randint(0, 256, (2, 64 + 32))
+    changed = tokens.clone()
+    changed[:, 64 + 10 :] = (changed[:, 64 + 10 :] + 5) % 256
+    with torch.no_grad():
+        a, b = model(tokens), model(changed)
+        past_changed = tokens.clone()
+        past_changed[:, :64] = (past_changed[:, :64] + 5) % 256
+        c = model(past_changed)
+    torch.testing.assert_close(a[:, :10], b[:, :10])
+    assert not torch.allclose(a[:, 10:], b[:, 10:])
+    assert not torch.allclose(a[:, :1], c[:, :1])  # the latent of the past reaches position 0
+
+
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_kv_cache_equals_naive(conditioned):
+    torch.manual_seed(0)
+    model = (ConditionedSampleTransformer(CFG, COND) if conditioned else SampleTransformer(CFG)).eval()
+    past = 64 if conditioned else 0
+    tokens = torch.randint(0, 256, (2, past + 32))
+    with torch.no_grad():
+        full = model(tokens)  # (2, 32, 256)
+    cache = model.init_cache()
+    prompt = 12
+    logits = [model.prefill(tokens[:, : past + prompt], cache)]
+    for t in range(past + prompt, past + 32):
+        logits.append(model.step(tokens[:, t], cache)[:, None])
+    torch.testing.assert_close(torch.cat(logits, dim=1), full, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_input_errors():
+    model = SampleTransformer(CFG)
+    with pytest.raises(ValueError, match="position table"):
+        model(torch.zeros(1, 33, dtype=torch.long))
+    with pytest.raises(ValueError, match="0..255"):
+        model(torch.full((1, 4), 300))
+    with pytest.raises(ValueError, match="rank"):
+        model(torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="divisible"):
+        SampleTransformer(SampleTransformerConfig(width=30, num_heads=4))
+    with pytest.raises(ValueError, match="past_length"):
+        ConditionedSampleTransformer(CFG, COND)(torch.zeros(1, 64, dtype=torch.long))
+    cache = model.init_cache()
+    model.prefill(torch.zeros(1, 32, dtype=torch.long), cache)
+    with pytest.raises(ValueError, match="position table"):
+        model.step(torch.zeros(1, dtype=torch.long), cache)

@@ -1,0 +1,82 @@
+"""Tests of audioformers.wavenet: causality, receptive field, cached == naive, clear errors."""
+
+import pytest
+import torch
+
+from audioformers.wavenet import WaveNet, WaveNetConfig, dilation_diagram_edges
+
+torch.set_num_threads(1)
+SMALL = WaveNetConfig(residual_channels=8, dilation_channels=8, skip_channels=16, layers_per_stack=4, num_stacks=2)
+
+
+def test_receptive_field_formula_and_shape():
+    model = WaveNet(SMALL)
+    assert model.receptive_field == (2 - 1) * 2 * (2**4 - 1) + 1 == 31
+    tokens = torch.randint(0, 256, (2, 50))
+    assert model(tokens).shape == (2, 50, 256)
+    assert model.num_parameters() > model.num_parameters(non_embedding=True) > 0
+
+
+@pytest.mark.parametrize("config", [SMALL, WaveNetConfig(residual_channels=8, dilation_channels=8, skip_channels=16, layers_per_stack=3, num_stacks=1, kernel_size=3)])
+def test_receptive_field_measured_by_gradient(config):
+    """The output at t depends on exactly the last `receptive_field` inputs (measured, not assumed)."""
+    torch.manual_seed(0)
+    model = WaveNet(config)
+    t_len = config.receptive_field + 20
+    tokens = torch.randint(0, 256, (1, t_len))
+    emb = model.embed(tokens).detach().requires_grad_(True)  # (1, T, R)
+    x = emb.transpose(1, 2)
+    skip_sum = 0
+    for layer in model.layers:
+        x, skip = layer(x)
+        skip_sum = skip_sum + skip
+    model.head(skip_sum)[0, :, -1].sum().backward()
+    influenced = (emb.grad[0].abs().sum(dim=1) > 0).nonzero().flatten()
+    assert influenced.min().item() == t_len - config.receptive_field
+    assert influenced.max().item() == t_len - 1
+
+
+def test_causal_future_changes_leave_past_logits():
+    torch.manual_seed(0)
+    model = WaveNet(SMALL).eval()
+    tokens = torch.randint(0, 256, (2, 60))
+    changed = tokens.clone()
+    changed[:, 40:] = torch.randint(0, 256, (2, 20))
+    with torch.no_grad():
+        a, b = model(tokens), model(changed)
+    torch.testing.assert_close(a[:, :40], b[:, :40])
+    assert not torch.allclose(a[:, 40:], b[:, 40:])
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3])
+def test_cached_step_equals_forward(kernel_size):
+    torch.manual_seed(0)
+    config = WaveNetConfig(residual_channels=8, dilation_channels=8, skip_channels=16, layers_per_stack=3, num_stacks=2, kernel_size=kernel_size)
+    model = WaveNet(config).eval()
+    tokens = torch.randint(0, 256, (3, 45))
+    with torch.no_grad():
+        full = model(tokens)
+    state = model.init_state(3)
+    steps = torch.stack([model.step(tokens[:, t], state) for t in range(tokens.shape[1])], dim=1)
+    torch.testing.assert_close(steps, full, rtol=1e-4, atol=1e-5)
+
+
+def test_dilation_diagram_reaches_receptive_field():
+    edges = dilation_diagram_edges(SMALL)
+    assert len(edges) == len(SMALL.dilations)
+    inputs = {src for src, _ in edges[0]}
+    assert min(inputs) == 0 and max(inputs) == SMALL.receptive_field - 1
+
+
+def test_bad_input_errors():
+    model = WaveNet(SMALL)
+    with pytest.raises(ValueError, match="0..255"):
+        model(torch.tensor([[0, 256]]))
+    with pytest.raises(ValueError, match="0..255"):
+        model(torch.tensor([[-1, 3]]))
+    with pytest.raises(ValueError, match="rank"):
+        model(torch.zeros(2, 3, 4, dtype=torch.long))
+    with pytest.raises(TypeError, match="integer"):
+        model(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="shape"):
+        model.step(torch.zeros(2, 1, dtype=torch.long), model.init_state(2))
