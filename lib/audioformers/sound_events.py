@@ -226,9 +226,7 @@ def study_variants(base: RunConfig) -> dict[str, RunConfig]:
     return {
         "baseline": base,
         "2x steps": replace(base, steps=base.steps * 2),
-        "lr 3e-3": replace(base, lr=3e-3),
         "DFT-initialised front end": replace(base, front_init="dft"),
-        "half the data": replace(base, train_clips=base.train_clips // 2),
     }
 
 

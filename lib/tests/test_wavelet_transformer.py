@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import pywt
+import torch
+
+from audioformers.audio_io import AudioError
+from audioformers.training import count_parameters
+from audioformers.wavelet_transformer import (
+    WaveletAudioTransformer, WaveletTransformerConfig, block_average, dft_initialise, haar_multiscale,
+    haar_window_sizes,
+)
+
+SMALL = dict(front_hidden=64, d_model=16, num_layers=3, num_heads=2, num_classes=5, dropout=0.0)
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 5])
+def test_block_average_is_pywt_haar_approximation(level):
+    x = torch.randn(2, 32, 3, dtype=torch.float64)
+    ours = block_average(x, 2**level).numpy()  # (2, 32 / 2**level, 3)
+    for b in range(2):
+        for c in range(3):
+            approx = pywt.wavedec(x[b, :, c].numpy(), "haar", level=level)[0]
+            np.testing.assert_allclose(ours[b, :, c] * 2 ** (level / 2), approx, rtol=1e-10, atol=1e-12)
+
+
+def test_haar_multiscale_groups_and_shapes():
+    x = torch.randn(2, 40, 16)
+    sizes = haar_window_sizes(40)
+    assert sizes == [1, 2, 4, 8, 16, 32, 40]
+    y = haar_multiscale(x, sizes)
+    assert y.shape == x.shape
+    groups_x, groups_y = torch.tensor_split(x, len(sizes), 2), torch.tensor_split(y, len(sizes), 2)
+    torch.testing.assert_close(groups_y[0], groups_x[0])  # full resolution kept
+    torch.testing.assert_close(groups_y[-1], groups_x[-1].mean(1, keepdim=True).expand_as(groups_x[-1]))
+    torch.testing.assert_close(groups_y[2][:, 4:8], groups_x[2][:, 4:8].mean(1, keepdim=True).expand(-1, 4, -1))
+    torch.testing.assert_close(groups_y[5][:, 32:], groups_x[5][:, 32:].mean(1, keepdim=True).expand(-1, 8, -1))
+
+
+def test_pooling_variants_add_no_parameters():
+    counts = {p: count_parameters(WaveletAudioTransformer(WaveletTransformerConfig(pooling=p, **SMALL)))
+              for p in ("average", "intermediate", "haar")}
+    assert len(set(counts.values())) == 1, counts
+    full = count_parameters(WaveletAudioTransformer(WaveletTransformerConfig()))
+    assert 1.0e6 < full < 1.3e6  # about 1.1M, mostly the 400 x 2048 front end
+
+
+@pytest.mark.parametrize("pooling", ["average", "intermediate", "haar"])
+def test_shapes_and_mask(pooling):
+    model = WaveletAudioTransformer(WaveletTransformerConfig(pooling=pooling, pool_layers=(0, 1), **SMALL)).eval()
+    x = torch.randn(3, 16000) * 0.1
+    assert model(x).shape == (3, 5)
+    assert model.front_end(x).shape == (3, 40, 16)
+    assert model.filters().shape == (64, 400)
+    if pooling != "haar":  # a masked tail does not change the output
+        mask = torch.zeros(3, 40, dtype=torch.bool)
+        mask[:, :20] = True
+        y = x.clone()
+        y[:, 8000:] = torch.randn(3, 8000)
+        torch.testing.assert_close(model(x, mask=mask), model(y, mask=mask), rtol=1e-4, atol=1e-5)
+        assert model(x[:, :8000]).shape == (3, 5)
+
+
+def test_bad_input_errors():
+    model = WaveletAudioTransformer(WaveletTransformerConfig(**SMALL))
+    with pytest.raises(AudioError, match="shorter than one patch"):
+        model(torch.zeros(1, 399))
+    with pytest.raises(AudioError, match="16000 Hz"):
+        model(torch.zeros(1, 16000), sample_rate=44100)
+    with pytest.raises(AudioError, match="non-finite"):
+        model(torch.full((1, 16000), float("inf")))
+    with pytest.raises(AudioError, match="longer"):
+        model(torch.zeros(1, 32000))
+    with pytest.raises(ValueError, match="pooling"):
+        WaveletTransformerConfig(pooling="max")
+    with pytest.raises(ValueError, match="pool_layers"):
+        WaveletTransformerConfig(pool_layers=(5,))
+
+
+def test_dft_initialisation_centres_increase():
+    model = WaveletAudioTransformer(WaveletTransformerConfig(**SMALL))
+    dft_initialise(model.front_end)
+    w = model.filters()
+    peaks = np.abs(np.fft.rfft(w[:32], axis=1)).argmax(1)
+    assert np.all(np.diff(peaks) >= 0) and peaks[-1] > peaks[0]
