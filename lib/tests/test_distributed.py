@@ -1,0 +1,93 @@
+"""Two CPU processes on gloo train like one process with the same global batch (up to float rounding)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from audioformers import distributed as dd
+from audioformers.training import load_checkpoint
+
+STEPS, GLOBAL_BATCH = 12, 8
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
+
+
+def _batch(step: int):
+    generator = torch.Generator().manual_seed(1000 + step)  # depends on the step only
+    x = torch.randn(GLOBAL_BATCH, 6, generator=generator)
+    return x, (x[:, :3].sum(1) > 0).long() + (x[:, 3] > 1).long()
+
+
+def _loss(model, batch):
+    x, y = batch
+    return torch.nn.functional.cross_entropy(model(x), y)
+
+
+def _worker(rank: int, world_size: int, port: int, folder: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    info = dd.init_from_env(device="cpu")
+    try:
+        out = dd.fit_data_parallel(_model(), _batch, _loss, steps=STEPS, lr=1e-2, info=info,
+                                   checkpoint_path=os.path.join(folder, "ddp.pt"))
+        if dd.is_main(info):
+            torch.save(out["train_loss"], os.path.join(folder, "losses.pt"))
+    finally:
+        dd.cleanup()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_gloo_processes_match_one_process(tmp_path):
+    single = dd.fit_data_parallel(_model(), _batch, _loss, steps=STEPS, lr=1e-2, checkpoint_path=tmp_path / "one.pt")
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ddp_losses = torch.load(tmp_path / "losses.pt")
+    assert len(ddp_losses) == STEPS
+    torch.testing.assert_close(torch.tensor(ddp_losses), torch.tensor(single["train_loss"]), rtol=1e-5, atol=1e-6)
+    one, two = load_checkpoint(tmp_path / "one.pt")["model"], load_checkpoint(tmp_path / "ddp.pt")["model"]
+    assert one.keys() == two.keys()  # rank 0 saved the unwrapped model (no "module." prefix)
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-5, atol=1e-6)
+
+
+def test_single_process_helpers_are_no_ops(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    info = dd.init_from_env(device="cpu")
+    assert not info.enabled and dd.is_main(info) and info.backend is None
+    model = _model()
+    assert dd.wrap(model, info) is model
+    x = torch.arange(8)
+    assert torch.equal(dd.shard(x, info), x)
+    assert dd.all_reduce_mean(2.5, info) == 2.5
+
+
+def test_shard_splits_contiguously_and_checks_divisibility():
+    info = dd.DistInfo(rank=1, world_size=2)
+    x, y = torch.arange(8).reshape(4, 2), torch.arange(4)
+    sx, sy = dd.shard((x, y), info)
+    assert torch.equal(sx, x[2:]) and torch.equal(sy, y[2:])
+    with pytest.raises(ValueError, match="not divisible by 3 processes"):
+        dd.shard(torch.zeros(4), dd.DistInfo(rank=0, world_size=3))
+
+
+def test_resume_gives_the_same_losses(tmp_path):
+    full = dd.fit_data_parallel(_model(), _batch, _loss, steps=STEPS, lr=1e-2)
+    path = tmp_path / "part.pt"
+    dd.fit_data_parallel(_model(), _batch, _loss, steps=5, lr=1e-2, checkpoint_path=path)
+    state = load_checkpoint(path)
+    assert state["step"] == 5
+    resumed = dd.fit_data_parallel(_model(), _batch, _loss, steps=STEPS, lr=1e-2, checkpoint_path=path)
+    torch.testing.assert_close(torch.tensor(resumed["train_loss"]), torch.tensor(full["train_loss"]))
