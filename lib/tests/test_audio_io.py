@@ -22,15 +22,14 @@ def test_roundtrip_formats_to_mono_float32(tmp_path, fmt):
         np.testing.assert_allclose(waveform, stereo.mean(axis=1), atol=1e-4)
 
 
-def test_resampling_on_load_matches_librosa(tmp_path):
-    import librosa
-
+def test_resampling_on_load_gives_the_same_tone(tmp_path):
+    """A 440 Hz tone at 44.1 kHz, read at 16 kHz, is the 440 Hz tone sampled at 16 kHz."""
     path = tmp_path / "x.wav"
     sf.write(path, _tone(sr=44100), 44100, subtype="FLOAT")
     waveform, sr = load_audio(path, sample_rate=16000)
     assert sr == 16000 and abs(len(waveform) - 8000) <= 1
-    reference = librosa.resample(_tone(sr=44100), orig_sr=44100, target_sr=16000, res_type="polyphase")
-    np.testing.assert_allclose(waveform[100:-100], reference[100:-100], atol=1e-3)
+    expected = _tone(sr=16000)[: len(waveform)]
+    np.testing.assert_allclose(waveform[200:-200], expected[200:-200], atol=2e-3)
 
 
 def test_missing_unreadable_empty(tmp_path):
