@@ -1,0 +1,165 @@
+"""Self-checks for chapter 1 (Fourier and spectrograms): DFT magnitude, framing, spectrogram, Hz -> mel.
+
+Each ``check_<exercise>(student_fn)`` runs the student's function on seeded random inputs, compares it
+with :mod:`audioformers.signals` and prints ``✓ ...`` or raises :class:`ExerciseFailed` saying what is wrong.
+``solution_<exercise>`` is a reference solution written the way a student would (the tests use it).
+
+Notebook: chapters/01_fourier_spectrograms.ipynb (section "Exercises").
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .. import signals
+from ._checking import Exercise, Mistake, run_trials
+
+CHAPTER = 1
+
+
+# ------------------------------------------------------------------------------ 1. DFT magnitude of a frame
+def solution_dft_magnitude(frame: np.ndarray) -> np.ndarray:
+    """|X_k| for k = 0 .. N//2 of a real frame of N samples (no normalisation), by the DFT sum."""
+    n = len(frame)
+    k = np.arange(n // 2 + 1)[:, None]  # (K, 1)
+    t = np.arange(n)[None, :]  # (1, N)
+    basis = np.exp(-2j * np.pi * k * t / n)  # (K, N)
+    return np.abs(basis @ frame)  # (K,)
+
+
+def _reference_dft_magnitude(frame: np.ndarray) -> np.ndarray:
+    return np.abs(np.fft.rfft(frame))
+
+
+DFT_MISTAKES = [
+    Mistake(lambda f: np.abs(np.fft.fft(f)), "you return all N bins; a real frame's spectrum is symmetric, keep bins 0 .. N//2 (N//2 + 1 of them)"),
+    Mistake(lambda f: np.abs(np.fft.rfft(f)) / len(f), "you divided by N: this exercise asks for the unnormalised |X_k| (as np.fft.rfft)"),
+    Mistake(lambda f: np.abs(np.fft.rfft(f)) ** 2, "you return the power |X_k|², not the magnitude |X_k|"),
+    Mistake(lambda f: np.real(np.fft.rfft(f)), "you return the real part of X_k: the magnitude is the absolute value of the complex number"),
+    Mistake(lambda f: np.abs(np.fft.rfft(f * np.hanning(len(f)))), "you applied a window: this exercise asks for the DFT of the frame as it is"),
+]
+
+
+def check_dft_magnitude(student_fn: Callable[[np.ndarray], np.ndarray], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``dft_magnitude(frame) -> (N // 2 + 1,)`` against ``np.fft.rfft``."""
+    rng = np.random.default_rng(1)
+    cases = [((rng.standard_normal(n),), f"a random frame of {n} samples") for n in (64, 101, 256)]
+    return run_trials("dft_magnitude", student_fn, _reference_dft_magnitude, cases, mistakes=DFT_MISTAKES,
+                      raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------------------ 2. framing
+def solution_frame_signal(waveform: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
+    """Overlapping frames ``(num_frames, frame_length)``, frame ``i`` starting at ``i * hop_length``; no padding."""
+    num_frames = 1 + (len(waveform) - frame_length) // hop_length
+    return np.stack([waveform[i * hop_length : i * hop_length + frame_length] for i in range(num_frames)])
+
+
+FRAME_MISTAKES = [
+    Mistake(lambda x, n, h: signals.frame_signal(x, n, n),
+            "your frames do not overlap: consecutive frames must start hop_length samples apart, not frame_length"),
+]
+
+
+def check_frame_signal(student_fn: Callable[[np.ndarray, int, int], np.ndarray], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``frame_signal(waveform, frame_length, hop_length) -> (num_frames, frame_length)``."""
+    rng = np.random.default_rng(2)
+    cases = [((rng.uniform(-1, 1, t).astype(np.float32), n, h), f"{t} samples, frame_length={n}, hop_length={h}")
+             for t, n, h in ((1000, 64, 16), (1037, 100, 30), (512, 128, 128))]
+    return run_trials("frame_signal", student_fn, signals.frame_signal, cases, mistakes=FRAME_MISTAKES,
+                      raise_on_failure=raise_on_failure, axes=("frame", "sample"))
+
+
+# ------------------------------------------------------------------------------ 3. magnitude spectrogram
+def solution_spectrogram(waveform: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    """|STFT| ``(n_fft // 2 + 1, frames)``: periodic Hann window, frames of ``n_fft`` every ``hop_length``, no padding."""
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
+    frames = solution_frame_signal(waveform, n_fft, hop_length)  # (frames, n_fft)
+    return np.abs(np.fft.rfft(frames * window, axis=1)).T  # (n_fft // 2 + 1, frames)
+
+
+def _reference_spectrogram(waveform: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
+    return signals.stft_magnitude(waveform, n_fft, hop_length, center=False).numpy()
+
+
+def _framed_rfft(x: np.ndarray, n: int, h: int, window: np.ndarray) -> np.ndarray:
+    return np.abs(np.fft.rfft(signals.frame_signal(x, n, h) * window, axis=1)).T
+
+
+SPECTROGRAM_MISTAKES = [
+    Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.ones(n)), "no window: multiply each frame by a (periodic) Hann window before the DFT"),
+    Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.hanning(n)),
+            "you used a symmetric Hann window (np.hanning); the STFT uses the periodic one: 0.5 - 0.5 cos(2π n / N)"),
+    Mistake(lambda x, n, h: _reference_spectrogram(x, n, h) ** 2, "you return the power |X|², not the magnitude |X|"),
+]
+
+
+def check_spectrogram(student_fn: Callable[[np.ndarray, int, int], np.ndarray], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``spectrogram(waveform, n_fft, hop_length) -> (n_fft // 2 + 1, frames)`` (no centre padding)."""
+    rng = np.random.default_rng(3)
+    cases = [((rng.uniform(-1, 1, t).astype(np.float32), n, h), f"{t} samples, n_fft={n}, hop_length={h}")
+             for t, n, h in ((2000, 256, 64), (1601, 400, 160))]
+    return run_trials("spectrogram", student_fn, _reference_spectrogram, cases, mistakes=SPECTROGRAM_MISTAKES,
+                      raise_on_failure=raise_on_failure, rtol=1e-3, atol=1e-4, axes=("frequency", "time"))
+
+
+# ------------------------------------------------------------------------------ 4. Hz -> mel
+def solution_hz_to_mel(frequency_hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: ``f / (200/3)`` below 1 kHz, ``15 + 27 ln(f / 1000) / ln(6.4)`` above."""
+    f = np.asarray(frequency_hz, dtype=np.float64)
+    linear = f / (200.0 / 3.0)
+    logarithmic = 15.0 + 27.0 * np.log(np.maximum(f, 1e-10) / 1000.0) / np.log(6.4)
+    return np.where(f < 1000.0, linear, logarithmic)
+
+
+MEL_MISTAKES = [
+    Mistake(lambda f: 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0),
+            "that is the HTK mel formula 2595 log10(1 + f/700); the book (and librosa) use Slaney's: linear below 1 kHz, logarithmic above"),
+    Mistake(lambda f: np.asarray(f, dtype=np.float64) / (200.0 / 3.0),
+            "your scale is linear everywhere: above 1 kHz it must be logarithmic, 15 + 27 ln(f/1000) / ln(6.4)"),
+    Mistake(lambda f: 15.0 + 27.0 * np.log(np.maximum(np.asarray(f, dtype=np.float64), 1e-10) / 1000.0) / np.log(6.4),
+            "your scale is logarithmic everywhere: below 1 kHz it must be linear, f / (200/3)"),
+]
+
+
+def check_hz_to_mel(student_fn: Callable[[np.ndarray], np.ndarray], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``hz_to_mel(frequency_hz)`` (Slaney, as librosa) on frequencies from 0 to 8 kHz."""
+    rng = np.random.default_rng(4)
+    cases = [((np.sort(rng.uniform(0, 8000, 50)),), "50 random frequencies in 0 .. 8000 Hz"),
+             ((np.array([0.0, 500.0, 999.0, 1000.0, 4000.0, 8000.0]),), "0, 500, 999, 1000, 4000, 8000 Hz")]
+    return run_trials("hz_to_mel", student_fn, signals.hz_to_mel, cases, mistakes=MEL_MISTAKES,
+                      raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-6)
+
+
+EXERCISES = {
+    "dft_magnitude": Exercise(CHAPTER, "dft_magnitude", "The DFT magnitude of one frame, from the definition",
+                              check_dft_magnitude, solution_dft_magnitude,
+                              '''def dft_magnitude(frame):
+    """|X_k| for k = 0 .. N//2 of a real frame of N samples (unnormalised), from the DFT sum."""
+    raise NotImplementedError("write dft_magnitude")
+
+exercises.ch1.check_dft_magnitude(dft_magnitude)''', DFT_MISTAKES),
+    "frame_signal": Exercise(CHAPTER, "frame_signal", "Cutting audio into overlapping frames",
+                             check_frame_signal, solution_frame_signal,
+                             '''def frame_signal(waveform, frame_length, hop_length):
+    """Frames (num_frames, frame_length); frame i starts at sample i * hop_length; no padding."""
+    raise NotImplementedError("write frame_signal")
+
+exercises.ch1.check_frame_signal(frame_signal)''', FRAME_MISTAKES),
+    "spectrogram": Exercise(CHAPTER, "spectrogram", "A magnitude spectrogram from frames, a window and the FFT",
+                            check_spectrogram, solution_spectrogram,
+                            '''def spectrogram(waveform, n_fft, hop_length):
+    """|STFT| of shape (n_fft // 2 + 1, frames): periodic Hann window, hop_length between frames, no padding."""
+    raise NotImplementedError("write spectrogram")
+
+exercises.ch1.check_spectrogram(spectrogram)''', SPECTROGRAM_MISTAKES),
+    "hz_to_mel": Exercise(CHAPTER, "hz_to_mel", "The mel scale (Slaney): linear below 1 kHz, logarithmic above",
+                          check_hz_to_mel, solution_hz_to_mel,
+                          '''def hz_to_mel(frequency_hz):
+    """Slaney mel: f / (200/3) below 1000 Hz; 15 + 27 ln(f / 1000) / ln(6.4) above."""
+    raise NotImplementedError("write hz_to_mel")
+
+exercises.ch1.check_hz_to_mel(hz_to_mel)''', MEL_MISTAKES),
+}
