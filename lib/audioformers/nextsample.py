@@ -355,6 +355,95 @@ def attention_matrix_bytes(context_length: int, num_heads: int, num_layers: int 
     return 4 * batch_size * num_heads * num_layers * context_length**2
 
 
+def activation_bytes_per_token(name: str, config: ExperimentConfig) -> float:
+    """Rough fp32 training activations kept per token (linear in context), excluding attention matrices."""
+    if name == "wavenet":
+        c = config.wavenet_channels
+        per_layer = c + 2 * c + c + c + 2 * c  # input, gate pre-activations, gated output, residual, skip
+        return 4.0 * per_layer * config.wavenet_layers_per_stack * config.wavenet_stacks
+    return 4.0 * config.num_layers * (3 * config.width + 2 * config.width + 2 * 4 * config.width + 2 * config.width)
+
+
+def largest_context(name: str, config: ExperimentConfig, memory_bytes: float, batch_size: int = 1) -> int:
+    """The longest context whose training activations fit in ``memory_bytes`` (plain attention keeps its n^2 matrices)."""
+    per_token = batch_size * activation_bytes_per_token(name, config)
+    if name == "wavenet":
+        return int(memory_bytes // per_token)
+    quad = attention_matrix_bytes(1, config.num_heads, config.num_layers, batch_size) * 2  # scores and softmax
+    # quad * T^2 + per_token * T = memory
+    return int((-per_token + math.sqrt(per_token**2 + 4 * quad * memory_bytes)) / (2 * quad))
+
+
+def cost_vs_context(contexts: list[int], config: ExperimentConfig, device: torch.device | str = "cpu",
+                    repeats: int = 3, batch_size: int = 1) -> dict[str, dict[str, list[float]]]:
+    """Forward+backward seconds (and CUDA peak MiB) of WaveNet and the transformer against context length.
+
+    The transformer is timed twice: fused ``scaled_dot_product_attention`` and a plain implementation that
+    materialises the (T, T) attention matrix, whose memory grows as T^2.
+    """
+    from .benchmarking import time_callable
+    from .device import peak_memory
+
+    out: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "peak_mib": []} for k in ("wavenet", "transformer", "plain_attention")}
+    for t in contexts:
+        cfg = replace(config, context_length=t)
+        for key in out:
+            torch.manual_seed(0)
+            model = build_model("wavenet" if key == "wavenet" else "transformer", cfg).to(device)
+            tokens = torch.randint(0, 256, (batch_size, t), device=device)
+
+            def step() -> None:
+                if key == "plain_attention":
+                    with _plain_attention():
+                        model(tokens).sum().backward()
+                else:
+                    model(tokens).sum().backward()
+
+            with peak_memory(device) as mem:
+                seconds = time_callable(step, repeats=repeats, warmup=1, device=device)
+            out[key]["seconds"].append(seconds)
+            out[key]["peak_mib"].append(mem["peak_mib"])
+    return out
+
+
+class _plain_attention:
+    """Context manager: swap ``F.scaled_dot_product_attention`` for softmax(QK^T) V with an explicit (T, T) matrix."""
+
+    def __enter__(self) -> None:
+        from . import sample_transformer
+
+        self._module, self._saved = sample_transformer.F, sample_transformer.F
+
+        class _F:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(F, name)
+
+            @staticmethod
+            def scaled_dot_product_attention(q, k, v, is_causal=False, attn_mask=None, dropout_p=0.0):
+                t, s = q.shape[-2], k.shape[-2]
+                scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, T, S)
+                if is_causal:
+                    attn_mask = torch.ones(t, s, dtype=torch.bool, device=q.device).tril()
+                if attn_mask is not None:
+                    scores = scores.masked_fill(~attn_mask, float("-inf"))
+                return scores.softmax(dim=-1) @ v  # (B, nh, T, hs)
+
+        sample_transformer.F = _F()
+
+    def __exit__(self, *exc: object) -> None:
+        from . import sample_transformer
+
+        sample_transformer.F = self._saved
+
+
+def first_crossing(tokens: list[int], leader: list[float], chaser: list[float]) -> int | None:
+    """The first training-token count at which ``chaser`` >= ``leader`` (and stays so), or ``None``."""
+    for i in range(len(tokens)):
+        if all(c >= l for c, l in zip(chaser[i:], leader[i:])):
+            return tokens[i]
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="WaveNet vs transformer next-sample comparison (chapter 3)")
     parser.add_argument("--profile", default="book")
