@@ -145,6 +145,8 @@ def diagnose(
         wrong = int(np.sum(got_arr != expected_arr))
         return f"{wrong} of {got_arr.size} entries are wrong (first at index {tuple(int(i) for i in np.argwhere(got_arr != expected_arr)[0])})"
     diff = g - e
+    if e.size == 1 and not integer and expected_arr.dtype.kind == "f":
+        return f"expected {float(e.flat[0]):.6g}, got {float(g.flat[0]):.6g}"
     if integer or expected_arr.dtype.kind in "iu":
         if np.max(np.abs(diff)) <= 1:
             share = float(np.mean(diff != 0))
