@@ -237,3 +237,33 @@ def test_registry_is_honest():
     assert len(fsd.files) == 11 and fsd.archives[3].parts[-1] == "FSD50K.dev_audio.zip"
     with pytest.raises(ValueError, match="unknown public dataset 'nope'"):
         dl.get_dataset("nope")
+
+
+def _cli():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "data_scripts" / "download_datasets.py"
+    spec = importlib.util.spec_from_file_location("download_datasets", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_cli_lists_and_rejects_unknown_names(capsys):
+    cli = _cli()
+    assert cli.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "fsd50k" in out and "maestro" in out and "speech-commands-v2" in out
+    with pytest.raises(SystemExit):
+        cli.main(["--dataset", "imagenet"])
+    assert "invalid choice: 'imagenet'" in capsys.readouterr().err
+
+
+def test_cli_reports_a_failed_download(server, tmp_path, monkeypatch, capsys):
+    cli = _cli()
+    server.files["x.bin"] = b"payload"
+    reg = {"fsd50k": dl.PublicDataset("fsd50k", "test", (dl.RemoteFile("x.bin", server.url + "x.bin", 7, "0" * 64),),
+                                      disk_bytes=1 << 20)}
+    monkeypatch.setattr(dl, "REGISTRY", reg)
+    assert cli.main(["--dataset", "fsd50k", "--dest", str(tmp_path), "--quiet"]) == 1
+    assert "sha256" in capsys.readouterr().err
