@@ -66,9 +66,12 @@ def average_spectrum(audio: np.ndarray, sample_rate: int, n_fft: int = 1024) -> 
         raise ValueError(f"clips of {audio.shape[1]} samples are shorter than n_fft {n_fft}")
     hop = n_fft // 2
     starts = np.arange(0, audio.shape[1] - n_fft + 1, hop)
-    frames = np.stack([audio[:, s : s + n_fft] for s in starts], 1) * np.hanning(n_fft)  # (N, frames, n_fft)
-    power = (np.abs(np.fft.rfft(frames, axis=-1)) ** 2).mean((0, 1))  # (n_fft/2+1,)
-    return power, np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    window = np.hanning(n_fft)
+    power = np.zeros(n_fft // 2 + 1)
+    for clip in audio:  # one clip at a time keeps memory small
+        frames = np.stack([clip[s : s + n_fft] for s in starts]) * window  # (frames, n_fft)
+        power += (np.abs(np.fft.rfft(frames, axis=-1)) ** 2).mean(0)  # (n_fft/2+1,)
+    return power / len(audio), np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
 
 
 def energy_line(power: np.ndarray, freqs: np.ndarray, num_neurons: int) -> np.ndarray:
