@@ -1,0 +1,12 @@
+"""Write the student copies of the chapter notebooks (solutions replaced by stubs, outputs cleared).
+
+    python data_scripts/make_student_copies.py                 # every chapters/*.ipynb -> _build/student/
+    python data_scripts/make_student_copies.py chapters/02_raw_audio_mulaw.ipynb --output handout/
+
+See audioformers.coursework for the rules (cells tagged "solution", "Solution" dropdowns).
+"""
+
+from audioformers.coursework import main
+
+if __name__ == "__main__":
+    main()

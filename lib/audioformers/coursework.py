@@ -1,0 +1,178 @@
+"""Student copies of the notebooks: the same chapters with the solutions taken out.
+
+Teachers maintain one version of each notebook; :func:`make_student_copies` derives the student one:
+
+* a **code cell tagged** ``solution`` is replaced by a stub: the cell's ``metadata.stub`` text if it has
+  one, else the stub of the exercise named in ``metadata.exercise`` (e.g. ``"ch2.mu_law_encode"``, see
+  :mod:`audioformers.exercises`), else one derived from the solution itself (each function keeps its
+  signature and docstring, its body becomes ``raise NotImplementedError``; imports and ``check_...(...)``
+  self-check calls are kept);
+* a **markdown cell tagged** ``solution`` is removed, and so is every MyST block titled "Solution" inside
+  a markdown cell (``:::{admonition} Solution`` with ``:class: dropdown``, ```` ```{dropdown} Solution ````,
+  ``{solution}`` directives);
+* every output and execution count is cleared.
+
+Run it as ``python data_scripts/make_student_copies.py`` (default output folder: ``_build/student/``).
+
+Notebook: ``instructor_guide.md`` (section "Student copies").
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import re
+from pathlib import Path
+from typing import Iterable
+
+import nbformat
+
+SOLUTION_TAG = "solution"
+DEFAULT_OUTPUT = Path("_build") / "student"
+DEFAULT_STUB = "# Your solution here.\nraise NotImplementedError(\"write your solution in this cell\")"
+
+_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|:{3,})\{(?P<directive>[\w:-]+)\}\s*(?P<title>.*)$")
+_SOLUTION_DIRECTIVES = {"solution", "solution-start"}
+_TITLED_DIRECTIVES = {"admonition", "dropdown", "toggle", "note", "tip", "hint"}
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def is_solution(cell: dict) -> bool:
+    """True for a cell tagged ``solution`` (``metadata.tags``)."""
+    return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def _is_solution_opening(match: re.Match) -> bool:
+    directive, title = match["directive"].lower(), match["title"].strip().lower()
+    return directive in _SOLUTION_DIRECTIVES or (directive in _TITLED_DIRECTIVES and title.startswith("solution"))
+
+
+def strip_solution_blocks(markdown: str) -> str:
+    """Remove the MyST blocks titled "Solution" (and ``{solution}`` directives), nested fences included."""
+    kept: list[str] = []
+    depth, fence_char, fence_len = 0, "", 0
+    for line in markdown.splitlines(keepends=True):
+        stripped = line.strip()
+        if depth == 0:
+            match = _OPEN.match(line)
+            if match and _is_solution_opening(match):
+                depth, fence_char, fence_len = 1, match["fence"][0], len(match["fence"])
+                continue
+            kept.append(line)
+            continue
+        opening = _OPEN.match(line)
+        if opening and opening["fence"][0] == fence_char:
+            depth += 1  # a nested block with the same fence character
+        elif re.fullmatch(re.escape(fence_char) + "{3,}", stripped):
+            if depth > 1 or len(stripped) >= fence_len:
+                depth -= 1
+        elif fence_char == "`" and re.match(r"^`{3,}\w", stripped):
+            depth += 1  # a nested code block such as ```python inside a ```` fence
+    if len(kept) == len(markdown.splitlines()):
+        return markdown  # nothing removed: keep the cell exactly as it was
+    return re.sub(r"\n{3,}", "\n\n", "".join(kept)).rstrip()
+
+
+def derive_stub(solution: str) -> str:
+    """A stub from a solution cell: signatures, docstrings, imports and self-check calls; bodies raise."""
+    try:
+        tree = ast.parse(solution)
+    except SyntaxError:
+        return DEFAULT_STUB
+    lines = solution.splitlines()
+    parts: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            parts.append(ast.get_source_segment(solution, node) or "")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            first = node.body[0]
+            has_doc = isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) \
+                and isinstance(first.value.value, str)
+            end = first.end_lineno if has_doc else first.lineno - 1
+            indent = " " * first.col_offset
+            head = "\n".join(lines[start - 1 : end])
+            parts.append(f"{head}\n{indent}raise NotImplementedError(\"write {node.name}\")")
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and "check_" in ast.unparse(node.value.func):
+            parts.append(ast.get_source_segment(solution, node) or "")
+    if not any("NotImplementedError" in part for part in parts):
+        parts.insert(0, DEFAULT_STUB)
+    return "\n\n".join(part for part in parts if part).strip() + "\n"
+
+
+def stub_for(cell: dict) -> str:
+    """The stub that replaces a solution code cell (``metadata.stub``, then ``metadata.exercise``, then derived)."""
+    metadata = cell.get("metadata", {})
+    if "stub" in metadata:
+        stub = metadata["stub"]
+        return "".join(stub) if isinstance(stub, list) else str(stub)
+    if "exercise" in metadata:
+        from .exercises import get_exercise
+
+        return get_exercise(metadata["exercise"]).student_stub
+    return derive_stub(_source(cell))
+
+
+def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` with solutions replaced or removed and every output cleared."""
+    student = copy.deepcopy(notebook)
+    cells = []
+    for cell in student.cells:
+        if cell.cell_type == "code":
+            if is_solution(cell):
+                cell.source = stub_for(cell).rstrip("\n")
+                cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != SOLUTION_TAG] + ["exercise"]
+                cell.metadata.pop("stub", None)
+            cell.outputs = []
+            cell.execution_count = None
+        elif cell.cell_type == "markdown":
+            if is_solution(cell):
+                continue
+            cell.source = strip_solution_blocks(_source(cell))
+            if not cell.source.strip():
+                continue
+        cells.append(cell)
+    student.cells = cells
+    student.metadata.setdefault("audioformers", {})["student_copy"] = True
+    return student
+
+
+def make_student_copies(notebooks: Iterable[Path | str], output_dir: Path | str = DEFAULT_OUTPUT) -> list[Path]:
+    """Write the student copy of each notebook into ``output_dir`` (same file names); return their paths."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in map(Path, notebooks):
+        if path.suffix != ".ipynb" or not path.is_file():
+            raise FileNotFoundError(f"not a notebook file: {path}")
+        student = student_notebook(nbformat.read(path, as_version=4))
+        nbformat.validate(student)
+        target = output_dir / path.name
+        if target.resolve() == path.resolve():
+            raise ValueError(f"the output folder {output_dir} holds the source notebook {path}: choose another folder")
+        nbformat.write(student, target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> list[Path]:
+    parser = argparse.ArgumentParser(description="Write student copies of the notebooks (solutions removed, outputs cleared).")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every notebook in chapters/)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"output folder (default {DEFAULT_OUTPUT})")
+    args = parser.parse_args(argv)
+    notebooks = args.notebooks or sorted(Path("chapters").glob("*.ipynb"))
+    if not notebooks:
+        parser.error("no notebooks given and none found in chapters/")
+    written = make_student_copies(notebooks, args.output)
+    for path in written:
+        print(f"wrote {path}")
+    return written
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Student copies: solutions replaced by stubs or removed, outputs cleared, everything else kept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from audioformers import coursework, exercises
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SOLUTION_WITH_CHECK = '''import numpy as np
+
+def dft_magnitude(frame):
+    """|X_k| for k = 0 .. N//2."""
+    n = len(frame)
+    return np.abs(np.fft.rfft(frame))  # SECRET-1
+
+exercises.ch1.check_dft_magnitude(dft_magnitude)'''
+
+EXERCISES_MD = """## Exercises
+
+1. Implement the DFT magnitude.
+
+:::{admonition} Solution
+:class: dropdown
+Use `np.fft.rfft` — SECRET-2.
+```python
+x = 1  # SECRET-3
+```
+:::
+
+2. Explain why the spectrum is symmetric.
+
+````{dropdown} Solution to exercise 2
+Real input — SECRET-4.
+```python
+y = 2
+```
+````
+
+3. Design an experiment.
+
+::::{admonition} Solution
+:class: dropdown
+:::{note}
+SECRET-5
+:::
+::::
+
+Keep this line.
+"""
+
+
+def _notebook() -> nbformat.NotebookNode:
+    stubbed = new_code_cell("def f():\n    return 42  # SECRET-6", metadata={"tags": ["solution"], "stub": "def f():\n    ...  # your code"})
+    by_key = new_code_cell("def mu_law_encode(x):\n    return 0  # SECRET-7", metadata={"tags": ["solution"], "exercise": "ch2.mu_law_encode"})
+    derived = new_code_cell(SOLUTION_WITH_CHECK, metadata={"tags": ["solution"]})
+    plain = new_code_cell("print('hello')", execution_count=3, outputs=[new_output("stream", name="stdout", text="hello\n")])
+    hidden = new_markdown_cell("The answer is SECRET-8.", metadata={"tags": ["solution"]})
+    return new_notebook(cells=[new_markdown_cell("# Chapter 9"), plain, new_markdown_cell(EXERCISES_MD),
+                               stubbed, by_key, derived, hidden, new_code_cell("notebook.provenance();")])
+
+
+@pytest.fixture()
+def student(tmp_path) -> tuple[nbformat.NotebookNode, str]:
+    source = tmp_path / "09_test.ipynb"
+    nbformat.write(_notebook(), source)
+    [written] = coursework.make_student_copies([source], tmp_path / "student")
+    assert written == tmp_path / "student" / "09_test.ipynb"
+    nb = nbformat.read(written, as_version=4)
+    return nb, nbformat.writes(nb)
+
+
+def test_no_solution_text_survives(student):
+    _, text = student
+    for i in range(1, 9):
+        assert f"SECRET-{i}" not in text, f"SECRET-{i}"
+
+
+def test_stubs_come_from_metadata_registry_or_the_solution(student):
+    nb, _ = student
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    assert "def f():\n    ...  # your code" in code
+    assert exercises.get_exercise("ch2.mu_law_encode").student_stub in code
+    derived = next(c for c in code if "dft_magnitude" in c)
+    assert derived.startswith("import numpy as np")
+    assert '"""|X_k| for k = 0 .. N//2."""' in derived
+    assert 'raise NotImplementedError("write dft_magnitude")' in derived
+    assert derived.rstrip().endswith("exercises.ch1.check_dft_magnitude(dft_magnitude)")
+
+
+def test_derived_stub_runs_and_the_self_check_says_not_implemented(student):
+    nb, _ = student
+    derived = next(c.source for c in nb.cells if "dft_magnitude" in c.source)
+    with pytest.raises(exercises.ExerciseFailed, match="not implemented yet"):
+        exec(derived, {"exercises": exercises})
+
+
+def test_everything_else_is_kept_and_outputs_cleared(student):
+    nb, _ = student
+    assert nb.cells[0].source == "# Chapter 9"
+    assert nb.cells[1].source == "print('hello')" and nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
+    exercises_md = nb.cells[2].source
+    for kept in ("1. Implement the DFT magnitude.", "2. Explain why", "3. Design an experiment.", "Keep this line."):
+        assert kept in exercises_md
+    assert "Solution" not in exercises_md
+    assert nb.cells[-1].source == "notebook.provenance();"
+    assert len(nb.cells) == 7  # the markdown cell tagged "solution" is gone
+    assert nb.metadata["audioformers"]["student_copy"] is True
+    assert all("solution" not in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_derive_stub_without_functions_falls_back_to_a_default():
+    assert coursework.derive_stub("x = 1 +") == coursework.DEFAULT_STUB  # not Python: the default stub
+    assert "NotImplementedError" in coursework.derive_stub("answer = 42")
+
+
+def test_refuses_to_overwrite_the_source(tmp_path):
+    source = tmp_path / "a.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1")]), source)
+    with pytest.raises(ValueError, match="holds the source notebook"):
+        coursework.make_student_copies([source], tmp_path)
+    with pytest.raises(FileNotFoundError, match="not a notebook"):
+        coursework.make_student_copies([tmp_path / "missing.ipynb"], tmp_path / "out")
+
+
+def test_script(tmp_path):
+    source = tmp_path / "09_test.ipynb"
+    nbformat.write(_notebook(), source)
+    result = subprocess.run([sys.executable, str(ROOT / "data_scripts" / "make_student_copies.py"), str(source),
+                             "--output", str(tmp_path / "out")], capture_output=True, text=True, check=True)
+    assert "wrote" in result.stdout
+    assert "SECRET-1" not in (tmp_path / "out" / "09_test.ipynb").read_text()
