@@ -118,6 +118,8 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
     gen = torch.Generator().manual_seed(seed)
     log: dict[str, list[float]] = {"step": [], "train_ce": [], "test_ce": []}
     warmup = max(1, steps // 20)
+    train_eval = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:512]]  # fixed random subset
+    test_eval = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:512]] if test is not None else None
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * min((step + 1) / warmup, 0.5 * (1 + np.cos(np.pi * step / steps)))
@@ -129,8 +131,8 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
         opt.step()
         if eval_every and ((step + 1) % eval_every == 0 or step + 1 == steps):
             log["step"].append(step + 1)
-            log["train_ce"].append(evaluate_ce(model, data[:1024]))
-            log["test_ce"].append(evaluate_ce(model, test[:1024]) if test is not None else float("nan"))
+            log["train_ce"].append(evaluate_ce(model, train_eval))
+            log["test_ce"].append(evaluate_ce(model, test_eval) if test_eval is not None else float("nan"))
     model.eval()
     return model, log
 
