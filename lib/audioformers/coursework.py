@@ -160,14 +160,38 @@ def make_student_copies(notebooks: Iterable[Path | str], output_dir: Path | str 
     return written
 
 
+def provenance_of(path: Path | str) -> dict[str, str]:
+    """The ``key: value`` lines printed by the notebook's last cell (``notebook.provenance()``), as strings."""
+    notebook = nbformat.read(Path(path), as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if not code or "provenance" not in _source(code[-1]):
+        return {}
+    text = "".join(out.get("text", "") for out in code[-1].get("outputs", []) if out.get("output_type") == "stream")
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def timing_table(notebooks: Iterable[Path | str]) -> str:
+    """A Markdown table of each notebook's recorded profile, device and wall time (from its provenance cell)."""
+    rows = ["| notebook | profile | device | wall time (min) |", "|---|---|---|---|"]
+    for path in map(Path, notebooks):
+        info = provenance_of(path)
+        minutes = f"{float(info['wall_time_s']) / 60:.1f}" if "wall_time_s" in info else "not recorded"
+        rows.append(f"| {path.stem} | {info.get('profile', '?')} | {info.get('device', '?')} | {minutes} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description="Write student copies of the notebooks (solutions removed, outputs cleared).")
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every notebook in chapters/)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"output folder (default {DEFAULT_OUTPUT})")
+    parser.add_argument("--timings", action="store_true", help="print the recorded wall times (Markdown table) instead")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(Path("chapters").glob("*.ipynb"))
     if not notebooks:
         parser.error("no notebooks given and none found in chapters/")
+    if args.timings:
+        print(timing_table(notebooks))
+        return []
     written = make_student_copies(notebooks, args.output)
     for path in written:
         print(f"wrote {path}")

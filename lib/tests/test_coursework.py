@@ -137,3 +137,13 @@ def test_script(tmp_path):
                              "--output", str(tmp_path / "out")], capture_output=True, text=True, check=True)
     assert "wrote" in result.stdout
     assert "SECRET-1" not in (tmp_path / "out" / "09_test.ipynb").read_text()
+
+
+def test_timing_table_reads_the_provenance_cell(tmp_path):
+    cell = new_code_cell("notebook.provenance();", outputs=[new_output(
+        "stream", name="stdout", text="profile: book\ndevice: cpu (2 threads)\ncommit: abc\nwall_time_s: 90.0\n")])
+    nbformat.write(new_notebook(cells=[new_code_cell("1"), cell]), tmp_path / "01_x.ipynb")
+    nbformat.write(new_notebook(cells=[new_code_cell("1")]), tmp_path / "02_y.ipynb")
+    table = coursework.timing_table([tmp_path / "01_x.ipynb", tmp_path / "02_y.ipynb"])
+    assert "| 01_x | book | cpu (2 threads) | 1.5 |" in table
+    assert "| 02_y | ? | ? | not recorded |" in table
