@@ -1,6 +1,7 @@
 """Fourier analysis: STFT magnitudes, mel filterbanks and log-mel spectrograms (torch, any device).
 
-Notebook: ``chapters/01_fourier_spectrograms.ipynb``.
+Notebook: ``chapters/01_fourier_spectrograms.ipynb`` (sampling and aliasing helpers at the end:
+``chapters/02_raw_audio_mulaw.ipynb``).
 """
 
 from __future__ import annotations
@@ -306,14 +307,20 @@ def mfcc(
 
 
 def alias_frequency(frequency_hz: float | np.ndarray, sample_rate: int) -> np.ndarray:
-    """The frequency (Hz, in ``[0, sample_rate / 2]``) at which a sinusoid is heard after sampling."""
+    """The frequency (Hz, in ``[0, sample_rate / 2]``) at which a sinusoid is heard after sampling.
+
+    Notebook: ``chapters/02_raw_audio_mulaw.ipynb``.
+    """
     f = np.asarray(frequency_hz, dtype=np.float64)
     sample_rate = check_sample_rate(sample_rate)
     return np.abs(f - sample_rate * np.round(f / sample_rate))
 
 
 def downsample_naive(waveform: np.ndarray, factor: int) -> np.ndarray:
-    """Keep every ``factor``-th sample with no anti-aliasing filter (to hear aliasing; never do this)."""
+    """Keep every ``factor``-th sample with no anti-aliasing filter (to hear aliasing; never do this).
+
+    Notebook: ``chapters/02_raw_audio_mulaw.ipynb``.
+    """
     if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
         raise ValueError(f"factor must be a positive integer, got {factor!r}")
     return np.ascontiguousarray(check_audio(waveform)[::factor])
