@@ -290,9 +290,7 @@ class Decoder:
         if self.is_wavenet:
             if self.cached:
                 self.state = self.model.init_state(prompt.shape[0], prompt.device)
-                for t in range(prompt.shape[1]):
-                    logits = self.model.step(prompt[:, t], self.state)
-                return logits
+                return self.model.prefill(prompt, self.state)
             return self._naive()
         self.window_start = max(self.past, prompt.shape[1] - self.model.context_length)
         return self._refill()

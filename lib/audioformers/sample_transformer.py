@@ -161,7 +161,9 @@ class SampleTransformer(nn.Module):
         """One new token per batch item, (B,) -> logits (B, 256); appends to ``cache``."""
         if token.ndim != 1:
             raise ValueError(f"step expects one token per batch item, shape (B,), got {tuple(token.shape)}")
-        self._check(token[:, None], start=cache["position"])
+        if cache["position"] + 1 > self.config.context_length:  # the hot loop skips the range check
+            raise ValueError(f"context of {cache['position'] + 1} samples is longer than the position table "
+                             f"(context_length={self.config.context_length})")
         logits = self._run(token[:, None], cache["position"], cache["condition"], cache["caches"])  # (B, 1, C)
         cache["position"] += 1
         return logits[:, 0]

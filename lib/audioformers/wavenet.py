@@ -83,17 +83,23 @@ class WaveNetLayer(nn.Module):
         z = self._gate(self.conv(padded))  # (B, D, T)
         return x + self.residual(z), self.skip(z)
 
-    def step(self, x: torch.Tensor, past: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """One time step. x (B, R); ``past[k]`` is this layer's input (k+1)*dilation steps ago, oldest first reversed."""
+    def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Weights rearranged for one-sample steps: conv taps stacked (K*R, 2D); residual|skip (D, R+S)."""
         w = self.conv.weight  # (2D, R, K); tap K-1 is the current sample
-        pre = self.conv.bias + x @ w[:, :, -1].T  # (B, 2D)
-        for k, old in enumerate(past):  # tap K-2-k sees the input (k+1)*dilation steps back
-            pre = pre + old @ w[:, :, -2 - k].T
-        f, g = pre.chunk(2, dim=1)  # (B, D) each
+        taps = torch.cat([w[:, :, j].T for j in range(self.kernel_size)], dim=0)  # (K*R, 2D), oldest tap first
+        out_w = torch.cat([self.residual.weight[:, :, 0], self.skip.weight[:, :, 0]], dim=0).T  # (D, R+S)
+        out_b = torch.cat([self.residual.bias, self.skip.bias])  # (R+S,)
+        return taps.contiguous(), self.conv.bias, out_w.contiguous(), out_b
+
+    def step(self, x: torch.Tensor, past: list[torch.Tensor], fused: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step. x (B, R); ``past[k]`` is this layer's input (k+1)*dilation steps ago."""
+        taps, bias, out_w, out_b = fused or self.fused_weights()
+        inputs = torch.cat([*reversed(past), x], dim=1)  # (B, K*R), oldest first
+        f, g = torch.addmm(bias, inputs, taps).chunk(2, dim=1)  # (B, D) each
         z = torch.tanh(f) * torch.sigmoid(g)  # (B, D)
-        res = x + z @ self.residual.weight[:, :, 0].T + self.residual.bias  # (B, R)
-        skip = z @ self.skip.weight[:, :, 0].T + self.skip.bias  # (B, S)
-        return res, skip
+        out = torch.addmm(out_b, z, out_w)  # (B, R+S)
+        r = x.shape[1]
+        return x + out[:, :r], out[:, r:]  # (B, R), (B, S)
 
 
 @dataclass
@@ -147,23 +153,42 @@ class WaveNet(nn.Module):
         device = device or self.embed.weight.device
         r, k = self.config.residual_channels, self.config.kernel_size
         queues = [torch.zeros(batch_size, (k - 1) * layer.dilation, r, device=device) for layer in self.layers]
-        return WaveNetState(queues=queues)
+        with torch.no_grad():
+            fused = [layer.fused_weights() for layer in self.layers]
+        return WaveNetState(queues=queues, extras={"fused": fused})
+
+    @torch.no_grad()
+    def prefill(self, tokens: torch.Tensor, state: WaveNetState) -> torch.Tensor:
+        """Run a prompt (B, P) through the parallel forward pass and fill the queues; logits (B, 256) after it."""
+        check_tokens(tokens, self.config.num_classes)
+        if state.position != 0:
+            raise ValueError("prefill needs a fresh state from init_state()")
+        x = self.embed(tokens).transpose(1, 2)  # (B, R, P)
+        p = tokens.shape[1]
+        skip_sum = 0
+        for layer, queue in zip(self.layers, state.queues):
+            span = queue.shape[1]
+            for t in range(max(0, p - span), p):  # the last `span` inputs, at their ring-buffer slots
+                queue[:, t % span] = x[:, :, t]
+            x, skip = layer(x)  # (B, R, P), (B, S, P)
+            skip_sum = skip_sum + skip
+        state.position = p
+        return self.head(skip_sum[:, :, -1:])[:, :, 0]  # (B, C)
 
     @torch.no_grad()
     def step(self, token: torch.Tensor, state: WaveNetState) -> torch.Tensor:
         """Feed one token per batch item, (B,) -> logits (B, 256) for the next sample; updates ``state``."""
         if token.ndim != 1:
             raise ValueError(f"step expects one token per batch item, shape (B,), got {tuple(token.shape)}")
-        check_tokens(token[:, None], self.config.num_classes, "token")
-        x = self.embed(token)  # (B, R)
+        x = self.embed(token)  # (B, R); the hot loop skips the range check (prefill/forward do it)
         skip_sum = 0
         t = state.position
-        for layer, queue in zip(self.layers, state.queues):
+        for i, (layer, queue) in enumerate(zip(self.layers, state.queues)):
             d = layer.dilation
             span = queue.shape[1]  # (K-1) * d slots; slot (t mod span) holds the input from `span` steps ago
             # input (k+1)*d steps ago sits at slot (t - (k+1)*d) mod span
             past = [queue[:, (t - (k + 1) * d) % span] for k in range(self.config.kernel_size - 1)]
-            new_x, skip = layer.step(x, past)  # (B, R), (B, S)
+            new_x, skip = layer.step(x, past, state.extras["fused"][i])  # (B, R), (B, S)
             queue[:, t % span] = x  # store this layer's input for later steps
             x = new_x
             skip_sum = skip_sum + skip

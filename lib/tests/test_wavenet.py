@@ -80,3 +80,16 @@ def test_bad_input_errors():
         model(torch.zeros(2, 3))
     with pytest.raises(ValueError, match="shape"):
         model.step(torch.zeros(2, 1, dtype=torch.long), model.init_state(2))
+
+
+def test_prefill_then_steps_equal_forward():
+    torch.manual_seed(0)
+    model = WaveNet(SMALL).eval()
+    tokens = torch.randint(0, 256, (2, 70))
+    with torch.no_grad():
+        full = model(tokens)
+    state = model.init_state(2)
+    first = model.prefill(tokens[:, :40], state)
+    torch.testing.assert_close(first, full[:, 39], rtol=1e-4, atol=1e-5)
+    for t in range(40, 70):
+        torch.testing.assert_close(model.step(tokens[:, t], state), full[:, t], rtol=1e-4, atol=1e-5)
