@@ -332,6 +332,8 @@ class _Concatenated(io.RawIOBase):
         self.total = sum(self.sizes)
         self.handles = [p.open("rb") for p in self.paths]
         self.position = 0
+        self.patches: dict[int, bytes] = {}  # absolute offset -> bytes shown instead of the file's
+
 
     def readable(self) -> bool:
         return True
@@ -358,6 +360,10 @@ class _Concatenated(io.RawIOBase):
             if not chunk:
                 break
             view[done:done + len(chunk)] = chunk
+            for at, data in self.patches.items():  # overlay the patched bytes that fall in this chunk
+                lo, hi = max(at, self.position), min(at + len(data), self.position + len(chunk))
+                if lo < hi:
+                    view[done + lo - self.position:done + hi - self.position] = data[lo - at:hi - at]
             done += len(chunk)
             self.position += len(chunk)
         return done
@@ -377,6 +383,7 @@ def open_zip(parts: list[Path]) -> zipfile.ZipFile:
     if len(parts) == 1:
         return zipfile.ZipFile(parts[0])
     stream = _Concatenated(parts)
+    _patch_zip64_locator(stream, parts[-1])
     archive = zipfile.ZipFile(io.BufferedReader(stream, buffer_size=CHUNK))
     concat = archive.start_dir - _central_directory_offset(archive)
     for info in archive.infolist():
@@ -385,6 +392,24 @@ def open_zip(parts: list[Path]) -> zipfile.ZipFile:
                                 f"but only {len(parts)} parts were given")
         info.header_offset = info.header_offset - concat + stream.starts[info.volume]
     return archive
+
+
+def _patch_zip64_locator(stream: _Concatenated, last_part: Path) -> None:
+    """Show a split zip64 archive's end locator as single-disk (disk 0 of 1) to ``zipfile``.
+
+    ``zipfile`` refuses zip64 archives that span disks; the locator's disk fields are the only
+    obstacle, because the offsets are rebased by :func:`open_zip` anyway.
+    """
+    size = last_part.stat().st_size
+    with last_part.open("rb") as handle:
+        handle.seek(max(0, size - (1 << 16) - 64))
+        tail = handle.read()
+    at = tail.rfind(zipfile.stringEndArchive64Locator)
+    if at < 0:
+        return  # not zip64: nothing to patch
+    absolute = stream.total - len(tail) + at
+    stream.patches[absolute + 4] = (0).to_bytes(4, "little")  # disk holding the zip64 end record
+    stream.patches[absolute + 16] = (1).to_bytes(4, "little")  # total number of disks
 
 
 def _central_directory_offset(archive: zipfile.ZipFile) -> int:
@@ -448,7 +473,7 @@ def extract(parts: list[Path], into: Path) -> int:
     into.mkdir(parents=True, exist_ok=True)
     first = parts[-1] if len(parts) > 1 else parts[0]
     try:
-        if zipfile.is_zipfile(first) or len(parts) > 1:
+        if len(parts) > 1 or zipfile.is_zipfile(first):
             return _extract_zip(parts, into)
         if tarfile.is_tarfile(first):
             return _extract_tar(first, into)

@@ -200,13 +200,15 @@ def test_absolute_and_link_members_are_refused(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("zip") is None, reason="needs Info-ZIP's zip to make a split archive")
-def test_split_zip_like_fsd50k_is_read_without_joining(tmp_path):
+@pytest.mark.parametrize("zip64", [False, True], ids=["zip32", "zip64"])  # FSD50K's parts are zip64
+def test_split_zip_like_fsd50k_is_read_without_joining(tmp_path, zip64):
     source = tmp_path / "FSD50K.dev_audio"
     source.mkdir()
     files = {f"{i}.wav": bytes((i * 7 + j) % 251 for j in range(40_000)) for i in range(6)}
     for name, data in files.items():
         (source / name).write_bytes(data)
-    subprocess.run(["zip", "-q", "-0", "-r", "-s", "64k", "FSD50K.dev_audio.zip", "FSD50K.dev_audio"],
+    subprocess.run(["zip", "-q", "-0", "-r", "-s", "64k"] + (["-fz"] if zip64 else []) +
+                   ["FSD50K.dev_audio.zip", "FSD50K.dev_audio"],
                    cwd=tmp_path, check=True)
     parts = sorted(tmp_path.glob("FSD50K.dev_audio.z0*")) + [tmp_path / "FSD50K.dev_audio.zip"]
     assert len(parts) >= 3
