@@ -16,9 +16,11 @@ Notebook: ``chapters/R_reproduction_report.ipynb`` (section "Running at the pape
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import downloads
 from .audio_io import load_audio
@@ -95,11 +97,13 @@ def fsd50k_index(split: str, root: str | Path | None = None) -> tuple[list[Path]
 
 
 def load_fsd50k(split: str, root: str | Path | None = None, clip_seconds: float = 4.0,
-                max_clips: int | None = None, sample_rate: int = SAMPLE_RATE) -> MultiLabelSet:
+                max_clips: int | None = None, sample_rate: int = SAMPLE_RATE, cache: bool = True) -> MultiLabelSet:
     """FSD50K clips of ``split`` (train / val / eval) as a :class:`data.MultiLabelSet`.
 
     Each clip is resampled to ``sample_rate`` and cut (or zero-padded) to its first ``clip_seconds``.
-    ``max_clips`` keeps the first clips in CSV order (a deterministic subset).
+    ``max_clips`` keeps the first clips in CSV order (a deterministic subset). Decoding and resampling
+    all of FSD50K takes a while, so with ``cache`` the result is kept as 16-bit PCM in
+    ``<fsd50k>/.cache`` (written atomically) and reused by later calls with the same arguments.
     """
     if clip_seconds <= 0:
         raise ValueError(f"clip_seconds must be > 0, got {clip_seconds}")
@@ -107,9 +111,18 @@ def load_fsd50k(split: str, root: str | Path | None = None, clip_seconds: float 
     if max_clips is not None:
         paths, targets = paths[:max_clips], targets[:max_clips]
     length = int(round(clip_seconds * sample_rate))
-    audio = np.zeros((len(paths), length), np.float32)  # (N, T)
-    for i, path in enumerate(paths):
-        audio[i] = _fit_length(load_audio(path, sample_rate)[0], length)
+    cached = dataset_root("fsd50k", root) / ".cache" / f"{split}-{sample_rate}hz-{length}-{len(paths)}.npy"
+    if cache and cached.exists():
+        audio = np.load(cached).astype(np.float32) / 32767.0  # (N, T)
+    else:
+        audio = np.zeros((len(paths), length), np.float32)  # (N, T)
+        for i, path in enumerate(tqdm(paths, desc=f"FSD50K {split}", leave=False)):
+            audio[i] = _fit_length(load_audio(path, sample_rate)[0], length)
+        if cache:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(cached.name + ".partial.npy")
+            np.save(tmp, np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16))
+            os.replace(tmp, cached)
     return MultiLabelSet(audio=audio, targets=targets, classes=classes, sample_rate=sample_rate)
 
 

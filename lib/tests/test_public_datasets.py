@@ -43,6 +43,15 @@ def test_fsd50k_splits_labels_and_lengths(fsd50k):
     np.testing.assert_array_equal(evaluation.targets, [[1, 0, 1]])
 
 
+def test_fsd50k_cache_is_reused(fsd50k, monkeypatch):
+    first = pdx.load_fsd50k("train", root=fsd50k, clip_seconds=1.0)
+    monkeypatch.setattr(pdx, "load_audio", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
+    second = pdx.load_fsd50k("train", root=fsd50k, clip_seconds=1.0)
+    np.testing.assert_allclose(second.audio, first.audio, atol=1 / 32767)
+    np.testing.assert_array_equal(second.targets, first.targets)
+    assert not list((fsd50k / ".cache").glob("*.partial*"))
+
+
 def test_fsd50k_errors_name_the_problem(fsd50k, tmp_path_factory, monkeypatch):
     with pytest.raises(ValueError, match="unknown FSD50K split 'test'"):
         pdx.load_fsd50k("test", root=fsd50k)
