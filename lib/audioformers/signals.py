@@ -1,4 +1,4 @@
-"""Fourier analysis: STFT magnitudes, mel filterbanks and log-mel spectrograms (torch, any device).
+"""Fourier analysis: DFT, square-wave series, windows, STFT, constant-Q, mel, MFCC; aliasing (torch, any device).
 
 Notebook: ``chapters/01_fourier_spectrograms.ipynb`` (sampling and aliasing helpers at the end:
 ``chapters/02_raw_audio_mulaw.ipynb``).
