@@ -1,0 +1,74 @@
+"""The Colab path of the set-up cell, tested the closest way we can here.
+
+Fast tests check the pieces of ``data_scripts/check_fresh_env.py``; the real run (a fresh virtual
+environment with only Colab's usual packages, whose first cell installs the package from the local
+checkout, then the whole notebook at the smoke profile) takes a minute or more per notebook and runs only
+when ``AUDIOFORMERS_FRESH_ENV_TEST=1`` (optionally ``AUDIOFORMERS_FRESH_ENV_NOTEBOOKS=02_raw_audio_mulaw,...``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("check_fresh_env", ROOT / "data_scripts" / "check_fresh_env.py")
+fresh = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fresh)
+
+
+def test_proposed_setup_cell_is_valid_python_and_keeps_colab_torch():
+    compile(fresh.PROPOSED_SETUP_CELL, "setup-cell", "exec")
+    cell = fresh.PROPOSED_SETUP_CELL
+    assert "AUDIOFORMERS_INSTALL_SPEC" in cell and "importlib.invalidate_caches()" in cell
+    assert "@v0.1" in cell  # pinned to the book's tag
+    assert "torch" not in cell.split("pip")[1].split("]")[0]  # torch and torchaudio are never named for pip
+
+
+def test_setup_cell_does_nothing_when_the_package_is_installed(monkeypatch):
+    monkeypatch.delenv("AUDIOFORMERS_INSTALL_SPEC", raising=False)
+    exec(fresh.PROPOSED_SETUP_CELL, {})  # audioformers is installed here: no pip, no error
+
+
+def test_base_environment_has_torch_but_not_the_book_package():
+    names = {fresh._normalise(d.metadata["Name"]) for d in fresh.dependency_closure(fresh.COLAB_PACKAGES)}
+    assert {"torch", "torchaudio", "numpy", "librosa", "ipykernel"} <= names
+    assert not names & fresh.NOT_ON_COLAB
+
+
+def test_prepare_notebook_patches_only_the_setup_cell(tmp_path):
+    template = json.loads((ROOT / "templates" / "chapter_template.ipynb").read_text())
+    source = tmp_path / "src" / "nb.ipynb"
+    source.parent.mkdir()
+    source.write_text(json.dumps(template))
+    target, patched = fresh.prepare_notebook(source, tmp_path)
+    cells = json.loads(target.read_text())["cells"]
+    first = next(c for c in cells if c["cell_type"] == "code")
+    assert patched and first["source"] == fresh.PROPOSED_SETUP_CELL
+    assert len(cells) == len(template["cells"])
+    again, patched_again = fresh.prepare_notebook(target, tmp_path / "src")
+    assert not patched_again  # a notebook that already reads the variable is left alone
+
+
+def test_package_sources_copy_what_pip_needs(tmp_path):
+    src = fresh.package_sources(tmp_path)
+    assert (src / "pyproject.toml").is_file() and (src / "lib" / "audioformers" / "__init__.py").is_file()
+    assert not list(src.rglob("__pycache__"))
+
+
+@pytest.mark.skipif(os.environ.get("AUDIOFORMERS_FRESH_ENV_TEST") != "1",
+                    reason="slow (a fresh virtual environment per notebook): set AUDIOFORMERS_FRESH_ENV_TEST=1")
+def test_notebooks_run_in_a_fresh_colab_like_environment(tmp_path):
+    wanted = [n for n in os.environ.get("AUDIOFORMERS_FRESH_ENV_NOTEBOOKS", "").split(",") if n]
+    notebooks = sorted((ROOT / "chapters").glob("*.ipynb"))
+    if wanted:
+        notebooks = [p for p in notebooks if p.stem in wanted]
+    assert notebooks, "no notebooks to run"
+    reports = fresh.check(notebooks, tmp_path / "venv")
+    for report in reports:
+        assert any(name.startswith("audioformers==") for name in report["installed_by_first_cell"])
+        assert not any(name.startswith(("torch", "nvidia")) for name in report["installed_by_first_cell"])
