@@ -15,7 +15,7 @@ from .audio_io import check_audio, check_sample_rate
 def _as_tensor(waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
     if isinstance(waveform, torch.Tensor):
         if waveform.numel() == 0:
-            raise check_audio(np.zeros(0))  # raises AudioError("... is empty")
+            check_audio(np.zeros(0))  # raises AudioError: waveform is empty
         if not torch.isfinite(waveform).all():
             check_audio(waveform.detach().cpu().numpy(), ndim=None)
         return waveform.float()
