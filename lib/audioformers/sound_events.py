@@ -182,11 +182,17 @@ def train_model(config: RunConfig, device: torch.device | str | None = None, pro
     return model, record
 
 
-def run_one(config: RunConfig, device: torch.device | str | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate one model; metrics are cached beside its checkpoint."""
+def run_one(config: RunConfig, device: torch.device | str | None = None, progress: bool = True,
+            cached_only: bool = False) -> dict[str, Any] | None:
+    """Train and evaluate one model; metrics are cached beside its checkpoint.
+
+    With ``cached_only``, return the cached metrics or ``None`` without training.
+    """
     cached = cache_dir() / f"{config.model}-{config.task}-{config.key()}.json"
     if cached.exists():
         return json.loads(cached.read_text())
+    if cached_only:
+        return None
     device = device or get_device()
     model, record = train_model(config, device, progress)
     task = load_task(config.task, config.train_clips, config.test_clips)
@@ -202,8 +208,12 @@ def run_one(config: RunConfig, device: torch.device | str | None = None, progres
 
 
 def run_comparison(profile: str | None = None, seeds: list[int] | None = None, models: list[str] | None = None,
-                   progress: bool = True) -> dict[str, Any]:
-    """Every model x seed at the profile's sizes; writes ``results/ch5/comparison.<profile>.json``."""
+                   progress: bool = True, cached_only: bool = False) -> dict[str, Any]:
+    """Every model x seed at the profile's sizes; writes ``results/ch5/comparison.<profile>.json``.
+
+    Runs go seed by seed (all models of seed 0, then of seed 1, ...); with ``cached_only`` the file is
+    written from the runs already cached (an interrupted multi-seed study still gives a table).
+    """
     profile = validate_profile(profile or get_profile())
     sizes = profile_sizes(profile)
     seeds = list(seeds if seeds is not None else sizes["seeds"])
@@ -212,12 +222,19 @@ def run_comparison(profile: str | None = None, seeds: list[int] | None = None, m
                      test_clips=sizes["test_clips"])
     runs = []
     with Stopwatch() as clock:
-        for model in models:
-            for seed in seeds:
-                runs.append(run_one(replace(base, model=model, seed=seed), progress=progress))
+        for seed in seeds:
+            for model in models:
+                run = run_one(replace(base, model=model, seed=seed), progress=progress, cached_only=cached_only)
+                if run is not None:
+                    runs.append(run)
+    if not runs:
+        raise RuntimeError("no cached runs to summarise; run without cached_only first")
+    runs.sort(key=lambda r: (models.index(r["config"]["model"]), r["config"]["seed"]))
+    done_seeds = sorted({r["config"]["seed"] for r in runs})
     metrics = {"runs": runs, "summary": summarise(runs)}
-    write_results(CHAPTER, "comparison", metrics, config={**asdict(base), "seeds": seeds, "models": models},
-                  seed=seeds, device=describe(get_device()), wall_time_s=clock.seconds, profile=profile)
+    write_results(CHAPTER, "comparison", metrics, config={**asdict(base), "seeds": done_seeds, "models": models},
+                  seed=done_seeds, device=describe(get_device()),
+                  wall_time_s=sum(r["train_seconds"] + r["eval_seconds"] for r in runs), profile=profile)
     return metrics
 
 
@@ -225,13 +242,16 @@ def study_variants(base: RunConfig) -> dict[str, RunConfig]:
     """The small study of what closes the transformer/CNN gap (one seed each, changed one at a time)."""
     return {
         "baseline": base,
-        "2x steps": replace(base, steps=base.steps * 2),
+        "lr 3e-3": replace(base, lr=3e-3),
         "DFT-initialised front end": replace(base, front_init="dft"),
+        "2x steps": replace(base, steps=base.steps * 2),
     }
 
 
-def run_study(profile: str | None = None, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """Runs :func:`study_variants`; writes ``results/ch5/study.<profile>.json``."""
+def run_study(profile: str | None = None, seed: int = 0, progress: bool = True, cached_only: bool = False,
+              only: list[str] | None = None) -> dict[str, Any]:
+    """Runs :func:`study_variants` (or those named in ``only``); writes ``results/ch5/study.<profile>.json``
+    from every variant whose run is cached."""
     profile = validate_profile(profile or get_profile())
     sizes = profile_sizes(profile)
     base = RunConfig(steps=sizes["steps"], batch_size=sizes["batch_size"], train_clips=sizes["train_clips"],
@@ -239,12 +259,17 @@ def run_study(profile: str | None = None, seed: int = 0, progress: bool = True) 
     variants = study_variants(base)
     if profile == "smoke":
         variants = dict(list(variants.items())[:2])
-    with Stopwatch() as clock:
-        rows = {name: run_one(cfg, progress=progress) for name, cfg in variants.items()}
+    rows = {}
+    for name, cfg in variants.items():
+        skip = cached_only or (only is not None and name not in only)
+        row = run_one(cfg, progress=progress, cached_only=skip)
+        if row is not None:
+            rows[name] = row
     metrics = {"variants": {name: {k: r[k] for k in ("mAP", "d_prime", "parameters", "train_seconds", "config")}
                             for name, r in rows.items()}}
-    write_results(CHAPTER, "study", metrics, config={**asdict(base), "variants": list(variants)}, seed=seed,
-                  device=describe(get_device()), wall_time_s=clock.seconds, profile=profile)
+    write_results(CHAPTER, "study", metrics, config={**asdict(base), "variants": list(rows)}, seed=seed,
+                  device=describe(get_device()), wall_time_s=sum(r["train_seconds"] + r["eval_seconds"] for r in rows.values()),
+                  profile=profile)
     return metrics
 
 
