@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers import exercises
+from audioformers import exercises, signals
 from audioformers.exercises import ExerciseFailed, ch1, ch2, ch3, ch4, ch5
 
 ALL = list(exercises.EXERCISES.values())
@@ -30,7 +30,7 @@ def test_known_mistake_fails_with_its_explanation(exercise, index):
     with pytest.raises(ExerciseFailed) as failure:
         exercise.check(mistake.fn)
     message = str(failure.value)
-    assert message.startswith(f"✗ {exercise.name}:")
+    assert message.startswith(f"✗ {exercise.name}")
     assert mistake.message in message or "inverted" in message  # two masks are the same inversion
 
 
@@ -45,6 +45,8 @@ def test_stub_is_valid_python_and_reports_not_implemented(exercise):
 # Deliberately wrong answers that are not in the known-mistakes lists: the generic diagnoses.
 WRONG = [
     (ch1.check_spectrogram, lambda x, n, h: ch1.solution_spectrogram(x, n, h).T, "axes swapped: your answer is transposed (time, frequency)"),
+    (ch1.check_dft_amplitude, lambda x, sr: signals.dft_amplitude(x, sr)[1], "return two arrays"),
+    (ch1.check_dft_amplitude, lambda x, sr: (np.fft.rfftfreq(len(x), 1 / sr), signals.dft_amplitude(x, sr)[1] ** 2), "dft_amplitude (amplitude): values differ"),
     (ch1.check_frame_signal, lambda x, n, h: ch1.solution_frame_signal(x, n, h)[:-1], "off by one in axis 0 (frame)"),
     (ch1.check_dft_magnitude, lambda f: None, "forget the `return`"),
     (ch1.check_dft_magnitude, lambda f: np.abs(np.fft.rfft(f))[2:], "wrong shape: got (31,), expected (33,)"),
@@ -54,7 +56,7 @@ WRONG = [
     (ch2.check_quantize_uniform, lambda x, n: 0.5 * ch2.solution_quantize_uniform(x, n), "constant factor: your values are 0.5"),
     (ch2.check_snr_db, lambda x, y: 1 / 0, "raised ZeroDivisionError"),
     (ch3.check_causal_mask, lambda t: ch3.solution_causal_mask(t).float(), "boolean"),
-    (ch3.check_receptive_field, lambda d, k: (k - 1) * sum(d) + 2, "off by one level"),
+    (ch3.check_receptive_field, lambda k, d: (k - 1) * sum(d) + 2, "off by one level"),
     (ch3.check_bits_per_sample, lambda z, y: float("nan"), "NaN or infinite"),
     (ch4.check_assign_codes, lambda x, c: ch4.solution_assign_codes(x, c)[:, None], "wrong shape"),
     (ch4.check_nt_xent, lambda a, b, t: 2 * ch4.solution_nt_xent(a, b, t), "expected "),

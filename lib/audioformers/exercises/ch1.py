@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .. import signals
-from ._checking import Exercise, Mistake, run_trials
+from ._checking import Exercise, ExerciseFailed, Mistake, call_student, diagnose, finish, run_trials
 
 CHAPTER = 1
 
@@ -48,6 +48,64 @@ def check_dft_magnitude(student_fn: Callable[[np.ndarray], np.ndarray], raise_on
     cases = [((rng.standard_normal(n),), f"a random frame of {n} samples") for n in (64, 101, 256)]
     return run_trials("dft_magnitude", student_fn, _reference_dft_magnitude, cases, mistakes=DFT_MISTAKES,
                       raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------------------ 1b. amplitude spectrum in Hz
+def solution_dft_amplitude(waveform: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(frequencies_hz, amplitude)``: a loop over bins, scaled so a bin-centred sinusoid of amplitude a peaks at a."""
+    n = len(waveform)
+    t = np.arange(n)
+    amplitude = np.array([abs(np.sum(waveform * np.exp(-2j * np.pi * k * t / n))) for k in range(n // 2 + 1)]) / n
+    amplitude[1 : (n + 1) // 2] *= 2  # each bin but DC (and Nyquist for even n) also stands for its mirror image
+    return np.arange(n // 2 + 1) * sample_rate / n, amplitude
+
+
+def _amplitude_without_doubling(x: np.ndarray, sr: int) -> np.ndarray:
+    return np.abs(np.fft.rfft(x)) / len(x)
+
+
+AMPLITUDE_MISTAKES = [
+    Mistake(_amplitude_without_doubling, "your peaks are half as high: double every bin except DC (and Nyquist for even N), "
+                                         "because each also stands for its negative-frequency mirror image"),
+    Mistake(lambda x, sr: 2 * np.abs(np.fft.rfft(x)) / len(x), "you doubled the DC (and Nyquist) bin too: those have no mirror image"),
+    Mistake(lambda x, sr: np.abs(np.fft.rfft(x)), "you forgot to divide by N: the DFT sum grows with the frame length"),
+]
+FREQUENCY_MISTAKES = [
+    Mistake(lambda x, sr: np.arange(len(x) // 2 + 1), "your frequencies are bin numbers k: multiply by sample_rate / N to get Hz"),
+    Mistake(lambda x, sr: np.fft.fftfreq(len(x), 1 / sr), "your frequencies are the full, two-sided ones: keep the N//2 + 1 non-negative frequencies"),
+]
+
+
+# The same mistakes as whole answers (frequencies, amplitude), for the tests and the registry.
+AMPLITUDE_ANSWER_MISTAKES = [
+    Mistake(lambda x, sr, m=m: (np.fft.rfftfreq(len(x), 1 / sr), m.fn(x, sr)), m.message) for m in AMPLITUDE_MISTAKES
+] + [Mistake(lambda x, sr, m=m: (m.fn(x, sr), signals.dft_amplitude(x, sr)[1]), m.message) for m in FREQUENCY_MISTAKES]
+
+
+def check_dft_amplitude(student_fn: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``dft_amplitude(waveform, sample_rate) -> (frequencies_hz, amplitude)`` against ``signals.dft_amplitude``."""
+    rng = np.random.default_rng(5)
+    t = np.arange(800) / 8000
+    three = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 1000 * t) + 0.1).astype(np.float32)
+    cases = [((three, 8000), "0.5 sin(440 Hz) + 0.3 sin(1000 Hz) + 0.1, 800 samples at 8 kHz"),
+             ((rng.uniform(-1, 1, 255).astype(np.float32), 16000), "255 random samples at 16 kHz")]
+    try:
+        for (x, sr), text in cases:
+            got = call_student(student_fn, (x, sr), "dft_amplitude", text)
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                raise ExerciseFailed(f"✗ dft_amplitude: return two arrays, (frequencies_hz, amplitude); got {type(got).__name__} [input: {text}]")
+            freqs, amplitude = signals.dft_amplitude(x, sr)
+            for name, answer, expected, mistakes in (("frequencies", got[0], freqs, FREQUENCY_MISTAKES),
+                                                     ("amplitude", got[1], amplitude, AMPLITUDE_MISTAKES)):
+                problem = diagnose(answer, expected, mistakes=[(m.fn(x, sr), m.message) for m in mistakes], rtol=1e-5, atol=1e-7)
+                if problem is not None:
+                    raise ExerciseFailed(f"✗ dft_amplitude ({name}): {problem} [input: {text}]")
+    except ExerciseFailed as failure:
+        if raise_on_failure:
+            raise
+        print(failure)
+        return False
+    return finish("dft_amplitude", None, f"frequencies and amplitudes match the reference on {len(cases)} inputs", raise_on_failure)
 
 
 # ------------------------------------------------------------------------------ 2. framing
@@ -141,6 +199,13 @@ EXERCISES = {
     raise NotImplementedError("write dft_magnitude")
 
 exercises.ch1.check_dft_magnitude(dft_magnitude)''', DFT_MISTAKES),
+    "dft_amplitude": Exercise(CHAPTER, "dft_amplitude", "The amplitude spectrum in Hz, with a loop over bins",
+                              check_dft_amplitude, solution_dft_amplitude,
+                              '''def dft_amplitude(waveform, sample_rate):
+    """(frequencies_hz, amplitude): a sinusoid of amplitude a on a DFT bin shows a peak of height a."""
+    raise NotImplementedError("write dft_amplitude")
+
+exercises.ch1.check_dft_amplitude(dft_amplitude)''', AMPLITUDE_ANSWER_MISTAKES),
     "frame_signal": Exercise(CHAPTER, "frame_signal", "Cutting audio into overlapping frames",
                              check_frame_signal, solution_frame_signal,
                              '''def frame_signal(waveform, frame_length, hop_length):

@@ -63,34 +63,34 @@ def check_causal_mask(student_fn: Callable[[int], torch.Tensor], raise_on_failur
 
 
 # ------------------------------------------------------------------------------ 2. WaveNet receptive field
-def solution_receptive_field(dilations: list[int], kernel_size: int = 2) -> int:
+def solution_receptive_field(kernel_size: int, dilations: list[int]) -> int:
     """Samples (the current one included) that can influence one output of a stack of dilated causal convolutions."""
     return (kernel_size - 1) * sum(dilations) + 1
 
 
 RF_MISTAKES = [
-    Mistake(lambda d, k: (k - 1) * sum(d), "off by one: count the current sample too (+1)"),
-    Mistake(lambda d, k: k * sum(d), "each layer adds (kernel_size - 1) × dilation samples of past, not kernel_size × dilation"),
-    Mistake(lambda d, k: (k - 1) * max(d) + 1, "you used only the largest dilation: every layer widens the view, so sum the dilations"),
-    Mistake(lambda d, k: k * sum(d) + 1, "each layer adds (kernel_size - 1) × dilation samples of past, not kernel_size × dilation"),
+    Mistake(lambda k, d: (k - 1) * sum(d), "off by one: count the current sample too (+1)"),
+    Mistake(lambda k, d: k * sum(d), "each layer adds (kernel_size - 1) × dilation samples of past, not kernel_size × dilation"),
+    Mistake(lambda k, d: (k - 1) * max(d) + 1, "you used only the largest dilation: every layer widens the view, so sum the dilations"),
+    Mistake(lambda k, d: k * sum(d) + 1, "each layer adds (kernel_size - 1) × dilation samples of past, not kernel_size × dilation"),
 ]
 
 
-def _rf_reference(dilations: list[int], kernel_size: int) -> int:
+def _rf_reference(kernel_size: int, dilations: list[int]) -> int:
     for layers in range(1, 16):  # find the config the dilations came from, and use the package's property
         stacks, rest = divmod(len(dilations), layers)
         config = wavenet.WaveNetConfig(layers_per_stack=layers, num_stacks=max(stacks, 1), kernel_size=kernel_size)
         if rest == 0 and config.dilations == list(dilations):
             return config.receptive_field
-    return solution_receptive_field(dilations, kernel_size)
+    return solution_receptive_field(kernel_size, dilations)
 
 
-def check_receptive_field(student_fn: Callable[[list[int], int], int], raise_on_failure: bool = True) -> bool:
-    """Self-check of ``receptive_field(dilations, kernel_size) -> int`` against ``WaveNetConfig.receptive_field``."""
+def check_receptive_field(student_fn: Callable[[int, list[int]], int], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``receptive_field(kernel_size, dilations) -> int`` against ``WaveNetConfig.receptive_field``."""
     cases = []
     for layers, stacks, kernel in ((10, 1, 2), (8, 2, 2), (5, 3, 3), (1, 1, 2)):
         dilations = wavenet.WaveNetConfig(layers_per_stack=layers, num_stacks=stacks, kernel_size=kernel).dilations
-        cases.append(((dilations, kernel), f"{stacks} stack(s) of dilations 1 .. {2 ** (layers - 1)}, kernel_size={kernel}"))
+        cases.append(((kernel, dilations), f"{stacks} stack(s) of dilations 1 .. {2 ** (layers - 1)}, kernel_size={kernel}"))
     return run_trials("receptive_field", student_fn, _rf_reference, cases, mistakes=RF_MISTAKES,
                       raise_on_failure=raise_on_failure, integer=True, rtol=0, atol=0)
 
@@ -143,7 +143,7 @@ EXERCISES = {
 exercises.ch3.check_causal_mask(causal_mask)''', MASK_MISTAKES),
     "receptive_field": Exercise(CHAPTER, "receptive_field", "The receptive field of a stack of dilated causal convolutions",
                                 check_receptive_field, solution_receptive_field,
-                                '''def receptive_field(dilations, kernel_size=2):
+                                '''def receptive_field(kernel_size, dilations):
     """How many samples (the current one included) can influence one output."""
     raise NotImplementedError("write receptive_field")
 
