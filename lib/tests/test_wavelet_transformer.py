@@ -82,3 +82,21 @@ def test_dft_initialisation_centres_increase():
     w = model.filters()
     peaks = np.abs(np.fft.rfft(w[:32], axis=1)).argmax(1)
     assert np.all(np.diff(peaks) >= 0) and peaks[-1] > peaks[0]
+
+
+def test_crops_and_clip_level_averaging():
+    from audioformers import sound_events
+
+    audio = np.random.default_rng(0).standard_normal((5, 64000)).astype(np.float32) * 0.1
+    index, crops = sound_events.random_crops(audio, 7, np.random.default_rng(1))
+    assert crops.shape == (7, 16000) and index.shape == (7,)
+    model = WaveletAudioTransformer(WaveletTransformerConfig(**SMALL)).eval()
+    scores = sound_events.clip_scores(model, audio, batch=3)
+    with torch.no_grad():
+        by_hand = torch.sigmoid(model(torch.from_numpy(audio[1].reshape(4, 16000)))).mean(0).numpy()
+    assert scores.shape == (5, 5)
+    np.testing.assert_allclose(scores[1], by_hand, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="shorter than one"):
+        sound_events.clip_scores(model, audio[:, :8000])
+    with pytest.raises(ValueError, match="unknown model"):
+        sound_events.build_model(sound_events.RunConfig(model="densenet"), 3)
