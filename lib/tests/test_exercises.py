@@ -97,3 +97,11 @@ def test_registry_lookup():
     assert exercises.get_exercise("ch2.mu_law_encode").chapter == 2
     with pytest.raises(KeyError, match="known: ch1.dft_magnitude"):
         exercises.get_exercise("ch9.nothing")
+
+
+def test_instructor_guide_lists_every_self_check():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "instructor_guide.md").read_text()
+    for exercise in ALL:
+        assert f"exercises.ch{exercise.chapter}.check_{exercise.name}" in guide, exercise.key
