@@ -93,13 +93,19 @@ def _haar_with(x: torch.Tensor, reduce) -> torch.Tensor:
     return torch.cat(out, dim=2)
 
 
+def _haar_tiled(x: torch.Tensor) -> torch.Tensor:
+    t = x.shape[1]
+    windows = wavelet_transformer.haar_window_sizes(t)
+    groups = torch.tensor_split(x, len(windows), dim=2)
+    return torch.cat([wavelet_transformer.block_average(g, w).repeat(1, w, 1)[:, :t] for g, w in zip(groups, windows)], dim=2)
+
+
 HAAR_MISTAKES = [
     Mistake(lambda x: _haar_with(x, lambda blk: blk.sum(1, keepdim=True)),
             "you summed each block: the Haar approximation here is the block mean (divide by the number of positions in the block)"),
-    Mistake(lambda x: torch.cat([torch.nn.functional.avg_pool1d(g.transpose(1, 2), w, w, ceil_mode=True).transpose(1, 2)
-                                 for g, w in zip(torch.tensor_split(x, len(wavelet_transformer.haar_window_sizes(x.shape[1])), 2),
-                                                 wavelet_transformer.haar_window_sizes(x.shape[1]))], dim=1),
-            "you did not repeat the block means back to T positions: every group must keep shape (B, T, C_g) so the next layer sees all scales at each position"),
+    Mistake(lambda x: _haar_tiled(x),
+            "your block means are tiled (.repeat) instead of each held over its own block (.repeat_interleave): "
+            "position t must carry the mean of the block that contains t"),
     Mistake(lambda x: wavelet_transformer.haar_multiscale(x.transpose(1, 2)).transpose(1, 2) if x.shape[1] >= len(wavelet_transformer.haar_window_sizes(x.shape[2])) else x,
             "time and channel axes mixed up: split the channels (last axis) into groups and average over time (axis 1)"),
     Mistake(lambda x: x.mean(dim=1, keepdim=True).expand_as(x), "you averaged every channel over all of time: only the last group is a global average; group g averages over 2**g positions"),
