@@ -7,6 +7,15 @@ import torch
 
 from audioformers.contrastive import CNNConfig, CNNEncoder, augment, nt_xent, train_simclr, train_supervised
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models on shared CPU cores run several times faster on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 
 def _nt_xent_direct(z1, z2, t):
     z = torch.cat([z1, z2])

@@ -5,6 +5,15 @@ import torch
 
 from audioformers import tokenizer as tk
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models on shared CPU cores run several times faster on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 
 def test_patches_are_thin_in_time_and_span_all_bands():
     log_mels = np.arange(2 * 8 * 7, dtype=np.float32).reshape(2, 8, 7)  # (N, M, T)
@@ -84,3 +93,25 @@ def test_tokenizer_end_to_end_shapes():
     centres = tk.kmeans_sklearn(tk.encode_patches(model, norm(patches)).reshape(-1, 4), 5)
     codes = tk.Tokenizer(norm, model, centres, 2).codes(log_mels)
     assert codes.shape == (4, 10) and codes.dtype == np.int64 and codes.max() < 5
+
+
+def test_two_note_helpers():
+    from audioformers import textless
+
+    idx = textless.patch_note_index(50, 2, 0.5)  # 20 ms patches, 0.5 s notes
+    assert idx[0] == 0 and idx[24] == 0 and idx[25] == 1 and idx[-1] == 1
+    table = textless.note_code_table({2: np.array([0, 0, 1, 1]), 4: np.array([0, 1, 2, 3])}, np.array([60, 60, 67, 67]))
+    assert table[0]["shared_patch_fraction"] == 0.0 and table[1]["codes_per_pitch"] == [2, 2]
+    assert textless.note_code_table({1: np.zeros(4, int)}, np.array([60, 60, 67, 67]))[0]["shared_patch_fraction"] == 1.0
+    x = np.sin(np.arange(16000) / 10).astype(np.float32)
+    noisy = textless.add_noise(x, 20.0)
+    assert 10 * np.log10(np.mean(x ** 2) / np.mean((noisy - x) ** 2)) == pytest.approx(20.0, abs=0.2)
+
+
+def test_ordering_verdicts():
+    from audioformers import textless
+
+    t = {m: {"mean": 0.5, "std": 0.01} for m in ("supervised_cnn", "code_lm", "simclr", "mel_stats")}
+    t["supervised_cnn"]["mean"] = 0.6
+    lines = textless.ordering_verdicts(t)
+    assert "reproduces" in lines[0] and "within" in lines[2]
