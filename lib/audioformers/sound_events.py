@@ -245,6 +245,10 @@ def study_variants(base: RunConfig) -> dict[str, RunConfig]:
         "lr 3e-3": replace(base, lr=3e-3),
         "DFT-initialised front end": replace(base, front_init="dft"),
         "2x steps": replace(base, steps=base.steps * 2),
+        "half the data": replace(base, train_clips=base.train_clips // 2),
+        "12.5 ms patches": replace(base, patch_samples=base.patch_samples // 2),
+        "CNN (VGG-like)": replace(base, model="cnn-vgg"),
+        "CNN (VGG-like), 2x steps": replace(base, model="cnn-vgg", steps=base.steps * 2),
     }
 
 
