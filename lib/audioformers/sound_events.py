@@ -319,7 +319,8 @@ def load_or_run(name: str, run: Callable[..., dict], profile: str | None = None,
     try:
         record = load_results(CHAPTER, name, profile)
         config = record["config"]
-        if all(config.get(k) == sizes[k] for k in ("steps", "batch_size", "train_clips", "test_clips")):
+        same_sizes = all(config.get(k) == sizes[k] for k in ("steps", "batch_size", "train_clips", "test_clips"))
+        if same_sizes and (name != "comparison" or set(config.get("models", [])) >= set(sizes["models"])):
             return record["metrics"]
     except FileNotFoundError:
         pass
