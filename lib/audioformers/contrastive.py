@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .training import fit
+
 
 # --------------------------------------------------------------------------------------------
 # Augmentations of a batch of log-mel spectrograms (B, n_mels, frames), natural-log units
@@ -122,22 +124,18 @@ def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, b
     model = CNNEncoder(config)
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     batches = _batches(len(data), min(batch_size, len(data)), gen)
-    losses = []
-    model.train()
-    for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+
+    def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = data[next(batches)]  # (B, M, T)
-        v1, v2 = augment(x, gen, crop_frames), augment(x, gen, crop_frames)
-        loss = nt_xent(model.projection(model(v1)), model.projection(model(v2)), temperature)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return model, losses
+        return augment(x, gen, crop_frames), augment(x, gen, crop_frames)  # two views
+
+    def loss_fn(m: CNNEncoder, views: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return nt_xent(m.projection(m(views[0])), m.projection(m(views[1])), temperature)
+
+    history = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
+                  desc="SimCLR", progress=False)
+    return model, history.train_loss
 
 
 def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig, *, steps: int = 500,
@@ -151,13 +149,9 @@ def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))  # (N,)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     batches = _batches(len(data), min(batch_size, len(data)), gen)
-    losses = []
-    model.train()
-    for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+
+    def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = next(batches)
         x = data[idx]  # (B, M, T)
         if augment_inputs:
@@ -165,13 +159,14 @@ def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig
         elif crop_frames:
             s = int(torch.randint(0, x.shape[2] - crop_frames + 1, (1,), generator=gen))
             x = x[:, :, s:s + crop_frames]  # (B, M, crop)
-        loss = F.cross_entropy(model.classifier(model(x)), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    return model, losses
+        return x, y[idx]
+
+    def loss_fn(m: CNNEncoder, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(m.classifier(m(batch[0])), batch[1])
+
+    history = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
+                  desc="supervised CNN", progress=False)
+    return model, history.train_loss
 
 
 @torch.no_grad()

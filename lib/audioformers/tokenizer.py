@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .signals import log_mel_spectrogram
+from .training import fit
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,20 +134,16 @@ def train_autoencoder(patches: np.ndarray, config: AutoencoderConfig | None = No
     config = config or AutoencoderConfig(input_dim=flat.shape[1])
     torch.manual_seed(seed)
     model = PatchAutoencoder(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     gen = torch.Generator().manual_seed(seed)
-    losses = []
-    model.train()
-    for step in range(steps):
-        idx = torch.randint(0, len(flat), (batch_size,), generator=gen)
-        batch = flat[idx]  # (B, D)
-        loss = torch.mean((model(batch) - batch) ** 2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        for group in opt.param_groups:  # cosine decay
-            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * (step + 1) / steps))
-        losses.append(loss.item())
+
+    def next_batch(step: int) -> torch.Tensor:
+        return flat[torch.randint(0, len(flat), (batch_size,), generator=gen)]  # (B, D)
+
+    def loss_fn(m: PatchAutoencoder, batch: torch.Tensor) -> torch.Tensor:
+        return torch.mean((m(batch) - batch) ** 2)
+
+    losses = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
+                 desc="autoencoder", progress=progress).train_loss
     model.eval()
     return model, losses
 
