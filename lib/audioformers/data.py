@@ -31,25 +31,18 @@ SOUNDMIX_CLASSES: list[str] = builders.SOUNDMIX_CLASSES
 # --- registry ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class DownloadSpec:
-    """One file of a full public dataset: where to get it and its sha256 (downloads: later)."""
-
-    url: str
-    sha256: str
-    filename: str
-    size: int | None = None
-
-
-@dataclass(frozen=True)
 class DatasetEntry:
-    """A registered dataset: ``kind`` is "offline" (built by ``builder``) or "download"."""
+    """An offline dataset, built by ``builder`` from installed packages.
+
+    The full public datasets (FSD50K, MAESTRO, Speech Commands) are registered with their URLs and
+    checksums in :mod:`audioformers.downloads`; :func:`ensure_dataset` knows both registries.
+    """
 
     name: str
     kind: str
     description: str
     builder: Callable[[Path, dict], dict] | None = None
     config: dict = field(default_factory=dict)
-    downloads: tuple[DownloadSpec, ...] = ()
 
 
 def _instruments_xl(folder: Path, config: dict) -> dict:
@@ -122,14 +115,23 @@ def is_complete(name: str) -> bool:
 
 
 def ensure_dataset(name: str) -> Path:
-    """Return the dataset's folder, building it first if missing, incomplete or out of date."""
-    _check(name, DATASET_NAMES, "dataset")
+    """Return the dataset's folder, building it first if missing, incomplete or out of date.
+
+    A public dataset (see :mod:`audioformers.downloads`) is never fetched implicitly — it is tens of
+    gigabytes — so a missing one is an error that names the download command.
+    """
+    from . import downloads
+
+    if name in downloads.REGISTRY:
+        if not downloads.is_complete(name):
+            raise FileNotFoundError(f"public dataset {name!r} is not downloaded: run "
+                                    f"`python data_scripts/download_datasets.py --dataset {name}`")
+        return downloads.dataset_folder(name)
+    _check(name, DATASET_NAMES + tuple(downloads.REGISTRY), "dataset")
     entry = REGISTRY[name]
     folder = data_dir() / name
     if is_complete(name):
         return folder
-    if entry.kind != "offline":
-        raise NotImplementedError(f"dataset {name!r} must be downloaded (not implemented yet)")
     if folder.exists():  # interrupted or outdated build: never used
         shutil.rmtree(folder)
     tmp = data_dir() / f".{name}.partial-{os.getpid()}"

@@ -188,3 +188,14 @@ def test_pypi_fallback(monkeypatch, capsys):
         data.ensure_dataset("drums-mini")
     err = capsys.readouterr().err
     assert err.count("PyPI-only") == 1
+
+
+def test_public_dataset_is_never_fetched_implicitly(monkeypatch, tmp_path):
+    from audioformers import downloads
+
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    name = next(iter(downloads.REGISTRY))
+    with pytest.raises(FileNotFoundError, match="download_datasets.py --dataset"):
+        data.ensure_dataset(name)
+    with pytest.raises(ValueError, match=name):  # the error for an unknown name lists public ones too
+        data.ensure_dataset("no-such-set")
