@@ -404,6 +404,19 @@ def cost_vs_context(contexts: list[int], config: ExperimentConfig, device: torch
     return out
 
 
+def scaling_exponents(contexts: list[int], cost: dict[str, dict[str, list[float]]], tail: int = 3) -> dict[str, float]:
+    """Log-log slope of time against context over the ``tail`` longest contexts, per model.
+
+    A slope near 1 is linear cost (WaveNet); near 2 is the n^2 of an explicit attention matrix once it dominates.
+    """
+    if len(contexts) < 2:
+        raise ValueError("need at least two context lengths to fit a slope")
+    tail = max(2, min(tail, len(contexts)))
+    x = np.log(np.asarray(contexts[-tail:], dtype=np.float64))
+    return {key: float(np.polyfit(x, np.log(np.asarray(v["seconds"][-tail:], dtype=np.float64)), 1)[0])
+            for key, v in cost.items()}
+
+
 class _plain_attention:
     """Context manager: swap ``F.scaled_dot_product_attention`` for softmax(QK^T) V with an explicit (T, T) matrix."""
 

@@ -149,13 +149,19 @@ def _ch3_absolute(profile: str, directory: Path) -> Measured:
 
 def _ch3_attention(profile: str, directory: Path) -> Measured:
     record = _load(directory, "ch3", "attention_cost", profile)
-    exponent = _dig(record["metrics"], "memory_exponent") if record else None
-    if exponent is None:
+    slopes = _dig(record["metrics"], "time_exponent") if record else None
+    if not slopes or "plain_attention" not in slopes or "wavenet" not in slopes:
         return _missing(profile, "chapter 3's attention-cost measurement")
-    verdict = "reproduced" if 1.7 <= exponent <= 2.3 else "partly"
-    return Measured(f"attention memory ∝ n^{exponent:.2f}", verdict,
-                    "naive attention stores an n × n matrix per head and layer",
-                    str(record.get("device", "")), record.get("wall_time_s"))
+    plain, wavenet = slopes["plain_attention"], slopes["wavenet"]
+    text = (f"training-step time ∝ n^{plain:.2f} (explicit attention matrix), n^{slopes.get('transformer', float('nan')):.2f} "
+            f"(fused attention), n^{wavenet:.2f} (WaveNet)")
+    if plain >= 1.6 and plain > wavenet + 0.4:
+        verdict, why = "reproduced", "the explicit n × n matrix dominates at long contexts; WaveNet stays near linear"
+    elif plain > wavenet:
+        verdict, why = "partly", "attention grows faster than WaveNet, but the n² term does not dominate yet at these lengths"
+    else:
+        verdict, why = "not reproduced", "no super-linear growth measured at these context lengths"
+    return Measured(text, verdict, why, str(record.get("device", "")), record.get("wall_time_s"))
 
 
 # --- chapter 4: linear probes ----------------------------------------------------------------
@@ -163,12 +169,14 @@ def _ch3_attention(profile: str, directory: Path) -> Measured:
 _PROBE_DATASETS = ("instruments-mini-xl", "instruments-mini", "drums-mini")
 
 
-def _probe_table(profile: str, directory: Path) -> tuple[str, dict[str, Any], dict] | None:
+def _probe_tables(profile: str, directory: Path) -> list[tuple[str, dict[str, Any], dict]]:
+    """Every probe dataset with a table at this profile: ``(dataset, table, record)``."""
+    found = []
     for dataset in _PROBE_DATASETS:
         record = _load(directory, "ch4", f"probe-table-{dataset}", profile)
         if record and _dig(record["metrics"], "table"):
-            return dataset, record["metrics"]["table"], record
-    return None
+            found.append((dataset, record["metrics"]["table"], record))
+    return found
 
 
 def _probe_cell(table: dict[str, Any], method: str) -> str:
@@ -180,41 +188,43 @@ def _probe_cell(table: dict[str, Any], method: str) -> str:
 
 def _ch4_order(first: str, second: str, why_yes: str, why_no: str) -> Callable[[str, Path], Measured]:
     def measure(profile: str, directory: Path) -> Measured:
-        found = _probe_table(profile, directory)
-        if found is None:
+        tables = [t for t in _probe_tables(profile, directory) if first in t[1] and second in t[1]]
+        if not tables:
             return _missing(profile, "chapter 4's probe study")
-        dataset, table, record = found
-        if first not in table or second not in table:
-            return _missing(profile, f"the {first}/{second} probes")
-        a, b = table[first], table[second]
-        text = f"{dataset}: {_probe_cell(table, first)} vs {_probe_cell(table, second)}"
-        gap = a["mean"] - b["mean"]
-        noise = math.hypot(a.get("std", 0.0), b.get("std", 0.0))
-        if gap > noise:
+        texts, outcomes = [], []
+        for dataset, table, _ in tables:
+            a, b = table[first], table[second]
+            gap, noise = a["mean"] - b["mean"], math.hypot(a.get("std", 0.0), b.get("std", 0.0))
+            outcomes.append("ahead" if gap > noise else ("within" if abs(gap) <= noise else "behind"))
+            texts.append(f"{dataset}: {_probe_cell(table, first)} vs {_probe_cell(table, second)}")
+        if all(o == "ahead" for o in outcomes):
             verdict, why = "reproduced", why_yes
-        elif gap > 0:
-            verdict, why = "partly", "right order, but within one standard deviation"
+        elif "ahead" in outcomes or ("within" in outcomes and "behind" not in outcomes):
+            verdict, why = "partly", f"{first} ahead on some probe sets only, or within the seed spread"
         else:
             verdict, why = "not reproduced", why_no
-        return Measured(text, verdict, why, str(record.get("device", "")), record.get("wall_time_s"))
+        device, seconds = _provenance([t[2] for t in tables])
+        return Measured("; ".join(texts), verdict, why, device, seconds)
 
     return measure
 
 
 def _ch4_supervised_gap(profile: str, directory: Path) -> Measured:
-    found = _probe_table(profile, directory)
-    if found is None:
+    tables = [t for t in _probe_tables(profile, directory) if "supervised_cnn" in t[1]]
+    if not tables:
         return _missing(profile, "chapter 4's probe study")
-    dataset, table, record = found
-    best_ssl = max((table[m]["mean"], m) for m in ("code_lm", "simclr") if m in table)
-    sup = table.get("supervised_cnn", {}).get("mean")
-    if sup is None:
-        return _missing(profile, "the supervised CNN")
-    gap = (sup - best_ssl[0]) * 100
-    verdict = "reproduced" if gap >= 5 else ("partly" if gap > 0 else "not reproduced")
-    return Measured(f"{dataset}: supervised − best self-supervised ({best_ssl[1]}) = {gap:+.1f} points",
-                    verdict, "labels help most when the probe data are small", str(record.get("device", "")),
-                    record.get("wall_time_s"))
+    texts, gaps = [], []
+    for dataset, table, _ in tables:
+        best_ssl = max((table[m]["mean"], m) for m in ("code_lm", "simclr") if m in table)
+        gap = (table["supervised_cnn"]["mean"] - best_ssl[0]) * 100
+        gaps.append(gap)
+        texts.append(f"{dataset}: supervised − best self-supervised ({best_ssl[1]}) = {gap:+.1f} points")
+    verdict = "reproduced" if min(gaps) >= 5 else ("partly" if max(gaps) > 0 else "not reproduced")
+    why = {"reproduced": "labels help by several points on every probe set",
+           "partly": "labels help, by less than the lecture's margin on some probe sets",
+           "not reproduced": "the supervised CNN is not ahead at this scale"}[verdict]
+    device, seconds = _provenance([t[2] for t in tables])
+    return Measured("; ".join(texts), verdict, why, device, seconds)
 
 
 def _ch4_codes(profile: str, directory: Path) -> Measured:
@@ -342,3 +352,65 @@ def to_markdown(rows: list[dict[str, str]]) -> str:
     for row in rows:
         lines.append("| " + " | ".join(str(row[h]).replace("|", "\\|") for h in headers) + " |")
     return "\n".join(lines)
+
+
+# --- series for the report's figures ---------------------------------------------------------
+
+Series = dict[str, tuple[float, float, int]]  # label -> (mean, std, n)
+
+#: Published numbers drawn beside ours (source tags as in :data:`CLAIMS`).
+PUBLISHED = {
+    "ch3": {"wavenet": 0.74, "transformer": 0.80, "conditioned": 0.82},  # [secondary] top-5, piano 16 kHz
+    "ch4": {"simclr": 0.55, "code_lm": 0.60},  # [lecture] linear-probe accuracy
+    "ch5": {"transformer-haar": 0.537, "cnn-vgg": 0.434, "cnn-resnet": 0.373},  # FSD50K eval mAP ([secondary], paper baselines)
+}
+
+
+def ch3_series(profile: str, metric: str = "top5", directory: Path | None = None) -> dict[str, Series]:
+    """Per domain: model -> (mean, std, n) of the final held-out ``metric`` over seeds."""
+    directory = directory or results_dir()
+    out: dict[str, Series] = {}
+    for domain in ("music", "speech"):
+        series = {}
+        for model in ("wavenet", "transformer", "conditioned"):
+            values, _ = _ch3_final(profile, directory, domain, model, metric)
+            if values:
+                series[model] = (*mean_std(values), len(values))
+        if series:
+            out[domain] = series
+    return out
+
+
+def ch4_series(profile: str, directory: Path | None = None) -> dict[str, Series]:
+    """Per probe dataset: method -> (mean, std, n) test accuracy."""
+    directory = directory or results_dir()
+    out: dict[str, Series] = {}
+    for dataset, table, _ in _probe_tables(profile, directory):
+        out[dataset] = {m: (row["mean"], row.get("std", 0.0), int(row.get("n", 1))) for m, row in table.items()}
+    return out
+
+
+def ch5_series(profile: str, directory: Path | None = None) -> Series:
+    """Model -> (mean, std, n) clip-level macro mAP."""
+    found = _ch5_summary(profile, directory or results_dir())
+    if found is None:
+        return {}
+    return {m: (row["mAP_mean"], row.get("mAP_std", 0.0), int(row.get("seeds", 1))) for m, row in found[0].items()}
+
+
+def plot_series(ax, series: Series, *, published: dict[str, float] | None = None, title: str, ylabel: str):
+    """Bars of our mean ± std (n in the label), with the published number as a black tick where there is one."""
+    labels = list(series)
+    means = [series[k][0] for k in labels]
+    stds = [series[k][1] for k in labels]
+    xs = np.arange(len(labels))
+    ax.bar(xs, means, yerr=stds, capsize=4, color="tab:blue", alpha=0.8, label="ours (mean ± std)")
+    if published:
+        marked = [(x, published[k]) for x, k in zip(xs, labels) if k in published]
+        if marked:
+            ax.scatter([x for x, _ in marked], [v for _, v in marked], marker="_", s=600, color="black",
+                       linewidths=2.5, label="published", zorder=3)
+    ax.set_xticks(xs, [f"{k}\n(n={series[k][2]})" for k in labels], fontsize=8)
+    ax.set(title=title, ylabel=ylabel, ylim=(0, 1))
+    ax.legend(fontsize=8, loc="upper right")
+    return ax

@@ -88,3 +88,12 @@ def test_benchmarking_helpers():
     assert benchmarking.mfu(1e6, 10.0, 2e7) == 0.5
     with pytest.raises(ValueError):
         benchmarking.time_callable(lambda: None, repeats=0)
+
+
+def test_scaling_exponents_recover_power_laws():
+    contexts = [256, 512, 1024, 2048]
+    cost = {"linear": {"seconds": [1e-3 * t for t in contexts]}, "quadratic": {"seconds": [1e-6 * t * t for t in contexts]}}
+    slopes = nextsample.scaling_exponents(contexts, cost)
+    assert abs(slopes["linear"] - 1.0) < 1e-9 and abs(slopes["quadratic"] - 2.0) < 1e-9
+    with pytest.raises(ValueError, match="two context"):
+        nextsample.scaling_exponents([256], cost)

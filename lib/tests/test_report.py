@@ -69,3 +69,14 @@ def test_haar_vs_average_and_markdown(tmp_path):
 def test_bad_verdict_is_refused():
     with pytest.raises(ValueError, match="verdict"):
         report.Measured("x", "maybe", "y")
+
+
+def test_attention_cost_claim(tmp_path):
+    _write(tmp_path, "ch3", "attention_cost", "book",
+           {"time_exponent": {"plain_attention": 1.9, "transformer": 1.2, "wavenet": 1.0}})
+    rows = {r["claim"]: r for r in report.build_report("book", tmp_path)}
+    assert rows["3d"]["verdict"] == "reproduced" and "n^1.90" in rows["3d"]["ours (book)"]
+    _write(tmp_path, "ch3", "attention_cost", "book",
+           {"time_exponent": {"plain_attention": 1.3, "transformer": 1.1, "wavenet": 1.0}})
+    rows = {r["claim"]: r for r in report.build_report("book", tmp_path)}
+    assert rows["3d"]["verdict"] == "partly"
