@@ -15,8 +15,8 @@ Steps:
 3. copy the package sources (``pyproject.toml``, ``README.md``, ``LICENSE``, ``lib/audioformers``) to a
    scratch folder and point ``AUDIOFORMERS_INSTALL_SPEC`` at it: the notebook's set-up cell must
    ``pip install`` it (a regular install, as on Colab, so that it is importable without a restart);
-   a notebook whose set-up cell does not read that variable yet gets :data:`PROPOSED_SETUP_CELL` instead
-   (and the script says so);
+   every notebook's first code cell is :data:`SETUP_CELL` (a notebook whose first cell does not read that
+   variable is refused with a message: the check would otherwise prove nothing);
 4. execute the notebook in that environment (``BOOK_PROFILE=smoke`` unless ``--profile``), and check that the
    package was installed into the fresh environment and that torch and torchaudio were not reinstalled.
 
@@ -46,21 +46,22 @@ COLAB_PACKAGES = ["torch", "torchaudio", "numpy", "scipy", "matplotlib", "libros
                   "tqdm", "ipykernel", "ipython", "nbformat", "nbclient", "PyYAML", "requests"]
 NOT_ON_COLAB = {"audioformers", "pywavelets", "pyfluidsynth"}
 
-PROPOSED_SETUP_CELL = '''# Set-up. On Colab this installs the book's package (pinned to the book's tag) and the Debian audio
-# packages, keeping Colab's own torch; elsewhere it only checks that the package is installed.
+SETUP_CELL = '''# Set-up. On Colab this installs the Debian audio packages and the book's package (pinned to the book's
+# tag), keeping Colab's own torch and torchaudio; elsewhere it only checks that the package is installed.
 import importlib, importlib.util, os, subprocess, sys
 INSTALL_SPEC = os.environ.get("AUDIOFORMERS_INSTALL_SPEC")  # a local checkout: how the book tests this cell
 if ("google.colab" in sys.modules or INSTALL_SPEC) and importlib.util.find_spec("audioformers") is None:
     if "google.colab" in sys.modules:
-        subprocess.run("apt-get -qq install -y fluid-soundfont-gm libfluidsynth3 asterisk-moh-opsound-wav "
-                       "asterisk-core-sounds-en-wav hydrogen-drumkits minetest-data lincity-ng-data "
-                       "sound-theme-freedesktop > /dev/null", shell=True, check=True)
+        subprocess.run("apt-get -qq update > /dev/null && apt-get -qq install -y fluid-soundfont-gm libfluidsynth3 "
+                       "asterisk-moh-opsound-wav asterisk-core-sounds-en-wav hydrogen-drumkits minetest-data "
+                       "lincity-ng-data sound-theme-freedesktop > /dev/null", shell=True, check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", INSTALL_SPEC or "audioformers @ git+"
                     "https://github.com/transformers-for-audio/transformers-for-audio@v0.1"], check=True)
     importlib.invalidate_caches()
 if importlib.util.find_spec("audioformers") is None:
     raise ModuleNotFoundError("The book's package is not installed: run `make install` in the repository "
                               "(or `pip install -e .`) and restart the kernel.")'''
+PROPOSED_SETUP_CELL = SETUP_CELL  # the first round's name, kept for callers that still use it
 
 
 def _normalise(name: str) -> str:
@@ -129,19 +130,28 @@ def package_sources(scratch: Path) -> Path:
     return target
 
 
-def prepare_notebook(source: Path, scratch: Path) -> tuple[Path, bool]:
-    """Copy the notebook; give it the proposed set-up cell if its own does not read AUDIOFORMERS_INSTALL_SPEC."""
-    notebook = json.loads(source.read_text())
-    first = next(cell for cell in notebook["cells"] if cell["cell_type"] == "code")
+def setup_cell_problem(notebook: dict) -> str | None:
+    """``None`` if the first code cell is the book's set-up cell (it reads AUDIOFORMERS_INSTALL_SPEC), else why not."""
+    first = next((cell for cell in notebook["cells"] if cell["cell_type"] == "code"), None)
+    if first is None:
+        return "the notebook has no code cell"
     text = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
-    patched = "AUDIOFORMERS_INSTALL_SPEC" not in text
-    if patched:
-        if "find_spec(\"audioformers\")" not in text:
-            raise ValueError(f"{source}: the first code cell is not the book's set-up cell")
-        first["source"] = PROPOSED_SETUP_CELL
+    if "find_spec(\"audioformers\")" not in text:
+        return "the first code cell is not the book's set-up cell"
+    if "AUDIOFORMERS_INSTALL_SPEC" not in text:
+        return "the set-up cell does not read AUDIOFORMERS_INSTALL_SPEC (an old version: replace it by SETUP_CELL)"
+    return None
+
+
+def prepare_notebook(source: Path, scratch: Path) -> Path:
+    """Copy the notebook into ``scratch`` as it is; refuse one whose set-up cell cannot install from a checkout."""
+    notebook = json.loads(source.read_text())
+    problem = setup_cell_problem(notebook)
+    if problem is not None:
+        raise ValueError(f"{source}: {problem}")
     target = scratch / source.name
     target.write_text(json.dumps(notebook))
-    return target, patched
+    return target
 
 
 def pip_freeze(python: Path) -> dict[str, str]:
@@ -194,7 +204,7 @@ def check(notebooks: list[Path], venv: Path, base: str = "link", profile: str = 
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
             env.update(BOOK_PROFILE=profile, AUDIOFORMERS_INSTALL_SPEC=str(package_sources(scratch)),
                        PATH=f"{venv / 'bin'}:{env.get('PATH', '')}", PIP_DISABLE_PIP_VERSION_CHECK="1")
-            notebook, patched = prepare_notebook(source, scratch)
+            notebook = prepare_notebook(source, scratch)
             wall = run_notebook(notebook, venv, scratch, env, timeout)
             if keep:
                 shutil.copy2(notebook, venv / notebook.name)
@@ -203,7 +213,7 @@ def check(notebooks: list[Path], venv: Path, base: str = "link", profile: str = 
                                capture_output=True, text=True, check=True, env={"PATH": os.environ.get("PATH", "")}).stdout.split()
         added = sorted(f"{n}=={v}" for n, v in after.items() if n not in before)
         changed = sorted(f"{n}: {before[n]} -> {v}" for n, v in after.items() if n in before and before[n] != v)
-        report = {"notebook": source.name, "base": base, "profile": profile, "setup_cell_patched": patched,
+        report = {"notebook": source.name, "base": base, "profile": profile,
                   "environment_s": round(setup_s, 1), "notebook_s": round(wall, 1), "installed_by_first_cell": added,
                   "changed_by_first_cell": changed, "audioformers_from": where[0], "torch_from": where[1],
                   "base_distributions": len(base_packages)}

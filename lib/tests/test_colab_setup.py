@@ -21,17 +21,18 @@ fresh = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fresh)
 
 
-def test_proposed_setup_cell_is_valid_python_and_keeps_colab_torch():
-    compile(fresh.PROPOSED_SETUP_CELL, "setup-cell", "exec")
-    cell = fresh.PROPOSED_SETUP_CELL
+def test_setup_cell_is_valid_python_and_keeps_colab_torch():
+    compile(fresh.SETUP_CELL, "setup-cell", "exec")
+    cell = fresh.SETUP_CELL
     assert "AUDIOFORMERS_INSTALL_SPEC" in cell and "importlib.invalidate_caches()" in cell
+    assert cell.index("apt-get -qq update") < cell.index("apt-get -qq install")  # a fresh runtime has no package lists
     assert "@v0.1" in cell  # pinned to the book's tag
     assert "torch" not in cell.split("pip")[1].split("]")[0]  # torch and torchaudio are never named for pip
 
 
 def test_setup_cell_does_nothing_when_the_package_is_installed(monkeypatch):
     monkeypatch.delenv("AUDIOFORMERS_INSTALL_SPEC", raising=False)
-    exec(fresh.PROPOSED_SETUP_CELL, {})  # audioformers is installed here: no pip, no error
+    exec(fresh.SETUP_CELL, {})  # audioformers is installed here: no pip, no error
 
 
 def test_base_environment_has_torch_but_not_the_book_package():
@@ -40,18 +41,41 @@ def test_base_environment_has_torch_but_not_the_book_package():
     assert not names & fresh.NOT_ON_COLAB
 
 
-def test_prepare_notebook_patches_only_the_setup_cell(tmp_path):
+def _notebooks() -> list[Path]:
+    return sorted((ROOT / "chapters").glob("*.ipynb")) + [ROOT / "templates" / "chapter_template.ipynb"]
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_every_notebook_starts_with_the_setup_cell(path):
+    notebook = json.loads(path.read_text())
+    if path.name.startswith("03_") and fresh.setup_cell_problem(notebook) is not None:
+        pytest.xfail("chapter 3 is still being written; its set-up cell is updated when it is handed over")
+    first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    assert "".join(first["source"]) == fresh.SETUP_CELL
+    assert "hide-input" in first["metadata"].get("tags", [])  # shown collapsed in the book
+
+
+def test_prepare_notebook_copies_a_notebook_unchanged(tmp_path):
     template = json.loads((ROOT / "templates" / "chapter_template.ipynb").read_text())
     source = tmp_path / "src" / "nb.ipynb"
     source.parent.mkdir()
     source.write_text(json.dumps(template))
-    target, patched = fresh.prepare_notebook(source, tmp_path)
-    cells = json.loads(target.read_text())["cells"]
-    first = next(c for c in cells if c["cell_type"] == "code")
-    assert patched and first["source"] == fresh.PROPOSED_SETUP_CELL
-    assert len(cells) == len(template["cells"])
-    again, patched_again = fresh.prepare_notebook(target, tmp_path / "src")
-    assert not patched_again  # a notebook that already reads the variable is left alone
+    target = fresh.prepare_notebook(source, tmp_path)
+    assert json.loads(target.read_text()) == template
+
+
+def test_prepare_notebook_refuses_an_old_setup_cell(tmp_path):
+    notebook = json.loads((ROOT / "templates" / "chapter_template.ipynb").read_text())
+    first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    first["source"] = 'import importlib.util\nif importlib.util.find_spec("audioformers") is None:\n    raise ModuleNotFoundError("x")'
+    source = tmp_path / "old.ipynb"
+    source.write_text(json.dumps(notebook))
+    with pytest.raises(ValueError, match="does not read AUDIOFORMERS_INSTALL_SPEC"):
+        fresh.prepare_notebook(source, tmp_path / "out")
+    first["source"] = "print('hello')"
+    source.write_text(json.dumps(notebook))
+    with pytest.raises(ValueError, match="not the book's set-up cell"):
+        fresh.prepare_notebook(source, tmp_path / "out")
 
 
 def test_package_sources_copy_what_pip_needs(tmp_path):
