@@ -6,7 +6,7 @@ Teachers maintain one version of each notebook; :func:`make_student_copies` deri
   one, else the stub of the exercise named in ``metadata.exercise`` (e.g. ``"ch2.mu_law_encode"``, see
   :mod:`audioformers.exercises`), else one derived from the solution itself (each function keeps its
   signature and docstring, its body becomes ``raise NotImplementedError``; imports and ``check_...(...)``
-  self-check calls are kept);
+  self-check calls are kept); tags that hide the code in the book (``hide-input`` ...) are dropped;
 * a **markdown cell tagged** ``solution`` is removed, and so is every MyST block titled "Solution" inside
   a markdown cell (``:::{admonition} Solution`` with ``:class: dropdown``, ```` ```{dropdown} Solution ````,
   ``{solution}`` directives);
@@ -29,6 +29,8 @@ from typing import Iterable
 import nbformat
 
 SOLUTION_TAG = "solution"
+# Tags that hide a cell's code in the book (a solution behind a toggle); a student's stub must be in plain view.
+HIDING_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 DEFAULT_OUTPUT = Path("_build") / "student"
 DEFAULT_STUB = "# Your solution here.\nraise NotImplementedError(\"write your solution in this cell\")"
 
@@ -126,7 +128,8 @@ def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             if is_solution(cell):
                 cell.source = stub_for(cell).rstrip("\n")
-                cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != SOLUTION_TAG] + ["exercise"]
+                kept = [t for t in cell.metadata.get("tags", []) if t != SOLUTION_TAG and t not in HIDING_TAGS]
+                cell.metadata["tags"] = kept + ["exercise"]
                 cell.metadata.pop("stub", None)
             cell.outputs = []
             cell.execution_count = None

@@ -147,3 +147,66 @@ def test_timing_table_reads_the_provenance_cell(tmp_path):
     table = coursework.timing_table([tmp_path / "01_x.ipynb", tmp_path / "02_y.ipynb"])
     assert "| 01_x | book | cpu (2 threads) | 1.5 |" in table
     assert "| 02_y | ? | ? | not recorded |" in table
+
+
+def test_stubs_are_shown_even_where_the_book_hides_the_solution(tmp_path):
+    cell = new_code_cell("def f():\n    return 1", metadata={"tags": ["solution", "hide-input", "keep-me"], "stub": "def f():\n    ..."})
+    student = coursework.student_notebook(new_notebook(cells=[cell]))
+    assert student.cells[0].metadata["tags"] == ["keep-me", "exercise"]
+
+
+# ------------------------------------------------------------------ the real chapters
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+WITH_EXERCISE_CELLS = [p for p in CHAPTERS if any(c.metadata.get("exercise") for c in nbformat.read(p, as_version=4).cells)]
+
+
+def _exercise_cells(notebook: nbformat.NotebookNode) -> tuple[str, list[nbformat.NotebookNode]]:
+    """The import cell of the Exercises section (the first code cell after its heading) and the self-checked cells."""
+    heading = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and c.source.startswith("## Exercises"))
+    code = [c for c in notebook.cells[heading:] if c.cell_type == "code"]
+    return code[0].source, [c for c in code if c.metadata.get("exercise") or "solution" in c.metadata.get("tags", [])]
+
+
+def test_chapters_with_self_checked_exercises_are_found():
+    names = {p.stem[:2] for p in WITH_EXERCISE_CELLS}
+    assert {"01", "02", "04", "05"} <= names
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISE_CELLS, ids=lambda p: p.stem)
+def test_book_solution_cells_pass_their_self_checks(path, capsys):
+    notebook = nbformat.read(path, as_version=4)
+    imports, cells = _exercise_cells(notebook)
+    assert "from audioformers import exercises" in imports
+    assert len(cells) >= 2, "at least two self-checked coding exercises per chapter"
+    namespace: dict = {}
+    exec(imports, namespace)
+    for cell in cells:
+        assert "solution" in cell.metadata.get("tags", []) and "hide-input" in cell.metadata["tags"]
+        key = cell.metadata["exercise"]
+        exercises.get_exercise(key)  # registered
+        assert f"exercises.{key.split('.')[0]}.check_{key.split('.')[1]}(" in cell.source
+        exec(cell.source, namespace)
+    assert capsys.readouterr().out.count("✓") == len(cells)
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISE_CELLS, ids=lambda p: p.stem)
+def test_student_copy_of_a_chapter_has_stubs_that_say_not_implemented(path, tmp_path):
+    book = nbformat.read(path, as_version=4)
+    _, solutions = _exercise_cells(book)
+    [written] = coursework.make_student_copies([path], tmp_path)
+    student = nbformat.read(written, as_version=4)
+    text = nbformat.writes(student)
+    for cell in solutions:  # the body of every reference solution is gone
+        body = [line for line in cell.source.splitlines() if line.startswith("    ") and '"""' not in line]
+        assert body and not any(line in text for line in body if len(line.strip()) > 20)
+    assert ":class: dropdown" not in "".join(c.source for c in student.cells if c.cell_type == "markdown")
+    imports, _ = _exercise_cells(student)
+    assert all(not c.outputs for c in student.cells if c.cell_type == "code")
+    stubs = [c for c in student.cells if "exercise" in c.metadata.get("tags", [])]
+    assert len(stubs) == len(solutions)
+    namespace: dict = {}
+    exec(imports, namespace)
+    for cell in stubs:
+        assert "hide-input" not in cell.metadata["tags"]
+        with pytest.raises(exercises.ExerciseFailed, match="not implemented yet"):
+            exec(cell.source, namespace)
