@@ -173,13 +173,37 @@ def provenance_of(path: Path | str) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
 
 
-def timing_table(notebooks: Iterable[Path | str]) -> str:
-    """A Markdown table of each notebook's recorded profile, device and wall time (from its provenance cell)."""
-    rows = ["| notebook | profile | device | wall time (min) |", "|---|---|---|---|"]
-    for path in map(Path, notebooks):
+def training_seconds(results_dir: Path | str, chapter: int, profile: str = "book") -> float | None:
+    """Sum of ``wall_time_s`` over ``results/ch<chapter>/*.<profile>.json``: the time the chapter's runs took
+    from scratch (the notebook itself reloads them from the cache), or ``None`` if none recorded one."""
+    import json
+
+    times = []
+    for path in sorted(Path(results_dir, f"ch{chapter}").glob(f"*.{profile}.json")):
+        value = json.loads(path.read_text()).get("wall_time_s")
+        if isinstance(value, (int, float)):
+            times.append(float(value))
+    return sum(times) if times else None
+
+
+def timing_table(notebooks: Iterable[Path | str], results_dir: Path | str | None = None) -> str:
+    """Each notebook's recorded profile, device and wall time (its provenance cell) and, with ``results_dir``,
+    the summed wall time of the chapter's recorded runs (the cost of a run without the cache), as Markdown."""
+    notebooks = [Path(p) for p in notebooks]
+    header = "| notebook | profile | device | notebook wall time (min) |"
+    if results_dir is None:
+        rows = [header, "|---|---|---|---|"]
+    else:
+        rows = [header + " runs recorded in results/ (min) |", "|---|---|---|---|---|"]
+    for path in notebooks:
         info = provenance_of(path)
         minutes = f"{float(info['wall_time_s']) / 60:.1f}" if "wall_time_s" in info else "not recorded"
-        rows.append(f"| {path.stem} | {info.get('profile', '?')} | {info.get('device', '?')} | {minutes} |")
+        row = f"| {path.stem} | {info.get('profile', '?')} | {info.get('device', '?')} | {minutes} |"
+        if results_dir is not None:
+            chapter = path.stem.split("_", 1)[0]
+            seconds = training_seconds(results_dir, int(chapter), info.get("profile", "book")) if chapter.isdigit() else None
+            row += f" {seconds / 60:.1f} |" if seconds is not None else " - |"
+        rows.append(row)
     return "\n".join(rows)
 
 
@@ -193,7 +217,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
     if not notebooks:
         parser.error("no notebooks given and none found in chapters/")
     if args.timings:
-        print(timing_table(notebooks))
+        print(timing_table(notebooks, Path("results") if Path("results").is_dir() else None))
         return []
     written = make_student_copies(notebooks, args.output)
     for path in written:

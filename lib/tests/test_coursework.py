@@ -210,3 +210,20 @@ def test_student_copy_of_a_chapter_has_stubs_that_say_not_implemented(path, tmp_
         assert "hide-input" not in cell.metadata["tags"]
         with pytest.raises(exercises.ExerciseFailed, match="not implemented yet"):
             exec(cell.source, namespace)
+
+
+def test_timing_table_adds_the_recorded_run_time_per_chapter(tmp_path):
+    import json
+
+    (tmp_path / "results" / "ch1").mkdir(parents=True)
+    for name, seconds in (("a", 60.0), ("b", 30.0)):
+        (tmp_path / "results" / "ch1" / f"{name}.book.json").write_text(json.dumps({"wall_time_s": seconds}))
+    (tmp_path / "results" / "ch1" / "c.smoke.json").write_text(json.dumps({"wall_time_s": 999.0}))  # other profile
+    (tmp_path / "results" / "ch1" / "d.book.json").write_text(json.dumps({"metrics": {}}))  # no time recorded
+    assert coursework.training_seconds(tmp_path / "results", 1) == 90.0
+    assert coursework.training_seconds(tmp_path / "results", 2) is None
+    cell = new_code_cell("notebook.provenance();", outputs=[new_output("stream", name="stdout", text="profile: book\nwall_time_s: 6\n")])
+    nbformat.write(new_notebook(cells=[cell]), tmp_path / "01_x.ipynb")
+    nbformat.write(new_notebook(cells=[cell]), tmp_path / "02_y.ipynb")
+    table = coursework.timing_table([tmp_path / "01_x.ipynb", tmp_path / "02_y.ipynb"], tmp_path / "results")
+    assert "| 01_x | book | ? | 0.1 | 1.5 |" in table and "| 02_y | book | ? | 0.1 | - |" in table
