@@ -41,11 +41,28 @@ MODEL_NAMES = ("wavenet", "transformer", "conditioned")
 
 
 # ---- data ---------------------------------------------------------------------------------------
+DOMAINS = ("music", "speech", "piano")
+#: Sample rate of each domain: wave-mini at 8 kHz; "piano" is the public MAESTRO corpus at 16 kHz (paper profile).
+DOMAIN_SAMPLE_RATES = {"music": 8000, "speech": 8000, "piano": 16000}
+PIANO_MAX_FILES = {"train": 200, "test": 50}  # bounds memory: 50 test tracks, as the paper's test set
+
+
 def load_tokens(domain: str = "music", split: str = "train") -> list[np.ndarray]:
-    """wave-mini audio of one domain and split as mu-law tokens (one int64 array per source file)."""
+    """Audio of one domain and split as mu-law tokens (one int64 array per source file).
+
+    ``music`` and ``speech`` are wave-mini (offline, 8 kHz); ``piano`` is MAESTRO at 16 kHz, which must have
+    been downloaded (``python data_scripts/download_datasets.py --dataset maestro``).
+    """
     from . import data
 
-    waves = data.load_wave_mini(domain=domain, split=split)
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; valid: {', '.join(DOMAINS)}")
+    if domain == "piano":
+        from .public_datasets import load_maestro
+
+        waves = load_maestro(split, max_files=PIANO_MAX_FILES.get(split), sample_rate=DOMAIN_SAMPLE_RATES["piano"])
+    else:
+        waves = data.load_wave_mini(domain=domain, split=split)
     return [mu_law_encode(np.asarray(w, dtype=np.float32), 256, clip=True) for w in waves]
 
 
@@ -459,7 +476,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="WaveNet vs transformer next-sample comparison (chapter 3)")
     parser.add_argument("--profile", default="book")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--domains", nargs="+", default=["music"])
+    parser.add_argument("--domains", nargs="+", default=None,
+                        help="music / speech (wave-mini, 8 kHz) or piano (MAESTRO, 16 kHz); default: piano at the "
+                             "paper profile, music otherwise")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES))
     parser.add_argument("--name", default=None, help="result name (default compare_<domain>_seed<seed>)")
     parser.add_argument("--steps", type=int, default=None)
@@ -470,7 +489,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("steps", args.steps), ("context_length", args.context_length),
                                                     ("eval_every", args.eval_every)) if v is not None}
-    for domain in args.domains:
+    domains = args.domains or (["piano"] if validate_profile(args.profile) == "paper" else ["music"])
+    for domain in domains:
         for seed in args.seeds:
             out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, progress=True, **overrides)
             print(json.dumps({m: {"params": r["parameters"], **r["final"], "s": round(r["train_seconds"], 1)}

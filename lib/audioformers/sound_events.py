@@ -53,7 +53,7 @@ class RunConfig:
     patch_samples: int = 400            # transformer patch length (25 ms)
     front_init: str = "random"          # "random" | "dft" (windowed sinusoids) for the wide layer
     num_layers: int = 3                 # transformer layers
-    task: str = "soundmix"              # "soundmix" (multi-label) | "family" (instruments-mini, single-label)
+    task: str = "soundmix"              # "soundmix" (multi-label) | "family" (instruments-mini) | "fsd50k" (paper)
     seed: int = 0
 
     def key(self) -> str:
@@ -66,8 +66,9 @@ def profile_sizes(profile: str | None = None) -> dict[str, Any]:
     return {
         "steps": pick(smoke=4, book=100, paper=20_000, profile=p),
         "batch_size": pick(smoke=4, book=16, paper=128, profile=p),
-        "train_clips": pick(smoke=16, book=2000, paper=2000, profile=p),
-        "test_clips": pick(smoke=8, book=200, paper=500, profile=p),
+        "train_clips": pick(smoke=16, book=2000, paper=40_966, profile=p),  # paper: up to all of FSD50K's train clips
+        "test_clips": pick(smoke=8, book=200, paper=10_231, profile=p),  # paper: FSD50K's eval clips
+        "task": pick(smoke="soundmix", book="soundmix", paper="fsd50k", profile=p),
         "seeds": pick(smoke=[0], book=[0, 1, 2], paper=[0, 1, 2, 3, 4], profile=p),
         "models": pick(smoke=list(MODELS), book=list(MODELS[:2] + MODELS[3:]), paper=list(MODELS), profile=p),
     }
@@ -113,7 +114,14 @@ def load_task(task: str, train_clips: int, test_clips: int) -> dict[str, Any]:
         tr, te = rng.permutation(len(train.labels))[:n_train], rng.permutation(len(test.labels))[:n_test]
         return {"train_audio": train.audio[tr], "train_targets": train.labels[tr], "test_audio": test.audio[te],
                 "test_targets": test.labels[te], "classes": train.classes, "multilabel": False}
-    raise ValueError(f"unknown task {task!r}; choose 'soundmix' or 'family'")
+    if task == "fsd50k":  # the paper's data: downloaded with data_scripts/download_datasets.py --dataset fsd50k
+        from .public_datasets import load_fsd50k
+
+        train = load_fsd50k("train", max_clips=train_clips)
+        test = load_fsd50k("eval", max_clips=test_clips)
+        return {"train_audio": train.audio, "train_targets": train.targets, "test_audio": test.audio,
+                "test_targets": test.targets, "classes": train.classes, "multilabel": True}
+    raise ValueError(f"unknown task {task!r}; choose 'soundmix', 'family' or 'fsd50k'")
 
 
 def random_crops(audio: np.ndarray, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -219,7 +227,7 @@ def run_comparison(profile: str | None = None, seeds: list[int] | None = None, m
     seeds = list(seeds if seeds is not None else sizes["seeds"])
     models = list(models or sizes["models"])
     base = RunConfig(steps=sizes["steps"], batch_size=sizes["batch_size"], train_clips=sizes["train_clips"],
-                     test_clips=sizes["test_clips"])
+                     test_clips=sizes["test_clips"], task=sizes["task"])
     runs = []
     with Stopwatch() as clock:
         for seed in seeds:
@@ -259,7 +267,7 @@ def run_study(profile: str | None = None, seed: int = 0, progress: bool = True, 
     profile = validate_profile(profile or get_profile())
     sizes = profile_sizes(profile)
     base = RunConfig(steps=sizes["steps"], batch_size=sizes["batch_size"], train_clips=sizes["train_clips"],
-                     test_clips=sizes["test_clips"], seed=seed)
+                     test_clips=sizes["test_clips"], task=sizes["task"], seed=seed)
     variants = study_variants(base)
     if profile == "smoke":
         variants = dict(list(variants.items())[:2])

@@ -186,7 +186,8 @@ def test_book_solution_cells_pass_their_self_checks(path, capsys):
         exercises.get_exercise(key)  # registered
         assert f"exercises.{key.split('.')[0]}.check_{key.split('.')[1]}(" in cell.source
         exec(cell.source, namespace)
-    assert capsys.readouterr().out.count("✓") == len(cells)
+    printed = capsys.readouterr().out
+    assert printed.count("✓") >= len(cells) and "✗" not in printed  # a check may print more than one ✓
 
 
 @pytest.mark.parametrize("path", WITH_EXERCISE_CELLS, ids=lambda p: p.stem)

@@ -95,3 +95,26 @@ def test_speech_commands_official_lists_and_speakers(tmp_path):
     assert np.all(train.audio[:, 12800:] == 0)  # 0.8 s padded to 1 s
     test = pdx.load_speech_commands("test", root=tmp_path)
     assert list(test.info["word"]) == ["zero"] and list(pdx.load_speech_commands("val", root=tmp_path).sources) == ["cc"]
+
+
+def test_paper_profile_uses_the_public_datasets(fsd50k, monkeypatch):
+    """Chapter 5's paper task reads FSD50K; chapter 3's piano domain reads MAESTRO (16 kHz)."""
+    from functools import partial
+
+    from audioformers import nextsample, sound_events
+
+    assert sound_events.profile_sizes("paper")["task"] == "fsd50k"
+    assert sound_events.profile_sizes("book")["task"] == "soundmix"
+    monkeypatch.setattr(pdx, "load_fsd50k", partial(pdx.load_fsd50k, root=fsd50k))
+    sound_events.load_task.cache_clear()
+    task = sound_events.load_task("fsd50k", 10, 10)
+    sound_events.load_task.cache_clear()
+    assert task["multilabel"] and task["classes"] == ["Bark", "Door", "Water"]
+    assert task["train_audio"].shape[0] == 2 and task["test_audio"].shape[0] == 1
+
+    tone = (0.5 * np.sin(np.arange(16000) / 5)).astype(np.float32)
+    monkeypatch.setattr(pdx, "load_maestro", lambda split, max_files=None, sample_rate=16000: [tone])
+    tokens = nextsample.load_tokens("piano", "test")
+    assert tokens[0].dtype == np.int64 and 0 <= tokens[0].min() and tokens[0].max() <= 255
+    with pytest.raises(ValueError, match="unknown domain 'violin'"):
+        nextsample.load_tokens("violin", "train")

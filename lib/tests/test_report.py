@@ -80,3 +80,14 @@ def test_attention_cost_claim(tmp_path):
            {"time_exponent": {"plain_attention": 1.3, "transformer": 1.1, "wavenet": 1.0}})
     rows = {r["claim"]: r for r in report.build_report("book", tmp_path)}
     assert rows["3d"]["verdict"] == "partly"
+
+
+def test_two_note_codes_claim(tmp_path):
+    table = [{"K": 2, "shared_patch_fraction": 0.62, "codes_per_pitch": [1, 2]},
+             {"K": 256, "shared_patch_fraction": 0.0, "codes_per_pitch": [112, 144]}]
+    _write(tmp_path, "ch4", "two-notes", "book", {"table": table})
+    row = {r["claim"]: r for r in report.build_report("book", tmp_path)}["4c"]
+    assert row["verdict"] == "reproduced" and "62% at K=2" in row["ours (book)"]
+    table[0]["shared_patch_fraction"] = 0.1
+    _write(tmp_path, "ch4", "two-notes", "book", {"table": table})
+    assert {r["claim"]: r for r in report.build_report("book", tmp_path)}["4c"]["verdict"] == "partly"
