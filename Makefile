@@ -59,7 +59,7 @@ reproduce: data
 	BOOK_PROFILE=book $(PY) -m audioformers.booktools execute $(NOTEBOOKS)
 
 bench: data
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py --time-notebooks --readme
 
 clean:
 	rm -rf _build $(VENV)/book-check

@@ -68,7 +68,7 @@ def main() -> None:
     profile = get_profile()
     config = nextsample.experiment_config(profile)
     with Stopwatch() as clock:
-        peak = benchmarking.matmul_flops_per_second(device, n=1024, repeats=args.repeats)
+        peak = benchmarking.matmul_flops_per_second(device)
         rows = {}
         for name in nextsample.MODEL_NAMES:
             row = training_throughput(name, config, device, args.repeats)

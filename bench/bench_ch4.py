@@ -40,7 +40,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = get_device("cpu")
     cfg = textless.study_config("instruments-mini-xl", "book")
-    peak = benchmarking.matmul_flops_per_second(device, n=512)
+    peak = benchmarking.matmul_flops_per_second(device)
     rows = {}
 
     ae = tokenizer.PatchAutoencoder(tokenizer.AutoencoderConfig(128, cfg.ae_hidden, cfg.bottleneck_dim))

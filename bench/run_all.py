@@ -109,10 +109,15 @@ def committed_notebook_time(notebook: Path) -> dict[str, Any]:
 
 def timed_notebook_run(notebook: Path, profile: str, timeout: int) -> float | None:
     """Execute a copy of ``notebook`` at ``profile`` (the committed file is untouched); seconds, or None."""
+    import shutil
+
     with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / notebook.name
+        shutil.copy(notebook, copy)
+        code = ("import sys\nfrom pathlib import Path\nfrom audioformers.booktools import execute_notebook\n"
+                f"print(execute_notebook(Path(sys.argv[1]), timeout={timeout}))\n")
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-                               f"--ExecutePreprocessor.timeout={timeout}", "--output-dir", folder, str(notebook)],
+        proc = subprocess.run([sys.executable, "-c", code, str(copy)], cwd=notebook.parent,
                               env={**os.environ, "BOOK_PROFILE": profile}, capture_output=True, text=True,
                               timeout=timeout + 60)
         return round(time.perf_counter() - start, 1) if proc.returncode == 0 else None
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-notebooks", action="store_true", help="execute every notebook at smoke and time it")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per benchmark")
     parser.add_argument("--output", default=None, help="where to write the JSON (default results/bench.json)")
+    parser.add_argument("--readme", action="store_true", help="also refresh the figures block in README.md")
     args = parser.parse_args(argv)
     profile = get_profile()
     report: dict[str, Any] = {"profile": profile, "device": describe(get_device()), "git_commit": git_commit(),
@@ -167,7 +173,30 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, output)
     print(f"\nwritten: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output.name}")
+    if args.readme:
+        update_readme(ROOT / "README.md", rows, report)
+        print("README.md: figures block refreshed")
     return 0
+
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+_README_KEYS = re.compile(r"status|mfu|speedup|over_naive|real_time|per_s|matmul|total|wall")
+
+
+def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[str, Any]) -> None:
+    """Replace the block between the bench markers in README.md with this run's headline figures."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme.name} has no {README_START} ... {README_END} block to refresh")
+    lines = [README_START,
+             f"Measured by `python bench/run_all.py --time-notebooks --readme` on {report['device']}, commit "
+             f"`{report['git_commit']}`, {report['written_at']} (ratios within one run; absolute rates depend on the machine).",
+             "", "| what | figure | value |", "|---|---|---|"]
+    lines += [f"| {g} | {k} | {v} |" for g, k, v in rows if _README_KEYS.search(k)]
+    lines.append(README_END)
+    head, _, rest = text.partition(README_START)
+    _, _, tail = rest.partition(README_END)
+    readme.write_text(head + "\n".join(lines) + tail)
 
 
 if __name__ == "__main__":
