@@ -106,10 +106,15 @@ def load_splits(dataset: str, n_mels: int = 64, max_train_clips: int | None = No
 
     out = Splits()
     for split in ("train", "val", "test"):
-        clips = data.load_clips(dataset, split)
+        if dataset == PUBLIC_PROBE_SET:  # paper profile: downloaded with data_scripts/download_datasets.py
+            from .public_datasets import load_speech_commands
+
+            clips, version = load_speech_commands(split), "public"
+        else:
+            clips, version = data.load_clips(dataset, split), data.build_hash(dataset)
         if clips.sample_rate != SAMPLE_RATE:
             raise ValueError(f"{dataset} is at {clips.sample_rate} Hz, chapter 4 expects {SAMPLE_RATE}")
-        path = cache_dir() / f"logmel-{dataset}-{split}-{n_mels}-{data.build_hash(dataset)}.npy"
+        path = cache_dir() / f"logmel-{dataset}-{split}-{n_mels}-{version}.npy"
         if path.exists():
             log_mels = np.load(path)
         else:
@@ -303,9 +308,13 @@ def summarise_study(dataset: str, seeds, profile: str | None = None, write: bool
     return {"table": table, **extra, "runs": runs}
 
 
+PUBLIC_PROBE_SET = "speech-commands-v2"  # the paper profile's public classification set (speakers as sources)
+
+
 def book_datasets(profile: str | None = None) -> list[str]:
+    """Probe datasets of a profile: offline sets at smoke/book; the paper profile adds Speech Commands v2."""
     return pick(smoke=["instruments-mini"], book=["instruments-mini-xl", "drums-mini"],
-                paper=["instruments-mini-xl", "drums-mini"], profile=profile)
+                paper=[PUBLIC_PROBE_SET, "instruments-mini-xl", "drums-mini"], profile=profile)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,3 +118,25 @@ def test_paper_profile_uses_the_public_datasets(fsd50k, monkeypatch):
     assert tokens[0].dtype == np.int64 and 0 <= tokens[0].min() and tokens[0].max() <= 255
     with pytest.raises(ValueError, match="unknown domain 'violin'"):
         nextsample.load_tokens("violin", "train")
+
+
+def test_chapter4_paper_profile_probes_speech_commands(monkeypatch, tmp_path):
+    """At the paper profile the probe study adds Speech Commands v2, with speakers as (disjoint) sources."""
+    from audioformers import textless
+    from audioformers.data import ClipSet
+
+    assert textless.book_datasets("paper")[0] == "speech-commands-v2"
+    assert "speech-commands-v2" not in textless.book_datasets("book")
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    rng = np.random.default_rng(0)
+
+    def fake(split, root=None, max_clips=None):
+        speakers = {"train": ["a", "b"], "val": ["c"], "test": ["d"]}[split]
+        n = 2 * len(speakers)
+        return ClipSet(audio=rng.normal(scale=0.1, size=(n, 16000)).astype(np.float32), labels=np.arange(n) % 2,
+                       classes=["yes", "no"], sources=np.array(speakers * 2), sample_rate=16000, info={})
+
+    monkeypatch.setattr(pdx, "load_speech_commands", fake)
+    splits = textless.load_splits("speech-commands-v2", n_mels=16)
+    assert splits.log_mels["train"].shape[:2] == (4, 16) and splits.classes == ["yes", "no"]
+    assert set(splits.sources["test"]) == {"d"}
