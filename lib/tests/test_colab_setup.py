@@ -94,3 +94,11 @@ def test_notebooks_run_in_a_fresh_colab_like_environment(tmp_path):
     for report in reports:
         assert any(name.startswith("audioformers==") for name in report["installed_by_first_cell"])
         assert not any(name.startswith(("torch", "nvidia")) for name in report["installed_by_first_cell"])
+
+
+def test_setup_cell_installs_from_the_repository_in_config():
+    """The repository URL is set once in _config.yml; the set-up cell must install from that same repository."""
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    assert f"git+{url}@" in fresh.SETUP_CELL.replace('"\n                    "', "").replace('" "', "")
