@@ -88,9 +88,23 @@ def _config(name: str) -> dict:
     return {**REGISTRY[name].config, **_CONFIG_OVERRIDES.get(name, {})}
 
 
+def builder_code_digest() -> str:
+    """sha256 of the builders' source: a change to how audio is made rebuilds every cached dataset.
+
+    (A version number alone once let a cache built by an older renderer survive a fix with the same
+    hash, so two machines held different audio under the same name.)
+    """
+    from .datasets import builders as _b, sources as _s, synth as _y
+
+    digest = hashlib.sha256()
+    for module in (_b, _s, _y):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def build_hash(name: str) -> str:
-    """Hash of what a build depends on: builder version, config and the source backend."""
-    payload = {"name": name, "version": BUILD_VERSION, "config": _config(name),
+    """Hash of what a build depends on: builder version and code, config and the source backend."""
+    payload = {"name": name, "version": BUILD_VERSION, "code": builder_code_digest(), "config": _config(name),
                "debian": _sources_state()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -199,3 +199,10 @@ def test_public_dataset_is_never_fetched_implicitly(monkeypatch, tmp_path):
         data.ensure_dataset(name)
     with pytest.raises(ValueError, match=name):  # the error for an unknown name lists public ones too
         data.ensure_dataset("no-such-set")
+
+
+def test_a_change_to_the_builders_code_rebuilds(monkeypatch, tmp_path):
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    before = data.build_hash("wave-mini")
+    monkeypatch.setattr(data, "builder_code_digest", lambda: "a-different-renderer")
+    assert data.build_hash("wave-mini") != before
