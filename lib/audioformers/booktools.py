@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,31 @@ def toc_notebooks(root: Path | None = None) -> list[Path]:
     return found
 
 
+_PROGRESS = re.compile(r"\d+%\|.*\|\s*\d+/\d+|it/s\]|s/it\]")
+
+
+def strip_progress_bars(nb: Any) -> int:
+    """Drop stderr stream outputs that are progress-bar redraws (tqdm); return how many were dropped.
+
+    A training cell's bar redraws hundreds of times: kept, it would make the saved notebook megabytes large.
+    """
+    dropped = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            if output.get("output_type") == "stream" and output.get("name") == "stderr" and (
+                    _PROGRESS.search(text) or not text.strip()):
+                dropped += 1
+                continue
+            kept.append(output)
+        cell["outputs"] = kept
+    return dropped
+
+
 def execute_notebook(path: Path, timeout: int = 3600) -> float:
     """Execute a notebook in place with its own folder as working directory; return seconds.
 
@@ -81,6 +107,7 @@ def execute_notebook(path: Path, timeout: int = 3600) -> float:
     start = time.perf_counter()
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     client.execute()
+    strip_progress_bars(nb)
     tmp = path.with_name(f".{path.name}.partial")
     nbformat.write(nb, tmp)
     os.replace(tmp, path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audioformers.booktools import resolve_entry, toc_entries, toc_notebooks
+from audioformers.booktools import _PROGRESS, resolve_entry, strip_progress_bars, toc_entries, toc_notebooks
 from audioformers.results import repo_root
 
 ROOT = repo_root()
@@ -78,6 +78,9 @@ def test_committed_notebook_is_clean_and_ends_with_book_provenance(nb_path):
     for index, cell in enumerate(cells):
         for output in cell.get("outputs", []):
             assert output.get("output_type") != "error", f"{nb_path.name} cell {index} has an error output"
+            if output.get("name") == "stderr":
+                assert not _PROGRESS.search("".join(output.get("text", ""))), (
+                    f"{nb_path.name} cell {index} saved progress-bar redraws: execute with booktools (it strips them)")
     text = nb_path.read_text()
     match = MACHINE_PATH.search(text)
     assert match is None, f"{nb_path.name} holds a machine-local path: {match.group(0) if match else ''}"
@@ -92,3 +95,30 @@ def test_committed_notebook_is_clean_and_ends_with_book_provenance(nb_path):
     headings = [c for c in cells if c["cell_type"] == "markdown"]
     joined = "\n".join("".join(c["source"]) for c in headings)
     assert "## Summary" in joined and "## Exercises" in joined, f"{nb_path.name} must end with Summary and Exercises"
+
+
+def test_the_book_never_points_at_the_planning_notes():
+    """Readers have the repository only: no page or module may send them to files outside it."""
+    outside = re.compile(r"\.\./shared|\b(PAPERS|DESIGN|STYLE|DATA)\.md\b")
+    offenders = []
+    for path in sorted(ROOT.rglob("*")):
+        if path.suffix not in {".md", ".ipynb", ".py", ".yml", ".toml"} or path.name == "test_book.py":
+            continue
+        if any(part in {".venv", "_build", ".git", "node_modules"} or part.startswith(".") for part in path.relative_to(ROOT).parts[:-1]):
+            continue
+        if outside.search(path.read_text(errors="ignore")):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"these files point outside the repository: {offenders}"
+
+
+def test_progress_bars_are_stripped_but_other_stderr_kept():
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    cell = new_code_cell("train()")
+    cell.outputs = [new_output("stream", name="stderr", text="wavenet:  33%|###  | 100/300 [00:06<00:21,  9.49it/s]"),
+                    new_output("stream", name="stderr", text="UserWarning: something a reader should see\n"),
+                    new_output("stream", name="stdout", text="final top-5 0.24\n")]
+    nb = new_notebook(cells=[cell])
+    assert strip_progress_bars(nb) == 1
+    assert [o["text"] for o in nb.cells[0].outputs] == ["UserWarning: something a reader should see\n", "final top-5 0.24\n"]
