@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 
 @pytest.fixture(autouse=True)
@@ -11,3 +12,12 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
     monkeypatch.setenv("BOOK_PROFILE", "smoke")
     yield
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small models on shared CPU cores run several times faster on one torch thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

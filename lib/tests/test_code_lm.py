@@ -7,13 +7,7 @@ from audioformers.code_lm import CodeLM, CodeLMConfig, evaluate_ce, train_code_l
 
 CFG = CodeLMConfig(num_codes=8, context_length=16, width=32, num_layers=2, num_heads=4, dropout=0.0)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models on shared CPU cores run several times faster on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small models: one thread is faster on shared cores
 
 
 

@@ -5,13 +5,7 @@ import torch
 
 from audioformers import tokenizer as tk
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small models on shared CPU cores run several times faster on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small models: one thread is faster on shared cores
 
 
 
