@@ -57,7 +57,18 @@ class RunConfig:
     seed: int = 0
 
     def key(self) -> str:
-        return hashlib.sha1(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """Cache key: the run's config and the build of the data it trains on (new data -> new runs)."""
+        payload = {**asdict(self), "data": _data_version(self.task)}
+        return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+_TASK_DATASETS = {"soundmix": "soundmix-mini", "family": "instruments-mini"}
+
+
+def _data_version(task: str) -> str:
+    """The offline dataset's build hash, or the task name for downloaded data (checksummed at download)."""
+    name = _TASK_DATASETS.get(task)
+    return data.build_hash(name) if name else task
 
 
 def profile_sizes(profile: str | None = None) -> dict[str, Any]:

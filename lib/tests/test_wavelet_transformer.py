@@ -100,3 +100,14 @@ def test_crops_and_clip_level_averaging():
         sound_events.clip_scores(model, audio[:, :8000])
     with pytest.raises(ValueError, match="unknown model"):
         sound_events.build_model(sound_events.RunConfig(model="densenet"), 3)
+
+
+def test_run_cache_key_follows_the_data_build(monkeypatch):
+    """A cached run trained on an older build of the data must not be reused."""
+    from audioformers import data, sound_events
+
+    config = sound_events.RunConfig()
+    before = config.key()
+    monkeypatch.setattr(data, "builder_code_digest", lambda: "another-renderer")
+    assert config.key() != before
+    assert sound_events.RunConfig(task="fsd50k").key() == sound_events.RunConfig(task="fsd50k").key()
