@@ -58,36 +58,64 @@ def make_window(name: str, length: int, device: torch.device | str = "cpu") -> t
     raise ValueError(f"unknown window {name!r}: use 'hann', 'hamming' or 'rectangular'")
 
 
-def hz_to_mel(frequency_hz: np.ndarray | float) -> np.ndarray:
-    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, logarithmic above."""
+def hz_to_mel(frequency_hz: np.ndarray | float, htk: bool = False) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, logarithmic above.
+
+    With ``htk=True``, the HTK formula ``2595 log10(1 + f / 700)``.
+    """
     f = np.asarray(frequency_hz, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
     f_sp, min_log_hz = 200.0 / 3, 1000.0
     min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
     return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, f / f_sp)
 
 
-def mel_to_hz(mels: np.ndarray | float) -> np.ndarray:
+def mel_to_hz(mels: np.ndarray | float, htk: bool = False) -> np.ndarray:
     """Inverse of :func:`hz_to_mel`."""
     m = np.asarray(mels, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
     f_sp, min_log_hz = 200.0 / 3, 1000.0
     min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
     return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
 
 
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
-    """Triangular, Slaney-normalised mel filters, shape ``(n_mels, n_fft // 2 + 1)``; equals ``librosa.filters.mel``."""
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None,
+                   htk: bool = False, norm: str | float | None = "slaney") -> np.ndarray:
+    """Triangular mel filters, shape ``(n_mels, n_fft // 2 + 1)``; equals ``librosa.filters.mel`` for every parameter.
+
+    The filters are placed on the true frequencies of the DFT bins, ``k * sample_rate / n_fft`` (for an odd
+    ``n_fft`` the last bin lies below Nyquist). ``htk`` picks the HTK mel formula instead of Slaney's;
+    ``norm="slaney"`` scales each filter to unit area per Hz, ``None`` leaves peaks at 1, and a number ``p``
+    divides each filter by its ``p``-norm (``np.inf``: its maximum), as librosa.
+    """
+    from .validation import check_float, check_int
+
     sample_rate = check_sample_rate(sample_rate)
-    fmax = sample_rate / 2 if fmax is None else fmax
-    if not 0 <= fmin < fmax <= sample_rate / 2:
+    n_fft = check_int("n_fft", n_fft, minimum=1)
+    n_mels = check_int("n_mels", n_mels, minimum=1)
+    fmin = check_float("fmin", fmin, minimum=0.0)
+    fmax = sample_rate / 2 if fmax is None else check_float("fmax", fmax, minimum=0.0)
+    if not fmin < fmax <= sample_rate / 2:
         raise ValueError(f"need 0 <= fmin < fmax <= Nyquist ({sample_rate / 2} Hz), got fmin={fmin}, fmax={fmax}")
-    fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    mel_freqs = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    if not (norm is None or norm == "slaney" or (isinstance(norm, (int, float, np.number)) and not isinstance(norm, bool)
+                                                  and float(norm) > 0)):
+        raise ValueError(f"norm must be 'slaney', None or a positive number, got {norm!r}")
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)  # (n_fft // 2 + 1,) true bin frequencies
+    mel_freqs = mel_to_hz(np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2), htk)
     fdiff = np.diff(mel_freqs)
     ramps = mel_freqs[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]
     upper = ramps[2:] / fdiff[1:, None]
     weights = np.maximum(0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_freqs[2 : n_mels + 2] - mel_freqs[:n_mels]))[:, None]
+    if norm == "slaney":
+        weights *= (2.0 / (mel_freqs[2 : n_mels + 2] - mel_freqs[:n_mels]))[:, None]
+    elif norm is not None:
+        p = float(norm)
+        size = np.abs(weights).max(axis=1) if np.isinf(p) else (np.abs(weights) ** p).sum(axis=1) ** (1.0 / p)
+        tiny = np.finfo(np.float32).tiny
+        weights = weights / np.where(size < tiny, 1.0, size)[:, None]  # an empty filter stays zero
     return weights.astype(np.float32)
 
 
@@ -256,17 +284,22 @@ def cqt_magnitude(
 ) -> torch.Tensor:
     """Constant-Q magnitude of ``(..., time)`` audio -> ``(..., n_bins, frames)`` on the input's device.
 
-    Frames are centred at ``0, hop, 2 hop, ...`` (zero padding), as the STFT with ``center=True``.
+    Frames are centred at ``0, hop, 2 hop, ...`` (zero padding), as the STFT with ``center=True``; there are
+    ``1 + samples // hop_length`` of them, as many as the STFT's.
     The default ``fmin`` is C1 (32.70 Hz) and 84 bins cover seven octaves, as ``librosa.cqt``.
     """
+    from .validation import check_int
+
     x = _as_tensor(waveform)
-    if hop_length <= 0:
-        raise ValueError(f"hop_length must be positive, got {hop_length}")
+    hop_length = check_int("hop_length", hop_length, minimum=1)
+    n_bins = check_int("n_bins", n_bins, minimum=1)
+    bins_per_octave = check_int("bins_per_octave", bins_per_octave, minimum=1)
     kernels = cqt_kernels(sample_rate, fmin, n_bins, bins_per_octave).to(x.device)  # (K, L) complex
     size = kernels.shape[-1]
     lead = x.shape[:-1]
-    flat = torch.nn.functional.pad(x.reshape(-1, x.shape[-1]), (size // 2, size // 2))  # (B, T + L - 1)
-    frames = flat.unfold(-1, size, hop_length)  # (B, F, L)
+    # size // 2 zeros on the left and one more than that on the right: 1 + T // hop frames, as the STFT
+    flat = torch.nn.functional.pad(x.reshape(-1, x.shape[-1]), (size // 2, size // 2 + 1))  # (B, T + L)
+    frames = flat.unfold(-1, size, hop_length)  # (B, F, L), F = 1 + T // hop
     real = frames @ kernels.real.T  # (B, F, K)
     imag = frames @ kernels.imag.T  # (B, F, K)
     mag = torch.sqrt(real**2 + imag**2).transpose(-1, -2)  # (B, K, F)

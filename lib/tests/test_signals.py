@@ -173,3 +173,35 @@ def test_gpu_outputs_stay_on_the_input_device_and_agree(noise):
         on_gpu = fn(x.cuda())
         assert on_gpu.is_cuda
         torch.testing.assert_close(on_gpu.cpu(), fn(x), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:Empty filters detected")
+@pytest.mark.parametrize("n_fft", [255, 400, 401, 511, 1023])
+@pytest.mark.parametrize("htk", [False, True])
+def test_mel_filterbank_equals_librosa_for_every_parameter(n_fft, htk):
+    """Odd n_fft included: the filters sit on the true DFT bin frequencies k * sr / n_fft."""
+    for sr, n_mels, fmin, fmax, norm in [(16000, 64, 0.0, None, "slaney"), (22050, 128, 30.0, 8000.0, None),
+                                         (8000, 20, 50.0, 3500.0, 1), (16000, 40, 0.0, 5000.0, 2),
+                                         (44100, 80, 20.0, None, np.inf), (16000, 128, 0.0, None, "slaney")]:
+        ours = signals.mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk=htk, norm=norm)
+        ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)
+        assert ours.shape == ref.shape
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-6 * np.abs(ref).max(),
+                                   err_msg=f"sr={sr} n_fft={n_fft} n_mels={n_mels} fmin={fmin} fmax={fmax} norm={norm}")
+
+
+def test_mel_filterbank_rejects_bad_norm_and_sizes():
+    with pytest.raises(ValueError, match="norm"):
+        signals.mel_filterbank(SR, 400, norm="area")
+    with pytest.raises(ValueError, match="n_mels"):
+        signals.mel_filterbank(SR, 400, n_mels=0)
+    with pytest.raises(TypeError, match="n_fft"):
+        signals.mel_filterbank(SR, 400.5)
+
+
+@pytest.mark.parametrize("seconds, hop", [(1.0, 160), (1.0, 256), (0.5, 100), (1.0, 333)])
+def test_cqt_has_as_many_frames_as_the_stft(seconds, hop):
+    x = np.random.default_rng(0).standard_normal(int(seconds * SR)).astype(np.float32)
+    cqt = signals.cqt_magnitude(x, SR, hop_length=hop)
+    stft = signals.stft_magnitude(x, 512, hop)
+    assert cqt.shape[-1] == stft.shape[-1] == 1 + len(x) // hop
