@@ -105,3 +105,103 @@ def test_instructor_guide_lists_every_self_check():
     guide = (Path(__file__).resolve().parents[2] / "instructor_guide.md").read_text()
     for exercise in ALL:
         assert f"exercises.ch{exercise.chapter}.check_{exercise.name}" in guide, exercise.key
+
+
+# ------------------------------------------------------------------ the mistakes the instructor guide names, one by one
+# Inputs where each mistake shows: an even frame with energy at Nyquist, an odd frame, a leftover that is exactly
+# a multiple of the hop, codes at x = 1 for the 256-vs-255 scaling, librosa's centred frames.
+
+
+def _failure(check, student) -> str:
+    with pytest.raises(ExerciseFailed) as failure:
+        check(student)
+    return str(failure.value)
+
+
+def _amplitude(double_from, double_to):
+    def student(x, sr):
+        amplitude = np.abs(np.fft.rfft(x)) / len(x)
+        amplitude[double_from:double_to] *= 2
+        return np.fft.rfftfreq(len(x), 1 / sr), amplitude
+    return student
+
+
+def test_doubling_the_nyquist_bin_is_caught_and_named():
+    message = _failure(ch1.check_dft_amplitude, _amplitude(1, None))
+    assert "doubled the Nyquist bin" in message and "energy at DC and at Nyquist" in message
+    assert "expected 0.2, got 0.4" in message  # the numbers: the Nyquist component has amplitude 0.2
+
+
+def test_not_doubling_the_last_bin_of_an_odd_frame_is_caught():
+    message = _failure(ch1.check_dft_amplitude, _amplitude(1, -1))
+    assert "for odd N the last bin" in message and "255 random samples" in message
+
+
+def test_doubling_dc_is_caught():
+    assert "doubled the DC bin" in _failure(ch1.check_dft_amplitude, _amplitude(0, None))
+
+
+def _spectrogram_from_starts(starts):
+    def student(x, n_fft, hop):
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+        frames = np.stack([x[s : s + n_fft] for s in starts(len(x), n_fft, hop)])
+        return np.abs(np.fft.rfft(frames * window, axis=1)).T
+    return student
+
+
+def test_dropping_the_last_frame_is_caught_when_the_leftover_is_a_multiple_of_the_hop():
+    message = _failure(ch1.check_spectrogram, _spectrogram_from_starts(lambda t, n, h: range(0, t - n, h)))
+    assert "one frame too few" in message and "2048 samples, n_fft=256, hop_length=64" in message
+    assert "shape (129, 28), expected (129, 29)" in message
+    assert "one frame too few" in _failure(ch1.check_frame_signal, lambda x, n, h: np.stack([x[s : s + n] for s in range(0, len(x) - n, h)]))
+
+
+def test_librosa_default_centring_is_explained():
+    import librosa
+
+    message = _failure(ch1.check_spectrogram, lambda x, n, h: np.abs(librosa.stft(x, n_fft=n, hop_length=h)))
+    assert "center=True" in message and "padded with n_fft // 2 samples at each end" in message
+    assert "center=False" in message and "shape (129, 32), expected (129, 28)" in message
+    assert ch1.check_spectrogram(lambda x, n, h: np.abs(librosa.stft(x, n_fft=n, hop_length=h, center=False)))
+
+
+@pytest.mark.parametrize("student", [
+    lambda x: np.floor((np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255) + 1) / 2 * 256 + 0.5).astype(np.int64),
+    lambda x: ((np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255) + 1) / 2 * 256).astype(np.int64),
+    lambda x: np.clip(((np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255) + 1) / 2 * 256).astype(np.int64), 0, 255),
+], ids=["rounded", "truncated", "clipped"])
+def test_mu_law_scaled_by_256_is_diagnosed_as_scaling_not_rounding(student):
+    message = _failure(ch2.check_mu_law_encode, student)
+    assert "you scaled by 256" in message and "floor or truncate" not in message
+
+
+def test_flooring_mu_law_is_diagnosed_as_rounding():
+    message = _failure(ch2.check_mu_law_encode, lambda x: np.floor((np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255) + 1) / 2 * 255).astype(np.int64))
+    assert "you floor (truncate)" in message and "scaled by 256" not in message
+
+
+def test_a_failure_renders_in_a_notebook_as_its_message_alone():
+    failure = ExerciseFailed("✗ f: wrong")
+    assert failure._render_traceback_() == ["\x1b[0;31mExerciseFailed\x1b[0m: ✗ f: wrong"]
+
+
+def test_a_failed_check_in_a_real_kernel_prints_the_message_not_a_traceback():
+    """Run a wrong answer in a Jupyter kernel: the error output is the one plain-words line, with the numbers."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    source = ("import numpy as np\nfrom audioformers import exercises\n"
+              "def hz_to_mel(f):\n    return 2595 * np.log10(1 + np.asarray(f) / 700)\n"
+              "exercises.ch1.check_hz_to_mel(hz_to_mel)")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True)
+    client.execute()
+    [error] = [out for out in notebook.cells[0].outputs if out.output_type == "error"]
+    assert error.ename == "ExerciseFailed"
+    assert len(error.traceback) == 1, error.traceback
+    assert "HTK mel formula" in error.traceback[0] and "values differ" in error.traceback[0]
+    assert "_checking.py" not in "".join(error.traceback)
+
+
+def test_every_chapter_has_at_least_four_checked_exercises():
+    for chapter in range(1, 6):
+        assert sum(e.chapter == chapter for e in ALL) >= 4, f"chapter {chapter}"

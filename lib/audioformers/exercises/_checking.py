@@ -20,7 +20,16 @@ import torch
 
 
 class ExerciseFailed(AssertionError):
-    """A self-check failed; the message says what is wrong in plain words."""
+    """A self-check failed; the message says what is wrong in plain words, with the numbers.
+
+    In a notebook (IPython, Jupyter, Colab) the failure prints as that message alone: IPython asks an
+    exception for ``_render_traceback_()`` before formatting a traceback, and this one answers with the
+    message, so the student does not scroll through the package's internals to find it. Elsewhere (a script,
+    pytest) it is an ordinary ``AssertionError`` with its full traceback.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31mExerciseFailed\x1b[0m: {self}"]
 
 
 @dataclass
@@ -86,6 +95,31 @@ def _same(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> bo
         return False
 
 
+def _number(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def evidence(got: np.ndarray, expected: np.ndarray) -> str:
+    """The numbers behind a diagnosis: the shapes if they differ, else the largest difference and where it is."""
+    if got.shape != expected.shape:
+        return f"shape {describe_shape(got.shape)}, expected {describe_shape(expected.shape)}"
+    if got.size == 0:
+        return "an empty answer"
+    try:
+        g, e = got.astype(np.float64), expected.astype(np.float64)
+    except (TypeError, ValueError):
+        return f"dtype {got.dtype}, expected {expected.dtype}"
+    if got.size == 1:
+        return f"expected {_number(float(e.flat[0]))}, got {_number(float(g.flat[0]))}"
+    diff = np.abs(np.nan_to_num(g - e, nan=np.inf))
+    worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    index = tuple(int(i) for i in worst)
+    where = index if len(index) != 1 else index[0]
+    wrong = int(np.sum(~np.isclose(g, e, rtol=1e-6, atol=1e-9, equal_nan=True)))
+    return (f"{wrong} of {got.size} values differ; the largest difference is at index {where}: "
+            f"expected {_number(float(e[worst]))}, got {_number(float(g[worst]))}")
+
+
 def diagnose(
     got: Any,
     expected: Any,
@@ -112,7 +146,7 @@ def diagnose(
         return f"expected a numeric array, got an object array (a ragged list?) of shape {got_arr.shape}"
     for wrong, explanation in mistakes:
         if _same(got_arr, to_numpy(wrong), rtol, atol) and not _same(got_arr, expected_arr, rtol, atol):
-            return explanation
+            return f"{explanation} ({evidence(got_arr, expected_arr)})"
     named = f" = {describe_shape(expected_arr.shape)} ({', '.join(axes)})" if axes else ""
     if got_arr.shape != expected_arr.shape:
         if got_arr.ndim == 2 and got_arr.shape == expected_arr.shape[::-1]:
@@ -150,8 +184,11 @@ def diagnose(
     if integer or expected_arr.dtype.kind in "iu":
         if np.max(np.abs(diff)) <= 1:
             share = float(np.mean(diff != 0))
+            first = tuple(int(i) for i in np.argwhere(diff != 0)[0])
+            where = first if len(first) != 1 else first[0]
             return (f"off by one level in {share:.0%} of the values (rounding: did you floor or truncate "
-                    f"where the reference rounds to the nearest level?)")
+                    f"where the reference rounds to the nearest level?) — e.g. at index {where}: "
+                    f"expected {int(e[first])}, got {int(g[first])}")
         if np.ptp(diff) == 0:
             return f"every value is off by {int(diff.flat[0]):+d} (an offset: check where the code range starts)"
     scale = np.dot(g.ravel(), e.ravel()) / max(np.dot(e.ravel(), e.ravel()), 1e-300)

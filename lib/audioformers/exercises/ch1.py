@@ -64,10 +64,23 @@ def _amplitude_without_doubling(x: np.ndarray, sr: int) -> np.ndarray:
     return np.abs(np.fft.rfft(x)) / len(x)
 
 
+def _amplitude_doubling(x: np.ndarray, first: int, stop: int) -> np.ndarray:
+    """|X_k| / N with bins ``first .. stop - 1`` doubled (``stop`` may be negative, as a slice end)."""
+    amplitude = np.abs(np.fft.rfft(x)) / len(x)
+    amplitude[first:stop] *= 2
+    return amplitude
+
+
 AMPLITUDE_MISTAKES = [
     Mistake(_amplitude_without_doubling, "your peaks are half as high: double every bin except DC (and Nyquist for even N), "
                                          "because each also stands for its negative-frequency mirror image"),
-    Mistake(lambda x, sr: 2 * np.abs(np.fft.rfft(x)) / len(x), "you doubled the DC (and Nyquist) bin too: those have no mirror image"),
+    Mistake(lambda x, sr: _amplitude_doubling(x, 0, None),
+            "you doubled the DC bin (k = 0) too: DC has no mirror image, so its amplitude is |X_0| / N"),
+    Mistake(lambda x, sr: _amplitude_doubling(x, 1, None),
+            "you doubled the Nyquist bin (k = N/2, even N) too: like DC it has no mirror image, so its amplitude is |X_N/2| / N"),
+    Mistake(lambda x, sr: _amplitude_doubling(x, 1, -1),
+            "for odd N the last bin, k = (N - 1)/2, is not the Nyquist frequency: it has a mirror image, so double it too "
+            "(double bins 1 .. (N - 1)/2 for odd N, 1 .. N/2 - 1 for even N)"),
     Mistake(lambda x, sr: np.abs(np.fft.rfft(x)), "you forgot to divide by N: the DFT sum grows with the frame length"),
 ]
 FREQUENCY_MISTAKES = [
@@ -87,8 +100,11 @@ def check_dft_amplitude(student_fn: Callable[[np.ndarray, int], tuple[np.ndarray
     rng = np.random.default_rng(5)
     t = np.arange(800) / 8000
     three = (0.5 * np.sin(2 * np.pi * 440 * t) + 0.3 * np.sin(2 * np.pi * 1000 * t) + 0.1).astype(np.float32)
+    n = np.arange(64)
+    nyquist = (0.25 + 0.5 * np.cos(2 * np.pi * 1000 * n / 8000) + 0.2 * np.cos(np.pi * n)).astype(np.float32)
     cases = [((three, 8000), "0.5 sin(440 Hz) + 0.3 sin(1000 Hz) + 0.1, 800 samples at 8 kHz"),
-             ((rng.uniform(-1, 1, 255).astype(np.float32), 16000), "255 random samples at 16 kHz")]
+             ((rng.uniform(-1, 1, 255).astype(np.float32), 16000), "255 random samples at 16 kHz (odd N: no Nyquist bin)"),
+             ((nyquist, 8000), "0.25 + 0.5 cos(1000 Hz) + 0.2 cos(4000 Hz), 64 samples at 8 kHz (energy at DC and at Nyquist)")]
     try:
         for (x, sr), text in cases:
             got = call_student(student_fn, (x, sr), "dft_amplitude", text)
@@ -115,9 +131,28 @@ def solution_frame_signal(waveform: np.ndarray, frame_length: int, hop_length: i
     return np.stack([waveform[i * hop_length : i * hop_length + frame_length] for i in range(num_frames)])
 
 
+def _frames_one_too_few(x: np.ndarray, n: int, h: int) -> np.ndarray:
+    """``range(0, len(x) - n, h)``: loses the last frame when the leftover is a multiple of the hop."""
+    return np.stack([x[s : s + n] for s in range(0, len(x) - n, h)])
+
+
+def _frames_zero_padded(x: np.ndarray, n: int, h: int) -> np.ndarray:
+    """A partial last frame padded with zeros: ``1 + ceil((len - n) / h)`` frames."""
+    count = 1 + -(-(len(x) - n) // h)
+    padded = np.concatenate([x, np.zeros(n + (count - 1) * h - len(x), dtype=x.dtype)])
+    return signals.frame_signal(padded, n, h)
+
+
+TOO_FEW_FRAMES = ("one frame too few: when (len - frame_length) is a multiple of hop_length the last frame ends exactly at "
+                  "the end of the signal and still counts; there are 1 + (len - frame_length) // hop_length frames "
+                  "(e.g. range(0, len - frame_length + 1, hop_length), note the + 1)")
+TOO_MANY_FRAMES = ("one frame too many: you zero-padded the end to fit a partial last frame; this exercise keeps only "
+                   "whole frames, 1 + (len - frame_length) // hop_length of them, and no padding")
 FRAME_MISTAKES = [
     Mistake(lambda x, n, h: signals.frame_signal(x, n, n),
             "your frames do not overlap: consecutive frames must start hop_length samples apart, not frame_length"),
+    Mistake(_frames_one_too_few, TOO_FEW_FRAMES),
+    Mistake(_frames_zero_padded, TOO_MANY_FRAMES),
 ]
 
 
@@ -146,11 +181,20 @@ def _framed_rfft(x: np.ndarray, n: int, h: int, window: np.ndarray) -> np.ndarra
     return np.abs(np.fft.rfft(signals.frame_signal(x, n, h) * window, axis=1)).T
 
 
+CENTRED = ("your frames are centred (librosa.stft's and torch.stft's default center=True): the signal was padded with "
+           "n_fft // 2 samples at each end, so frame i is centred on sample i * hop_length and there are 1 + len // hop_length "
+           "frames. Centring keeps frame i aligned with time i * hop_length and lets the first frame see the very start. "
+           "This exercise asks for center=False: frame i starts at sample i * hop_length, no padding, "
+           "1 + (len - n_fft) // hop_length frames (librosa.stft(..., center=False) gives it)")
 SPECTROGRAM_MISTAKES = [
     Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.ones(n)), "no window: multiply each frame by a (periodic) Hann window before the DFT"),
     Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.hanning(n)),
             "you used a symmetric Hann window (np.hanning); the STFT uses the periodic one: 0.5 - 0.5 cos(2π n / N)"),
     Mistake(lambda x, n, h: _reference_spectrogram(x, n, h) ** 2, "you return the power |X|², not the magnitude |X|"),
+    Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.hanning(n + 1)[:-1])[:, : len(range(0, len(x) - n, h))], TOO_FEW_FRAMES),
+    Mistake(lambda x, n, h: np.abs(np.fft.rfft(_frames_zero_padded(x, n, h) * np.hanning(n + 1)[:-1], axis=1)).T, TOO_MANY_FRAMES),
+    Mistake(lambda x, n, h: signals.stft_magnitude(x, n, h, center=True, pad_mode="constant").numpy(), CENTRED),
+    Mistake(lambda x, n, h: signals.stft_magnitude(x, n, h, center=True, pad_mode="reflect").numpy(), CENTRED),
 ]
 
 
@@ -158,7 +202,7 @@ def check_spectrogram(student_fn: Callable[[np.ndarray, int, int], np.ndarray], 
     """Self-check of ``spectrogram(waveform, n_fft, hop_length) -> (n_fft // 2 + 1, frames)`` (no centre padding)."""
     rng = np.random.default_rng(3)
     cases = [((rng.uniform(-1, 1, t).astype(np.float32), n, h), f"{t} samples, n_fft={n}, hop_length={h}")
-             for t, n, h in ((2000, 256, 64), (1601, 400, 160))]
+             for t, n, h in ((2000, 256, 64), (1601, 400, 160), (2048, 256, 64))]  # the last: (2048 - 256) / 64 frames exactly
     return run_trials("spectrogram", student_fn, _reference_spectrogram, cases, mistakes=SPECTROGRAM_MISTAKES,
                       raise_on_failure=raise_on_failure, rtol=1e-3, atol=1e-4, axes=("frequency", "time"))
 
@@ -223,7 +267,7 @@ exercises.ch1.check_spectrogram(spectrogram)''', SPECTROGRAM_MISTAKES),
     "hz_to_mel": Exercise(CHAPTER, "hz_to_mel", "The mel scale (Slaney): linear below 1 kHz, logarithmic above",
                           check_hz_to_mel, solution_hz_to_mel,
                           '''def hz_to_mel(frequency_hz):
-    """Slaney mel: f / (200/3) below 1000 Hz; 15 + 27 ln(f / 1000) / ln(6.4) above."""
+    """Frequencies in Hz (an array) -> Slaney's mel scale (librosa's default), as floats of the same shape."""
     raise NotImplementedError("write hz_to_mel")
 
 exercises.ch1.check_hz_to_mel(hz_to_mel)''', MEL_MISTAKES),

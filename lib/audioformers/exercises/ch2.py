@@ -1,4 +1,4 @@
-"""Self-checks for chapter 2 (raw audio and mu-law): mu-law encoding, a uniform quantiser, SNR in dB.
+"""Self-checks for chapter 2 (raw audio and mu-law): mu-law encoding and decoding, a uniform quantiser, SNR in dB.
 
 Each ``check_<exercise>(student_fn)`` compares the student's function with :mod:`audioformers.mulaw` /
 :mod:`audioformers.quantization` on seeded random audio and prints ``✓ ...`` or says what is wrong.
@@ -39,6 +39,9 @@ def _compress(x: np.ndarray, mu: float) -> np.ndarray:
     return np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
 
 
+SCALED_BY_256 = ("you scaled by 256 (the number of codes) instead of mu = 255 (the largest code): (F(x) + 1) / 2 lies in "
+                 "[0, 1] and must map onto 0 .. 255, so multiply by 255 and round; with 256, x = 1 gives code 256 (or, clipped, "
+                 "codes drift up to one level high)")
 ENCODE_MISTAKES = [
     Mistake(lambda x: np.floor((_compress(x, 255) + 1) / 2 * 255).astype(np.int64),
             "off by one level: you floor (truncate); the reference rounds to the nearest level (add 0.5 before flooring)"),
@@ -48,6 +51,9 @@ ENCODE_MISTAKES = [
             "mu must be quantization_channels - 1 = 255 (256 levels are numbered 0 .. 255), you used 256"),
     Mistake(lambda x: np.floor((x + 1) / 2 * 255 + 0.5).astype(np.int64),
             "you quantised x uniformly: apply the mu-law curve F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu) first"),
+    Mistake(lambda x: np.floor((_compress(x, 255) + 1) / 2 * 256 + 0.5).astype(np.int64), SCALED_BY_256),
+    Mistake(lambda x: np.floor((_compress(x, 255) + 1) / 2 * 256).astype(np.int64), SCALED_BY_256),
+    Mistake(lambda x: np.clip(np.floor((_compress(x, 255) + 1) / 2 * 256), 0, 255).astype(np.int64), SCALED_BY_256),
 ]
 
 
@@ -55,6 +61,43 @@ def check_mu_law_encode(student_fn: Callable[[np.ndarray], np.ndarray], raise_on
     """Self-check of ``mu_law_encode(x) -> int codes 0..255`` against :func:`audioformers.mulaw.mu_law_encode`."""
     return run_trials("mu_law_encode", student_fn, lambda x: mulaw.mu_law_encode(x, 256), _audio_cases(21),
                       mistakes=ENCODE_MISTAKES, raise_on_failure=raise_on_failure, integer=True, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------------------ 1b. mu-law decoding
+def solution_mu_law_decode(codes: np.ndarray, quantization_channels: int = 256) -> np.ndarray:
+    """Integer codes 0 .. quantization_channels - 1 -> audio in [-1, 1]: back to [-1, 1], then the inverse curve."""
+    mu = quantization_channels - 1
+    y = 2 * np.asarray(codes, dtype=np.float64) / mu - 1  # codes -> [-1, 1], still compressed
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu  # undo F: ((1 + mu) ** |y| - 1) / mu
+
+
+def _decode_cases(seed: int) -> list[tuple[tuple, str]]:
+    rng = np.random.default_rng(seed)
+    return [((np.arange(256),), "every code 0 .. 255"), ((rng.integers(0, 256, 300),), "300 random codes"),
+            ((np.array([0, 127, 128, 255]),), "the codes 0, 127, 128, 255")]
+
+
+def _expand(y: np.ndarray, mu: float) -> np.ndarray:
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
+
+
+DECODE_MISTAKES = [
+    Mistake(lambda c: 2 * np.asarray(c, dtype=np.float64) / 255 - 1,
+            "you mapped the codes back to [-1, 1] but did not undo the mu-law curve: apply its inverse, "
+            "sign(y) ((1 + mu) ** |y| - 1) / mu, to y = 2 code / mu - 1"),
+    Mistake(lambda c: _expand(2 * np.asarray(c, dtype=np.float64) / 256 - 1, 255),
+            "you divided by 256: the largest code is mu = 255 and must decode to 1.0, so y = 2 code / 255 - 1"),
+    Mistake(lambda c: _expand(2 * np.asarray(c, dtype=np.float64) / 255 - 1, 256),
+            "mu must be quantization_channels - 1 = 255 in the inverse curve too, you used 256"),
+    Mistake(lambda c: np.sign(2 * np.asarray(c, dtype=np.float64) / 255 - 1) * np.log1p(255 * np.abs(2 * np.asarray(c, dtype=np.float64) / 255 - 1)) / np.log1p(255),
+            "you applied the compressing curve F again; decoding needs its inverse, sign(y) ((1 + mu) ** |y| - 1) / mu"),
+]
+
+
+def check_mu_law_decode(student_fn: Callable[[np.ndarray], np.ndarray], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``mu_law_decode(codes) -> audio in [-1, 1]`` against :func:`audioformers.mulaw.mu_law_decode`."""
+    return run_trials("mu_law_decode", student_fn, lambda c: mulaw.mu_law_decode(c, 256), _decode_cases(24),
+                      mistakes=DECODE_MISTAKES, raise_on_failure=raise_on_failure, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ 2. uniform quantiser
@@ -120,10 +163,17 @@ EXERCISES = {
     "mu_law_encode": Exercise(CHAPTER, "mu_law_encode", "Mu-law encoding: 256 codes from audio in [-1, 1]",
                               check_mu_law_encode, solution_mu_law_encode,
                               '''def mu_law_encode(x, quantization_channels=256):
-    """Audio in [-1, 1] -> integer codes 0 .. 255: the mu-law curve (mu = 255), then round to the nearest level."""
+    """Audio in [-1, 1] -> integer codes 0 .. 255 (mu-law with mu = 255, rounded to the nearest level)."""
     raise NotImplementedError("write mu_law_encode")
 
 exercises.ch2.check_mu_law_encode(mu_law_encode)''', ENCODE_MISTAKES),
+    "mu_law_decode": Exercise(CHAPTER, "mu_law_decode", "Mu-law decoding: from 256 codes back to audio",
+                              check_mu_law_decode, solution_mu_law_decode,
+                              '''def mu_law_decode(codes, quantization_channels=256):
+    """Integer codes 0 .. 255 -> audio samples in [-1, 1] (floats): the inverse of mu_law_encode, up to rounding."""
+    raise NotImplementedError("write mu_law_decode")
+
+exercises.ch2.check_mu_law_decode(mu_law_decode)''', DECODE_MISTAKES),
     "quantize_uniform": Exercise(CHAPTER, "quantize_uniform", "A uniform (mid-rise) quantiser with num_levels levels",
                                  check_quantize_uniform, solution_quantize_uniform,
                                  '''def quantize_uniform(x, num_levels):

@@ -1,4 +1,4 @@
-"""Self-checks for chapter 3 (WaveNet vs transformer): causal mask, receptive field, bits per sample.
+"""Self-checks for chapter 3 (WaveNet vs transformer): causal mask, receptive field, bits per sample, a key/value cache.
 
 Each ``check_<exercise>(student_fn)`` compares the student's function with the package (``torch``'s
 ``is_causal`` attention, :class:`audioformers.wavenet.WaveNetConfig`, :func:`audioformers.nextsample.next_sample_metrics`)
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import nextsample, wavenet
-from ._checking import Exercise, ExerciseFailed, Mistake, call_student, finish, run_trials
+from ._checking import Exercise, ExerciseFailed, Mistake, call_student, diagnose, finish, run_trials
 
 CHAPTER = 3
 
@@ -132,6 +132,130 @@ def check_bits_per_sample(student_fn: Callable[[torch.Tensor, torch.Tensor], flo
                       raise_on_failure=raise_on_failure, rtol=1e-4, atol=1e-5)
 
 
+# ------------------------------------------------------------------------------ 4. key/value cache
+def solution_attend_with_cache(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache: dict) -> torch.Tensor:
+    """One new position: ``q, k, v`` each ``(B, nh, 1, hs)``; ``cache`` a dict, empty before the first position.
+
+    Append ``k`` and ``v`` to the cache (keys ``"k"`` and ``"v"``, time on axis 2), then let the one new query
+    attend to every cached position, itself included: softmax(q Kᵀ / √hs) V, shape ``(B, nh, 1, hs)``.
+    """
+    if "k" in cache:
+        k = torch.cat([cache["k"], k], dim=2)  # (B, nh, T_so_far, hs)
+        v = torch.cat([cache["v"], v], dim=2)  # (B, nh, T_so_far, hs)
+    cache["k"], cache["v"] = k, v
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, 1, T_so_far)
+    return torch.softmax(scores, dim=-1) @ v  # (B, nh, 1, hs)
+
+
+def _steps(attend: Callable, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, call=None) -> torch.Tensor:
+    """Feed ``(B, nh, T, hs)`` queries, keys and values to ``attend`` one position at a time -> ``(B, nh, T, hs)``."""
+    call = call or (lambda args: attend(*args))
+    cache: dict = {}
+    return torch.cat([torch.as_tensor(call((q[:, :, t : t + 1], k[:, :, t : t + 1], v[:, :, t : t + 1], cache)))
+                      for t in range(q.shape[2])], dim=2)
+
+
+@torch.no_grad()
+def cached_logits(model, tokens: torch.Tensor, attend: Callable, call=None) -> torch.Tensor:
+    """Logits ``(B, T, 256)`` of a :class:`~audioformers.sample_transformer.SampleTransformer`, computed one token at a
+    time with one cache per block and ``attend`` as the attention of each new position (the way generation runs)."""
+    call = call or (lambda args: attend(*args))
+    b, t = tokens.shape
+    caches = [dict() for _ in model.blocks]
+    out = []
+    for position in range(t):
+        x = model.embed(tokens[:, position : position + 1]) + model.position(torch.tensor([position]))  # (B, 1, C)
+        for block, cache in zip(model.blocks, caches):
+            q, k, v = block._heads(x)  # each (B, nh, 1, hs)
+            y = torch.as_tensor(call((q, k, v, cache))).transpose(1, 2).reshape(b, 1, -1)  # (B, 1, C)
+            x = x + block.proj(y)
+            x = x + block.mlp(block.ln2(x))
+        out.append(model.head(model.ln_f(x)))  # (B, 1, 256)
+    return torch.cat(out, dim=1)  # (B, T, 256)
+
+
+def _attend_self_only(q, k, v, cache):
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def _attend_is_causal(q, k, v, cache):
+    if "k" in cache:
+        k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+    cache["k"], cache["v"] = k, v
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def _attend_unscaled(q, k, v, cache):
+    if "k" in cache:
+        k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+    cache["k"], cache["v"] = k, v
+    return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+
+
+def _attend_softmax_over_queries(q, k, v, cache):
+    if "k" in cache:
+        k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+    cache["k"], cache["v"] = k, v
+    return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-2) @ v
+
+
+CACHE_MISTAKES = [
+    Mistake(_attend_self_only, "your new position attends only to itself: append its key and value to the cache "
+                               "(torch.cat along the time axis, dim=2) and attend to every cached position"),
+    Mistake(_attend_is_causal, "is_causal=True with a single query lines the mask up with the first key, so the new position "
+                               "sees only position 0; with a cache the new query is the latest position and may attend to "
+                               "every cached key: no mask"),
+    Mistake(_attend_unscaled, "the scores are not scaled: divide q Kᵀ by √hs (the head size) before the softmax"),
+    Mistake(_attend_softmax_over_queries, "softmax over the wrong axis: normalise over the keys (the last axis, dim=-1), "
+                                          "not over the single query"),
+]
+
+
+def _cache_problem(student_fn: Callable, reference_out: torch.Tensor, run, text: str) -> str | None:
+    got = run(lambda args: call_student(student_fn, args, "attend_with_cache", text))
+    wrong = []
+    for mistake in CACHE_MISTAKES:
+        try:
+            wrong.append((run(lambda args, fn=mistake.fn: fn(*args)), mistake.message))
+        except Exception:  # noqa: BLE001 - a mistake that cannot run here is skipped
+            continue
+    problem = diagnose(got, reference_out, mistakes=wrong, rtol=1e-4, atol=1e-5)
+    return None if problem is None else f"✗ attend_with_cache: {problem} [input: {text}]"
+
+
+def check_attend_with_cache(student_fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, dict], torch.Tensor],
+                            raise_on_failure: bool = True) -> bool:
+    """Self-check of ``attend_with_cache(q, k, v, cache)``: fed one position at a time it must reproduce causal
+    attention over the whole sequence, and, inside a small random :class:`SampleTransformer`, its logits."""
+    from ..sample_transformer import SampleTransformer, SampleTransformerConfig
+
+    gen = torch.Generator().manual_seed(34)
+    q, k, v = torch.randn(3, 2, 2, 12, 8, generator=gen)  # each (B, nh, T, hs)
+    torch.manual_seed(35)
+    model = SampleTransformer(SampleTransformerConfig(context_length=16, width=32, num_layers=2, num_heads=4)).eval()
+    tokens = torch.randint(0, 256, (2, 16), generator=gen)  # (B, T)
+    with torch.no_grad():
+        naive = model(tokens)  # (B, T, 256): the whole window at once, is_causal=True
+    checks = [
+        (F.scaled_dot_product_attention(q, k, v, is_causal=True), lambda call: _steps(None, q, k, v, call),
+         "q, k, v of shape (2, 2, 12, 8) fed one position at a time, against causal attention over all 12"),
+        (naive, lambda call: cached_logits(model, tokens, None, call),
+         "a 2-layer SampleTransformer (random weights), 16 tokens one at a time, against model(tokens) on the whole window"),
+    ]
+    try:
+        for expected, run, text in checks:
+            problem = _cache_problem(student_fn, expected, run, text)
+            if problem is not None:
+                return finish("attend_with_cache", problem, "", raise_on_failure)
+    except ExerciseFailed as failure:
+        if raise_on_failure:
+            raise
+        print(failure)
+        return False
+    return finish("attend_with_cache", None, "one position at a time it reproduces causal attention and the model's logits",
+                  raise_on_failure)
+
+
 EXERCISES = {
     "causal_mask": Exercise(CHAPTER, "causal_mask", "A causal attention mask (no peeking at future samples)",
                             check_causal_mask, solution_causal_mask,
@@ -154,4 +278,13 @@ exercises.ch3.check_receptive_field(receptive_field)''', RF_MISTAKES),
     raise NotImplementedError("write bits_per_sample")
 
 exercises.ch3.check_bits_per_sample(bits_per_sample)''', BITS_MISTAKES),
+    "attend_with_cache": Exercise(CHAPTER, "attend_with_cache", "A key/value cache: each new sample attends to the cached past",
+                                  check_attend_with_cache, solution_attend_with_cache,
+                                  '''def attend_with_cache(q, k, v, cache):
+    """One new position: q, k, v of shape (B, nh, 1, hs); cache is a dict, empty before the first position.
+    Store this position's key and value in the cache (keys "k" and "v") and return the new position's
+    attention output, shape (B, nh, 1, hs)."""
+    raise NotImplementedError("write attend_with_cache")
+
+exercises.ch3.check_attend_with_cache(attend_with_cache)''', CACHE_MISTAKES),
 }

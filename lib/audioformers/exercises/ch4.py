@@ -1,4 +1,5 @@
-"""Self-checks for chapter 4 (textless audio language modelling): k-means codes, NT-Xent, codebook perplexity.
+"""Self-checks for chapter 4 (textless audio language modelling): k-means codes, NT-Xent, codebook perplexity,
+a paired bootstrap interval for comparing two probes on the same test clips.
 
 Each ``check_<exercise>(student_fn)`` compares the student's function with :mod:`audioformers.tokenizer` /
 :mod:`audioformers.contrastive` on seeded random inputs and prints ``✓ ...`` or says what is wrong.
@@ -146,6 +147,72 @@ def check_code_perplexity(student_fn: Callable[[np.ndarray, int], float], raise_
                       mistakes=PERPLEXITY_MISTAKES, raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-9)
 
 
+# ------------------------------------------------------------------------------ 4. paired bootstrap interval
+def solution_paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, num_resamples: int = 2000, seed: int = 0) -> np.ndarray:
+    """95% percentile-bootstrap interval ``[low, high]`` of accuracy(a) - accuracy(b) on the same N test items.
+
+    The resamples are drawn in one call, ``np.random.default_rng(seed).integers(0, N, size=(num_resamples, N))``,
+    and each row of item indices scores *both* models (paired): per-item difficulty cancels in the difference.
+    """
+    n = len(correct_a)
+    items = np.random.default_rng(seed).integers(0, n, size=(num_resamples, n))  # (R, N) resampled test sets
+    differences = correct_a[items].mean(axis=1) - correct_b[items].mean(axis=1)  # (R,)
+    return np.percentile(differences, [2.5, 97.5])  # (2,)
+
+
+def _reference_paired_bootstrap(correct_a: np.ndarray, correct_b: np.ndarray, num_resamples: int = 2000, seed: int = 0) -> np.ndarray:
+    a, b = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
+    items = np.random.default_rng(seed).integers(0, len(a), size=(num_resamples, len(a)))
+    differences = np.array([a[row].mean() - b[row].mean() for row in items])  # one resampled test set at a time
+    return np.quantile(differences, [0.025, 0.975])
+
+
+def _bootstrap_cases(seed: int) -> list[tuple[tuple, str]]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for n, p_a, p_b, r in ((200, 0.62, 0.55, 2000), (57, 0.7, 0.7, 500), (400, 0.4, 0.48, 1000)):
+        difficulty = rng.random(n)  # shared per-item difficulty: the two models' errors are correlated
+        correct_a = (rng.random(n) * 0.5 + difficulty * 0.5 < p_a).astype(np.float64)
+        correct_b = (rng.random(n) * 0.5 + difficulty * 0.5 < p_b).astype(np.float64)
+        cases.append(((correct_a, correct_b, r, int(rng.integers(100))), f"{n} items, accuracies about {p_a} and {p_b}, {r} resamples"))
+    return cases
+
+
+def _bootstrap_differences(a, b, r, seed):
+    items = np.random.default_rng(seed).integers(0, len(a), size=(r, len(a)))
+    return a[items].mean(axis=1) - b[items].mean(axis=1)
+
+
+def _unpaired(a, b, r, seed):
+    rng = np.random.default_rng(seed)
+    items_a, items_b = rng.integers(0, len(a), size=(r, len(a))), rng.integers(0, len(b), size=(r, len(b)))
+    return np.percentile(a[items_a].mean(axis=1) - b[items_b].mean(axis=1), [2.5, 97.5])
+
+
+BOOTSTRAP_MISTAKES = [
+    Mistake(_unpaired, "you resampled the two models' test items independently: pair them — one resampled set of items "
+                       "scored by both models (a[items] and b[items]); pairing cancels per-item difficulty and narrows the interval"),
+    Mistake(lambda a, b, r, s: np.percentile(_bootstrap_differences(a, b, r, s), [5, 95]),
+            "that is a 90% interval (5th to 95th percentile): a 95% interval takes the 2.5th and 97.5th percentiles"),
+    Mistake(lambda a, b, r, s: np.percentile(-_bootstrap_differences(a, b, r, s), [2.5, 97.5]),
+            "the difference is upside down: accuracy(a) - accuracy(b), you computed b - a"),
+    Mistake(lambda a, b, r, s: (lambda d: np.array([d.mean() - 1.96 * d.std(), d.mean() + 1.96 * d.std()]))(_bootstrap_differences(a, b, r, s)),
+            "you used mean ± 1.96 standard deviations (a normal approximation): the percentile bootstrap reads the "
+            "2.5th and 97.5th percentiles of the resampled differences"),
+    Mistake(lambda a, b, r, s: (lambda d: np.array([d.mean() - 1.96 * d.std(ddof=1), d.mean() + 1.96 * d.std(ddof=1)]))(_bootstrap_differences(a, b, r, s)),
+            "you used mean ± 1.96 standard deviations (a normal approximation): the percentile bootstrap reads the "
+            "2.5th and 97.5th percentiles of the resampled differences"),
+    Mistake(lambda a, b, r, s: np.percentile(_bootstrap_differences(a, np.zeros_like(b), r, s), [2.5, 97.5]),
+            "that is the interval of model a's accuracy alone: bootstrap the difference accuracy(a) - accuracy(b)"),
+]
+
+
+def check_paired_bootstrap(student_fn: Callable[[np.ndarray, np.ndarray, int, int], np.ndarray], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``paired_bootstrap(correct_a, correct_b, num_resamples, seed) -> [low, high]`` (95%, percentile)."""
+    return run_trials("paired_bootstrap", student_fn, _reference_paired_bootstrap, _bootstrap_cases(44), mistakes=BOOTSTRAP_MISTAKES,
+                      raise_on_failure=raise_on_failure, rtol=1e-9, atol=1e-12)
+
+
 EXERCISES = {
     "assign_codes": Exercise(CHAPTER, "assign_codes", "k-means codes: the nearest centre of each patch embedding",
                              check_assign_codes, solution_assign_codes,
@@ -168,4 +235,13 @@ exercises.ch4.check_nt_xent(nt_xent)''', NTX_MISTAKES),
     raise NotImplementedError("write code_perplexity")
 
 exercises.ch4.check_code_perplexity(code_perplexity)''', PERPLEXITY_MISTAKES),
+    "paired_bootstrap": Exercise(CHAPTER, "paired_bootstrap", "A paired bootstrap interval: is probe a really better than probe b?",
+                                 check_paired_bootstrap, solution_paired_bootstrap,
+                                 '''def paired_bootstrap(correct_a, correct_b, num_resamples=2000, seed=0):
+    """95% percentile-bootstrap interval [low, high] of accuracy(a) - accuracy(b), from two 0/1 arrays (N,) that
+    score two models on the same N test items. Draw all resamples in one call:
+    np.random.default_rng(seed).integers(0, N, size=(num_resamples, N))."""
+    raise NotImplementedError("write paired_bootstrap")
+
+exercises.ch4.check_paired_bootstrap(paired_bootstrap)''', BOOTSTRAP_MISTAKES),
 }

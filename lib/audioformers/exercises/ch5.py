@@ -1,4 +1,5 @@
-"""Self-checks for chapter 5 (wavelet audio transformers): 25 ms patches, Haar multi-scale pooling, macro mAP.
+"""Self-checks for chapter 5 (wavelet audio transformers): 25 ms patches, Haar multi-scale pooling, macro mAP,
+pooling over time with a padding mask.
 
 Each ``check_<exercise>(student_fn)`` compares the student's function with :mod:`audioformers.wavelet_transformer`
 / :mod:`audioformers.metrics` on seeded random inputs and prints ``✓ ...`` or says what is wrong.
@@ -164,6 +165,41 @@ def check_macro_map(student_fn: Callable[[np.ndarray, np.ndarray], float], raise
                       mistakes=MAP_MISTAKES, raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-9)
 
 
+# ------------------------------------------------------------------------------ 4. masked pooling over time
+def solution_masked_time_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, T, C)`` embeddings and a boolean ``(B, T)`` mask (True = a real patch, False = padding) -> ``(B, C)``:
+    the mean over each clip's real positions only; a clip without any real position gives zeros."""
+    weights = mask.to(x.dtype)[:, :, None]  # (B, T, 1)
+    count = weights.sum(dim=1).clamp_min(1.0)  # (B, 1) real positions per clip (at least 1: no 0 / 0)
+    return (x * weights).sum(dim=1) / count  # (B, C)
+
+
+def _mask_cases(seed: int) -> list[tuple[tuple, str]]:
+    gen = torch.Generator().manual_seed(seed)
+    cases = []
+    for b, t, c, lengths in ((3, 10, 4, (10, 6, 3)), (4, 40, 16, (40, 25, 1, 0))):
+        mask = torch.arange(t)[None, :] < torch.tensor(lengths)[:, None]  # (B, T): clip i has lengths[i] real patches
+        cases.append(((torch.randn(b, t, c, generator=gen), mask), f"x ({b}, {t}, {c}), clips with {', '.join(map(str, lengths))} real positions"))
+    return cases
+
+
+MASK_POOL_MISTAKES = [
+    Mistake(lambda x, m: x.mean(dim=1), "you averaged over every position, padding included: use only the positions where mask is True"),
+    Mistake(lambda x, m: (x * m[:, :, None]).sum(1) / x.shape[1],
+            "you zeroed the padding but divided by all T positions: divide by the number of real positions of each clip"),
+    Mistake(lambda x, m: wavelet_transformer.masked_time_mean(x, ~m),
+            "inverted mask: True marks a real patch (keep it), False the padding (as the model's embed(mask=...))"),
+    Mistake(lambda x, m: (x * m[:, :, None]).sum(1) / m.sum(1, keepdim=True),
+            "a clip without any real position gives 0 / 0 = NaN: divide by max(count, 1) so such a clip pools to zeros"),
+]
+
+
+def check_masked_time_mean(student_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], raise_on_failure: bool = True) -> bool:
+    """Self-check of ``masked_time_mean(x, mask) -> (B, C)`` against :func:`audioformers.wavelet_transformer.masked_time_mean`."""
+    return run_trials("masked_time_mean", student_fn, wavelet_transformer.masked_time_mean, _mask_cases(54),
+                      mistakes=MASK_POOL_MISTAKES, raise_on_failure=raise_on_failure, axes=("clip", "channel"), rtol=1e-5, atol=1e-6)
+
+
 EXERCISES = {
     "patchify": Exercise(CHAPTER, "patchify", "One second of audio as 40 patches of 25 ms",
                          check_patchify, solution_patchify,
@@ -186,4 +222,11 @@ exercises.ch5.check_haar_multiscale(haar_multiscale)''', HAAR_MISTAKES),
     raise NotImplementedError("write macro_map")
 
 exercises.ch5.check_macro_map(macro_map)''', MAP_MISTAKES),
+    "masked_time_mean": Exercise(CHAPTER, "masked_time_mean", "Pooling a padded batch: the mean over real patches only",
+                                 check_masked_time_mean, solution_masked_time_mean,
+                                 '''def masked_time_mean(x, mask):
+    """(B, T, C) embeddings and a boolean (B, T) mask (True = a real patch, False = padding) -> (B, C) clip embeddings."""
+    raise NotImplementedError("write masked_time_mean")
+
+exercises.ch5.check_masked_time_mean(masked_time_mean)''', MASK_POOL_MISTAKES),
 }
