@@ -15,7 +15,7 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from .profiles import get_profile, validate_profile
 
@@ -82,6 +82,74 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+class CorruptFileError(ValueError):
+    """A checkpoint, results or dataset file that exists but cannot be read (truncated, garbled).
+
+    The message names the file and the command or flag that rebuilds it.
+    """
+
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Write ``path`` through ``write(handle)`` into a temporary file beside it, then rename it into place.
+
+    A reader never sees a half-written file: a kill leaves either the old file or the new one (and at
+    worst a hidden ``.NAME.*.partial`` file, removed here on failure).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, mode) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Atomically write ``text`` to ``path`` (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda handle: handle.write(text), mode="w")
+
+
+def read_cache_json(path: str | Path) -> Any | None:
+    """A JSON cache file's content, or ``None`` (with a one-line notice, the file removed) if it is corrupt.
+
+    A cache can always be recomputed, so a truncated or garbled one is not an error.
+    """
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError) as error:
+        cache_notice(path, error)
+        return None
+
+
+def cache_notice(path: Path, error: BaseException) -> None:
+    """Print the one-line notice for a corrupt cache file and remove it (the caller recomputes it)."""
+    import sys
+
+    print(f"notice: cache {path} is corrupt ({type(error).__name__}: {str(error)[:80]}); recomputing it",
+          file=sys.stderr, flush=True)
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _rebuild_hint(chapter: str, profile: str) -> str:
+    if chapter in ("ch3", "ch4", "ch5"):
+        return f"python -m audioformers.reproduce {chapter} --profile {profile}, or the chapter's notebook"
+    if chapter == "reproduce-demo":
+        return f"python -m audioformers.reproduce demo --profile {profile}"
+    return "rerun the code that wrote it"
+
+
 def write_results(
     chapter: str,
     name: str,
@@ -115,24 +183,31 @@ def write_results(
     folder = (directory or results_dir()) / chapter
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.{profile}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".partial")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def load_results(chapter: str, name: str, profile: str | None = None, directory: Path | None = None) -> dict[str, Any]:
-    """Read ``results/<chapter>/<name>.<profile>.json``; a clear ``FileNotFoundError`` if it was never run."""
+    """Read ``results/<chapter>/<name>.<profile>.json``.
+
+    A clear ``FileNotFoundError`` if it was never run; :class:`CorruptFileError` (naming the file and the
+    command that rewrites it) if it cannot be read.
+    """
     profile = validate_profile(profile) if profile is not None else get_profile()
     path = (directory or results_dir()) / chapter / f"{name}.{profile}.json"
     if not path.exists():
         raise FileNotFoundError(
             f"no results at {path}: run the experiment at the {profile!r} profile first "
-            f"(python -m audioformers.reproduce {chapter} --profile {profile}, or the chapter's notebook)"
+            f"({_rebuild_hint(chapter, profile)})"
         )
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CorruptFileError(f"results file {path} is corrupt ({type(error).__name__}: {error}); delete it and "
+                               f"rebuild it ({_rebuild_hint(chapter, profile)})") from None
+    if not isinstance(record, dict) or not {"metrics", "config"} <= set(record):
+        raise CorruptFileError(f"results file {path} is not a results record (no metrics/config); delete it and "
+                               f"rebuild it ({_rebuild_hint(chapter, profile)})")
+    return record
 
 
 class Stopwatch:

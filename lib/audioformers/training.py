@@ -7,18 +7,19 @@ loaded with ``weights_only=True``.
 
 from __future__ import annotations
 
+import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .device import autocast
+from .results import CorruptFileError, atomic_write
 
 Batch = Any
 
@@ -39,25 +40,44 @@ class History:
 
 def save_checkpoint(path: str | Path, **state: Any) -> Path:
     """Atomically save a dict of tensors / state dicts / plain values (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return atomic_write(path, lambda handle: torch.save(state, handle))
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint saved by :func:`save_checkpoint`, safely (``weights_only=True``)."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
+                    rebuild: str = "delete it and rerun the code that wrote it") -> dict[str, Any]:
+    """Load a checkpoint saved by :func:`save_checkpoint`, safely (``weights_only=True``).
+
+    A truncated or garbled file raises :class:`~audioformers.results.CorruptFileError` naming the file
+    and ``rebuild`` (how to make it again), never a bare ``EOFError`` or unpickling error.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (EOFError, RuntimeError, ValueError, OSError, KeyError, AttributeError, IndexError, TypeError) as error:
+        raise CorruptFileError(f"checkpoint {path} is corrupt or truncated ({type(error).__name__}: "
+                               f"{str(error).splitlines()[0][:120] if str(error) else ''}); {rebuild}") from None
+    except Exception as error:  # pickle.UnpicklingError and friends
+        if type(error).__name__ in ("UnpicklingError", "BadZipFile"):
+            raise CorruptFileError(f"checkpoint {path} is corrupt ({type(error).__name__}); {rebuild}") from None
+        raise
+    if not isinstance(state, dict):
+        raise CorruptFileError(f"checkpoint {path} does not hold a dict of state; {rebuild}")
+    return state
+
+
+def _rng_state(rng: np.random.Generator | torch.Generator) -> Any:
+    if isinstance(rng, torch.Generator):
+        return rng.get_state()
+    return json.dumps(rng.bit_generator.state)
+
+
+def _set_rng_state(rng: np.random.Generator | torch.Generator, state: Any) -> None:
+    if isinstance(rng, torch.Generator):
+        rng.set_state(state)
+    else:
+        rng.bit_generator.state = json.loads(state)
 
 
 def fit(
@@ -78,6 +98,8 @@ def fit(
     checkpoint_every: int = 0,
     desc: str = "training",
     progress: bool = True,
+    data_rng: np.random.Generator | torch.Generator | None = None,
+    resume_hint: str = "delete it, or run with --no-resume, to train from the start",
 ) -> History:
     """Train ``model`` for ``steps`` optimiser steps.
 
@@ -85,10 +107,17 @@ def fit(
     a scalar loss. AdamW with linear warm-up then cosine decay. ``evaluate(model)`` runs every
     ``eval_every`` steps and at the end (the model is in eval mode and no-grad while it runs).
     With ``checkpoint_path``, training resumes from the checkpoint if it exists and saves one
-    every ``checkpoint_every`` steps and at the end.
+    every ``checkpoint_every`` steps and at the end. A checkpoint holds the model, the optimiser, the
+    step, the history and torch's global random state, and the state of ``data_rng`` (the NumPy or
+    torch generator that ``next_batch`` draws from, if any), so a resumed run continues exactly as an
+    uninterrupted one would.
     """
-    if steps <= 0:
-        raise ValueError(f"steps must be positive, got {steps}")
+    from .validation import check_int
+
+    steps = check_int("steps", steps, minimum=1)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=0)
+    eval_every = check_int("eval_every", eval_every, minimum=0)
+    warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
     model.to(device)
     if optimizer is None:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -103,7 +132,11 @@ def fit(
     history = History()
     start_step, elapsed_before = 0, 0.0
     if checkpoint_path is not None and Path(checkpoint_path).exists():
-        state = load_checkpoint(checkpoint_path, map_location=device)
+        state = load_checkpoint(checkpoint_path, map_location=device,
+                                rebuild=f"checkpoints are made by training: {resume_hint}")
+        if int(state.get("steps", steps)) != steps:
+            raise ValueError(f"checkpoint {checkpoint_path} is of a {state['steps']}-step run, this run has {steps} "
+                             f"steps: {resume_hint}")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_step = int(state["step"])
@@ -111,6 +144,10 @@ def fit(
         history = History(**state.get("history", {}))
         if "rng" in state:
             torch.set_rng_state(state["rng"])
+        if data_rng is not None:
+            if "data_rng" not in state:
+                raise ValueError(f"checkpoint {checkpoint_path} has no data generator state: {resume_hint}")
+            _set_rng_state(data_rng, state["data_rng"])
 
     def run_eval(step: int, elapsed: float) -> None:
         if evaluate is None:
@@ -135,6 +172,8 @@ def fit(
             elapsed_s=elapsed,
             history=history.__dict__,
             rng=torch.get_rng_state(),
+            steps=steps,
+            **({} if data_rng is None else {"data_rng": _rng_state(data_rng)}),
         )
 
     model.train()

@@ -22,8 +22,43 @@ def test_write_and_load_with_provenance(tmp_path):
 
 
 def test_missing_results_say_how_to_make_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match="reproduce ch9 --profile paper"):
+    with pytest.raises(FileNotFoundError, match="reproduce ch4 --profile paper"):
+        results.load_results("ch4", "x", profile="paper", directory=tmp_path)
+    with pytest.raises(FileNotFoundError, match="rerun the code that wrote it"):  # no command for an unknown chapter
         results.load_results("ch9", "x", profile="paper", directory=tmp_path)
+
+
+@pytest.mark.parametrize("content", ['{"metrics": {"a": 1', "", '["not", "a", "record"]', "\x00\xff"])
+def test_corrupt_results_name_the_file_and_the_command(tmp_path, content):
+    path = results.write_results("ch5", "comparison", {"a": 1}, config={}, profile="smoke", directory=tmp_path)
+    path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(results.CorruptFileError) as error:
+        results.load_results("ch5", "comparison", profile="smoke", directory=tmp_path)
+    assert str(path) in str(error.value) and "python -m audioformers.reproduce ch5 --profile smoke" in str(error.value)
+
+
+def test_atomic_write_never_leaves_a_half_file(tmp_path):
+    target = tmp_path / "a.json"
+    results.atomic_write_text(target, "old")
+
+    def fail(handle):
+        handle.write(b"partial")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        results.atomic_write(target, fail)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_corrupt_json_cache_is_recomputed_with_a_notice(tmp_path, capsys):
+    cache = tmp_path / "run.json"
+    cache.write_text('{"mAP": 0.')
+    assert results.read_cache_json(cache) is None
+    assert not cache.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notice: cache" in err and str(cache) in err
+    results.atomic_write_text(cache, '{"mAP": 0.5}')
+    assert results.read_cache_json(cache) == {"mAP": 0.5}
 
 
 @pytest.mark.parametrize("name", ["", "../x", ".hidden", "a/b"])

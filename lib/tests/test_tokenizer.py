@@ -109,3 +109,40 @@ def test_ordering_verdicts():
     t["supervised_cnn"]["mean"] = 0.6
     lines = textless.ordering_verdicts(t)
     assert "reproduces" in lines[0] and "within" in lines[2]
+
+
+def _inertia(x: np.ndarray, centres: np.ndarray) -> float:
+    return float((torch.cdist(torch.from_numpy(x), torch.from_numpy(centres)).min(1).values ** 2).sum())
+
+
+def test_kmeans_torch_inertia_matches_scikit_learn_on_real_data():
+    """Greedy k-means++ seeding: over 20 seeds, mean inertia within 1% of scikit-learn's KMeans.
+
+    Data: the handwritten digits bundled with scikit-learn and log-mel frames of a tone sequence in
+    noise. Plain (one-candidate) k-means++ ends about 5% worse on the log-mel frames.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import load_digits
+
+    from audioformers import signals
+
+    rng = np.random.default_rng(0)
+    wave = np.concatenate([signals.sum_of_sinusoids([f, 2 * f], [1, 0.3], 16000, 0.25)
+                           for f in rng.uniform(100, 2000, 24)])
+    wave = wave + 0.05 * rng.standard_normal(len(wave)).astype(np.float32)
+    log_mel_frames = tk.clip_log_mels(wave[None], 16000)[0].T  # (frames, 64)
+    for data, k in [(load_digits().data.astype(np.float32), 16), (log_mel_frames, 32)]:
+        ours = np.mean([_inertia(data, tk.kmeans_torch(data, k, seed=s)) for s in range(20)])
+        ref = np.mean([KMeans(k, n_init=1, random_state=s).fit(data).inertia_ for s in range(20)])
+        assert ours <= 1.01 * ref, (data.shape, ours / ref)
+
+
+def test_assign_codes_refuses_nan_and_mismatched_dims():
+    centres = np.eye(3, dtype=np.float32)
+    vectors = np.ones((4, 3), dtype=np.float32)
+    vectors[1, 0] = np.nan
+    with pytest.raises(ValueError, match="vectors holds NaN"):
+        tk.assign_codes(vectors, centres)
+    with pytest.raises(ValueError, match="dims"):
+        tk.assign_codes(np.ones((4, 2)), centres)
+    np.testing.assert_array_equal(tk.assign_codes(np.eye(3)[[2, 0]], centres), [2, 0])

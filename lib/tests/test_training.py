@@ -96,3 +96,52 @@ def test_bad_arguments_and_divergence():
     with pytest.raises(FloatingPointError, match="learning rate"):
         fit(model, nb, lambda m, b: m(b[0]).sum() * float("nan"), steps=2, progress=False)
     assert count_parameters(model) == 4 * 16 + 16 + 16 + 1
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_resume_restores_the_data_generator(tmp_path, kind):
+    """``next_batch`` drawing from a stateful generator resumes on the same batches via ``data_rng``."""
+    import numpy as np
+
+    def run(crash_at=None, init_seed=1):
+        model, _, loss, ev = _problem(seed=init_seed)
+        rng = np.random.default_rng(5) if kind == "numpy" else torch.Generator().manual_seed(5)
+
+        def next_batch(step):
+            if step == crash_at:
+                raise KeyboardInterrupt
+            x = (torch.from_numpy(rng.standard_normal((32, 4)).astype(np.float32)) if kind == "numpy"
+                 else torch.randn(32, 4, generator=rng))
+            return x, x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+
+        return fit(model, next_batch, loss, steps=30, evaluate=ev, progress=False, data_rng=rng,
+                   checkpoint_path=tmp_path / f"{kind}.pt" if crash_at != -1 else None, checkpoint_every=10)
+
+    full = run(crash_at=-1)
+    with pytest.raises(KeyboardInterrupt):
+        run(crash_at=15)
+    resumed = run(init_seed=7)
+    assert resumed.train_loss == full.train_loss and resumed.metric("mse") == full.metric("mse")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "empty"])
+def test_corrupt_checkpoint_names_the_file_and_the_flag(tmp_path, damage):
+    from audioformers.results import CorruptFileError
+
+    model, nb, loss, _ = _problem()
+    ckpt = tmp_path / "run.pt"
+    fit(model, nb, loss, steps=4, progress=False, checkpoint_path=ckpt, checkpoint_every=2)
+    data = ckpt.read_bytes()
+    ckpt.write_bytes({"truncate": data[: len(data) // 2], "garble": b"\x80\x02garbage" + data[50:], "empty": b""}[damage])
+    with pytest.raises(CorruptFileError) as error:
+        load_checkpoint(ckpt)
+    assert str(ckpt) in str(error.value)
+    with pytest.raises(CorruptFileError, match="--no-resume"):
+        fit(model, nb, loss, steps=4, progress=False, checkpoint_path=ckpt)
+
+
+def test_a_checkpoint_of_another_length_is_not_resumed(tmp_path):
+    model, nb, loss, _ = _problem()
+    fit(model, nb, loss, steps=4, progress=False, checkpoint_path=tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="4-step run"):
+        fit(model, nb, loss, steps=8, progress=False, checkpoint_path=tmp_path / "c.pt")
