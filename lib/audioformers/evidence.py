@@ -1,0 +1,416 @@
+"""One statistical protocol for the book's comparisons: paired differences, an interval, a verdict.
+
+Chapters 3–5 and the reproduction report call the same functions, so a chapter and the report can never
+disagree about a claim.
+
+**Data.** For each condition (a model, a representation, a pooling), an array of scores shaped
+``(seeds, sources)``: one row per training seed, one column per *test source* (a held-out recording, a
+GM program, a drum kit, a clip). A 1-D array is read as ``(seeds,)`` with one pooled test source. The two
+conditions are paired: the same seed and the same test source in the same cell.
+
+**Intervals.**
+
+* :func:`paired_bootstrap` resamples seeds *and* test sources (with replacement, independently), and
+  takes the percentile interval of the mean paired difference. Seeded and deterministic.
+* :func:`fold_interval` takes per-fold paired differences (each fold averaged over its seeds) and gives
+  a Student-t interval, or a distribution-free sign-test interval for the median.
+* :func:`interval` picks one: the bootstrap when there are at least two test sources; otherwise a t
+  interval over seeds, flagged ``test sources: 1`` (the interval then says nothing about the test set).
+
+**Verdict rule** (:data:`RULE`), for a claim that condition ``a`` scores higher than ``b`` (or lower,
+with ``higher_is_better=False`` or ``claimed="lower"``):
+
+* *reproduced*: the whole interval of ``a − b`` lies on the claimed side of zero;
+* *reversed*: the whole interval lies on the other side;
+* *inconclusive*: the interval contains zero;
+* *not comparable*: different data, sample rate or metric: a number shown for scale only;
+* *not yet run*: no results.
+
+Several data sets for one claim (:func:`combine`): reproduced (reversed) only where every one is
+reproduced (reversed); otherwise inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+REPRODUCED, REVERSED, INCONCLUSIVE, NOT_COMPARABLE, NOT_YET_RUN = (
+    "reproduced", "reversed", "inconclusive", "not comparable", "not yet run")
+VERDICTS = (REPRODUCED, REVERSED, INCONCLUSIVE, NOT_COMPARABLE, NOT_YET_RUN)
+
+#: The two kinds of rows in the report: the papers' empirical results, and mechanism facts the book demonstrates.
+EMPIRICAL, MECHANISM = "empirical claim", "mechanism"
+KINDS = (EMPIRICAL, MECHANISM)
+
+RULE = ("A claim that A scores better than B is *reproduced* when the whole interval of the paired difference "
+        "A − B lies on the claimed side of zero, *reversed* when it lies wholly on the other side, and "
+        "*inconclusive* when it contains zero. The interval is a 95% paired bootstrap over seeds and test "
+        "sources when there are at least two test sources; with one (pooled) test source it is a 95% t interval "
+        "over seeds, flagged 'test sources: 1'; with folds, a 95% t (or sign-test) interval over per-fold "
+        "differences. Numbers from other data, sample rates or metrics are *not comparable* (shown for scale); "
+        "a claim without results is *not yet run*. A claim measured on several data sets is reproduced (reversed) "
+        "only where every one is.")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An interval for the mean (or median) paired difference ``a − b`` and how it was made."""
+
+    mean: float
+    low: float
+    high: float
+    level: float
+    method: str
+    seeds: int
+    sources: int  # test sources behind the interval; 0 where not applicable (a slope, an exact count)
+    note: str = ""
+
+    def text(self, scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
+        """``+0.002 [−0.004, +0.009] (95% t over 3 seeds; test sources: 1)``."""
+        def num(v: float) -> str:
+            return f"{v * scale:+.{digits}f}{unit}" if math.isfinite(v) else ("−∞" if v < 0 else "+∞")
+        return f"{num(self.mean)} [{num(self.low)}, {num(self.high)}] ({self.describe()})"
+
+    def describe(self) -> str:
+        parts = [f"{self.level:.0%} {self.method}"] + ([f"test sources: {self.sources}"] if self.sources else [])
+        return "; ".join(parts + ([self.note] if self.note else []))
+
+
+def _check_level(level: float) -> float:
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}")
+    return float(level)
+
+
+def as_scores(values, name: str = "a") -> np.ndarray:
+    """``values`` as a float array shaped ``(seeds, sources)``; a 1-D array is ``(seeds, 1)``."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numbers shaped (seeds,) or (seeds, sources): {error}") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be shaped (seeds,) or (seeds, sources), got {array.ndim} dimensions")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty: need at least one seed and one test source")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+def paired_differences(a, b) -> np.ndarray:
+    """``a − b`` cell by cell, shaped ``(seeds, sources)``, after checking both have the same shape."""
+    a, b = as_scores(a, "a"), as_scores(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must be paired (same seeds and test sources): shapes {a.shape} and {b.shape}")
+    return a - b
+
+
+def paired_bootstrap(a, b, *, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> Interval:
+    """Percentile interval of the mean ``a − b`` resampling seeds and test sources with replacement.
+
+    The same ``seed`` gives the same interval. Needs at least two seeds or two test sources.
+    """
+    level = _check_level(level)
+    if not (isinstance(resamples, int) and resamples >= 100):
+        raise ValueError(f"resamples must be an integer of at least 100, got {resamples!r}")
+    diff = paired_differences(a, b)
+    n_seeds, n_sources = diff.shape
+    if n_seeds * n_sources < 2:
+        raise ValueError("a and b hold a single paired value: need at least two seeds or two test sources")
+    rng = np.random.default_rng(seed)
+    seed_idx = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    source_idx = rng.integers(0, n_sources, size=(resamples, n_sources))
+    # mean over the resampled grid = mean over resampled seeds of (mean over resampled sources)
+    seed_weights = np.zeros((resamples, n_seeds))
+    np.add.at(seed_weights, (np.arange(resamples)[:, None], seed_idx), 1.0 / n_seeds)
+    source_weights = np.zeros((resamples, n_sources))
+    np.add.at(source_weights, (np.arange(resamples)[:, None], source_idx), 1.0 / n_sources)
+    stats = np.einsum("rs,st,rt->r", seed_weights, diff, source_weights)
+    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    what = " and ".join(w for w, n in (("seeds", n_seeds), ("test sources", n_sources)) if n > 1)
+    note = "" if n_sources > 1 else "seeds only"
+    return Interval(float(diff.mean()), float(low), float(high), level,
+                    f"paired bootstrap over {what} ({resamples} resamples, seed {seed})", n_seeds, n_sources, note)
+
+
+def _student_t_quantile(p: float, df: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(p, df))
+
+
+def t_interval(differences, *, level: float = 0.95, what: str = "folds", sources: int = 1,
+               seeds: int | None = None, note: str = "") -> Interval:
+    """Student-t interval for the mean of independent paired ``differences`` (folds, or seeds)."""
+    level = _check_level(level)
+    if np.ndim(differences) > 1:
+        raise ValueError("differences must be one number per fold (or seed): a 1-D array")
+    d = as_scores(differences, "differences")[:, 0]
+    n = len(d)
+    if n < 2:
+        raise ValueError(f"differences needs at least two {what} for a t interval, got {n}")
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    half = _student_t_quantile((1 + level) / 2, n - 1) * sd / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, level, f"t interval over {n} {what}",
+                    seeds if seeds is not None else n, sources, note)
+
+
+def sign_interval(differences, *, level: float = 0.95, what: str = "folds", sources: int = 1,
+                  seeds: int | None = None) -> Interval:
+    """Distribution-free interval for the median difference from order statistics (the sign test's).
+
+    With too few folds for the requested level (fewer than 6 at 95%) the interval is unbounded.
+    """
+    from scipy import stats
+
+    level = _check_level(level)
+    if np.ndim(differences) > 1:
+        raise ValueError("differences must be one number per fold (or seed): a 1-D array")
+    d = np.sort(as_scores(differences, "differences")[:, 0])
+    n = len(d)
+    if n < 2:
+        raise ValueError(f"differences needs at least two {what} for a sign-test interval, got {n}")
+    # the largest k with P(k <= Binomial(n, 1/2) <= n - k) >= level gives [d_(k+1), d_(n-k)] (1-based)
+    k_best = None
+    for k in range(n // 2, 0, -1):
+        if 1 - 2 * stats.binom.cdf(k - 1, n, 0.5) >= level:
+            k_best = k
+            break
+    median = float(np.median(d))
+    if k_best is None:
+        return Interval(median, -math.inf, math.inf, level, f"sign-test interval over {n} {what}",
+                        seeds if seeds is not None else n, sources,
+                        f"too few {what} for a {level:.0%} sign-test interval")
+    return Interval(median, float(d[k_best - 1]), float(d[n - k_best]), level,
+                    f"sign-test interval over {n} {what}", seeds if seeds is not None else n, sources)
+
+
+def fold_interval(a, b, *, level: float = 0.95, method: str = "t") -> Interval:
+    """Interval over per-fold paired differences; ``a`` and ``b`` shaped ``(folds,)`` or ``(folds, seeds)``.
+
+    Seeds vary inside a fold: each fold's difference is the mean over its seeds. ``method`` is ``"t"`` or
+    ``"sign"``.
+    """
+    if method not in ("t", "sign"):
+        raise ValueError(f"method must be 't' or 'sign', got {method!r}")
+    diff = paired_differences(a, b)  # (folds, seeds)
+    per_fold = diff.mean(axis=1)
+    n_folds, n_seeds = diff.shape
+    if method == "t":
+        return t_interval(per_fold, level=level, what="folds", sources=n_folds, seeds=n_seeds)
+    return sign_interval(per_fold, level=level, what="folds", sources=n_folds, seeds=n_seeds)
+
+
+def interval(a, b, *, level: float = 0.95, seed: int = 0, resamples: int = 10_000) -> Interval:
+    """The protocol's interval for paired ``(seeds, sources)`` scores.
+
+    At least two test sources: :func:`paired_bootstrap` over seeds and sources. One (pooled) test source:
+    a t interval over seeds, flagged — it covers training randomness, not the choice of test set.
+    """
+    diff = paired_differences(a, b)
+    if diff.shape[1] >= 2:
+        return paired_bootstrap(a, b, level=level, seed=seed, resamples=resamples)
+    return t_interval(diff[:, 0], level=level, what="seeds", sources=1, note="seeds only")
+
+
+def exact(difference: float, note: str = "one deterministic measurement: no sampling interval") -> Interval:
+    """A difference measured once, without sampling variation (e.g. a count on one fixed clip)."""
+    value = float(difference)
+    if not math.isfinite(value):
+        raise ValueError(f"difference must be a finite number, got {difference!r}")
+    return Interval(value, value, value, 1.0, "exact", 1, 0, note)
+
+
+def verdict(iv: Interval | None, *, claimed: str = "higher", comparable: bool = True) -> str:
+    """The verdict of :data:`RULE` for the claim that ``a`` is ``claimed`` ("higher" or "lower") than ``b``."""
+    if claimed not in ("higher", "lower"):
+        raise ValueError(f"claimed must be 'higher' or 'lower', got {claimed!r}")
+    if not isinstance(comparable, bool):
+        raise ValueError(f"comparable must be True or False, got {comparable!r}")
+    if not comparable:
+        return NOT_COMPARABLE
+    if iv is None:
+        return NOT_YET_RUN
+    if not isinstance(iv, Interval):
+        raise ValueError(f"iv must be an Interval or None, got {type(iv).__name__}")
+    sign = 1.0 if claimed == "higher" else -1.0
+    low, high = sorted((sign * iv.low, sign * iv.high))
+    if low > 0:
+        return REPRODUCED
+    if high < 0:
+        return REVERSED
+    return INCONCLUSIVE
+
+
+def combine(verdicts: Iterable[str]) -> str:
+    """One verdict for a claim measured on several data sets (see the module's rule)."""
+    found = list(verdicts)
+    for v in found:
+        if v not in VERDICTS:
+            raise ValueError(f"verdicts must be among {VERDICTS}, got {v!r}")
+    if not found:
+        return NOT_YET_RUN
+    measured = [v for v in found if v != NOT_YET_RUN]
+    if not measured:
+        return NOT_YET_RUN
+    if len(set(measured)) == 1:
+        return measured[0]
+    if NOT_COMPARABLE in measured:
+        raise ValueError("verdicts mixes 'not comparable' with measured verdicts: keep them in separate claims")
+    return INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A paired comparison and its verdict: ``a`` claimed ``claimed`` than ``b``."""
+
+    a: str
+    b: str
+    interval: Interval
+    verdict: str
+    claimed: str = "higher"
+
+    def line(self, scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
+        """``transformer − wavenet = −0.045 [−0.052, −0.038] (95% t over 3 seeds; test sources: 1): reversed``."""
+        return f"{self.a} − {self.b} = {self.interval.text(scale, digits, unit)}: {self.verdict}"
+
+
+def compare(a, b, *, names: Sequence[str] = ("a", "b"), claimed: str = "higher", level: float = 0.95,
+            seed: int = 0, folds: bool = False, method: str = "t") -> Comparison:
+    """Interval and verdict for paired scores of two conditions, the way every chapter and the report do it.
+
+    ``a``, ``b``: ``(seeds, sources)`` scores (or ``(folds, seeds)`` with ``folds=True``).
+    """
+    if len(names) != 2 or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"names must be two strings, got {names!r}")
+    iv = fold_interval(a, b, level=level, method=method) if folds else interval(a, b, level=level, seed=seed)
+    return Comparison(names[0], names[1], iv, verdict(iv, claimed=claimed), claimed)
+
+
+# --- trends: power laws with an irreducible term, and where two of them cross ---------------------
+
+@dataclass(frozen=True)
+class Trend:
+    """``y = floor + scale · (x / x_ref) ** (−exponent)`` fitted by least squares (exponent on a grid)."""
+
+    floor: float
+    scale: float
+    exponent: float
+    x_ref: float
+
+    def __call__(self, x) -> np.ndarray:
+        return self.floor + self.scale * (np.asarray(x, dtype=np.float64) / self.x_ref) ** (-self.exponent)
+
+
+_EXPONENTS = np.concatenate([np.linspace(0.02, 1.0, 99), np.linspace(1.02, 3.0, 100)])
+
+
+def _check_curve(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"x and y must be 1-D and of equal length, got shapes {x.shape} and {y.shape}")
+    if len(x) < 3:
+        raise ValueError(f"x needs at least 3 points to fit a power law with a floor, got {len(x)}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite")
+    if np.any(x <= 0):
+        raise ValueError("x must be positive (a budget: tokens, steps, seconds)")
+    return x, y
+
+
+def fit_power_law(x, y) -> Trend:
+    """Least-squares fit of ``y = floor + scale · (x/x_ref)^−exponent``; exponent from a grid in (0, 3]."""
+    x, y = _check_curve(x, y)
+    x_ref = float(x.max())
+    z = (x / x_ref)[None, :] ** (-_EXPONENTS[:, None])  # (grid, points)
+    zc = z - z.mean(axis=1, keepdims=True)
+    yc = y - y.mean()
+    scale = (zc @ yc) / np.maximum(np.sum(zc ** 2, axis=1), 1e-300)  # closed-form simple regression per exponent
+    floor = y.mean() - scale * z.mean(axis=1)
+    sse = np.sum((floor[:, None] + scale[:, None] * z - y[None, :]) ** 2, axis=1)
+    best = int(np.argmin(sse))
+    return Trend(float(floor[best]), float(scale[best]), float(_EXPONENTS[best]), x_ref)
+
+
+def bootstrap_trends(x, y, *, resamples: int = 200, seed: int = 0) -> list[Trend]:
+    """Trends refitted to the fit plus resampled residuals (a residual bootstrap; deterministic per seed)."""
+    x, y = _check_curve(x, y)
+    base = fit_power_law(x, y)
+    residuals = y - base(x)
+    rng = np.random.default_rng(seed)
+    return [fit_power_law(x, base(x) + rng.choice(residuals, size=len(x), replace=True)) for _ in range(resamples)]
+
+
+@dataclass(frozen=True)
+class Crossover:
+    """Where curve ``a`` would overtake curve ``b`` beyond the measured range, from bootstrap refits."""
+
+    x_last: float
+    median: float | None  # median crossing point over refits that cross, None if fewer than half do
+    low: float | None
+    high: float | None
+    fraction: float  # share of refits whose curves cross within the horizon
+    horizon: float  # multiples of x_last searched
+
+    def text(self, unit: str = "tokens") -> str:
+        if self.median is None:
+            return (f"no crossover in sight at the measured slopes: {self.fraction:.0%} of bootstrap refits cross "
+                    f"within {self.horizon:,.0f}× the largest measured budget ({self.x_last:,.3g} {unit})")
+        return (f"extrapolated crossover at about {self.median:,.3g} {unit} (90% of crossing refits: "
+                f"{self.low:,.3g}–{self.high:,.3g}; {self.fraction:.0%} of refits cross within "
+                f"{self.horizon:,.0f}× the measured {self.x_last:,.3g} {unit})")
+
+
+def _first_crossing(a: Trend, b: Trend, grid: np.ndarray, lower_is_better: bool) -> float | None:
+    gap = a(grid) - b(grid)
+    ahead = gap < 0 if lower_is_better else gap > 0
+    if ahead[0]:
+        return float(grid[0])  # already ahead at the last measured budget
+    turned = np.flatnonzero(ahead)
+    return float(grid[turned[0]]) if len(turned) else None
+
+
+def crossover(x_a, y_a, x_b, y_b, *, lower_is_better: bool = True, horizon: float = 1e4, resamples: int = 200,
+              seed: int = 0) -> Crossover:
+    """Extrapolated budget at which curve ``a`` overtakes ``b`` (both fitted with :func:`fit_power_law`).
+
+    The uncertainty comes from :func:`bootstrap_trends` of each curve; a crossover is reported only when
+    at least half of the paired refits cross within ``horizon`` times the largest measured budget.
+    """
+    if not (isinstance(horizon, (int, float)) and horizon > 1):
+        raise ValueError(f"horizon must be a number above 1, got {horizon!r}")
+    fits_a = bootstrap_trends(x_a, y_a, resamples=resamples, seed=seed)
+    fits_b = bootstrap_trends(x_b, y_b, resamples=resamples, seed=seed + 1)
+    x_last = float(max(np.max(x_a), np.max(x_b)))
+    grid = x_last * np.logspace(0, math.log10(horizon), 400)
+    points = [c for fa, fb in zip(fits_a, fits_b) if (c := _first_crossing(fa, fb, grid, lower_is_better))]
+    fraction = len(points) / resamples
+    if fraction < 0.5:
+        return Crossover(x_last, None, None, None, fraction, float(horizon))
+    low, median, high = np.quantile(points, [0.05, 0.5, 0.95])
+    return Crossover(x_last, float(median), float(low), float(high), fraction, float(horizon))
+
+
+def slope_interval(x, y, *, level: float = 0.95, log: bool = True) -> Interval:
+    """Least-squares slope of ``y`` on ``x`` (log–log by default) with its t interval over the points."""
+    level = _check_level(level)
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 3:
+        raise ValueError(f"x and y must be 1-D, of equal length and at least 3 points, got {x.shape} and {y.shape}")
+    if log:
+        if np.any(x <= 0) or np.any(y <= 0):
+            raise ValueError("x and y must be positive for a log-log slope")
+        x, y = np.log(x), np.log(y)
+    n = len(x)
+    xc = x - x.mean()
+    slope = float(np.sum(xc * (y - y.mean())) / np.sum(xc ** 2))
+    resid = y - y.mean() - slope * xc
+    se = math.sqrt(float(np.sum(resid ** 2)) / (n - 2) / float(np.sum(xc ** 2)))
+    half = _student_t_quantile((1 + level) / 2, n - 2) * se
+    return Interval(slope, slope - half, slope + half, level, f"t interval of a slope over {n} points", 1, 0)

@@ -1,0 +1,179 @@
+"""The book's statistical protocol: paired intervals over seeds and test sources, and the verdict rule."""
+
+import math
+
+import numpy as np
+import pytest
+
+from audioformers import evidence as ev
+
+
+def _scores(seed, shape, offset, noise=0.01):
+    rng = np.random.default_rng(seed)
+    return 0.5 + offset + noise * rng.standard_normal(shape)
+
+
+# --- one constructed case per verdict ---------------------------------------------------------------
+
+def test_clear_gain_over_seeds_and_sources_is_reproduced():
+    base = _scores(0, (3, 8), 0.0)
+    better = base + 0.05 + 0.005 * np.random.default_rng(1).standard_normal((3, 8))
+    comp = ev.compare(better, base, names=("new", "old"))
+    assert comp.interval.method.startswith("paired bootstrap over seeds and test sources")
+    assert comp.interval.sources == 8 and comp.interval.seeds == 3
+    assert 0.04 < comp.interval.low < comp.interval.mean < comp.interval.high < 0.06
+    assert comp.verdict == ev.REPRODUCED
+    assert comp.line().startswith("new − old = +0.05") and comp.line().endswith(": reproduced")
+
+
+def test_clear_loss_is_reversed_and_lower_is_better_flips_it():
+    base = _scores(0, (4, 6), 0.0)
+    worse = base - 0.05
+    assert ev.compare(worse, base).verdict == ev.REVERSED
+    # bits per sample: lower is better, so a claim "a is lower" holds when a − b is below zero
+    assert ev.compare(worse, base, claimed="lower").verdict == ev.REPRODUCED
+
+
+def test_interval_containing_zero_is_inconclusive():
+    # the chapter-5 pattern: +0.005, +0.0002, −0.0004 over three seeds, one pooled test set
+    a = np.array([0.2036, 0.1971, 0.2126])
+    b = np.array([0.1983, 0.1969, 0.2130])
+    comp = ev.compare(a, b)
+    assert comp.interval.low < 0 < comp.interval.high
+    assert comp.verdict == ev.INCONCLUSIVE
+
+
+def test_not_comparable_and_not_yet_run():
+    iv = ev.compare([0.3, 0.31, 0.32], [0.1, 0.1, 0.1]).interval
+    assert ev.verdict(iv, comparable=False) == ev.NOT_COMPARABLE  # other data: whatever the numbers say
+    assert ev.verdict(None) == ev.NOT_YET_RUN
+
+
+def test_one_pooled_test_source_is_flagged_seeds_only():
+    comp = ev.compare([0.30, 0.32, 0.31], [0.20, 0.21, 0.22])
+    assert comp.interval.sources == 1 and "seeds only" in comp.interval.note
+    assert "test sources: 1" in comp.interval.describe()
+    assert comp.interval.method == "t interval over 3 seeds"
+    # t interval: mean ± t(0.975, 2) · sd / sqrt(3)
+    d = np.array([0.10, 0.11, 0.09])
+    half = 4.302652729911275 * d.std(ddof=1) / math.sqrt(3)
+    assert comp.interval.low == pytest.approx(d.mean() - half) and comp.interval.high == pytest.approx(d.mean() + half)
+
+
+# --- the bootstrap ------------------------------------------------------------------------------------
+
+def test_bootstrap_is_deterministic_under_a_seed_and_changes_with_it():
+    a, b = _scores(2, (3, 10), 0.01, noise=0.05), _scores(3, (3, 10), 0.0, noise=0.05)
+    first = ev.paired_bootstrap(a, b, seed=7)
+    assert first == ev.paired_bootstrap(a, b, seed=7)
+    other = ev.paired_bootstrap(a, b, seed=8)
+    assert (other.low, other.high) != (first.low, first.high)
+    assert first.mean == other.mean == pytest.approx(float((a - b).mean()))
+
+
+def test_bootstrap_resamples_sources_as_well_as_seeds():
+    # identical seeds, very different sources: the spread must come from resampling sources
+    per_source = np.array([0.10, -0.08, 0.12, -0.10, 0.09, -0.07])
+    a = np.tile(per_source, (3, 1))
+    iv = ev.paired_bootstrap(a, np.zeros_like(a), seed=0)
+    assert iv.low < 0 < iv.high
+    assert ev.verdict(iv) == ev.INCONCLUSIVE
+
+
+def test_bootstrap_interval_narrows_with_more_sources():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (4, 64):
+        d = 0.02 + 0.05 * rng.standard_normal((3, n))
+        iv = ev.paired_bootstrap(d, np.zeros_like(d), seed=1)
+        widths.append(iv.high - iv.low)
+    assert widths[1] < widths[0] / 2
+
+
+# --- folds ----------------------------------------------------------------------------------------------
+
+def test_fold_t_interval_averages_seeds_inside_each_fold():
+    a = np.array([[0.6, 0.62], [0.5, 0.52], [0.45, 0.47], [0.7, 0.72], [0.55, 0.57], [0.4, 0.42]])  # (folds, seeds)
+    b = a - np.array([0.03, 0.05, 0.04, 0.02, 0.06, 0.04])[:, None]
+    iv = ev.fold_interval(a, b)
+    assert iv.method == "t interval over 6 folds" and iv.sources == 6 and iv.seeds == 2
+    assert iv.mean == pytest.approx(0.04) and iv.low > 0
+    assert ev.verdict(iv) == ev.REPRODUCED
+
+
+def test_sign_interval_uses_order_statistics_and_needs_enough_folds():
+    # 9 folds: [d(2), d(8)] covers 1 − 2·P(Bin(9, ½) ≤ 1) = 96%; with 8 folds the same rank gives only 93%
+    iv = ev.sign_interval(np.arange(1.0, 10.0))
+    assert (iv.low, iv.high, iv.mean) == (2.0, 8.0, 5.0)
+    assert (ev.sign_interval(np.arange(1.0, 9.0)).low, ev.sign_interval(np.arange(1.0, 9.0)).high) == (1.0, 8.0)
+    few = ev.fold_interval([0.3, 0.4, 0.5], [0.2, 0.3, 0.4], method="sign")  # 3 folds cannot reach 95%
+    assert math.isinf(few.low) and math.isinf(few.high) and "too few folds" in few.note
+    assert ev.verdict(few) == ev.INCONCLUSIVE
+
+
+# --- combining data sets --------------------------------------------------------------------------------
+
+def test_combine_requires_agreement():
+    assert ev.combine([ev.REPRODUCED, ev.REPRODUCED]) == ev.REPRODUCED
+    assert ev.combine([ev.REVERSED, ev.REVERSED, ev.NOT_YET_RUN]) == ev.REVERSED
+    assert ev.combine([ev.REPRODUCED, ev.INCONCLUSIVE]) == ev.INCONCLUSIVE
+    assert ev.combine([ev.REPRODUCED, ev.REVERSED]) == ev.INCONCLUSIVE
+    assert ev.combine([]) == ev.NOT_YET_RUN
+
+
+# --- trends ---------------------------------------------------------------------------------------------
+
+def test_power_law_fit_recovers_its_parameters():
+    x = np.geomspace(1e5, 1e7, 12)
+    y = 5.0 + 2.0 * (x / x.max()) ** -0.5
+    fit = ev.fit_power_law(x, y)
+    assert fit.floor == pytest.approx(5.0, abs=1e-6) and fit.exponent == pytest.approx(0.5)
+    assert fit(x) == pytest.approx(y)
+
+
+def test_crossover_found_where_curves_cross_and_not_where_they_diverge():
+    x = np.geomspace(1e5, 1e6, 10)
+    noise = 0.002 * np.random.default_rng(0).standard_normal(10)
+    slow_start = 4.0 + 3.0 * (x / 1e6) ** -0.5 + noise  # higher now, lower floor
+    fast_start = 5.5 + 0.4 * (x / 1e6) ** -0.5 - noise
+    cross = ev.crossover(x, slow_start, x, fast_start, lower_is_better=True, resamples=50)
+    # analytic: 4 + 3 r^-0.5 = 5.5 + 0.4 r^-0.5  ->  r^-0.5 = 1.5 / 2.6
+    expected = 1e6 * (2.6 / 1.5) ** 2
+    assert cross.median == pytest.approx(expected, rel=0.15)
+    assert cross.low <= cross.median <= cross.high
+    assert "extrapolated crossover" in cross.text()
+    never = ev.crossover(x, fast_start + 1.0, x, fast_start, lower_is_better=True, resamples=50)
+    assert never.median is None and "no crossover in sight" in never.text()
+
+
+def test_slope_interval_of_a_quadratic_cost():
+    n = np.array([256, 512, 1024, 2048, 4096])
+    iv = ev.slope_interval(n, 1e-6 * n ** 2 * (1 + 0.01 * np.array([1, -1, 1, -1, 1])))
+    assert iv.low < 2.0 < iv.high and iv.high - iv.low < 0.1
+
+
+# --- bad input: errors name the argument ---------------------------------------------------------------
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: ev.compare([0.1, 0.2], [0.1, 0.2, 0.3]), "a and b must be paired"),
+    (lambda: ev.compare([0.1, float("nan")], [0.1, 0.2]), "a contains NaN"),
+    (lambda: ev.compare([0.1, 0.2], [[[0.1]]]), "b must be shaped"),
+    (lambda: ev.compare([], []), "a is empty"),
+    (lambda: ev.compare(["x", "y"], [0.1, 0.2]), "a must be numbers"),
+    (lambda: ev.compare([0.1, 0.2], [0.1, 0.2], claimed="better"), "claimed must be"),
+    (lambda: ev.compare([0.1, 0.2], [0.1, 0.2], names=("a",)), "names must be two strings"),
+    (lambda: ev.paired_bootstrap([0.1], [0.2]), "single paired value"),
+    (lambda: ev.paired_bootstrap([0.1, 0.2], [0.1, 0.3], level=95), "level must be"),
+    (lambda: ev.paired_bootstrap([0.1, 0.2], [0.1, 0.3], resamples=10), "resamples must be"),
+    (lambda: ev.fold_interval([0.1, 0.2], [0.1, 0.3], method="wilcoxon"), "method must be"),
+    (lambda: ev.t_interval([0.1]), "differences needs at least two"),
+    (lambda: ev.verdict("reproduced"), "iv must be an Interval"),
+    (lambda: ev.combine(["partly"]), "verdicts must be among"),
+    (lambda: ev.fit_power_law([1, 2], [1, 2]), "x needs at least 3 points"),
+    (lambda: ev.fit_power_law([0, 1, 2], [1, 2, 3]), "x must be positive"),
+    (lambda: ev.crossover([1, 2, 3], [3, 2, 1], [1, 2, 3], [3, 2, 1], horizon=1), "horizon must be"),
+    (lambda: ev.exact(float("inf")), "difference must be a finite number"),
+])
+def test_bad_input_names_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
