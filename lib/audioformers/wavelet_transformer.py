@@ -94,11 +94,14 @@ def block_average(x: torch.Tensor, window: int) -> torch.Tensor:
     return sums / counts[None, :, None]  # (B, blocks, C)
 
 
-def haar_multiscale(x: torch.Tensor, window_sizes: list[int] | None = None) -> torch.Tensor:
+def haar_multiscale(x: torch.Tensor, window_sizes: list[int] | None = None,
+                    mask: torch.Tensor | None = None) -> torch.Tensor:
     """Parameter-free multi-scale view of a sequence: (B, T, C) -> (B, T, C).
 
     Channels are split into ``len(window_sizes)`` nearly equal groups; group ``g`` is replaced by its
-    block averages over ``window_sizes[g]`` positions, repeated back to length ``T``.
+    block averages over ``window_sizes[g]`` positions, repeated back to length ``T``. With ``mask``
+    (B, T; True = a valid position) each block average is taken over the block's valid positions only,
+    so what padding holds never reaches a valid position (a block with none is 0).
     """
     if x.ndim != 3:
         raise ValueError(f"expected (batch, time, channels), got shape {tuple(x.shape)}")
@@ -106,13 +109,19 @@ def haar_multiscale(x: torch.Tensor, window_sizes: list[int] | None = None) -> t
     sizes = window_sizes or haar_window_sizes(T)
     if len(sizes) > C:
         raise ValueError(f"{len(sizes)} time scales need at least as many channels, got {C}")
+    if mask is not None and mask.shape != (B, T):
+        raise ValueError(f"mask must have shape {(B, T)}, got {tuple(mask.shape)}")
+    weights = None if mask is None else mask.to(x.dtype).unsqueeze(-1)  # (B, T, 1)
     groups = torch.tensor_split(x, len(sizes), dim=2)  # each (B, T, C_g)
     out = []
     for group, window in zip(groups, sizes):
         if window == 1:
             out.append(group)
             continue
-        means = block_average(group, window)  # (B, ceil(T/w), C_g)
+        if weights is None:
+            means = block_average(group, window)  # (B, ceil(T/w), C_g)
+        else:  # sum over valid positions / their count
+            means = block_average(group * weights, window) / block_average(weights, window).clamp_min(1e-12)
         out.append(means.repeat_interleave(window, dim=1)[:, :T])  # (B, T, C_g)
     return torch.cat(out, dim=2)  # (B, T, C)
 
@@ -183,12 +192,24 @@ class WaveletAudioTransformer(nn.Module):
     def embed(
         self, waveform: torch.Tensor, mask: torch.Tensor | None = None, sample_rate: int | None = None
     ) -> torch.Tensor:
-        """Pooled clip embeddings (B, d_model). ``mask`` (B, P) marks valid patches (True = keep)."""
+        """Pooled clip embeddings (B, d_model). ``mask`` (B, P) marks valid patches (True = keep).
+
+        Masked patches change nothing: attention ignores them, Haar block averages and the final time
+        average are taken over valid patches only.
+        """
         waveform = self.check_input(waveform, sample_rate)
         x = self.front_end(waveform)  # (B, P, d_model)
         P = x.shape[1]
-        if mask is not None and mask.shape != (x.shape[0], P):
-            raise ValueError(f"mask must have shape {(x.shape[0], P)}, got {tuple(mask.shape)}")
+        if mask is not None:
+            if not isinstance(mask, torch.Tensor):
+                mask = torch.as_tensor(np.asarray(mask))
+            if mask.shape != (x.shape[0], P):
+                raise ValueError(f"mask must have shape {(x.shape[0], P)}, got {tuple(mask.shape)}")
+            if mask.is_floating_point() and not ((mask == 0) | (mask == 1)).all():
+                raise ValueError("mask must be boolean (True = a valid patch) or 0/1")
+            mask = mask.bool().to(x.device)
+            if not mask.any(1).all():
+                raise ValueError("mask marks no valid patch in some batch item; every clip needs at least one")
         x = x + self.position[:, :P]  # (B, P, d_model)
         padding = None if mask is None else ~mask.bool()  # (B, P) True = ignore
         pooled = []
@@ -196,7 +217,7 @@ class WaveletAudioTransformer(nn.Module):
             x = layer(x, src_key_padding_mask=padding)  # (B, P, d_model)
             if i in self.config.pool_layers:
                 if self.config.pooling == "haar" and i < len(self.layers) - 1:
-                    x = haar_multiscale(x)  # (B, P, d_model), no parameters
+                    x = haar_multiscale(x, mask=mask)  # (B, P, d_model), no parameters; padding ignored
                 elif self.config.pooling == "intermediate":
                     pooled.append(masked_time_mean(self.norm(x), mask))  # (B, d_model)
         x = self.norm(x)

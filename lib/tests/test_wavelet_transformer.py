@@ -51,7 +51,7 @@ def test_shapes_and_mask(pooling):
     assert model(x).shape == (3, 5)
     assert model.front_end(x).shape == (3, 40, 16)
     assert model.filters().shape == (64, 400)
-    if pooling != "haar":  # a masked tail does not change the output
+    if True:  # a masked tail does not change the output, whatever the pooling
         mask = torch.zeros(3, 40, dtype=torch.bool)
         mask[:, :20] = True
         y = x.clone()
@@ -111,3 +111,35 @@ def test_run_cache_key_follows_the_data_build(monkeypatch):
     monkeypatch.setattr(data, "builder_code_digest", lambda: "another-renderer")
     assert config.key() != before
     assert sound_events.RunConfig(task="fsd50k").key() == sound_events.RunConfig(task="fsd50k").key()
+
+
+@pytest.mark.parametrize("pool_layers", [(0, 1), (0,), (1,)])
+def test_haar_pooling_ignores_padding(pool_layers):
+    """Masked patches hold anything (noise, zeros, a loud tone): the Haar model's output does not change;
+    unmasked, an all-True mask gives exactly the unmasked output."""
+    torch.manual_seed(0)
+    model = WaveletAudioTransformer(WaveletTransformerConfig(pooling="haar", pool_layers=pool_layers, **SMALL)).eval()
+    x = torch.randn(2, 16000) * 0.1
+    mask = torch.ones(2, 40, dtype=torch.bool)
+    mask[0, 25:] = False
+    mask[1, 9:] = False
+    outputs = []
+    for fill in (torch.zeros(2, 16000), torch.randn(2, 16000), torch.sin(torch.arange(16000.0))[None].repeat(2, 1)):
+        y = x.clone()
+        y[0, 25 * 400:] = fill[0, 25 * 400:]
+        y[1, 9 * 400:] = fill[1, 9 * 400:]
+        outputs.append(model(y, mask=mask))
+    for out in outputs[1:]:
+        torch.testing.assert_close(out, outputs[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(model(x, mask=torch.ones(2, 40, dtype=torch.bool)), model(x), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="no valid patch"):
+        model(x, mask=torch.zeros(2, 40, dtype=torch.bool))
+
+
+def test_haar_multiscale_masked_blocks_average_valid_positions_only():
+    x = torch.arange(8.0).reshape(1, 8, 1).repeat(1, 1, 4)  # 4 channels, sizes [1, 2, 4, 8]
+    mask = torch.tensor([[True] * 5 + [False] * 3])
+    y = haar_multiscale(x, mask=mask)
+    torch.testing.assert_close(y[0, :5, 3], torch.full((5,), 2.0))  # global mean over positions 0..4
+    torch.testing.assert_close(y[0, 4, 2], torch.tensor(4.0))  # block 4..7 has one valid position
+    torch.testing.assert_close(haar_multiscale(x), haar_multiscale(x, mask=torch.ones(1, 8, dtype=torch.bool)))
