@@ -2,15 +2,21 @@
 
 Everything lives under :func:`data_dir` (``$BOOK_DATA_DIR`` or ``~/.cache/audioformers``).
 Offline datasets are built from Debian / PyPI packages on first use (see ``data.md`` and
-``data_scripts/build_datasets.py``); a build goes into a temporary sibling folder, gets a
-completion marker, and is then moved into place, so an interrupted build is never used.
+``data_scripts/build_datasets.py``); a build goes into a temporary sibling folder
+(``.NAME.partial-PID``), gets a completion marker, and is then moved into place, so an interrupted
+build is never used. A file lock (``.NAME.lock``) lets two processes ask for the same dataset at
+once: the second waits and uses the finished folder. Partial folders left by killed processes are
+removed by the next build once their process is gone.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -19,6 +25,7 @@ import numpy as np
 
 from .datasets import builders
 from .datasets import sources as _src
+from .audio_io import check_sample_rate
 from .datasets.synth import Note, render_events
 
 BUILD_VERSION = 1
@@ -43,25 +50,27 @@ class DatasetEntry:
     description: str
     builder: Callable[[Path, dict], dict] | None = None
     config: dict = field(default_factory=dict)
+    sources: tuple[_src.DebianSource, ...] = ()  # what it reads: their files enter the build hash
 
 
 def _instruments_xl(folder: Path, config: dict) -> dict:
     return builders.build_instruments(folder, config, name="instruments-mini-xl")
 
 
+_MUSIC, _SPEECH, _FLUID = _src.ASTERISK_MUSIC, _src.ASTERISK_SPEECH, _src.FLUIDR3
 REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in (
     DatasetEntry("wave-mini", "offline", "music and speech at 8 kHz (chapter 3)",
-                 builders.build_wave_mini, builders.WAVE_CONFIG),
+                 builders.build_wave_mini, builders.WAVE_CONFIG, (_MUSIC, _SPEECH)),
     DatasetEntry("instruments-mini", "offline", "GM notes in 12 families (chapters 4, 5)",
-                 builders.build_instruments, builders.INSTRUMENTS_CONFIG),
+                 builders.build_instruments, builders.INSTRUMENTS_CONFIG, (_FLUID,)),
     DatasetEntry("instruments-mini-xl", "offline", "larger instruments set, built on demand",
-                 _instruments_xl, builders.INSTRUMENTS_XL_CONFIG),
+                 _instruments_xl, builders.INSTRUMENTS_XL_CONFIG, (_FLUID,)),
     DatasetEntry("drums-mini", "offline", "Hydrogen drum one-shots (chapters 4, 5)",
-                 builders.build_drums, builders.DRUMS_CONFIG),
+                 builders.build_drums, builders.DRUMS_CONFIG, (_src.HYDROGEN,)),
     DatasetEntry("soundmix-mini", "offline", "event bank for multi-label mixtures (chapter 5)",
-                 builders.build_soundmix, builders.SOUNDMIX_CONFIG),
+                 builders.build_soundmix, builders.SOUNDMIX_CONFIG, builders.SOUNDMIX_SOURCES + (_FLUID,)),
     DatasetEntry("examples", "offline", "named example sounds (chapters 1, 2)",
-                 builders.build_examples, builders.EXAMPLES_CONFIG),
+                 builders.build_examples, builders.EXAMPLES_CONFIG, (_MUSIC, _SPEECH, _src.MINETEST, _FLUID)),
 )}
 DATASET_NAMES: tuple[str, ...] = tuple(REGISTRY)
 OFFLINE_DEFAULT: tuple[str, ...] = ("wave-mini", "instruments-mini", "drums-mini", "soundmix-mini",
@@ -75,6 +84,25 @@ _CONFIG_OVERRIDES: dict[str, dict] = {}
 def _check(value: str, valid: tuple[str, ...] | list[str], what: str) -> None:
     if value not in valid:
         raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
+
+
+def _whole(value, name: str, low: int | None = None, high: int | None = None) -> int:
+    """``value`` as an int (Python or numpy integer, or a whole float) within [low, high]."""
+    ok = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not np.isfinite(value) or float(value) != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
+    return int(value)
+
+
+def _positive(value, name: str) -> float:
+    """``value`` as a finite float > 0."""
+    ok = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
 
 
 def data_dir() -> Path:
@@ -103,19 +131,31 @@ def builder_code_digest() -> str:
 
 
 def build_hash(name: str) -> str:
-    """Hash of what a build depends on: builder version and code, config and the source backend."""
+    """Hash of what a build depends on: builder version and code, config, and what it reads.
+
+    What it reads: the name and size of every file of the dataset's source packages (so installing,
+    removing or updating a package rebuilds what depends on it) and the soundfont renderer in use.
+    """
     payload = {"name": name, "version": BUILD_VERSION, "code": builder_code_digest(), "config": _config(name),
-               "debian": _sources_state()}
+               "inputs": inputs_state(name)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _sources_state() -> dict[str, bool]:
-    from .datasets.synth import fluidsynth_available
+def inputs_state(name: str) -> dict:
+    """What the build of ``name`` reads: per source package, [name, size] of each file (None when
+    the package is absent), and the soundfont renderer with its file's size."""
+    from .datasets import synth
 
-    state = {s.package: s.available() for s in (_src.ASTERISK_MUSIC, _src.ASTERISK_SPEECH,
-                                                 _src.HYDROGEN, _src.MINETEST, _src.LINCITY,
-                                                 _src.FREECIV, _src.FREEDESKTOP)}
-    state["fluid-soundfont-gm"] = fluidsynth_available()
+    state: dict = {s.package: ([list(row) for row in s.inventory()] if s.available() else None)
+                   for s in REGISTRY[name].sources}
+    try:
+        renderer = synth.backend()
+    except RuntimeError as err:  # no renderer at all: the build will say so
+        renderer = f"none: {err}"
+    state["renderer"] = renderer
+    if renderer == "tinysoundfont":
+        timgm = synth.timgm_path()
+        state["fallback soundfont"] = timgm.stat().st_size if timgm else None
     return state
 
 
@@ -132,7 +172,9 @@ def ensure_dataset(name: str) -> Path:
     """Return the dataset's folder, building it first if missing, incomplete or out of date.
 
     A public dataset (see :mod:`audioformers.downloads`) is never fetched implicitly — it is tens of
-    gigabytes — so a missing one is an error that names the download command.
+    gigabytes — so a missing one is an error that names the download command. Two processes asking
+    for the same offline dataset at once are serialised by a file lock: the second waits, then uses
+    the folder the first built.
     """
     from . import downloads
 
@@ -142,29 +184,104 @@ def ensure_dataset(name: str) -> Path:
                                     f"`python data_scripts/download_datasets.py --dataset {name}`")
         return downloads.dataset_folder(name)
     _check(name, DATASET_NAMES + tuple(downloads.REGISTRY), "dataset")
-    entry = REGISTRY[name]
     folder = data_dir() / name
     if is_complete(name):
         return folder
+    with file_lock(data_dir() / f".{name}.lock", f"the build of {name}"):
+        if is_complete(name):  # another process built it while this one waited
+            return folder
+        remove_stale_partials(data_dir(), name)
+        _build(name, folder)
+    return folder
+
+
+def _build(name: str, folder: Path) -> None:
+    """Build ``name`` into ``.NAME.partial-PID`` and move it into place (the lock is held)."""
     if folder.exists():  # interrupted or outdated build: never used
         shutil.rmtree(folder)
-    tmp = data_dir() / f".{name}.partial-{os.getpid()}"
+    tmp = partial_folder(data_dir(), name)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
         config = _config(name)
-        metadata = entry.builder(tmp, config)
+        digest = build_hash(name)  # before the build: a package changed during it is rebuilt next time
+        metadata = REGISTRY[name].builder(tmp, config)
         metadata["builder_version"] = BUILD_VERSION
-        metadata["build_hash"] = build_hash(name)
+        metadata["build_hash"] = digest
         builders.write_json(tmp / "metadata.json", metadata)
         builders.write_json(tmp / MARKER, {"name": name, "builder_version": BUILD_VERSION,
-                                          "build_hash": build_hash(name)})
+                                          "build_hash": digest})
         os.replace(tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return folder
+
+
+# --- concurrency: locks and partial folders ---------------------------------------------------
+
+PARTIAL_TAG = ".partial-"
+
+
+def partial_folder(root: Path, name: str, pid: int | None = None) -> Path:
+    """``root/.NAME.partial-PID``: where process ``pid`` (default: this one) builds ``name``."""
+    return root / f".{name}{PARTIAL_TAG}{os.getpid() if pid is None else pid}"
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_partials(root: Path, name: str) -> list[Path]:
+    """Remove ``root/.NAME.partial-PID`` folders whose process is gone; return what was removed."""
+    removed = []
+    for path in root.glob(f".{name}{PARTIAL_TAG}*"):
+        pid_text = path.name[len(f".{name}{PARTIAL_TAG}"):]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _process_alive(int(pid_text)):
+            continue
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, what: str, notice_after: float = 2.0):
+    """Hold an exclusive lock on ``path`` (created if needed) while the block runs.
+
+    Another process holding it makes this one wait, with a one-line notice on stderr once it has
+    waited ``notice_after`` seconds. The lock is released when the process dies, so a killed
+    build never blocks the next one. Where ``fcntl`` is missing (Windows) no lock is taken.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        start, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told and time.monotonic() - start >= notice_after:
+                    print(f"audioformers: waiting for another process to finish {what} ({path})",
+                          file=sys.stderr)
+                    told = True
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def metadata(name: str) -> dict:
@@ -278,10 +395,10 @@ def load_soundmix(split: str, num_clips: int | None = None, seed: int = 0,
     ``num_clips`` defaults to 2000 (train) / 500 (test); the same arguments give the same set.
     """
     _check(split, ("train", "test"), "split")
-    if num_clips is not None and num_clips < 0:
-        raise ValueError(f"num_clips must be >= 0, got {num_clips}")
-    if clip_seconds <= 0:
-        raise ValueError(f"clip_seconds must be > 0, got {clip_seconds}")
+    if num_clips is not None:
+        num_clips = _whole(num_clips, "num_clips", 0)
+    seed = _whole(seed, "seed", 0)
+    clip_seconds = _positive(clip_seconds, "clip_seconds")
     folder = ensure_dataset("soundmix-mini")
     meta = json.loads((folder / "metadata.json").read_text())
     events = [e for e in builders.read_csv(folder / "events.csv") if e["split"] == split]
@@ -298,8 +415,9 @@ def load_soundmix(split: str, num_clips: int | None = None, seed: int = 0,
 def load_example(name: str, sample_rate: int = 16000, seconds: float | None = None) -> np.ndarray:
     """A named example sound (``EXAMPLE_NAMES``) as float32 mono at ``sample_rate``."""
     _check(name, EXAMPLE_NAMES, "example")
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
+    sample_rate = check_sample_rate(sample_rate, "sample_rate")
+    if seconds is not None:
+        seconds = _positive(seconds, "seconds")
     folder = ensure_dataset("examples")
     meta = json.loads((folder / "metadata.json").read_text())
     if name not in meta["examples"]:
@@ -309,8 +427,6 @@ def load_example(name: str, sample_rate: int = 16000, seconds: float | None = No
     audio = _src.from_int16(np.load(folder / f"{name}.npy"))
     audio = _src.resample(audio, int(meta["examples"][name]["sample_rate"]), sample_rate)
     if seconds is not None:
-        if seconds <= 0:
-            raise ValueError(f"seconds must be > 0, got {seconds}")
         audio = audio[: int(round(seconds * sample_rate))]
     return np.clip(audio, -1.0, 1.0).astype(np.float32)
 
@@ -321,12 +437,12 @@ def render_notes(pitches: list[int], program: int = 0, note_seconds: float = 0.5
 
     Uses FluidR3 (Debian) or the PyPI fallback soundfont. Explained in chapter 4 (two piano notes).
     """
-    if not 0 <= program <= 127 or not 1 <= velocity <= 127:
-        raise ValueError(f"program must be in 0..127 and velocity in 1..127, got {program}, {velocity}")
-    if note_seconds <= 0 or sample_rate <= 0:
-        raise ValueError("note_seconds and sample_rate must be > 0")
-    if any(not 0 <= int(p) <= 127 for p in pitches):
-        raise ValueError(f"MIDI pitches must be in 0..127, got {list(pitches)}")
+    program, velocity = _whole(program, "program", 0, 127), _whole(velocity, "velocity", 1, 127)
+    note_seconds = _positive(note_seconds, "note_seconds")
+    sample_rate = check_sample_rate(sample_rate, "sample_rate")
+    if np.ndim(pitches) != 1 or len(pitches) == 0:
+        raise ValueError(f"pitches must be a non-empty list of MIDI pitches (0..127), got {pitches!r}")
+    pitches = [_whole(p, "pitches", 0, 127) for p in np.asarray(pitches).tolist()]
     notes = [Note(i * note_seconds, (i + 1) * note_seconds, int(p), velocity, program)
              for i, p in enumerate(pitches)]
     return render_events(notes, len(notes) * note_seconds, sample_rate)

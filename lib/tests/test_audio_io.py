@@ -81,5 +81,5 @@ def test_resample_and_normalise():
     assert np.isclose(np.abs(peak_normalise(_tone())).max(), 0.99)
     with pytest.raises(AudioError, match="silent"):
         peak_normalise(np.zeros(10))
-    with pytest.raises(AudioError, match="positive integer"):
+    with pytest.raises(AudioError, match="orig_sr must be a positive whole number"):
         resample(_tone(), 0, 16000)

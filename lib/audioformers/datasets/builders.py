@@ -4,6 +4,12 @@ Every builder is a pure function of its config (a dict) and the installed packag
 give byte-identical files: no timestamps, rows in a fixed order, JSON with sorted keys.
 :func:`audioformers.data.ensure_dataset` calls them into a temporary folder and moves the result
 into place once complete.
+
+A dataset is built whole or not at all. Each builder states what it needs (its docstring says what;
+:func:`need` checks it before anything is written): a source package that is missing, empty or
+partial, or a split or class left empty, is an error naming the package, never a dataset with a
+missing part. The PyPI-only fallback is used only where a dataset's main Debian package is absent
+altogether (or the fallback is forced), and its metadata lists what it lacks.
 """
 from __future__ import annotations
 
@@ -33,6 +39,25 @@ def announce_fallback(what: str) -> None:
         print(f"audioformers.data: Debian sound packages not found; building {what} from PyPI-only "
               "sources (music21 + TimGM6mb via tinysoundfont), lower quality.", file=sys.stderr)
         _fallback_announced = True
+
+
+def need(ok: bool, dataset: str, what: str, sources: list) -> None:
+    """Raise :class:`sources.SourceError` naming the packages in ``sources`` unless ``ok``.
+
+    ``sources`` holds :class:`sources.DebianSource` objects and/or names of PyPI sources.
+    """
+    if ok:
+        return
+    debian = [s.package for s in sources if isinstance(s, src.DebianSource)]
+    names = debian + [str(s) for s in sources if not isinstance(s, src.DebianSource)]
+    hint = f"; (re)install with: {src.install_hint(debian, reinstall=True)}" if debian else ""
+    raise src.SourceError(f"{dataset} would be incomplete: {what}. It is built from "
+                          f"{', '.join(names)}{hint}")
+
+
+def soundfont_source() -> list:
+    """The soundfont package in use, for :func:`need`'s message."""
+    return [src.FLUIDR3] if backend() == "fluidsynth" else ["pretty_midi's TimGM6mb soundfont (PyPI)"]
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -88,7 +113,12 @@ WAVE_CONFIG = {"music_test_files": ["reno_project-system.wav"], "speech_test_fra
 
 
 def build_wave_mini(folder: Path, config: dict) -> dict:
-    """asterisk music + speech at 8 kHz, peak-normalised, int16, split by file."""
+    """asterisk music + speech at 8 kHz, peak-normalised, int16, split by file.
+
+    Needs: music and speech, each in both splits (the configured music test files among them).
+    Without asterisk-moh-opsound-wav (or with the fallback forced) the music is rendered music21
+    chorales and there is no speech (``load_wave_mini("speech")`` then names the package).
+    """
     rows, chunks, offset = [], [], 0
     sources = []
 
@@ -102,8 +132,15 @@ def build_wave_mini(folder: Path, config: dict) -> dict:
         chunks.append(pcm)
         offset += len(pcm)
 
-    if src.ASTERISK_MUSIC.available():
-        for path in sorted(src.ASTERISK_MUSIC.root.glob("*.wav")):
+    debian = src.ASTERISK_MUSIC.available()
+    if debian:
+        music = src.ASTERISK_MUSIC.check("wave-mini music")
+        speech = src.ASTERISK_SPEECH.check("wave-mini speech")  # required with the Debian music
+        names = {p.name for p in music}
+        need(set(config["music_test_files"]) <= names, "wave-mini",
+             f"music test file(s) {sorted(set(config['music_test_files']) - names)} not found in "
+             f"{src.ASTERISK_MUSIC.root}", [src.ASTERISK_MUSIC])
+        for path in music:
             split = "test" if path.name in config["music_test_files"] else "train"
             add("music", split, path.name, src.read_mono(path, WAVE_RATE))
         sources.append(src.ASTERISK_MUSIC.as_dict())
@@ -115,8 +152,8 @@ def build_wave_mini(folder: Path, config: dict) -> dict:
         sources.append({"package": "music21 (PyPI)", "licence": "BSD-3 (corpus: public domain)",
                         "attribution": "Bach chorales from the music21 corpus"})
         sources.append(soundfont_info())
-    if src.ASTERISK_SPEECH.available():
-        files = sorted(p for p in src.ASTERISK_SPEECH.root.rglob("*.wav"))
+    if debian:
+        files = [p for p in speech if p.suffix == ".wav"]
         if config["max_speech_files"]:
             files = files[: config["max_speech_files"]]
         names = [str(p.relative_to(src.ASTERISK_SPEECH.root)) for p in files]
@@ -128,9 +165,14 @@ def build_wave_mini(folder: Path, config: dict) -> dict:
     write_csv(folder / "files.csv", rows, ["domain", "split", "file", "offset", "length"])
     counts = {f"{d}_{s}": sum(1 for r in rows if (r["domain"], r["split"]) == (d, s))
               for d in ("music", "speech") for s in ("train", "test")}
+    for key in ("music_train", "music_test") + (("speech_train", "speech_test") if debian else ()):
+        need(counts[key] > 0, "wave-mini", f"no {key.replace('_', ' ')} files",
+             [src.ASTERISK_SPEECH] if key.startswith("speech") else [src.ASTERISK_MUSIC] if debian
+             else ["music21's Bach chorales (PyPI); fallback_chorales >= 5 gives both splits"])
     return _metadata("wave-mini", "Music and speech at 8 kHz, peak-normalised, 16-bit PCM, "
                      "split by source file (one array per file).", WAVE_RATE, [], counts, sources,
-                     config, domains=sorted({r["domain"] for r in rows}))
+                     config, domains=sorted({r["domain"] for r in rows}),
+                     missing={} if debian else {"speech": src.ASTERISK_SPEECH.package})
 
 
 # --- instruments-mini -------------------------------------------------------------------------
@@ -165,7 +207,10 @@ def program_split(family_index: int, program_index: int) -> str:
 
 
 def build_instruments(folder: Path, config: dict, name: str = "instruments-mini") -> dict:
-    """Single notes of GM programs (1 s at 16 kHz), split by program so test programs are unseen."""
+    """Single notes of GM programs (1 s at 16 kHz), split by program so test programs are unseen.
+
+    Needs: every family in every split.
+    """
     if backend() != "fluidsynth":
         announce_fallback(name)
     families = list(config["families"])
@@ -187,6 +232,10 @@ def build_instruments(folder: Path, config: dict, name: str = "instruments-mini"
                     rows[split].append({"label": f, "source": f"program-{program:03d}",
                                         "pitch": low + offset, "velocity": velocity,
                                         "program": program, "family": family})
+    for split in rows:
+        missing = sorted(set(families) - {r["family"] for r in rows[split]})
+        need(not missing, name, f"no {split} notes of the famil{'ies' if len(missing) > 1 else 'y'} "
+             f"{', '.join(missing)} (silent renders?)", soundfont_source())
     for split in rows:
         audio = np.stack(clips[split]) if clips[split] else np.zeros((0, CLIP_RATE), np.int16)
         np.save(folder / f"{split}_audio.npy", audio)
@@ -216,9 +265,14 @@ DRUM_RULES: list[tuple[str, str]] = [
     ("bell", r"cowbell|agogo|bell|clave|woodblock"),
 ]
 DRUM_CLASSES = [name for name, _ in DRUM_RULES]
+# What a whole build holds, per split: every class in train; hand drums and shakers occur only in
+# training kits, and the single validation kit has no bell, clap or hand drum either.
+DRUMS_REQUIRED = {"train": DRUM_CLASSES,
+                  "val": ["crash", "hihat_closed", "hihat_open", "kick", "ride", "rim", "snare", "tom"],
+                  "test": [c for c in DRUM_CLASSES if c not in ("hand_drum", "shaker")]}
 DRUMS_CONFIG = {"test_kits": ["HardElectro1", "The Black Pearl 1.0", "rumpf_kit_z01_h2"],
                 "val_kits": ["ColomboAcousticDrumkit"], "kits": None, "max_layers": None,
-                "min_rms": 1e-3}
+                "min_rms": 1e-3, "required_classes": DRUMS_REQUIRED}
 
 
 def drum_class(instrument: str) -> str | None:
@@ -249,15 +303,25 @@ def _kit_instruments(kit: Path) -> tuple[dict[str, str], list[tuple[str, str, li
 
 
 def build_drums(folder: Path, config: dict) -> dict:
-    """Hydrogen kit one-shots mapped to drum classes, 1 s at 16 kHz, split by kit."""
-    src.require(src.HYDROGEN, "drums-mini")
-    kits = sorted(p for p in src.HYDROGEN.root.iterdir() if (p / "drumkit.xml").exists())
-    if config["kits"]:
-        kits = [k for k in kits if k.name in config["kits"]]
+    """Hydrogen kit one-shots mapped to drum classes, 1 s at 16 kHz, split by kit.
+
+    Needs: every configured kit (the test and validation kits among them), and in each split the
+    classes of ``config["required_classes"]``. (Sample files that a drumkit.xml names but the
+    package does not ship are listed in the metadata as ``unshipped``; a partial install is caught
+    by ``dpkg -L``.)
+    """
+    src.HYDROGEN.check("drums-mini")
+    kits = sorted(p.parent for p in src.HYDROGEN.root.glob("*/drumkit.xml"))
+    found = {k.name for k in kits}
+    wanted = set(config["kits"] or found) | ({*config["test_kits"], *config["val_kits"]}
+                                               if not config["kits"] else set())
+    need(wanted <= found, "drums-mini", f"kit(s) {sorted(wanted - found)} not found in "
+         f"{src.HYDROGEN.root}", [src.HYDROGEN])
+    kits = [k for k in kits if k.name in wanted]
     rows: dict[str, list[dict]] = {"train": [], "val": [], "test": []}
     clips: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
     seen: dict[bytes, str] = {}
-    kit_info, dropped = [], 0
+    kit_info, dropped, unshipped = [], 0, []
     for kit in kits:
         split = ("test" if kit.name in config["test_kits"] else
                  "val" if kit.name in config["val_kits"] else "train")
@@ -268,7 +332,8 @@ def build_drums(folder: Path, config: dict) -> dict:
         for name, cls, files in instruments:
             for file in sorted(set(files))[: config["max_layers"] or None]:
                 path = kit / file
-                if not path.exists():
+                if not path.is_file():  # the package itself lacks Millo_MultiLayered2/misc_Cowbell.flac
+                    unshipped.append(f"{kit.name}/{file}")
                     continue
                 audio = src.fit_length(src.read_mono(path, CLIP_RATE), CLIP_RATE)
                 if src.rms(audio[: CLIP_RATE // 4]) < config["min_rms"]:
@@ -284,13 +349,19 @@ def build_drums(folder: Path, config: dict) -> dict:
                 rows[split].append({"label": DRUM_CLASSES.index(cls), "source": kit.name,
                                     "instrument": name, "file": file})
     for split in rows:
+        have = {DRUM_CLASSES[r["label"]] for r in rows[split]}
+        missing = sorted(set(config["required_classes"][split]) - have)
+        need(bool(rows[split]) and not missing, "drums-mini",
+             f"the {split} split has no {', '.join(missing) or 'clips'}", [src.HYDROGEN])
+    for split in rows:
         audio = np.stack(clips[split]) if clips[split] else np.zeros((0, CLIP_RATE), np.int16)
         np.save(folder / f"{split}_audio.npy", audio)
         write_csv(folder / f"{split}_meta.csv", rows[split], ["label", "source", "instrument", "file"])
     return _metadata("drums-mini", "Hydrogen drum-kit one-shots, 1 s at 16 kHz, peak-normalised, "
                      "classes from drumkit.xml instrument names; split by kit.", CLIP_RATE,
                      DRUM_CLASSES, {s: len(r) for s, r in rows.items()},
-                     [src.HYDROGEN.as_dict()], config, kits=kit_info, dropped=dropped)
+                     [src.HYDROGEN.as_dict()], config, kits=kit_info, dropped=dropped,
+                     unshipped=unshipped)
 
 
 # --- soundmix-mini ----------------------------------------------------------------------------
@@ -306,7 +377,7 @@ SOUNDMIX_FILES: dict[str, list[tuple[src.DebianSource, str]]] = {
     "door": [(MT, "doors/sounds/*.ogg"), (MT, "xpanes/sounds/*door*.ogg"),
              (MT, "default/sounds/default_chest_*.ogg"), (LC, "Window*.wav")],
     "explosion": [(MT, "tnt/sounds/tnt_explode.ogg"), (LC, "RocketExplosion*.wav"),
-                  (LC, "Raze*.wav"), (src.FREECIV, "*explo*")],
+                  (LC, "Raze*.wav")],
     "glass": [(MT, "default/sounds/default_break_glass*.ogg")],
     "digging": [(MT, "default/sounds/default_dig_*.ogg"), (MT, "default/sounds/default_dug_*.ogg"),
                 (MT, "default/sounds/default_gravel_d*.ogg"), (MT, "default/sounds/default_ice_d*.ogg")],
@@ -333,7 +404,8 @@ SOUNDMIX_INSTRUMENTS = {"piano": (0, 1, 2, 4), "guitar": (24, 25, 26, 27), "stri
                         "brass": (56, 57, 60, 61), "flute": (72, 73, 74, 75)}
 SOUNDMIX_CLASSES = sorted([*SOUNDMIX_FILES, *SOUNDMIX_INSTRUMENTS])
 SOUNDMIX_CONFIG = {"event_seconds": 3.0, "max_events_per_file": 3, "max_files_per_class": 40,
-                   "test_fraction": 0.25, "phrases_per_program": 6, "min_rms": 1e-3}
+                   "test_fraction": 0.25, "phrases_per_program": 6, "min_rms": 1e-3,
+                   "min_events": {"train": 2, "test": 1}}
 
 
 def _phrase(program: int, index: int, family: str) -> list[Note]:
@@ -348,10 +420,18 @@ def _phrase(program: int, index: int, family: str) -> list[Note]:
     return notes
 
 
+SOUNDMIX_SOURCES = (MT, LC, FD, src.ASTERISK_SPEECH, src.ASTERISK_MUSIC)
+
+
 def build_soundmix(folder: Path, config: dict) -> dict:
-    """The event bank for soundmix-mini: events (<= 3 s at 16 kHz) with their class and split."""
-    for needed in (MT, LC, FD, src.ASTERISK_SPEECH, src.ASTERISK_MUSIC):
-        src.require(needed, "soundmix-mini")
+    """The event bank for soundmix-mini: events (<= 3 s at 16 kHz) with their class and split.
+
+    Needs: all five Debian sound packages, and every class with at least
+    ``config["min_events"][split]`` events in each split. A file shipped twice under two names (the
+    freedesktop theme links some sounds to others) is used once.
+    """
+    for needed in SOUNDMIX_SOURCES:
+        needed.check("soundmix-mini")
     event_len = int(config["event_seconds"] * CLIP_RATE)
     rows, chunks, offset = [], [], 0
     used_sources: dict[str, dict] = {}
@@ -379,15 +459,25 @@ def build_soundmix(folder: Path, config: dict) -> dict:
             used_sources["soundfont"] = soundfont_info()
             continue
         files: list[tuple[src.DebianSource, Path]] = []
+        real: set[Path] = set()
         for source, pattern in SOUNDMIX_FILES[cls]:
-            if source.available():
-                files += [(source, p) for p in sorted(source.root.glob(pattern))]
+            for p in source.files(pattern):
+                if p.resolve() not in real:
+                    real.add(p.resolve())
+                    files.append((source, p))
         files = files[: config["max_files_per_class"]] if cls != "speech" else files[::4][:config["max_files_per_class"]]
         names = [f"{s.package}:{p.relative_to(s.root)}" for s, p in files]
         split_of = stable_split(names, f"soundmix {cls}", config["test_fraction"])
         for (source, path), name in zip(files, names):
             used_sources[source.package] = source.as_dict()
             add(cls, split_of[name], name, src.read_mono(path, CLIP_RATE))
+    for cls in SOUNDMIX_CLASSES:
+        for split, least in config["min_events"].items():
+            count = sum(1 for r in rows if r["class"] == cls and r["split"] == split)
+            packages = ([s for s, _ in SOUNDMIX_FILES[cls]] if cls in SOUNDMIX_FILES
+                        else soundfont_source())
+            need(count >= least, "soundmix-mini", f"class {cls!r} has {count} {split} events "
+                 f"(needs {least})", list(dict.fromkeys(packages)))
     np.save(folder / "bank_audio.npy", np.concatenate(chunks))
     write_csv(folder / "events.csv", rows, ["class", "split", "source", "offset", "length"])
     counts = {s: sum(r["split"] == s for r in rows) for s in ("train", "test")}
@@ -434,7 +524,15 @@ def drum_notes(bars: int = 4, step: float = 0.125) -> list[Note]:
 
 
 def build_examples(folder: Path, config: dict) -> dict:
-    """A handful of named example sounds for the chapter 1 and 2 figures."""
+    """A handful of named example sounds for the chapter 1 and 2 figures.
+
+    Needs: all of ``EXAMPLE_NAMES``. Without asterisk-moh-opsound-wav (or with the fallback forced)
+    the music is a music21 chorale and speech, door and water are listed as missing.
+    """
+    debian = src.ASTERISK_MUSIC.available()
+    if debian:
+        for needed in (src.ASTERISK_MUSIC, src.ASTERISK_SPEECH, src.MINETEST):
+            needed.check("examples")
     seconds, rate = config["seconds"], config["rate"]
     items: dict[str, dict] = {}
 
@@ -450,7 +548,7 @@ def build_examples(folder: Path, config: dict) -> dict:
          {**sf_info, "what": "Bach, Prelude in C BWV 846, first bars, GM grand piano"})
     save("drums", render_events(drum_notes(), seconds, rate), rate,
          {**sf_info, "what": "a rock beat on the GM drum kit"})
-    if src.ASTERISK_MUSIC.available():
+    if debian:
         path = src.ASTERISK_MUSIC.root / "macroform-cold_day.wav"
         audio = src.read_mono(path)
         save("music", audio[30 * 8000:], 8000, {**src.ASTERISK_MUSIC.as_dict(), "file": path.name})
@@ -458,18 +556,74 @@ def build_examples(folder: Path, config: dict) -> dict:
         name, audio = src.music21_chorales(1, rate)[0]
         save("music", audio, rate, {"package": "music21 (PyPI)", "licence": "public domain score",
                                     "attribution": f"Bach chorale {name}, music21 corpus", **sf_info})
-    if src.ASTERISK_SPEECH.available():
+    if debian:
         path = src.ASTERISK_SPEECH.root / "demo-congrats.wav"
         save("speech", src.read_mono(path), 8000, {**src.ASTERISK_SPEECH.as_dict(), "file": path.name})
-    if src.MINETEST.available():
+    if debian:
         for name, rel in (("door", "doors/sounds/doors_door_open.ogg"),
                           ("water", "env_sounds/sounds/env_sounds_water.1.ogg")):
             path = src.MINETEST.root / rel
             save(name, src.read_mono(path), src.read_rate(path), {**src.MINETEST.as_dict(), "file": rel})
     missing = {n: ("asterisk-core-sounds-en-wav" if n == "speech" else "minetest-data")
                for n in EXAMPLE_NAMES if n not in items}
+    need(not (debian and missing), "examples", f"no {', '.join(missing)}",
+         [src.ASTERISK_SPEECH, src.MINETEST])
     return _metadata("examples", "Short named example sounds (each at its own sample rate).", rate,
                      [], {"examples": len(items)}, [{k: v for k, v in it.items()
                                                      if k in ("package", "licence", "attribution")}
                                                     for _, it in sorted(items.items())],
                      config, examples=items, missing=missing)
+
+
+# --- verification of the installed sources ----------------------------------------------------
+
+def verify_inputs() -> list[str]:
+    """What is wrong with the installed Debian sources, as far as the builders are concerned.
+
+    Each problem names its package: a source folder that is missing, empty or partial (``dpkg -L``),
+    files not owned by the package the source names (``dpkg -S``; e.g. a path through a link made
+    by another package), a soundmix class pattern, drum kit or example file that finds nothing, or a
+    soundfont that FluidSynth cannot use. An empty list means every builder has what it needs.
+    Used by ``data_scripts/install_debian_packages.sh`` after installing.
+    """
+    problems: list[str] = []
+    usable = []
+    for source in src.SOURCES:
+        try:
+            files = source.check("the offline datasets")
+        except src.SourceError as err:
+            problems.append(str(err))
+            continue
+        owners = src.dpkg_owners(files)
+        stray = [f for f, who in (owners or {}).items() if source.package not in who]
+        if stray:
+            problems.append(f"{len(stray)} files under {source.root} are not installed by the Debian "
+                            f"package '{source.package}' (first: {stray[0]})")
+            continue
+        usable.append(source)
+
+    def expect(source: src.DebianSource, pattern: str, what: str) -> None:
+        if source in usable and not source.files(pattern):
+            problems.append(f"{what}: nothing matches {source.root}/{pattern} (Debian package "
+                            f"'{source.package}'; reinstall: {src.install_hint([source.package], True)})")
+
+    for name in WAVE_CONFIG["music_test_files"]:
+        expect(src.ASTERISK_MUSIC, name, "wave-mini music test file")
+    for kit in [*DRUMS_CONFIG["test_kits"], *DRUMS_CONFIG["val_kits"]]:
+        expect(src.HYDROGEN, f"{kit}/drumkit.xml", "drums-mini kit")
+    for cls, entries in SOUNDMIX_FILES.items():  # each pattern finds files in a whole install
+        for source, pattern in entries:
+            expect(source, pattern, f"soundmix-mini class {cls!r}")
+    expect(src.ASTERISK_MUSIC, "macroform-cold_day.wav", "example 'music'")
+    expect(src.ASTERISK_SPEECH, "demo-congrats.wav", "example 'speech'")
+    expect(src.MINETEST, "doors/sounds/doors_door_open.ogg", "example 'door'")
+    expect(src.MINETEST, "env_sounds/sounds/env_sounds_water.1.ogg", "example 'water'")
+    if src.FLUIDR3 in usable:
+        try:
+            renderer = backend()
+        except RuntimeError as err:
+            renderer = str(err)
+        if renderer != "fluidsynth":
+            problems.append(f"FluidSynth cannot render with {src.FLUIDR3.root / src.FLUIDR3.pattern}: "
+                            f"{renderer} (Debian package 'libfluidsynth3')")
+    return problems

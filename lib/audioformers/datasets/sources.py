@@ -1,30 +1,44 @@
 """Where the offline datasets' raw material lives, and how it is read.
 
-Every Debian source is described by a :class:`DebianSource` (package, folder, licence,
-attribution). :func:`require` turns a missing package into an error that names the package
-and the command that installs it.
+Every Debian source is described by a :class:`DebianSource`: the package, the folder **that package
+itself installs** (as listed by ``dpkg -L``; never a link made by another package or by
+``update-alternatives``), licence and attribution. :func:`require` turns a missing package into an
+error that names the package and the command that installs it; :meth:`DebianSource.check` also
+refuses a package that is present but empty or partial.
 """
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import dataclass
-from math import gcd
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-from scipy.signal import resample_poly
 
 from .synth import fallback_forced
+
+AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".flac")
+
+
+class SourceError(FileNotFoundError):
+    """A Debian source that is missing, empty or partial; the message names the package."""
 
 
 @dataclass(frozen=True)
 class DebianSource:
-    """A Debian package that ships recordings: where, under what licence, and whom to credit."""
+    """A Debian package that ships recordings: where, under what licence, and whom to credit.
+
+    ``root`` is a folder the package installs itself; ``suffixes`` are the kinds of files the
+    builders read from it (their names and sizes enter the build hash).
+    """
 
     package: str
     root: Path
     licence: str
     attribution: str
+    suffixes: tuple[str, ...] = AUDIO_SUFFIXES
+    pattern: str = "**/*"
 
     def available(self) -> bool:
         """True when the package's folder exists (and the PyPI fallback is not forced)."""
@@ -33,39 +47,124 @@ class DebianSource:
     def as_dict(self) -> dict[str, str]:
         return {"package": self.package, "licence": self.licence, "attribution": self.attribution}
 
+    def files(self, pattern: str | None = None) -> list[Path]:
+        """The files under ``root`` matching ``pattern`` (default: the source's) with one of
+        ``suffixes``, sorted."""
+        if not self.available():
+            return []
+        return sorted(p for p in self.root.glob(pattern or self.pattern)
+                      if p.suffix.lower() in self.suffixes and p.is_file())
+
+    def inventory(self) -> list[tuple[str, int]]:
+        """(name relative to ``root``, size in bytes) of every file the builders may read."""
+        return [(p.relative_to(self.root).as_posix(), p.stat().st_size) for p in self.files()]
+
+    def packaged_files(self) -> list[Path] | None:
+        """The files of ``suffixes`` under ``root`` that ``dpkg -L`` lists, or None without dpkg."""
+        listed = _dpkg_list(self.package)
+        if listed is None:
+            return None
+        root = self.root.as_posix().rstrip("/") + "/"
+        return sorted(Path(p) for p in listed
+                      if p.startswith(root) and Path(p).suffix.lower() in self.suffixes
+                      and Path(p).match(self.pattern))
+
+    def check(self, what: str) -> list[Path]:
+        """The package's files, or :class:`SourceError` when it is missing, empty or partial.
+
+        Partial means: fewer files on disk than ``dpkg -L`` lists (checked where dpkg knows the
+        package).
+        """
+        require(self, what)
+        found = self.files()
+        if not found:
+            raise SourceError(f"{what}: the Debian package '{self.package}' is installed but "
+                              f"{self.root} holds no {'/'.join(self.suffixes)} files; reinstall it: "
+                              f"{install_hint([self.package], reinstall=True)}")
+        listed = self.packaged_files()
+        if listed:
+            missing = [p for p in listed if not p.is_file()]
+            if missing:
+                raise SourceError(
+                    f"{what}: the Debian package '{self.package}' is partial: {len(missing)} of its "
+                    f"{len(listed)} files are missing (first: {missing[0]}); reinstall it: "
+                    f"{install_hint([self.package], reinstall=True)}")
+        return found
+
+
+@lru_cache(maxsize=None)
+def _dpkg_list(package: str) -> tuple[str, ...] | None:
+    """``dpkg -L package`` as a tuple of paths; None where dpkg is absent or does not know it."""
+    if shutil.which("dpkg") is None:
+        return None
+    result = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return None
+    return tuple(line.strip() for line in result.stdout.splitlines() if line.strip())
+
+
+def dpkg_owners(paths: list[Path]) -> dict[str, set[str]] | None:
+    """``dpkg -S``: the packages owning each path (an empty set: owned by none), or None without dpkg.
+
+    dpkg matches the path as written, not through links, so a file reached through a link that
+    another package or ``update-alternatives`` made is owned by none.
+    """
+    if shutil.which("dpkg") is None:
+        return None
+    owners: dict[str, set[str]] = {str(p): set() for p in paths}
+    names = list(owners)
+    for start in range(0, len(names), 500):
+        result = subprocess.run(["dpkg", "-S", *names[start:start + 500]], capture_output=True,
+                                text=True, check=False)
+        for line in result.stdout.splitlines():
+            if line.startswith("diversion ") or ": " not in line:
+                continue
+            packages, path = line.split(": ", 1)
+            if path in owners:
+                owners[path].update(p.strip().split(":")[0] for p in packages.split(","))
+    return owners
+
 
 ASTERISK_MUSIC = DebianSource(
     "asterisk-moh-opsound-wav", Path("/usr/share/asterisk/moh"), "CC-BY-SA-3.0",
     "Music on hold by opsound.org artists (Macroform, Manolo Camp, Reno Project), via Asterisk")
+# The package installs its files in en_US_f_Allison/; /usr/share/asterisk/sounds/en is only an
+# alternatives link made by asterisk-core-sounds-en, which --no-install-recommends leaves out.
 ASTERISK_SPEECH = DebianSource(
-    "asterisk-core-sounds-en-wav", Path("/usr/share/asterisk/sounds/en"), "CC-BY-SA-3.0",
+    "asterisk-core-sounds-en-wav", Path("/usr/share/asterisk/sounds/en_US_f_Allison"), "CC-BY-SA-3.0",
     "Asterisk core sound prompts (English, voice of Allison Smith), Digium / Sangoma")
 HYDROGEN = DebianSource(
     "hydrogen-drumkits", Path("/usr/share/hydrogen/data/drumkits"),
     "per kit (GPL-2+, CC-BY, CC-BY-SA, CC0): see each drumkit.xml",
-    "Hydrogen drum kits; authors and licences per kit are listed in metadata.json")
+    "Hydrogen drum kits; authors and licences per kit are listed in metadata.json",
+    suffixes=AUDIO_SUFFIXES + (".xml",))
 MINETEST = DebianSource(
     "minetest-data", Path("/usr/share/games/minetest/games/minetest_game/mods"), "CC-BY-SA-3.0",
     "Minetest Game sounds by the Minetest contributors (see the package's copyright file)")
 LINCITY = DebianSource(
     "lincity-ng-data", Path("/usr/share/games/lincity-ng/sounds"), "GPL-2+",
     "LinCity-NG sounds by the LinCity-NG team")
-FREECIV = DebianSource(
-    "freeciv-data", Path("/usr/share/freeciv/stdsounds"), "GPL-2+", "Freeciv standard sounds")
 FREEDESKTOP = DebianSource(
     "sound-theme-freedesktop", Path("/usr/share/sounds/freedesktop/stereo"),
     "CC-BY-SA / GPL-2+ (per file)", "freedesktop.org sound theme contributors")
+FLUIDR3 = DebianSource(
+    "fluid-soundfont-gm", Path("/usr/share/sounds/sf2"), "MIT", "FluidR3 GM soundfont by Frank Wen",
+    suffixes=(".sf2",), pattern="FluidR3_GM.sf2")
+
+# every Debian source, in the order data_scripts/install_debian_packages.sh verifies them
+SOURCES: tuple[DebianSource, ...] = (ASTERISK_MUSIC, ASTERISK_SPEECH, HYDROGEN, MINETEST, LINCITY,
+                                     FREEDESKTOP, FLUIDR3)
 
 
-def install_hint(packages: list[str]) -> str:
+def install_hint(packages: list[str], reinstall: bool = False) -> str:
     """The command that installs ``packages`` (Debian / Ubuntu / Colab)."""
-    return "sudo apt-get install " + " ".join(packages)
+    return ("sudo apt-get install " + ("--reinstall " if reinstall else "") + " ".join(packages))
 
 
 def require(source: DebianSource, what: str) -> None:
     """Raise a clear error when ``source`` is not installed."""
     if not source.available():
-        raise FileNotFoundError(
+        raise SourceError(
             f"{what} needs the Debian package '{source.package}' ({source.root} not found"
             f"{' or the PyPI fallback is forced' if fallback_forced() else ''}). "
             f"Install it with: {install_hint([source.package])} "
@@ -74,8 +173,10 @@ def require(source: DebianSource, what: str) -> None:
 
 
 def read_mono(path: Path, sample_rate: int | None = None) -> np.ndarray:
-    """Read ``path`` as float32 mono, resampled to ``sample_rate`` (polyphase) if given."""
-    audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    """Read ``path`` as float32 mono (a truncated file is an error), resampled if ``sample_rate``."""
+    from ..audio_io import read_file
+
+    audio, rate = read_file(path)
     audio = audio.mean(axis=1)
     if sample_rate is not None and rate != sample_rate:
         audio = resample(audio, rate, sample_rate)
@@ -83,15 +184,16 @@ def read_mono(path: Path, sample_rate: int | None = None) -> np.ndarray:
 
 
 def read_rate(path: Path) -> int:
+    import soundfile as sf
+
     return int(sf.info(str(path)).samplerate)
 
 
 def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Polyphase resampling (``scipy.signal.resample_poly``, Kaiser window)."""
-    if rate_in == rate_out:
-        return audio.astype(np.float32)
-    g = gcd(int(rate_in), int(rate_out))
-    return resample_poly(audio, rate_out // g, rate_in // g).astype(np.float32)
+    """Band-limited resampling with soxr (>= 100 dB rejection above the new Nyquist frequency)."""
+    from ..audio_io import soxr_resample
+
+    return soxr_resample(audio, int(rate_in), int(rate_out))
 
 
 def peak_normalise(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:

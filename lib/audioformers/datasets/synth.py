@@ -72,9 +72,22 @@ def tinysoundfont_available() -> bool:
 
 
 def backend() -> str:
-    """Name of the renderer in use: ``"fluidsynth"`` or ``"tinysoundfont"``; error if neither."""
+    """Name of the renderer in use: ``"fluidsynth"`` or ``"tinysoundfont"``; error if neither.
+
+    With the FluidR3 soundfont installed but FluidSynth unusable (libfluidsynth3 missing) this is an
+    error, not a silent switch to the smaller fallback soundfont.
+    """
     if fluidsynth_available():
         return "fluidsynth"
+    if not fallback_forced() and FLUIDR3_PATH.exists():
+        try:
+            import fluidsynth  # noqa: F401
+        except (ImportError, OSError) as err:
+            raise RuntimeError(
+                f"{FLUIDR3_PATH} (Debian package fluid-soundfont-gm) is installed but FluidSynth cannot "
+                f"be loaded ({err}): install the Debian package libfluidsynth3 "
+                "(sudo apt-get install libfluidsynth3) and the PyPI package pyfluidsynth, or set "
+                f"{FORCE_FALLBACK_ENV}=1 to use the PyPI-only soundfont.") from err
     if tinysoundfont_available():
         return "tinysoundfont"
     raise RuntimeError(
