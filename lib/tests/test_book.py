@@ -122,3 +122,52 @@ def test_progress_bars_are_stripped_but_other_stderr_kept():
     nb = new_notebook(cells=[cell])
     assert strip_progress_bars(nb) == 1
     assert [o["text"] for o in nb.cells[0].outputs] == ["UserWarning: something a reader should see\n", "final top-5 0.24\n"]
+
+
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_][\w]*)[\w.]*[ \t]+import|import[ \t]+([A-Za-z_][\w]*))", re.M)
+
+
+def imported_modules(texts: list[str]) -> set[str]:
+    """The top-level modules that ``import x`` / ``from x... import`` lines in ``texts`` name."""
+    return {m.group(1) or m.group(2) for text in texts for m in _IMPORT.finditer(text)}
+
+
+def unused_dependencies(requirements: list[str], modules: set[str]) -> list[str]:
+    """The requirements none of whose installed top-level modules is in ``modules``."""
+    import importlib.metadata as metadata
+
+    provided: dict[str, set[str]] = {}
+    for module, dists in metadata.packages_distributions().items():
+        for dist in dists:
+            provided.setdefault(dist.lower().replace("_", "-"), set()).add(module)
+    unused = []
+    for name in sorted(_names(requirements)):
+        tops = provided.get(name)
+        assert tops, f"{name} is declared but not installed here: cannot tell what it provides"
+        if not tops & modules:
+            unused.append(name)
+    return unused
+
+
+def _package_and_chapter_code() -> list[str]:
+    texts = [p.read_text() for p in sorted((ROOT / "lib" / "audioformers").rglob("*.py"))]
+    for path in _committed_notebooks():
+        cells = json.loads(path.read_text())["cells"]
+        texts += ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    return texts
+
+
+def test_unused_dependencies_are_found():
+    modules = imported_modules(["import numpy as np\nfrom scipy.signal import stft\n  import torch.nn\nx = 'import sklearn'"])
+    assert modules == {"numpy", "scipy", "torch"}
+    assert unused_dependencies(["numpy>=1", "scipy", "torch>=2"], modules) == []
+    assert unused_dependencies(["numpy>=1", "scikit-learn>=1.3,<2", "PyWavelets>=1.4"], modules) == ["pywavelets", "scikit-learn"]
+
+
+def test_every_runtime_dependency_is_imported_by_the_package_or_a_chapter():
+    """A runtime dependency must earn its place: something the reader runs imports it (tests do not count)."""
+    import tomllib
+
+    requirements = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    unused = unused_dependencies(requirements, imported_modules(_package_and_chapter_code()))
+    assert not unused, f"declared in pyproject.toml but imported by neither lib/audioformers nor a chapter: {unused}"

@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+from audioformers import booktools
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("check_fresh_env", ROOT / "data_scripts" / "check_fresh_env.py")
@@ -21,18 +24,71 @@ fresh = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fresh)
 
 
-def test_setup_cell_is_valid_python_and_keeps_colab_torch():
-    compile(fresh.SETUP_CELL, "setup-cell", "exec")
-    cell = fresh.SETUP_CELL
+def _cells() -> list[tuple[str, str]]:
+    return [(path.stem, booktools.setup_cell(booktools._chapter_of(path), ROOT)) for path in booktools.setup_notebooks(ROOT)]
+
+
+@pytest.mark.parametrize("name,cell", _cells(), ids=lambda v: v if "\n" not in v else "")
+def test_setup_cell_is_valid_python_and_keeps_colab_torch(name, cell):
+    compile(cell, "setup-cell", "exec")
     assert "AUDIOFORMERS_INSTALL_SPEC" in cell and "importlib.invalidate_caches()" in cell
-    assert cell.index("apt-get -qq update") < cell.index("apt-get -qq install")  # a fresh runtime has no package lists
-    assert "@v0.1" in cell  # pinned to the book's tag
-    assert "torch" not in cell.split("pip")[1].split("]")[0]  # torch and torchaudio are never named for pip
+    assert cell.index('"update"') < cell.index('"install", "-y"')  # a fresh runtime has no package lists
+    assert f"PACKAGE = {booktools.install_reference(ROOT)!r}" in cell  # pinned to the book's tag
+    pip_line = next(line for line in cell.splitlines() if '"-m", "pip", "install"' in line)
+    assert "torch" not in pip_line  # torch and torchaudio are never named for pip: Colab's own are kept
 
 
-def test_setup_cell_does_nothing_when_the_package_is_installed(monkeypatch):
+def test_each_chapter_installs_only_the_debian_packages_its_data_needs(monkeypatch):
+    script = (ROOT / "data_scripts" / "install_debian_packages.sh").read_text()
+    every = set(script.split("PACKAGES=(", 1)[1].split(")", 1)[0].split())
+    assert set(booktools.debian_packages("")) == every  # the template (an unlisted chapter) gets all of them
+    for chapter, datasets in booktools.CHAPTER_DATASETS.items():
+        needed = set(booktools.debian_packages(chapter))
+        assert needed <= every
+        assert needed == {p for d in datasets for p in booktools.DATASET_DEBIAN_PACKAGES[d]}
+        cell = booktools.setup_cell(chapter, ROOT)
+        assert f"DEBIAN = {sorted(needed)!r}" in cell
+    assert "hydrogen-drumkits" not in booktools.debian_packages("01_fourier_spectrograms")  # chapter 1 has no drums
+    monkeypatch.setitem(booktools.CHAPTER_DATASETS, "zz", ("no-such-set",))
+    with pytest.raises(ValueError, match="unknown datasets"):
+        booktools.debian_packages("zz")
+
+
+def test_every_dataset_a_chapter_names_is_in_its_declared_datasets():
+    """A chapter that starts loading another dataset must say so, or Colab would lack its Debian packages."""
+    from audioformers import data
+
+    assert set(booktools.DATASET_DEBIAN_PACKAGES) == set(data.DATASET_NAMES)
+    loaders = {"load_example(": "examples", "load_wave_mini(": "wave-mini", "load_soundmix(": "soundmix-mini"}
+    for path in booktools.toc_notebooks(ROOT):
+        code = "\n".join(c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+                         for c in json.loads((ROOT / path).read_text())["cells"] if c["cell_type"] == "code")
+        named = {name for name in data.DATASET_NAMES if f'"{name}"' in code}
+        named |= {name for call, name in loaders.items() if call in code}
+        assert named <= set(booktools.CHAPTER_DATASETS[path.stem]), path.stem
+
+
+def test_setup_cell_does_nothing_but_print_the_costs_when_the_package_is_installed(monkeypatch, capsys):
     monkeypatch.delenv("AUDIOFORMERS_INSTALL_SPEC", raising=False)
-    exec(fresh.SETUP_CELL, {})  # audioformers is installed here: no pip, no error
+    cell = booktools.setup_cell("03_wavenet_vs_transformer", ROOT)
+    exec(cell, {})  # audioformers is installed here: no apt, no pip, no error
+    printed = capsys.readouterr().out
+    assert printed == booktools.setup_cell_output("03_wavenet_vs_transformer", ROOT)
+    assert "Time before you start" in printed and "On Colab:" in printed
+
+
+def test_a_failing_setup_step_shows_its_output_and_says_what_to_do(monkeypatch, capsys):
+    monkeypatch.delenv("AUDIOFORMERS_INSTALL_SPEC", raising=False)
+    namespace: dict = {}
+    exec(booktools.setup_cell(None, ROOT), namespace)
+    capsys.readouterr()
+    failing = [sys.executable, "-c", "import sys; print('E: Unable to locate package x'); sys.exit(100)"]
+    with pytest.raises(RuntimeError, match=r"failed: apt step .*exited with 100.*What to do: run it again"):
+        namespace["run_step"]("apt step", failing, "run it again")
+    shown = capsys.readouterr().out
+    assert "[set-up] apt step ..." in shown and "E: Unable to locate package x" in shown  # progress, as it comes
+    namespace["run_step"]("fine step", [sys.executable, "-c", "print('ok')"], "nothing")
+    assert "[set-up] fine step: done in" in capsys.readouterr().out
 
 
 def test_base_environment_has_torch_but_not_the_book_package():
@@ -46,11 +102,15 @@ def _notebooks() -> list[Path]:
 
 
 @pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
-def test_every_notebook_starts_with_the_setup_cell(path):
+def test_every_notebook_starts_with_the_generated_setup_cell(path):
     notebook = json.loads(path.read_text())
     first = next(c for c in notebook["cells"] if c["cell_type"] == "code")
-    assert "".join(first["source"]) == fresh.SETUP_CELL
+    chapter = booktools._chapter_of(path.relative_to(ROOT))
+    assert "".join(first["source"]) == booktools.setup_cell(chapter, ROOT), (
+        f"{path.name}: run `python -m audioformers.booktools sync-setup-cells`")
     assert "hide-input" in first["metadata"].get("tags", [])  # shown collapsed in the book
+    printed = "".join("".join(o.get("text", "")) for o in first.get("outputs", []))
+    assert printed == booktools.setup_cell_output(chapter, ROOT)  # the cost table, as generated from results/
 
 
 def test_prepare_notebook_copies_a_notebook_unchanged(tmp_path):
@@ -96,9 +156,11 @@ def test_notebooks_run_in_a_fresh_colab_like_environment(tmp_path):
         assert not any(name.startswith(("torch", "nvidia")) for name in report["installed_by_first_cell"])
 
 
-def test_setup_cell_installs_from_the_repository_in_config():
-    """The repository URL is set once in _config.yml; the set-up cell must install from that same repository."""
+def test_setup_cell_installs_from_the_repository_and_tag_in_config():
+    """The repository URL is set once in _config.yml and the version once in pyproject.toml: the set-up cell
+    installs from that repository at the tag the launch buttons open."""
     import yaml
 
-    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
-    assert f"git+{url}@" in fresh.SETUP_CELL.replace('"\n                    "', "").replace('" "', "")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    url = config["url"].rstrip("/")
+    assert f"git+{url}@{config['branch']}" in fresh.SETUP_CELL
