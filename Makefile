@@ -23,6 +23,7 @@ help:
 	@echo "make test-latest  the unit tests and smoke notebooks with the newest releases the ranges allow"
 	@echo "make reproduce  re-execute every notebook at the book profile and refresh outputs and results/"
 	@echo "make bench      run the benchmarks and write results/bench.json"
+	@echo "make student    the student edition of the notebooks (stubs, no solutions) in STUDENT_DIR=$(STUDENT_DIR)"
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
