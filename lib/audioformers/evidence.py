@@ -414,3 +414,17 @@ def slope_interval(x, y, *, level: float = 0.95, log: bool = True) -> Interval:
     se = math.sqrt(float(np.sum(resid ** 2)) / (n - 2) / float(np.sum(xc ** 2)))
     half = _student_t_quantile((1 + level) / 2, n - 2) * se
     return Interval(slope, slope - half, slope + half, level, f"t interval of a slope over {n} points", 1, 0)
+
+
+def describe(a, b, *, names: Sequence[str] = ("a", "b"), claimed: str = "higher", scale: float = 1.0,
+             digits: int = 3, unit: str = "") -> str:
+    """One printed line for a chapter: :func:`compare`'s line, or — with a single seed and a single test
+    source, where no interval exists — the difference marked inconclusive."""
+    diff = paired_differences(a, b)
+    if diff.size < 2:
+        if len(names) != 2:
+            raise ValueError(f"names must be two strings, got {names!r}")
+        value = float(diff[0, 0]) * scale
+        return (f"{names[0]} − {names[1]} = {value:+.{digits}f}{unit} (one seed and one test source: no interval): "
+                f"{INCONCLUSIVE}")
+    return compare(a, b, names=names, claimed=claimed).line(scale=scale, digits=digits, unit=unit)

@@ -387,13 +387,17 @@ LECTURE_CLAIMS = (  # (higher, lower, what the lecture says)
 )
 
 
-def ordering_verdicts(table: dict[str, dict[str, float]]) -> list[str]:
-    """One line per lecture claim: the measured difference of means and whether it holds beyond the seeds' spread."""
+def ordering_verdicts(runs: list[dict]) -> list[str]:
+    """One line per lecture claim: the paired difference of test accuracy over seeds, its interval and the
+    verdict of the book's protocol (:func:`audioformers.evidence.describe`, shared with the report).
+    ``runs``: the per-seed probe results (``summarise_study(...)["runs"]``)."""
+    from . import evidence
+
+    if not runs or not all("probe" in r for r in runs):
+        raise ValueError("runs must be the per-seed probe results, each with a 'probe' entry")
     lines = []
     for hi, lo, claim in LECTURE_CLAIMS:
-        diff = table[hi]["mean"] - table[lo]["mean"]
-        spread = table[hi]["std"] + table[lo]["std"]
-        verdict = ("reproduces" if diff > spread else "does not reproduce" if diff < -spread
-                   else "within the seeds' spread")
-        lines.append(f"{hi} - {lo} = {diff:+.3f} (± {spread:.3f}): {verdict}  [{claim}]")
+        a = [r["probe"][hi]["test_accuracy"] for r in runs]
+        b = [r["probe"][lo]["test_accuracy"] for r in runs]
+        lines.append(f"{evidence.describe(a, b, names=(hi, lo))}  [{claim}]")
     return lines

@@ -177,3 +177,11 @@ def test_slope_interval_of_a_quadratic_cost():
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_describe_prints_the_protocols_line_or_says_there_is_no_interval():
+    line = ev.describe([0.30, 0.32, 0.31], [0.20, 0.21, 0.22], names=("transformer", "wavenet"))
+    assert line == ev.compare([0.30, 0.32, 0.31], [0.20, 0.21, 0.22], names=("transformer", "wavenet")).line()
+    assert line.endswith(": reproduced")
+    single = ev.describe([0.3], [0.2], names=("a", "b"))
+    assert single == "a − b = +0.100 (one seed and one test source: no interval): inconclusive"

@@ -105,10 +105,14 @@ def test_two_note_helpers():
 def test_ordering_verdicts():
     from audioformers import textless
 
-    t = {m: {"mean": 0.5, "std": 0.01} for m in ("supervised_cnn", "code_lm", "simclr", "mel_stats")}
-    t["supervised_cnn"]["mean"] = 0.6
-    lines = textless.ordering_verdicts(t)
-    assert "reproduces" in lines[0] and "within" in lines[2]
+    accuracy = {"supervised_cnn": [0.60, 0.61, 0.62], "code_lm": [0.50, 0.52, 0.48], "simclr": [0.51, 0.50, 0.49],
+                "mel_stats": [0.50, 0.50, 0.50]}
+    runs = [{"probe": {m: {"test_accuracy": v[seed]} for m, v in accuracy.items()}} for seed in range(3)]
+    lines = textless.ordering_verdicts(runs)
+    assert lines[0].endswith("reproduced  [supervised about 10 points above the next-code transformer]")
+    assert ": inconclusive  [" in lines[2]
+    with pytest.raises(ValueError, match="runs must be"):
+        textless.ordering_verdicts([])
 
 
 def _inertia(x: np.ndarray, centres: np.ndarray) -> float:
