@@ -80,5 +80,12 @@ reproduce: data
 bench: data
 	$(PY) bench/run_all.py --time-notebooks --readme
 
+# The student edition (instructor_guide.md): stubs and self-checks, no solutions, each notebook linking to itself
+# on Colab; STUDENT_COLAB_REPO, STUDENT_COLAB_BRANCH and STUDENT_COLAB_FOLDER say where it will be pushed.
+STUDENT_DIR ?= _build/student
+.PHONY: student
+student: install
+	$(PY) -m audioformers.coursework student --output $(STUDENT_DIR)
+
 clean:
 	rm -rf _build $(VENV)/book-check $(LATEST_VENV)
