@@ -1,15 +1,22 @@
 """Tests of audioformers.data: small builds in a temporary BOOK_DATA_DIR."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from audioformers import data
-from audioformers.datasets import sources, synth
+from audioformers.datasets import builders, sources, synth
 
 SMALL = {
     "wave-mini": {"max_seconds_per_file": 2.0, "max_speech_files": 12, "fallback_chorales": 5},
@@ -207,3 +214,184 @@ def test_a_change_to_the_builders_code_rebuilds(monkeypatch, tmp_path):
     before = data.build_hash("wave-mini")
     monkeypatch.setattr(data, "builder_code_digest", lambda: "a-different-renderer")
     assert data.build_hash("wave-mini") != before
+
+
+# --- sources: only what their own package installs -----------------------------------------------
+
+HAS_DPKG = shutil.which("dpkg") is not None
+
+
+@pytest.mark.skipif(not HAS_DPKG, reason="needs dpkg (Debian / Ubuntu)")
+@pytest.mark.parametrize("source", sources.SOURCES, ids=lambda s: s.package)
+def test_each_source_reads_only_files_its_package_installs(source):
+    """``dpkg -S`` matches paths as written: a file reached through a link that another package (or
+    update-alternatives) made, like /usr/share/asterisk/sounds/en, is owned by none."""
+    if not source.available():
+        pytest.skip(f"{source.package} is not installed")
+    files = source.files()
+    assert files, f"{source.root} holds no files of {source.package}"
+    owners = sources.dpkg_owners(files)
+    stray = [f for f, who in owners.items() if source.package not in who]
+    assert not stray, f"{len(stray)} files under {source.root} are not {source.package}'s: {stray[:3]}"
+
+
+def test_a_source_through_another_packages_link_is_refused(tmp_path, monkeypatch):
+    """The bug of issue 11: asterisk speech read through the alternatives link made by another
+    package. Here a link in a temporary folder stands in for it."""
+    real = sources.ASTERISK_SPEECH
+    if not (HAS_DPKG and real.available()):
+        pytest.skip("needs dpkg and asterisk-core-sounds-en-wav")
+    (tmp_path / "en").symlink_to(real.root)
+    linked = sources.DebianSource(real.package, tmp_path / "en", real.licence, real.attribution)
+    monkeypatch.setattr(sources, "ASTERISK_SPEECH", linked)
+    monkeypatch.setattr(sources, "SOURCES", tuple(linked if s is real else s for s in sources.SOURCES))
+    problems = builders.verify_inputs()
+    assert any("not installed by the Debian package 'asterisk-core-sounds-en-wav'" in p for p in problems)
+
+
+def _fake_source(folder: Path, package: str, files: dict[str, float]) -> sources.DebianSource:
+    """A DebianSource in ``folder`` holding 0.2-s tones named after ``files`` (name -> frequency)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, freq in files.items():
+        t = np.arange(1600) / 8000
+        sf.write(folder / name, (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), 8000)
+    return sources.DebianSource(package, folder, "test", "test")
+
+
+def test_empty_or_partial_source_is_an_error_naming_the_package(tmp_path, monkeypatch):
+    empty = sources.DebianSource("hydrogen-drumkits", tmp_path / "kits", "x", "y")
+    empty.root.mkdir()
+    monkeypatch.setattr(sources, "HYDROGEN", empty)
+    with pytest.raises(sources.SourceError, match="'hydrogen-drumkits' is installed but .*holds no"):
+        data.ensure_dataset("drums-mini")
+    assert not (data.data_dir() / "drums-mini").exists()
+    music = _fake_source(tmp_path / "moh", "asterisk-moh-opsound-wav", {"a.wav": 440.0})
+    listed = (str(music.root / "a.wav"), str(music.root / "gone.wav"))  # dpkg lists a deleted file
+    monkeypatch.setattr(sources, "_dpkg_list", lambda package: listed)
+    with pytest.raises(sources.SourceError, match=r"'asterisk-moh-opsound-wav' is partial: 1 of its 2 "
+                                                  r"files are missing \(first: .*gone\.wav\).*--reinstall"):
+        music.check("wave-mini")
+
+
+def test_wave_mini_with_debian_music_needs_the_speech_package(tmp_path, monkeypatch):
+    """Issue 11: wave-mini was built with 0 speech files and no word when speech was not found."""
+    music = _fake_source(tmp_path / "moh", "asterisk-moh-opsound-wav",
+                         {"reno_project-system.wav": 440.0, "other.wav": 330.0})
+    monkeypatch.setattr(sources, "ASTERISK_MUSIC", music)
+    monkeypatch.setattr(sources, "ASTERISK_SPEECH", sources.DebianSource(
+        "asterisk-core-sounds-en-wav", tmp_path / "no-such-folder", "x", "y"))
+    with pytest.raises(sources.SourceError, match="wave-mini speech needs the Debian package "
+                                                  "'asterisk-core-sounds-en-wav'"):
+        data.ensure_dataset("wave-mini")
+    assert not (data.data_dir() / "wave-mini").exists()
+    # with a speech folder holding a single file, one split would be empty: still refused
+    monkeypatch.setattr(sources, "ASTERISK_SPEECH", _fake_source(
+        tmp_path / "speech", "asterisk-core-sounds-en-wav", {"one.wav": 200.0}))
+    with pytest.raises(sources.SourceError, match="no speech (train|test) files.*asterisk-core-sounds-en-wav"):
+        data.ensure_dataset("wave-mini")
+    monkeypatch.setattr(sources, "ASTERISK_SPEECH", _fake_source(
+        tmp_path / "speech5", "asterisk-core-sounds-en-wav", {f"{i}.wav": 200.0 + i for i in range(5)}))
+    counts = data.metadata("wave-mini")["split_counts"]
+    assert counts == {"music_train": 1, "music_test": 1, "speech_train": 4, "speech_test": 1}
+
+
+@needs_debian
+def test_soundmix_class_without_enough_events_names_its_package(monkeypatch):
+    monkeypatch.setitem(data._CONFIG_OVERRIDES, "soundmix-mini",
+                        {**SMALL["soundmix-mini"], "min_events": {"train": 1, "test": 50}})
+    with pytest.raises(sources.SourceError, match=r"class 'alert' has \d test events \(needs 50\).*"
+                                                  "sound-theme-freedesktop"):
+        data.ensure_dataset("soundmix-mini")
+
+
+@needs_debian
+def test_installed_sources_hold_what_the_builders_need():
+    assert builders.verify_inputs() == []
+
+
+def test_build_hash_covers_the_names_and_sizes_of_the_files_read(tmp_path, monkeypatch):
+    source = _fake_source(tmp_path / "kits", "hydrogen-drumkits", {"a.wav": 440.0, "b.wav": 550.0})
+    entry = dataclasses.replace(data.REGISTRY["drums-mini"], sources=(source,))
+    monkeypatch.setitem(data.REGISTRY, "drums-mini", entry)
+    hashes = [data.build_hash("drums-mini")]
+    sf.write(source.root / "c.wav", np.zeros(100, np.float32), 8000)  # a package update adds a file
+    hashes.append(data.build_hash("drums-mini"))
+    sf.write(source.root / "c.wav", np.zeros(200, np.float32), 8000)  # ... changes one
+    hashes.append(data.build_hash("drums-mini"))
+    (source.root / "c.wav").rename(source.root / "d.wav")  # ... renames one
+    hashes.append(data.build_hash("drums-mini"))
+    assert len(set(hashes)) == 4
+    assert hashes[-1] == data.build_hash("drums-mini")  # and is stable otherwise
+
+
+# --- two processes at once, and what killed ones leave behind ----------------------------------
+
+def _slow_builder(folder: Path, config: dict) -> dict:
+    with open(config["log"], "a") as log:
+        log.write(f"{os.getpid()}\n")
+    time.sleep(1.0)
+    (folder / "payload.txt").write_text("built\n")
+    return {"split_counts": {}}
+
+
+@pytest.fixture()
+def slow_dataset(monkeypatch, tmp_path):
+    entry = data.DatasetEntry("slow-mini", "offline", "test", _slow_builder, {"log": str(tmp_path / "log")})
+    monkeypatch.setitem(data.REGISTRY, "slow-mini", entry)
+    monkeypatch.setattr(data, "DATASET_NAMES", data.DATASET_NAMES + ("slow-mini",))
+    return tmp_path / "log"
+
+
+def _ensure_in_child(queue) -> None:
+    queue.put(str(data.ensure_dataset("slow-mini")))
+
+
+def test_two_processes_wanting_one_dataset_both_get_it_built_once(slow_dataset):
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    children = [context.Process(target=_ensure_in_child, args=(queue,)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [c.exitcode for c in children] == [0, 0]
+    folders = {queue.get(timeout=5) for _ in children}
+    assert folders == {str(data.data_dir() / "slow-mini")}
+    assert len(slow_dataset.read_text().split()) == 1  # the second waited and used the first's build
+    assert (data.data_dir() / "slow-mini" / "payload.txt").read_text() == "built\n"
+    assert not list(data.data_dir().glob(".slow-mini.partial-*"))
+
+
+def test_partial_folders_of_dead_processes_are_removed(slow_dataset):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = data.partial_folder(data.data_dir(), "slow-mini", dead.pid)
+    alive = data.partial_folder(data.data_dir(), "slow-mini", os.getppid())  # pytest's parent: running
+    for folder in (stale, alive):
+        folder.mkdir()
+        (folder / "half.npy").write_bytes(b"half")
+    data.ensure_dataset("slow-mini")
+    assert not stale.exists() and alive.exists()
+    assert data.remove_stale_partials(data.data_dir(), "slow-mini") == []
+
+
+# --- bad arguments of the loaders -------------------------------------------------------------
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: data.load_example("piano", sample_rate=-8000), "sample_rate must be a positive whole number"),
+    (lambda: data.load_example("piano", sample_rate=8000.5), "sample_rate must be a positive whole number"),
+    (lambda: data.load_example("piano", seconds=float("nan")), "seconds must be a finite number > 0"),
+    (lambda: data.render_notes([60], sample_rate=8000.5), "sample_rate must be a positive whole number"),
+    (lambda: data.render_notes([60.5]), "pitches must be a whole number"),
+    (lambda: data.render_notes([]), "pitches must be a non-empty list"),
+    (lambda: data.render_notes([60], program=128), r"program must be in 0..127"),
+    (lambda: data.render_notes([60], note_seconds=0), "note_seconds must be a finite number > 0"),
+    (lambda: data.load_soundmix("train", num_clips=2.5), "num_clips must be a whole number"),
+    (lambda: data.load_soundmix("train", num_clips=-1), "num_clips must be >= 0"),
+    (lambda: data.load_soundmix("train", clip_seconds=float("inf")), "clip_seconds must be a finite"),
+    (lambda: data.load_soundmix("train", seed="0"), "seed must be a whole number"),
+])
+def test_bad_loader_arguments_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+    assert not any(p.is_dir() and not p.name.startswith(".") for p in data.data_dir().iterdir())
