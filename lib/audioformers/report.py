@@ -231,20 +231,22 @@ def _sources_note(found: bool, pooled_count: Any, unit: str) -> str:
     return f"test sources: 1 ({count}; results/ record no per-source scores, so the interval covers seeds only)"
 
 
-def _seeds_needed(iv: ev.Interval, n: int) -> str:
-    """For an inconclusive t interval: how many seeds the measured spread says would resolve this mean."""
-    if n < 2 or iv.mean == 0 or not math.isfinite(iv.high - iv.low):
-        return ""
+def _seeds_needed(iv: ev.Interval) -> str:
+    """For an inconclusive t interval: how many seeds (or folds) the measured spread says would resolve its mean."""
     from scipy import stats
 
-    sd = (iv.high - iv.low) / 2 / float(stats.t.ppf(0.975, n - 1)) * math.sqrt(n)
+    unit = iv.method.split()[-1]  # "t interval over 3 seeds" -> "seeds"
+    n = int(iv.method.split()[-2]) if iv.method.split()[-2].isdigit() else 0
+    if n < 2 or iv.mean == 0 or not math.isfinite(iv.high - iv.low):
+        return ""
+    sd = (iv.high - iv.low) / 2 / float(stats.t.ppf((1 + iv.level) / 2, n - 1)) * math.sqrt(n)
     need = n
     while need < 10_000:
         need += 1
-        if float(stats.t.ppf(0.975, need - 1)) * sd / math.sqrt(need) < abs(iv.mean):
+        if float(stats.t.ppf((1 + iv.level) / 2, need - 1)) * sd / math.sqrt(need) < abs(iv.mean):
             break
-    return (f"at the measured spread of paired differences (sd {sd:.3g} per seed), a mean difference of "
-            f"{iv.mean:+.3g} would clear its 95% interval with about {need} seeds")
+    return (f"at the measured spread of paired differences (sd {sd:.3g} per {unit[:-1]}), a mean difference of "
+            f"{iv.mean:+.3g} would clear its {iv.level:.0%} interval with about {need} {unit}")
 
 
 # --- chapter 3 -----------------------------------------------------------------------------------
@@ -339,7 +341,7 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
         study_why, take = _ch3_study_text(profile, directory) if model == "transformer" else ("", "")
         verdict = ev.combine(verdicts)
         if model != "transformer":
-            take = next((_seeds_needed(c.interval, c.interval.seeds) for c in comparisons
+            take = next((_seeds_needed(c.interval) for c in comparisons
                          if c.verdict == ev.INCONCLUSIVE), "") or "–"
         elif verdict == ev.REPRODUCED:
             take = "–"
@@ -424,15 +426,25 @@ def _probe_facts(records: list[dict[str, Any]]) -> str:
 
 def _probe_comparison(records, a: str, b: str | Callable) -> tuple[ev.Comparison, bool]:
     blocks_a = [r["metrics"]["probe"][a] for r in records]
-    b_name = b(records) if callable(b) else b
+    b_name = b({m: [r["metrics"]["probe"][m]["test_accuracy"] for r in records]
+                for m in records[0]["metrics"]["probe"] if all(m in r["metrics"]["probe"] for r in records)}) \
+        if callable(b) else b
     blocks_b = [r["metrics"]["probe"][b_name] for r in records]
     xa, xb, found = _paired(blocks_a, blocks_b, None, lambda block: block["test_accuracy"])
     return ev.compare(xa, xb, names=(a, b_name)), found
 
 
-def _best_self_supervised(records) -> str:
-    means = {m: np.mean([r["metrics"]["probe"][m]["test_accuracy"] for r in records]) for m in ("code_lm", "simclr")
-             if all(m in r["metrics"]["probe"] for r in records)}
+def _fold_comparison(per_fold: dict[str, Any], a: str, b: str | Callable) -> ev.Comparison | None:
+    """From ``metrics["per_fold"] = {method: [[accuracy per seed] per fold]}`` of a probe table."""
+    b_name = b({m: list(np.ravel(v)) for m, v in per_fold.items()}) if callable(b) else b
+    if a not in per_fold or b_name not in per_fold or len(per_fold[a]) < 2:
+        return None
+    return ev.compare(per_fold[a], per_fold[b_name], names=(a, b_name), folds=True)
+
+
+def _best_self_supervised(values: dict[str, list[float]]) -> str:
+    """The better self-supervised method by mean accuracy (``values``: method -> accuracies)."""
+    means = {m: float(np.mean(values[m])) for m in ("code_lm", "simclr") if m in values}
     return max(means, key=means.get)
 
 
@@ -440,17 +452,26 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
     def measure(profile: str, directory: Path) -> Measured:
         runs = _probe_runs(profile, directory)
         texts, verdicts, comps, notes, records_all = [], [], [], [], []
-        for dataset, records in runs.items():
-            if len(records) < 2 or not all(first in r["metrics"]["probe"] for r in records):
+        for dataset in _PROBE_DATASETS:
+            table = _load(directory, "ch4", f"probe-table-{dataset}", profile)
+            per_fold = _dig(table, "metrics.per_fold") if table else None
+            comp = _fold_comparison(per_fold, first, second) if isinstance(per_fold, dict) else None
+            records = runs.get(dataset, [])
+            if comp is not None:
+                records_all.append(table)
+                notes.append(f"{dataset}: {len(per_fold[first])} folds over held-out sources, seeds averaged "
+                             "inside each fold" + (f"; {_probe_facts(records)}" if records else ""))
+            elif len(records) >= 2 and all(first in r["metrics"]["probe"] for r in records):
+                comp, found = _probe_comparison(records, first, second)
+                records_all += records
+                note = _sources_note(found, (_dig(records[0], "metrics.num_sources") or {}).get("test"),
+                                     "held-out sources")
+                notes.append(f"{dataset}: {_probe_facts(records)}" + (f"; {note}" if note else ""))
+            else:
                 continue
-            comp, found = _probe_comparison(records, first, second)
             comps.append(comp)
             verdicts.append(comp.verdict)
-            records_all += records
             texts.append(f"{dataset}: {comp.line(scale=100, digits=1, unit=' pts')}")
-            note = _sources_note(found, (_dig(records[0], "metrics.num_sources") or {}).get("test"),
-                                 "held-out sources")
-            notes.append(f"{dataset}: {_probe_facts(records)}" + (f"; {note}" if note else ""))
         if not texts:
             return _missing(profile, "chapter 4's probe study")
         verdict = ev.combine(verdicts)
@@ -459,7 +480,7 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
         if verdict == ev.REPRODUCED:
             take = "–"
         elif verdict == ev.INCONCLUSIVE:
-            take = next((_seeds_needed(c.interval, c.interval.seeds) for c in comps
+            take = next((_seeds_needed(c.interval) for c in comps
                          if c.verdict == ev.INCONCLUSIVE and c.interval.method.startswith("t interval")), "")
             take = take or "more test sources (folds over held-out sources) than the current split holds"
         else:
@@ -612,7 +633,7 @@ def _ch5_haar(profile: str, directory: Path) -> Measured:
     note = "" if found else _sources_note(False, record.get("config", {}).get("test_clips"), "test clips")
     why = "; ".join(x for x in (_ch5_facts(record, {k: scores[k] for k in ("transformer-haar", "transformer-average")}),
                                 note) if x)
-    take = "–" if comp.verdict == ev.REPRODUCED else (_seeds_needed(comp.interval, comp.interval.seeds) or "–")
+    take = "–" if comp.verdict == ev.REPRODUCED else (_seeds_needed(comp.interval) or "–")
     return Measured(f"mAP {comp.line()}", comp.verdict, why, take, str(record.get("device", "")),
                     record.get("wall_time_s"), (comp,))
 

@@ -144,6 +144,17 @@ def test_probe_orderings_pair_seeds(tmp_path):
     assert "test sources: 1 (3 held-out sources pooled" in rows["4a"]["why"]
 
 
+def test_probe_tables_with_folds_use_the_fold_interval(tmp_path):
+    rng = np.random.default_rng(0)
+    base = 0.4 + 0.1 * rng.standard_normal((6, 3))  # 6 folds (held-out programs) x 3 seeds: folds vary a lot
+    per_fold = {"code_lm": (base + 0.04).tolist(), "simclr": base.tolist(), "supervised_cnn": (base + 0.01).tolist()}
+    _write(tmp_path, "ch4", "probe-table-instruments-mini-xl", "book", {"per_fold": per_fold})
+    rows = _rows(tmp_path)
+    assert rows["4a"]["verdict"] == ev.REPRODUCED and "t interval over 6 folds" in rows["4a"]["ours (book)"]
+    assert "6 folds over held-out sources" in rows["4a"]["why"]
+    assert "supervised_cnn − code_lm" in rows["4b"]["ours (book)"]  # the better self-supervised method, by mean
+
+
 def test_two_note_codes_are_an_exact_mechanism_fact(tmp_path):
     table = [{"K": 2, "shared_patch_fraction": 0.62, "codes_per_pitch": [1, 2]},
              {"K": 256, "shared_patch_fraction": 0.0, "codes_per_pitch": [112, 144]}]
@@ -203,6 +214,23 @@ def test_generated_numbers_match_the_committed_results():
     names = re.sub(r"(transformer|cnn)-\w+|test sources: 1|ch5|'[^']*'", " ", why)  # labels, not measurements
     found = _numbers(names)
     assert found and all(any(abs(x - e) < 1e-9 for e in expected) for x in found), (found, expected)
+
+
+def test_chapter3_explanation_matches_the_committed_results():
+    directory = REPO / "results"
+    paths = sorted((directory / "ch3").glob("compare_music_seed*.book.json"))
+    if len(paths) < 2:
+        pytest.skip("no chapter-3 book results committed")
+    records = [json.loads(p.read_text()) for p in paths]
+    cfg = records[0]["config"]
+    tokens = int(records[0]["metrics"]["transformer"]["curve"]["tokens"][-1])
+    seconds = {m: np.mean([r["metrics"][m]["train_seconds"] for r in records]) for m in ("transformer", "wavenet")}
+    why = _rows(directory)["3a"]["why"]
+    music = why.split(" | ")[0]
+    assert music.startswith(f"music: {cfg['steps']} steps of {cfg['batch_size']} × {cfg['context_length']} samples "
+                            f"({tokens:,} training tokens)")
+    assert f"about {seconds['transformer']:.0f} s (transformer), {seconds['wavenet']:.0f} s (wavenet)" in music
+    assert f"learning rate {cfg['lr']}" in music
 
 
 # --- scaling evidence --------------------------------------------------------------------------------
