@@ -138,9 +138,10 @@ class AudioTable:
 
 
 def audio_table(rows: dict[str, dict[str, np.ndarray]], sample_rate: int, title: str = "", max_seconds: float = 2.0,
-                normalize: bool = True) -> AudioTable:
-    """A table of players: ``rows[row_label][column_label] = waveform`` (all at ``sample_rate``)."""
+                normalize: bool = True, player_rate: int | None = None) -> AudioTable:
+    """A table of players: ``rows[row_label][column_label] = waveform`` (all at ``sample_rate``; ``player_rate``
+    as in :func:`audio_player`)."""
     if not rows:
         raise ValueError("rows is empty: give at least one row of waveforms")
-    return AudioTable({r: {c: audio_player(w, sample_rate, max_seconds, label=f"{r}, {c}", normalize=normalize)
+    return AudioTable({r: {c: audio_player(w, sample_rate, max_seconds, player_rate, label=f"{r}, {c}", normalize=normalize)
                            for c, w in row.items()} for r, row in rows.items()}, title)

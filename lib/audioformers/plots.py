@@ -74,6 +74,7 @@ def setup_matplotlib() -> None:
         return
     shell = get_ipython()
     if shell is not None and hasattr(shell, "display_formatter"):
+        plt.close(plt.figure())  # load the inline backend now: it registers its own PNG formatter on loading
         shell.display_formatter.formatters["image/png"].for_type(Figure, palette_png)
 
 
@@ -193,7 +194,9 @@ def shared_colorbar(axes: np.ndarray | list[Axes], label: str = DB_LABEL) -> Non
     """One colour bar for several panels drawn on the same scale (the image of the first panel)."""
     axes = list(np.ravel(axes))
     image = axes[0].images[-1]
-    axes[0].figure.colorbar(image, ax=axes, label=label, pad=0.01, fraction=0.03)
+    figure = axes[0].figure
+    figure.set_layout_engine("constrained")  # the tight layout cannot place one colour bar for several axes
+    figure.colorbar(image, ax=axes, label=label, pad=0.01, fraction=0.03)
 
 
 def plot_mfcc(coefficients: np.ndarray, sample_rate: int, hop_length: int, *, ax: Axes | None = None,

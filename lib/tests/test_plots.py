@@ -64,6 +64,11 @@ def test_shared_colorbar_is_one_for_all_panels():
         plots.plot_spectrogram(np.zeros((10, 10)), 16000, 160, ax=ax, colorbar=False, vmin=-80, vmax=0)
     plots.shared_colorbar(axes)
     assert len(fig.axes) == 4 and fig.axes[-1].get_ylabel() == plots.DB_LABEL
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "not compatible with tight_layout" warning when drawn
+        fig.canvas.draw()
     plt.close("all")
 
 
