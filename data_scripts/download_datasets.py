@@ -37,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             folder = downloads.download_dataset(name, args.dest, trust_unverified=args.trust_unverified,
                                                 progress=not args.quiet)
-        except downloads.DownloadError as error:
+        except (downloads.DownloadError, OSError) as error:  # one line, not a traceback
             print(f"error: {name}: {error}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"\n{name}: interrupted; run the same command again to resume", file=sys.stderr)
+            return 130
         print(f"{name}: ready in {folder}")
     return 0
 

@@ -27,6 +27,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import time
@@ -67,6 +68,7 @@ class RemoteFile:
     sha256: str | None = None  # None: not published / not found (never invented)
     md5: str | None = None  # the publisher's md5 (Zenodo gives md5 only)
     note: str = ""  # where the checksum comes from, or why there is none
+    max_bytes: int | None = None  # where ``size`` is unknown: a ceiling a little above the stated size
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,9 @@ _ZENODO = "https://zenodo.org/records/4060432/files/{}?download=1"
 _FSD50K_MD5_NOTE = "md5 as published on Zenodo record 4060432 (Zenodo gives no sha256)"
 
 
-def _fsd(name: str, md5: str, size: int | None) -> RemoteFile:
-    return RemoteFile(name, _ZENODO.format(name), size=size, md5=md5, note=_FSD50K_MD5_NOTE)
+def _fsd(name: str, md5: str, size: int | None, max_bytes: int | None = None) -> RemoteFile:
+    return RemoteFile(name, _ZENODO.format(name), size=size, md5=md5, note=_FSD50K_MD5_NOTE,
+                      max_bytes=max_bytes)
 
 
 REGISTRY: dict[str, PublicDataset] = {d.name: d for d in (
@@ -107,7 +110,8 @@ REGISTRY: dict[str, PublicDataset] = {d.name: d for d in (
         "fsd50k",
         "FSD50K: 51,197 Freesound clips, 200 AudioSet classes, dev/eval CSVs (chapter 5, paper profile)",
         files=(
-            _fsd("FSD50K.ground_truth.zip", "ca27382c195e37d2269c4c866dd73485", None),
+            _fsd("FSD50K.ground_truth.zip", "ca27382c195e37d2269c4c866dd73485", None,
+                 max_bytes=64 << 20),  # three CSV files, well under 64 MiB
             _fsd("FSD50K.metadata.zip", "b9ea0c829a411c1d42adb9da539ed237", 6_700_838),
             _fsd("FSD50K.doc.zip", "3516162b82dc2945d3e7feba0904e800", 6_984),
             _fsd("FSD50K.dev_audio.z01", "faa7cf4cc076fc34a44a479a5ed862a3", 3_221_225_472),
@@ -138,6 +142,7 @@ REGISTRY: dict[str, PublicDataset] = {d.name: d for d in (
             "maestro-v3.0.0.zip",
             "https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0.zip",
             size=None,  # about 101 GB; the exact byte count is not published
+            max_bytes=110 * 10**9,
             sha256="6680fea5be2339ea15091a249fbd70e49551246ddbd5ca50f1b2352c08c95291",
             note="sha256 as published on the MAESTRO dataset page (magenta.tensorflow.org/datasets/maestro)"),),
         archives=(Archive(("maestro-v3.0.0.zip",)),),
@@ -153,6 +158,7 @@ REGISTRY: dict[str, PublicDataset] = {d.name: d for d in (
             "speech_commands_v0.02.tar.gz",
             "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
             size=None,  # about 2.3 GiB; the exact byte count is not published
+            max_bytes=3 * GiB,
             sha256="af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
             note="sha256 as used by public loaders of this archive (torchaudio-style registries)"),),
         archives=(Archive(("speech_commands_v0.02.tar.gz",), into="speech_commands_v0.02"),),
@@ -234,19 +240,41 @@ def check_disk_space(folder: Path, needed_bytes: int) -> None:
                             f"{free / GiB:.1f} GiB free (set BOOK_DATA_DIR or --dest to a larger disk)")
 
 
+def _content_range(header: str | None) -> tuple[int, int, int | None] | None:
+    """``bytes START-END/TOTAL`` -> (start, end, total or None for ``*``); None when malformed."""
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", header or "")
+    if not match:
+        return None
+    start, end, total = match.groups()
+    return int(start), int(end), None if total == "*" else int(total)
+
+
 def fetch(url: str, target: Path, expected_size: int | None = None, progress: bool = True,
-          timeout: float = 60.0, max_attempts: int = 5) -> Path:
+          timeout: float = 60.0, max_attempts: int = 5, max_bytes: int | None = None) -> Path:
     """Fetch ``url`` to ``target`` through ``target.partial``, resuming with HTTP Range requests.
 
     A connection that ends early is resumed (up to ``max_attempts`` connections without progress).
-    Returns ``target`` once the transfer completed; the caller verifies its checksum.
+    A resumed (206) answer must carry a ``Content-Range`` that starts where the partial file ends
+    (and, where ``expected_size`` is known, states that total); otherwise the partial file is
+    discarded and the transfer starts again, once. No more than ``expected_size`` (or, where the
+    exact size is not published, ``max_bytes``) bytes are ever written: a server that sends more is
+    an error. Returns ``target`` once the transfer completed; the caller verifies its checksum.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    stalled = 0
+    limit = expected_size if expected_size is not None else max_bytes
+    stalled, restarts = 0, 0
+
+    def restart(reason: str) -> None:
+        nonlocal restarts
+        partial.unlink(missing_ok=True)
+        restarts += 1
+        if restarts > 1:
+            raise DownloadError(f"fetching {url}: {reason} (again after starting over)")
+
     while True:
         have = partial.stat().st_size if partial.exists() else 0
-        if expected_size is not None and have > expected_size:
+        if limit is not None and have > limit:
             partial.unlink()  # larger than the file can be: start again
             have = 0
         request = urllib.request.Request(url, headers={"User-Agent": "audioformers-downloader"})
@@ -257,17 +285,37 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 status = getattr(response, "status", 200)
-                if have and status != 206:  # server ignored the Range header: start over
-                    have = 0
                 length = response.headers.get("Content-Length")
+                if have and status == 206:
+                    span = _content_range(response.headers.get("Content-Range"))
+                    if span is None or span[0] != have:
+                        restart(f"the server answered a request for bytes {have}- with Content-Range "
+                                f"{response.headers.get('Content-Range')!r}")
+                        continue
+                    if span[2] is not None:
+                        if expected_size is not None and span[2] != expected_size:
+                            raise DownloadError(f"fetching {url}: the server says the file has {span[2]} "
+                                                f"bytes, the registry says {expected_size}")
+                        total = span[2]
+                elif have:  # the server ignored the Range header: start over
+                    have = 0
                 if total is None and length is not None:
                     total = have + int(length)
+                if limit is not None and total is not None and total > limit:
+                    partial.unlink(missing_ok=True)
+                    raise DownloadError(f"fetching {url}: the server announces {total} bytes, more than "
+                                        f"the {limit} the registry allows")
                 if have and total is not None and have >= total:
                     break
                 with partial.open("ab" if have else "wb") as out, tqdm(
                         total=total, initial=have, unit="B", unit_scale=True, desc=target.name,
                         disable=not progress, leave=False) as bar:
                     for chunk in iter(lambda: response.read(CHUNK), b""):
+                        if limit is not None and have + len(chunk) > limit:
+                            out.close()
+                            partial.unlink()
+                            raise DownloadError(f"fetching {url}: the server sent more than the {limit} "
+                                                "bytes the registry allows; nothing was kept")
                         out.write(chunk)
                         bar.update(len(chunk))
                         have += len(chunk)
@@ -297,7 +345,7 @@ def fetch_verified(remote: RemoteFile, folder: Path, trust_unverified: bool = Fa
     last_error: ChecksumError | None = None
     for _ in range(retries + 1):
         if not target.exists():
-            fetch(remote.url, target, remote.size, progress=progress)
+            fetch(remote.url, target, remote.size, progress=progress, max_bytes=remote.max_bytes)
         try:
             return verify_file(target, remote, trust_unverified, progress=False)
         except ChecksumError as error:
@@ -422,6 +470,31 @@ def _central_directory_offset(archive: zipfile.ZipFile) -> int:
     return int(endrec[zipfile._ECD_OFFSET])  # noqa: SLF001
 
 
+def _check_collisions(into: Path, members: list[tuple[str, bool]]) -> None:
+    """Refuse members that would land on one another: two with one path, a file where another
+    member needs a folder, or a file that is already there (written by an earlier archive)."""
+    files: dict[Path, str] = {}
+    folders: dict[Path, str] = {}
+    for name, is_dir in members:
+        path = _safe_member_path(into, name)
+        if is_dir:
+            folders.setdefault(path, name)
+            continue
+        if path in files:
+            raise UnsafeArchiveError(f"archive members collide: {files[path]!r} and {name!r} are both "
+                                     f"written to {path}")
+        if path.exists():
+            raise UnsafeArchiveError(f"archive member {name!r} would overwrite {path} "
+                                     "(written by an earlier archive of this dataset?)")
+        files[path] = name
+        for parent in path.relative_to(into.resolve()).parents:
+            folders.setdefault(into.resolve() / parent, name)
+    for path, name in folders.items():
+        if path in files:
+            raise UnsafeArchiveError(f"archive members collide: {files[path]!r} is a file but {name!r} "
+                                     "needs it to be a folder")
+
+
 def _extract_zip(parts: list[Path], into: Path) -> int:
     count = 0
     with open_zip(parts) as archive:
@@ -430,6 +503,7 @@ def _extract_zip(parts: list[Path], into: Path) -> int:
             _safe_member_path(into, info.filename)
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
                 raise UnsafeArchiveError(f"archive member {info.filename!r} is a symbolic link")
+        _check_collisions(into, [(i.filename, i.is_dir()) for i in infos])
         for info in infos:
             destination = _safe_member_path(into, info.filename)
             if info.is_dir():
@@ -450,6 +524,7 @@ def _extract_tar(path: Path, into: Path) -> int:
             _safe_member_path(into, member.name)
             if not (member.isfile() or member.isdir()):
                 raise UnsafeArchiveError(f"archive member {member.name!r} is a link or special file")
+        _check_collisions(into, [(m.name, m.isdir()) for m in members])
         for member in members:
             destination = _safe_member_path(into, member.name)
             if member.isdir():
@@ -467,9 +542,14 @@ def _extract_tar(path: Path, into: Path) -> int:
 def extract(parts: list[Path], into: Path) -> int:
     """Extract a zip / split zip / tar archive into ``into``; return the number of files written.
 
-    Every member is checked first: absolute paths, ``..`` components, links and devices are refused
-    (:class:`UnsafeArchiveError`) before anything is written.
+    Every member is checked first: absolute paths, ``..`` components, links and devices, and members
+    that collide (:class:`UnsafeArchiveError`) are refused before anything is written. When the
+    extraction fails part-way (a damaged member, a full disk), a folder ``into`` that this call
+    created is removed again, so no half-extracted folder is left behind.
     """
+    if into.exists() and not into.is_dir():
+        raise DownloadError(f"cannot extract into {into}: it is a file, not a folder")
+    created = not into.exists()
     into.mkdir(parents=True, exist_ok=True)
     first = parts[-1] if len(parts) > 1 else parts[0]
     try:
@@ -477,9 +557,15 @@ def extract(parts: list[Path], into: Path) -> int:
             return _extract_zip(parts, into)
         if tarfile.is_tarfile(first):
             return _extract_tar(first, into)
+        raise DownloadError(f"{first.name} is neither a zip nor a tar archive")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
+        if created:
+            shutil.rmtree(into, ignore_errors=True)
         raise DownloadError(f"{first.name} is damaged: {error}") from error
-    raise DownloadError(f"{first.name} is neither a zip nor a tar archive")
+    except BaseException:
+        if created:
+            shutil.rmtree(into, ignore_errors=True)
+        raise
 
 
 # --- the whole dataset ------------------------------------------------------------------------
@@ -500,11 +586,31 @@ def download_dataset(name: str, dest: str | Path | None = None, *, trust_unverif
     The folder appears only when everything succeeded (it carries ``.complete.json``); archives are
     kept in ``<dest>/.downloads/<name>`` until then, so an interrupted run resumes where it stopped.
     """
+    from .data import file_lock
+
     entry = get_dataset(name, registry)
+    if dest is not None and Path(dest).exists() and not Path(dest).is_dir():
+        raise DownloadError(f"dest {dest} is a file, not a folder: give a folder to download into")
     folder = dataset_folder(name, dest)
     if (folder / MARKER).exists():
         return folder
     root = folder.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DownloadError(f"cannot create the destination folder {root}: {error}") from error
+    with file_lock(root / f".{name}.lock", f"the download of {name}"):
+        return _download_locked(entry, folder, trust_unverified, progress)
+
+
+def _download_locked(entry: PublicDataset, folder: Path, trust_unverified: bool, progress: bool) -> Path:
+    """:func:`download_dataset` once its lock is held."""
+    from .data import partial_folder, remove_stale_partials
+
+    name, root = entry.name, folder.parent
+    if (folder / MARKER).exists():  # another process finished it while this one waited
+        return folder
+    remove_stale_partials(root, name)  # extractions of killed processes
     downloads = root / ".downloads" / name
     downloads.mkdir(parents=True, exist_ok=True)
     already = sum(p.stat().st_size for p in downloads.iterdir() if p.is_file())
@@ -513,7 +619,7 @@ def download_dataset(name: str, dest: str | Path | None = None, *, trust_unverif
     records = {}
     for remote in entry.files:
         records[remote.filename] = fetch_verified(remote, downloads, trust_unverified, progress)
-    tmp = root / f".{name}.partial-{os.getpid()}"
+    tmp = partial_folder(root, name)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)

@@ -39,10 +39,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.send_error(416)
                 return
             self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            bad_range = self.server.bad_range.pop(name, None)  # type: ignore[attr-defined]
+            if bad_range is None:
+                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            elif bad_range:  # a wrong Content-Range; "" sends none at all
+                self.send_header("Content-Range", bad_range)
+                start = 0  # and, like a broken proxy, the whole file
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
+        if name not in self.server.no_length:  # type: ignore[attr-defined]
+            self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
         cut = self.server.truncate.pop(name, None)  # type: ignore[attr-defined]
         payload = body[start:] if cut is None else body[start:start + cut]
@@ -56,6 +62,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.truncate, httpd.requests = {}, {}, []  # type: ignore[attr-defined]
+    httpd.bad_range, httpd.no_length = {}, set()  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"  # type: ignore[attr-defined]
@@ -269,3 +276,148 @@ def test_cli_reports_a_failed_download(server, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(dl, "REGISTRY", reg)
     assert cli.main(["--dataset", "fsd50k", "--dest", str(tmp_path), "--quiet"]) == 1
     assert "sha256" in capsys.readouterr().err
+
+
+# --- answers that do not fit the request, and the byte cap -------------------------------------
+
+@pytest.mark.parametrize("bad_range", ["bytes 0-999999/1000000", "", "bytes 5-9/10"])
+def test_a_206_whose_content_range_does_not_start_at_the_partial_end_starts_over(server, tmp_path, bad_range):
+    """Without a size or checksum to catch it, appending such an answer gave a corrupt file."""
+    payload = bytes(range(250)) * 4000  # 1,000,000 bytes
+    server.files["c.bin"] = payload
+    (tmp_path / "c.bin.partial").write_bytes(payload[:400_000])
+    server.bad_range["c.bin"] = bad_range
+    dl.fetch(server.url + "c.bin", tmp_path / "c.bin", expected_size=None, progress=False)
+    assert (tmp_path / "c.bin").read_bytes() == payload  # not the partial with the whole file appended
+    assert server.requests == [("c.bin", "bytes=400000-"), ("c.bin", None)]
+
+
+def test_a_206_stating_another_total_than_the_registry_is_an_error(server, tmp_path):
+    payload = b"z" * 10_000
+    server.files["t.bin"] = payload
+    (tmp_path / "t.bin.partial").write_bytes(payload[:100])
+    server.bad_range["t.bin"] = "bytes 100-9999/20000"
+    with pytest.raises(dl.DownloadError, match="the server says the file has 20000 bytes, the registry says 10000"):
+        dl.fetch(server.url + "t.bin", tmp_path / "t.bin", expected_size=10_000, progress=False)
+    assert not (tmp_path / "t.bin").exists()
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["content-length", "no-length"])
+def test_bytes_written_are_capped_at_the_registry_size(server, tmp_path, announced):
+    server.files["big.bin"] = b"x" * 50_000  # the registry says 10,000
+    if not announced:
+        server.no_length.add("big.bin")  # a close-delimited answer that just keeps sending
+    with pytest.raises(dl.DownloadError, match="10000"):
+        dl.fetch(server.url + "big.bin", tmp_path / "big.bin", expected_size=10_000, progress=False)
+    assert not list(tmp_path.iterdir())  # nothing kept, not even a .partial
+
+
+def test_an_unknown_size_is_capped_by_max_bytes(server, tmp_path):
+    server.files["u.bin"] = b"y" * 50_000
+    server.no_length.add("u.bin")
+    remote = dl.RemoteFile("u.bin", server.url + "u.bin", sha256="0" * 64, max_bytes=20_000)
+    with pytest.raises(dl.DownloadError, match="more than the 20000 bytes"):
+        dl.fetch_verified(remote, tmp_path, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_registry_files_without_a_size_have_a_ceiling():
+    for entry in dl.REGISTRY.values():
+        for remote in entry.files:
+            assert remote.size is not None or remote.max_bytes is not None, remote.filename
+
+
+# --- extraction: half-extracted folders, stale partials, collisions ----------------------------
+
+def _corrupt_second_member(payload: bytes, marker: bytes) -> bytes:
+    at = payload.find(marker)
+    assert at > 0
+    return payload[:at] + bytes([payload[at] ^ 0xFF]) + payload[at + 1:]
+
+
+def test_a_damaged_member_leaves_no_half_extracted_folder(tmp_path, server):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("d/first.txt", b"A" * 5000)
+        archive.writestr("d/second.txt", b"B" * 5000)
+    damaged = _corrupt_second_member(buffer.getvalue(), b"B" * 100)
+    (tmp_path / "d.zip").write_bytes(damaged)
+    with pytest.raises(dl.DownloadError, match="d.zip is damaged"):
+        dl.extract([tmp_path / "d.zip"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # first.txt was written, then everything removed
+    reg = _entry(server, "dmg", {"d.zip": damaged}, [dl.Archive(("d.zip",))])
+    with pytest.raises(dl.DownloadError, match="damaged"):
+        dl.download_dataset("dmg", tmp_path / "dest", registry=reg, progress=False)
+    assert not (tmp_path / "dest" / "dmg").exists() and not list((tmp_path / "dest").glob(".dmg.partial-*"))
+
+
+def test_extraction_folders_of_killed_processes_are_removed(server, tmp_path):
+    import os
+
+    reg = _entry(server, "st", {"s.zip": _zip_bytes({"a.txt": b"a"})}, [dl.Archive(("s.zip",))])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale, alive = tmp_path / f".st.partial-{dead.pid}", tmp_path / f".st.partial-{os.getppid()}"
+    for folder in (stale, alive):
+        folder.mkdir()
+        (folder / "half.wav").write_bytes(b"RIFF")
+    dl.download_dataset("st", tmp_path, registry=reg, progress=False)
+    assert not stale.exists() and alive.exists()
+
+
+@pytest.mark.parametrize("kind, members", [
+    ("zip", [("a/x.txt", b"1"), ("a/x.txt", b"2")]),
+    ("tar", [("a", b"file"), ("a/b.txt", b"inside a file?")]),
+])
+def test_colliding_members_are_refused_before_writing(tmp_path, kind, members):
+    path = tmp_path / f"c.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive, pytest.warns(UserWarning, match="Duplicate name"):
+            for name, data in members:
+                archive.writestr(name, data)
+    else:
+        with tarfile.open(path, "w") as archive:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(dl.UnsafeArchiveError, match="archive members collide"):
+        dl.extract([path], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_mistakes_are_one_line_errors(server, tmp_path, monkeypatch, capsys):
+    cli = _cli()
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    assert cli.main(["--dataset", "fsd50k", "--dest", str(a_file), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: fsd50k: dest {a_file} is a file, not a folder: give a folder to download into"
+    collide = _zip_bytes({"x/a.txt": b"1"}), _zip_bytes({"x/a.txt": b"2"})
+    reg = _entry(server, "fsd50k", {"one.zip": collide[0], "two.zip": collide[1]},
+                 [dl.Archive(("one.zip",)), dl.Archive(("two.zip",))])
+    monkeypatch.setattr(dl, "REGISTRY", reg)
+    assert cli.main(["--dataset", "fsd50k", "--dest", str(tmp_path / "d"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "would overwrite" in err and "x/a.txt" in err
+    assert not (tmp_path / "d" / "fsd50k").exists()
+
+
+def _download_in_child(registry, dest, queue) -> None:
+    queue.put(str(dl.download_dataset("two", dest, registry=registry, progress=False)))
+
+
+def test_two_processes_downloading_one_dataset_fetch_it_once(server, tmp_path):
+    import multiprocessing
+
+    reg = _entry(server, "two", {"t.zip": _zip_bytes({"t/a.txt": b"a" * 100_000})}, [dl.Archive(("t.zip",))])
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    children = [context.Process(target=_download_in_child, args=(reg, tmp_path, queue)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+    assert [c.exitcode for c in children] == [0, 0]
+    assert {queue.get(timeout=5) for _ in children} == {str(tmp_path / "two")}
+    assert [n for n, _ in server.requests] == ["t.zip"]
