@@ -219,6 +219,22 @@ def interval(a, b, *, level: float = 0.95, seed: int = 0, resamples: int = 10_00
     return t_interval(diff[:, 0], level=level, what="seeds", sources=1, note="seeds only")
 
 
+def single_run_interval(difference: float, seed_sd: float, seeds: int, *, level: float = 0.95) -> Interval:
+    """Interval for a difference between two single runs (one seed each), from a seed standard deviation
+    measured elsewhere over ``seeds`` seeds: ``difference ± t(seeds − 1) · seed_sd · √2``."""
+    level = _check_level(level)
+    value, sd = float(difference), float(seed_sd)
+    if not math.isfinite(value):
+        raise ValueError(f"difference must be a finite number, got {difference!r}")
+    if not (math.isfinite(sd) and sd >= 0):
+        raise ValueError(f"seed_sd must be a finite number >= 0, got {seed_sd!r}")
+    if not (isinstance(seeds, int) and seeds >= 2):
+        raise ValueError(f"seeds must be an integer of at least 2 (the seeds behind seed_sd), got {seeds!r}")
+    half = _student_t_quantile((1 + level) / 2, seeds - 1) * sd * math.sqrt(2)
+    return Interval(value, value - half, value + half, level,
+                    f"t interval from a seed sd over {seeds} seeds (one run per condition)", 1, 1)
+
+
 def exact(difference: float, note: str = "one deterministic measurement: no sampling interval") -> Interval:
     """A difference measured once, without sampling variation (e.g. a count on one fixed clip)."""
     value = float(difference)

@@ -566,16 +566,23 @@ def ch5_doubling(profile: str, directory: Path | None = None) -> dict[str, Any] 
     per_doubling = (gain_tf - gain_cnn) / doublings
     sd = math.sqrt(2 * sd_tf ** 2 + 2 * sd_cnn ** 2) / doublings
     gap_now = summary[tf_model]["mAP_mean"] - summary[cnn_model]["mAP_mean"]
-    iv = ev.Interval(per_doubling, per_doubling - 1.96 * sd, per_doubling + 1.96 * sd, 0.95,
-                     "normal interval from the seed spread of each point", 1, 0, "one seed per study point")
+    seeds = min(int(summary.get(m, {}).get("seeds", 1)) for m in (tf_model, cnn_model))
+    if seeds < 2:
+        return None  # no seed spread to judge a one-seed study by
+    from scipy import stats
+
+    t = float(stats.t.ppf(0.975, seeds - 1))
+    iv = ev.Interval(per_doubling, per_doubling - t * sd, per_doubling + t * sd, 0.95,
+                     f"t interval from each family's seed sd over {seeds} seeds", 1, 0, "one seed per study point")
     return {"steps": steps, "gain": {tf_model: gain_tf, cnn_model: gain_cnn}, "models": (tf_model, cnn_model),
             "per_doubling": iv, "gap_now": gap_now,
             "points": {tf_model: [variants["baseline"]["mAP"], variants["2x steps"]["mAP"]],
                        cnn_model: [variants["CNN (VGG-like)"]["mAP"], variants["CNN (VGG-like), 2x steps"]["mAP"]]},
-            "sd": {tf_model: sd_tf, cnn_model: sd_cnn}, "study": study}
+            "sd": {tf_model: sd_tf, cnn_model: sd_cnn}, "t": t, "study": study}
 
 
-def _doubling_text(d: dict[str, Any]) -> tuple[str, str]:
+def doubling_text(d: dict[str, Any]) -> tuple[str, str]:
+    """(why, what it would take) for :func:`ch5_doubling`'s result: the gains and the gap's trend per doubling."""
     tf, cnn = d["models"]
     iv, gap = d["per_doubling"], d["gap_now"]
     why = (f"study: from {d['steps'][0]} to {d['steps'][1]} steps {tf} gained {d['gain'][tf]:+.3f} mAP and "
@@ -614,7 +621,7 @@ def _ch5_transformer_vs_cnn(profile: str, directory: Path) -> Measured:
             notes.append(_sources_note(False, record.get("config", {}).get("test_clips"), "test clips"))
     verdict = ev.combine(c.verdict for c in comps)
     d = ch5_doubling(profile, directory)
-    why_study, take = _doubling_text(d) if d else ("", "no chapter-5 study in results/: nothing to extrapolate from")
+    why_study, take = doubling_text(d) if d else ("", "no chapter-5 study in results/: nothing to extrapolate from")
     if verdict == ev.REPRODUCED:
         take = "–"
     why = " | ".join([_ch5_facts(record, scores)] + notes + ([why_study] if why_study else []))
@@ -838,7 +845,8 @@ def plot_ch3_study(ax, profile: str, directory: Path | None = None, resamples: i
 
 def plot_ch5_study(ax, profile: str, directory: Path | None = None):
     """Chapter 5's study: mAP at the baseline's and at twice its steps per family, with the seed spread as
-    error bars and the straight trend in log2(steps) extrapolated (dashed) over two more doublings."""
+    error bars and the straight trend in log2(steps) extrapolated (dashed) over two more doublings, with a 95% t
+    band from the seed spread."""
     d = ch5_doubling(profile, directory)
     if d is None:
         ax.text(0.5, 0.5, "no chapter-5 study in results/", ha="center", transform=ax.transAxes)
@@ -852,7 +860,7 @@ def plot_ch5_study(ax, profile: str, directory: Path | None = None):
         ax.errorbar(steps, y, yerr=sd, fmt="o", color=color, capsize=3, label=f"{model} (± seed sd)")
         ax.plot(steps, y, "-", color=color)
         trend = y[1] + slope * np.log2(far / steps[1])
-        spread = 1.96 * math.sqrt(2) * sd * np.log2(far / steps[0]) / math.log2(steps[1] / steps[0])
+        spread = d["t"] * math.sqrt(2) * sd * np.log2(far / steps[0]) / math.log2(steps[1] / steps[0])
         ax.plot(far, trend, "--", color=color, label=f"{model}: {slope:+.3f} mAP per doubling")
         ax.fill_between(far, trend - spread, trend + spread, color=color, alpha=0.15)
     ax.set(xscale="log", xlabel="training steps", ylabel="test mAP", title="chapter 5 study (one seed per point)")

@@ -173,6 +173,8 @@ def test_slope_interval_of_a_quadratic_cost():
     (lambda: ev.fit_power_law([0, 1, 2], [1, 2, 3]), "x must be positive"),
     (lambda: ev.crossover([1, 2, 3], [3, 2, 1], [1, 2, 3], [3, 2, 1], horizon=1), "horizon must be"),
     (lambda: ev.exact(float("inf")), "difference must be a finite number"),
+    (lambda: ev.single_run_interval(0.1, -1.0, 3), "seed_sd must be"),
+    (lambda: ev.single_run_interval(0.1, 0.01, 1), "seeds must be an integer of at least 2"),
 ])
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
@@ -185,3 +187,11 @@ def test_describe_prints_the_protocols_line_or_says_there_is_no_interval():
     assert line.endswith(": reproduced")
     single = ev.describe([0.3], [0.2], names=("a", "b"))
     assert single == "a − b = +0.100 (one seed and one test source: no interval): inconclusive"
+
+
+def test_single_run_difference_against_a_measured_seed_spread():
+    iv = ev.single_run_interval(0.05, 0.009, 3)
+    half = 4.302652729911275 * 0.009 * math.sqrt(2)
+    assert (iv.low, iv.high) == (pytest.approx(0.05 - half), pytest.approx(0.05 + half))
+    assert ev.verdict(iv) == ev.INCONCLUSIVE  # 0.05 < 0.055: one run each cannot resolve it
+    assert ev.verdict(ev.single_run_interval(0.10, 0.009, 3)) == ev.REPRODUCED

@@ -36,7 +36,8 @@ def _ch3(directory, domain, seed, top5, seconds=(21.4, 23.9, 25.2), per_source=N
 def _ch5(directory, maps, task="soundmix", profile="book", seconds=4.7):
     runs = [{"config": {"model": model, "seed": seed}, "mAP": value, "train_seconds": seconds}
             for model, values in maps.items() for seed, value in enumerate(values)]
-    summary = {m: {"mAP_mean": float(np.mean(v)), "mAP_std": float(np.std(v, ddof=1))} for m, v in maps.items()}
+    summary = {m: {"mAP_mean": float(np.mean(v)), "mAP_std": float(np.std(v, ddof=1)), "seeds": len(v)}
+               for m, v in maps.items()}
     _write(directory, "ch5", "comparison", profile, {"runs": runs, "summary": summary},
            {"steps": 100, "batch_size": 16, "train_clips": 1789, "test_clips": 200, "task": task})
 
@@ -253,6 +254,25 @@ def test_what_it_would_take_comes_from_the_study(tmp_path):
     assert "fitted exponents 0.50 (transformer)" in row["why"]
     _study(tmp_path, lambda x: 6.0 + 0.3 * (x / 2.4e6) ** -0.5 + wiggle, lambda x: 5.0 + 0.4 * (x / 2.4e6) ** -0.5)
     assert "no crossover in sight at the measured slopes" in _rows(tmp_path)["3a"]["what it would take"]
+
+
+def _ch5_study(directory, tf, cnn):
+    def variant(model, steps, value):
+        return {"config": {"model": model, "steps": steps}, "mAP": value}
+    variants = {"baseline": variant("transformer-average", 100, tf[0]), "2x steps": variant("transformer-average", 200, tf[1]),
+                "CNN (VGG-like)": variant("cnn-vgg", 100, cnn[0]), "CNN (VGG-like), 2x steps": variant("cnn-vgg", 200, cnn[1])}
+    _write(directory, "ch5", "study", "book", {"variants": variants})
+
+
+def test_chapter5_trend_per_doubling_gives_the_crossover_or_says_none_is_in_sight(tmp_path):
+    _ch5(tmp_path, {"transformer-average": [0.300, 0.302, 0.298], "cnn-vgg": [0.400, 0.401, 0.399]})
+    _ch5_study(tmp_path, tf=(0.30, 0.35), cnn=(0.40, 0.41))  # the gap closes by 0.04 per doubling
+    take = _rows(tmp_path)["5a"]["what it would take"]
+    assert "extrapolated crossover after about 2.5 doublings (≈ 566 steps" in take
+    _ch5_study(tmp_path, tf=(0.30, 0.31), cnn=(0.40, 0.50))  # the gap widens
+    assert _rows(tmp_path)["5a"]["what it would take"].endswith("no crossover in sight at the measured slopes")
+    d = report.ch5_doubling("book", tmp_path)
+    assert d["gain"] == {"transformer-average": pytest.approx(0.01), "cnn-vgg": pytest.approx(0.10)}
 
 
 def test_study_plots_draw_from_results(tmp_path):
