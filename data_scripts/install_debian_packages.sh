@@ -48,7 +48,7 @@ done
 
 PY="${PYTHON:-.venv/bin/python}"
 if [ -x "$PY" ] && "$PY" -c "import audioformers" >/dev/null 2>&1; then
-  "$PY" data_scripts/build_datasets.py --verify-sources
+  env -u AUDIOFORMERS_PYPI_FALLBACK "$PY" data_scripts/build_datasets.py --verify-sources
 else
   echo "All ${#PACKAGES[@]} Debian data packages are installed and complete" \
        "(the builders' own check runs with \`make data\`, once .venv exists)."

@@ -23,8 +23,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import downloads
-from .audio_io import load_audio
-from .data import ClipSet, MultiLabelSet
+from .audio_io import check_sample_rate, load_audio
+from .data import ClipSet, MultiLabelSet, _positive, _whole
 
 FSD50K_NUM_CLASSES = 200
 SPEECH_COMMANDS_WORDS: tuple[str, ...] = (
@@ -105,13 +105,15 @@ def load_fsd50k(split: str, root: str | Path | None = None, clip_seconds: float 
     all of FSD50K takes a while, so with ``cache`` the result is kept as 16-bit PCM in
     ``<fsd50k>/.cache`` (written atomically) and reused by later calls with the same arguments.
     """
-    if clip_seconds <= 0:
-        raise ValueError(f"clip_seconds must be > 0, got {clip_seconds}")
+    clip_seconds = _positive(clip_seconds, "clip_seconds")
+    sample_rate = check_sample_rate(sample_rate, "sample_rate")
     paths, targets, classes = fsd50k_index(split, root)
     if max_clips is not None:
+        max_clips = _whole(max_clips, "max_clips", 0)
         paths, targets = paths[:max_clips], targets[:max_clips]
     length = int(round(clip_seconds * sample_rate))
-    cached = dataset_root("fsd50k", root) / ".cache" / f"{split}-{sample_rate}hz-{length}-{len(paths)}.npy"
+    # "soxr": the resampler; a cache made with scipy's resample_poly (aliasing) is not reused
+    cached = dataset_root("fsd50k", root) / ".cache" / f"{split}-{sample_rate}hz-{length}-{len(paths)}-soxr.npy"
     if cache and cached.exists():
         audio = np.load(cached).astype(np.float32) / 32767.0  # (N, T)
     else:
@@ -152,6 +154,11 @@ def load_maestro(split: str = "train", root: str | Path | None = None, max_files
     The split is MAESTRO's own (by recording), so no piece is on both sides. ``max_files`` and
     ``max_seconds`` (per recording) bound the memory: all of MAESTRO at 16 kHz is about 46 GB.
     """
+    sample_rate = check_sample_rate(sample_rate, "sample_rate")
+    if max_files is not None:
+        max_files = _whole(max_files, "max_files", 0)
+    if max_seconds is not None:
+        max_seconds = _positive(max_seconds, "max_seconds")
     rows = maestro_index(split, root)[: max_files]
     waveforms = []
     for r in rows:
@@ -189,6 +196,8 @@ def speech_commands_index(split: str, root: str | Path | None = None) -> list[tu
 
 def load_speech_commands(split: str, root: str | Path | None = None, max_clips: int | None = None) -> ClipSet:
     """Speech Commands v2 as a :class:`data.ClipSet`: 1 s at 16 kHz, 35 words, speakers as sources."""
+    if max_clips is not None:
+        max_clips = _whole(max_clips, "max_clips", 0)
     rows = speech_commands_index(split, root)[: max_clips]
     folder = dataset_root("speech-commands-v2", root)
     if (folder / "speech_commands_v0.02").is_dir():

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -395,3 +396,42 @@ def test_bad_loader_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
     assert not any(p.is_dir() and not p.name.startswith(".") for p in data.data_dir().iterdir())
+
+
+def _build_script():
+    path = Path(__file__).resolve().parents[2] / "data_scripts" / "build_datasets.py"
+    spec = importlib.util.spec_from_file_location("build_datasets", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_verify_sources_exits_non_zero_naming_the_package(tmp_path, monkeypatch, capsys):
+    empty = sources.DebianSource("lincity-ng-data", tmp_path / "sounds", "x", "y")
+    empty.root.mkdir()
+    monkeypatch.setattr(sources, "SOURCES", (empty,))
+    assert _build_script().main(["--verify-sources"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'lincity-ng-data' is installed but" in err and "--reinstall" in err
+
+
+def test_build_script_reports_a_missing_package_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sources, "HYDROGEN", sources.DebianSource("hydrogen-drumkits", tmp_path / "none", "x", "y"))
+    assert _build_script().main(["drums-mini"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: drums-mini: ") and "apt-get install hydrogen-drumkits" in err
+
+
+@needs_debian
+@pytest.mark.skipif(not HAS_DPKG, reason="needs dpkg")
+def test_install_script_verifies_installed_packages():
+    """With every package installed the script installs nothing; it checks them and says so."""
+    script = Path(__file__).resolve().parents[2] / "data_scripts" / "install_debian_packages.sh"
+    listed = script.read_text().split("PACKAGES=(", 1)[1].split(")", 1)[0].split()
+    state = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Status}\n", *listed], capture_output=True, text=True)
+    if state.stdout.split() != ["installed"] * len(listed):
+        pytest.skip("not every package of the script is installed (the script would install them)")
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stderr
+    assert "Debian sources hold what the builders need" in result.stdout

@@ -140,3 +140,22 @@ def test_chapter4_paper_profile_probes_speech_commands(monkeypatch, tmp_path):
     splits = textless.load_splits("speech-commands-v2", n_mels=16)
     assert splits.log_mels["train"].shape[:2] == (4, 16) and splits.classes == ["yes", "no"]
     assert set(splits.sources["test"]) == {"d"}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"sample_rate": -8000}, "sample_rate must be a positive whole number"),
+    ({"sample_rate": 8000.5}, "sample_rate must be a positive whole number"),
+    ({"clip_seconds": float("nan")}, "clip_seconds must be a finite number > 0"),
+    ({"max_clips": -1}, "max_clips must be >= 0"),
+    ({"max_clips": 1.5}, "max_clips must be a whole number"),
+])
+def test_fsd50k_bad_arguments_are_named(fsd50k, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pdx.load_fsd50k("train", root=fsd50k, **kwargs)
+    assert not (fsd50k / ".cache").exists()
+
+
+def test_fsd50k_accepts_numpy_integers(fsd50k):
+    clips = pdx.load_fsd50k("train", root=fsd50k, clip_seconds=1.0, max_clips=np.int64(1),
+                            sample_rate=np.int32(8000), cache=False)
+    assert clips.audio.shape == (1, 8000) and clips.sample_rate == 8000

@@ -590,7 +590,7 @@ def verify_inputs() -> list[str]:
     usable = []
     for source in src.SOURCES:
         try:
-            files = source.check("the offline datasets")
+            files = source.check("an offline dataset")
         except src.SourceError as err:
             problems.append(str(err))
             continue
