@@ -12,9 +12,19 @@ Teachers maintain one version of each notebook; :func:`make_student_copies` deri
   ``{solution}`` directives);
 * every output and execution count is cleared.
 
-Run it as ``python data_scripts/make_student_copies.py`` (default output folder: ``_build/student/``).
+The student edition is one command, ``make student`` (``python -m audioformers.coursework student``, into
+``STUDENT_DIR``, default ``_build/student/``); each copy starts with links to itself on Colab and to its chapter in
+the web book. The same module also
 
-Notebook: ``instructor_guide.md`` (section "Student copies").
+* answers the web book's **solutions policy** (a Sphinx extension, ``audioformers_solutions: shown | omit`` in
+  ``_config.yml`` or ``BOOK_SOLUTIONS=omit``: for a class, the book shows the student stubs instead of solutions);
+* writes the **instructor guide's generated sections** (``python -m audioformers.coursework answers --write``):
+  the exercise plan (type, time, points), the answer keys computed by the reference solutions, and the mistakes
+  each self-check recognises;
+* **grades** a folder of submitted notebooks (``python -m audioformers.coursework grade SUBMISSIONS --out
+  grades.csv``): every self-check on every exercise cell, one CSV row per student and exercise.
+
+Notebook: ``instructor_guide.md`` (sections "Student edition", "Grading").
 """
 
 from __future__ import annotations
@@ -22,7 +32,9 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import itertools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
@@ -120,8 +132,27 @@ def stub_for(cell: dict) -> str:
     return derive_stub(_source(cell))
 
 
-def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` with solutions replaced or removed and every output cleared."""
+# Sentences of the book's exercise sections that describe the book's own hidden solutions.
+_BOOK_ONLY = re.compile(r" ?(In the book each of these cells holds a reference solution[^.]*stub instead\."
+                        r"|\(the book shows a reference solution, hidden\))")
+BANNER_TAG = "student-links"
+
+
+def student_banner(name: str, links: "StudentLinks") -> nbformat.NotebookNode:
+    """The first cell of a student copy: where to open it on Colab and where its chapter is in the web book."""
+    text = (f"**Student edition** — [open this notebook in Colab]({links.colab(name)}) · "
+            f"[the chapter in the web book]({links.web(name)}). Write your code in the cells tagged *exercise*; "
+            "the last line of each runs its self-check. Save and hand in this notebook.")
+    return nbformat.v4.new_markdown_cell(text, metadata={"tags": [BANNER_TAG]})
+
+
+def student_notebook(notebook: nbformat.NotebookNode, *, keep_outputs: bool = False,
+                     links: "StudentLinks | None" = None, name: str | None = None) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` with solutions replaced or removed and every output cleared.
+
+    ``keep_outputs`` keeps the outputs of the cells that are not exercises (the web book's class edition);
+    ``links`` (with the notebook's file ``name``) puts a first cell with its Colab and web-book links.
+    """
     student = copy.deepcopy(notebook)
     cells = []
     for cell in student.cells:
@@ -131,21 +162,62 @@ def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 kept = [t for t in cell.metadata.get("tags", []) if t != SOLUTION_TAG and t not in HIDING_TAGS]
                 cell.metadata["tags"] = kept + ["exercise"]
                 cell.metadata.pop("stub", None)
-            cell.outputs = []
-            cell.execution_count = None
+                cell.outputs = []
+                cell.execution_count = None
+            elif not keep_outputs:
+                cell.outputs = []
+                cell.execution_count = None
         elif cell.cell_type == "markdown":
             if is_solution(cell):
                 continue
-            cell.source = strip_solution_blocks(_source(cell))
+            cell.source = _BOOK_ONLY.sub("", strip_solution_blocks(_source(cell)))
             if not cell.source.strip():
                 continue
         cells.append(cell)
+    if links is not None and name is not None and not any(BANNER_TAG in c.metadata.get("tags", []) for c in cells):
+        cells.insert(0, student_banner(name, links))
     student.cells = cells
     student.metadata.setdefault("audioformers", {})["student_copy"] = True
     return student
 
 
-def make_student_copies(notebooks: Iterable[Path | str], output_dir: Path | str = DEFAULT_OUTPUT) -> list[Path]:
+@dataclass
+class StudentLinks:
+    """Where the student edition lives: a GitHub repository (``owner/name``), branch and folder for Colab, and the
+    web book's address. Defaults: the book's repository (``_config.yml``), branch ``student``, the branch's root."""
+
+    repository: str = ""
+    branch: str = "student"
+    folder: str = ""
+    web_book: str = ""
+
+    @classmethod
+    def from_config(cls, root: Path | str = ".", **overrides: str | None) -> "StudentLinks":
+        url = ""
+        config = Path(root) / "_config.yml"
+        if config.is_file():
+            match = re.search(r"^repository:\s*\n(?:[ \t]+.*\n)*?[ \t]+url:\s*(\S+)", config.read_text(), re.M)
+            url = match.group(1) if match else ""
+        repository = re.sub(r"^https?://github\.com/|\.git$|/$", "", url)
+        links = cls(repository=repository)
+        if "/" in repository:
+            owner, name = repository.split("/", 1)
+            links.web_book = f"https://{owner}.github.io/{name}"
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(links, key, value)
+        return links
+
+    def colab(self, name: str) -> str:
+        path = "/".join(part.strip("/") for part in (self.folder, name) if part.strip("/"))
+        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/{path}"
+
+    def web(self, name: str) -> str:
+        return f"{self.web_book.rstrip('/')}/chapters/{Path(name).stem}.html"
+
+
+def make_student_copies(notebooks: Iterable[Path | str], output_dir: Path | str = DEFAULT_OUTPUT,
+                        links: StudentLinks | None = None) -> list[Path]:
     """Write the student copy of each notebook into ``output_dir`` (same file names); return their paths."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +225,7 @@ def make_student_copies(notebooks: Iterable[Path | str], output_dir: Path | str 
     for path in map(Path, notebooks):
         if path.suffix != ".ipynb" or not path.is_file():
             raise FileNotFoundError(f"not a notebook file: {path}")
-        student = student_notebook(nbformat.read(path, as_version=4))
+        student = student_notebook(nbformat.read(path, as_version=4), links=links, name=path.name)
         nbformat.validate(student)
         target = output_dir / path.name
         if target.resolve() == path.resolve():
@@ -207,22 +279,549 @@ def timing_table(notebooks: Iterable[Path | str], results_dir: Path | str | None
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> list[Path]:
-    parser = argparse.ArgumentParser(description="Write student copies of the notebooks (solutions removed, outputs cleared).")
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every notebook in chapters/)")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"output folder (default {DEFAULT_OUTPUT})")
-    parser.add_argument("--timings", action="store_true", help="print the recorded wall times (Markdown table) instead")
-    args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted(Path("chapters").glob("*.ipynb"))
+# ================================================================== the web book's solutions policy (Sphinx)
+SOLUTIONS_POLICIES = ("shown", "omit")
+
+
+def solutions_policy(configured: str | None = None) -> str:
+    """``shown`` (self-learners: solutions folded away in the book) or ``omit`` (a class: the book shows the stubs).
+
+    ``BOOK_SOLUTIONS`` in the environment wins over ``configured`` (``audioformers_solutions`` in ``_config.yml``).
+    """
+    import os
+
+    policy = (os.environ.get("BOOK_SOLUTIONS") or configured or "shown").strip().lower()
+    if policy not in SOLUTIONS_POLICIES:
+        raise ValueError(f"the solutions policy (BOOK_SOLUTIONS or audioformers_solutions) must be one of "
+                         f"{', '.join(SOLUTIONS_POLICIES)}, got {policy!r}")
+    return policy
+
+
+def _omit_solutions(app, docname: str, source: list[str]) -> None:
+    """Sphinx ``source-read``: with the ``omit`` policy a chapter notebook is read as its student edition
+    (stubs for solutions, no "Solutions" blocks, outputs of the other cells kept, links to the student notebooks)."""
+    if solutions_policy(app.config.audioformers_solutions) != "omit" or not source or not source[0].lstrip().startswith("{"):
+        return
+    try:
+        notebook = nbformat.reads(source[0], as_version=4)
+    except Exception:  # noqa: BLE001 - not a notebook: leave it to its parser
+        return
+    links = StudentLinks.from_config(app.srcdir, **_link_overrides(None, None, None, None))
+    name = Path(str(app.env.doc2path(docname))).name
+    source[0] = nbformat.writes(student_notebook(notebook, keep_outputs=True, links=links, name=name))
+
+
+def _class_build_options(app, config) -> None:
+    """With the ``omit`` policy the launch button would open the notebook *with* solutions: drop it (each chapter's
+    first cell links to its student copy instead)."""
+    if solutions_policy(config.audioformers_solutions) == "omit":
+        options = dict(config.html_theme_options or {})
+        launch = dict(options.get("launch_buttons") or {})
+        launch.update({"colab_url": "", "binderhub_url": "", "jupyterhub_url": "", "thebe": False})
+        options["launch_buttons"] = launch
+        config.html_theme_options = options
+
+
+def setup(app) -> dict:
+    """The Sphinx extension (``sphinx: extra_extensions: [audioformers.coursework]`` in ``_config.yml``)."""
+    app.add_config_value("audioformers_solutions", "shown", "env")
+    app.connect("config-inited", _class_build_options, priority=900)
+    app.connect("source-read", _omit_solutions)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _link_overrides(repository, branch, folder, web_book) -> dict[str, str | None]:
+    import os
+
+    return {"repository": repository or os.environ.get("STUDENT_COLAB_REPO") or None,
+            "branch": branch or os.environ.get("STUDENT_COLAB_BRANCH") or None,
+            "folder": folder if folder is not None else (os.environ.get("STUDENT_COLAB_FOLDER") or None),
+            "web_book": web_book or os.environ.get("STUDENT_WEB_BOOK") or None}
+
+
+# ================================================================== the exercise plan: type, time, points
+# Per exercise type: minutes a prepared student needs (reading the section included) and points.
+TYPE_PLAN: dict[str, tuple[str, int, int]] = {
+    "implement": ("implement (self-checked)", 20, 2),
+    "predict": ("predict, then measure", 30, 3),
+    "measure": ("measure", 45, 3),
+    "explain": ("explain", 20, 2),
+    "derive": ("derive", 30, 2),
+    "modify": ("modify and rerun", 45, 3),
+    "analyse": ("analyse", 45, 3),
+    "explore": ("explore", 45, 3),
+    "extend": ("extend", 60, 4),
+    "implement and compare": ("implement and compare", 45, 3),
+    "design": ("design an experiment (written plan)", 45, 4),
+    "experiment": ("experiment (run it)", 120, 6),
+}
+# Self-checked exercises that take longer than the default 20 minutes / 2 points.
+HARDER = {"ch3.attend_with_cache": (40, 3), "ch4.nt_xent": (40, 3), "ch5.haar_multiscale": (40, 3),
+          "ch4.paired_bootstrap": (30, 3), "ch1.dft_amplitude": (30, 2)}
+
+
+@dataclass
+class PlannedExercise:
+    chapter: int
+    number: int
+    kind: str
+    minutes: int
+    points: int
+    text: str
+    key: str | None = None  # the self-check, for self-checked exercises
+
+    @property
+    def check(self) -> str:
+        return f"`exercises.{self.key.split('.')[0]}.check_{self.key.split('.')[1]}`" if self.key else "rubric"
+
+
+_ITEM = re.compile(r"^(\d+)\.\s+(?P<label>\*\*[^*]+\*\*|\*[^*]+\*)\s*(?P<text>.*)$")
+
+
+def _kind(label: str) -> str:
+    words = re.sub(r"[*()]", "", label).lower().replace("self-checked", "").replace(",", " ").split()
+    phrase = " ".join(words)
+    if phrase.startswith("implement and compare"):
+        return "implement and compare"
+    if phrase.startswith("design"):
+        return "design"
+    for kind in TYPE_PLAN:
+        if phrase.startswith(kind):
+            return kind
+    return "explore"
+
+
+def exercise_plan(notebook_path: Path | str) -> list[PlannedExercise]:
+    """The numbered exercises of a chapter's Exercises section, with type, time, points and self-check."""
+    notebook = nbformat.read(Path(notebook_path), as_version=4)
+    chapter = int(Path(notebook_path).stem[:2])
+    heading = next((c for c in notebook.cells if c.cell_type == "markdown" and _source(c).startswith("## Exercises")), None)
+    if heading is None:
+        return []
+    keys = [c.metadata["exercise"] for c in notebook.cells if c.cell_type == "code" and c.metadata.get("exercise")]
+    plan = []
+    lines = _source(heading).splitlines()
+    for i, line in enumerate(lines):
+        match = _ITEM.match(line)
+        if not match:
+            continue
+        text = match["text"]
+        item = " ".join([line] + list(itertools.takewhile(lambda l: l.startswith("   "), lines[i + 1 :])))
+        kind = _kind(match["label"])
+        if kind == "experiment" and text.lower().startswith("design"):
+            kind = "design"
+        names = re.findall(r"`(\w+)[`(]", item)
+        key = next((k for k in keys if k.split(".")[1] in names), None) if kind.startswith("implement") else None
+        if key is not None:
+            kind = "implement"
+        _, minutes, points = TYPE_PLAN[kind]
+        minutes, points = HARDER.get(key, (minutes, points)) if key else (minutes, points)
+        first = re.split(r"(?<=[.?!:])\s", text, maxsplit=1)[0]
+        plan.append(PlannedExercise(chapter, int(match.group(1)), kind, minutes, points, first, key))
+    return plan
+
+
+def plan_markdown(notebooks: Iterable[Path | str]) -> str:
+    """One Markdown table per chapter: number, type, time, points, self-check."""
+    out = []
+    for path in notebooks:
+        plan = exercise_plan(path)
+        if not plan:
+            continue
+        total_min, total_pts = sum(e.minutes for e in plan), sum(e.points for e in plan)
+        checked = [e for e in plan if e.key]
+        out.append(f"**Chapter {plan[0].chapter}** — {len(plan)} exercises, {len(checked)} self-checked; "
+                   f"about {total_min / 60:.1f} h for all of them, {total_pts} points.\n")
+        out.append("| # | type | time (min) | points | graded by |")
+        out.append("|---|---|---|---|---|")
+        for e in plan:
+            label = TYPE_PLAN[e.kind][0] if e.key or e.kind != "implement" else "implement"
+            out.append(f"| {e.number} | {label} | {e.minutes} | {e.points} | {e.check} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# ================================================================== answer keys, computed by the reference solutions
+def _fmt(values, digits: int = 4) -> str:
+    import numpy as np
+
+    array = np.atleast_1d(np.asarray(values, dtype=float))
+    return ", ".join(f"{v:.{digits}g}" for v in array)
+
+
+def answer_keys() -> list[tuple[str, str, str]]:
+    """``(exercise, worked example, expected)`` rows: each number computed here by the reference solutions."""
+    import numpy as np
+    import torch
+
+    from . import signals, wavelet_transformer
+    from .exercises import ch1, ch2, ch3, ch4, ch5
+    from .wavenet import WaveNetConfig
+
+    rows: list[tuple[str, str, str]] = []
+    sr = 16000
+    t = np.arange(sr) / sr
+    three = np.sin(2 * np.pi * 440 * t) + 0.5 * np.sin(2 * np.pi * 1000 * t) + 0.25 * np.sin(2 * np.pi * 2500 * t)
+    freqs, amplitude = ch1.solution_dft_amplitude(three[:4000], sr)
+    peaks = np.sort(np.argsort(amplitude)[-3:])
+    rows.append(("ch1.dft_amplitude", "sin 440 Hz + 0.5 sin 1000 Hz + 0.25 sin 2500 Hz, 4000 samples at 16 kHz: the three peaks",
+                 f"{_fmt(freqs[peaks])} Hz, heights {_fmt(amplitude[peaks], 3)}"))
+    one = np.random.default_rng(0).uniform(-1, 1, sr)
+    rows.append(("ch1.spectrogram", "1 s at 16 kHz, n_fft = 400, hop_length = 160: shape (no centring; librosa's default centred)",
+                 f"{ch1.solution_spectrogram(one, 400, 160).shape} ({tuple(signals.stft_magnitude(one, 400, 160).shape)} centred)"))
+    mel = ch1.solution_hz_to_mel(np.array([500.0, 1000.0, 4000.0, 8000.0]))
+    rows.append(("ch1.hz_to_mel", "500, 1000, 4000, 8000 Hz (Slaney)", f"{_fmt(mel)} mel (HTK would give "
+                 f"{_fmt(signals.hz_to_mel(np.array([500.0, 1000.0, 4000.0, 8000.0]), htk=True))})"))
+    rows.append(("ch1.frame_signal", "frames of 400 every 160 in 16000 samples; of 256 every 64 in 2048 samples",
+                 f"{len(ch1.solution_frame_signal(one, 400, 160))}; {len(ch1.solution_frame_signal(one[:2048], 256, 64))}"))
+    off_bin = np.sin(2 * np.pi * 440.5 * t)
+    rect = 2 * np.abs(np.fft.rfft(off_bin)).max() / sr
+    hann = np.hanning(sr + 1)[:-1]
+    windowed = 2 * np.abs(np.fft.rfft(off_bin * hann)).max() / hann.sum()
+    rows.append(("ch1 exercise 4 (open)", "peak of a 440.5 Hz sinusoid (half-way between 1 Hz bins), 1 s at 16 kHz",
+                 f"rectangular {rect:.3f} ({20 * np.log10(rect):.1f} dB), Hann {windowed:.3f} ({20 * np.log10(windowed):.1f} dB)"))
+    f48, f49 = 440 * 2 ** ((48 - 69) / 12), 440 * 2 ** ((49 - 69) / 12)
+    n_fft = next(2**k for k in range(8, 18) if 2 * sr / 2**k < f49 - f48)
+    rows.append(("ch1 exercise 5 (open)", "MIDI 48 and 49 resolved by a Hann window (main lobe 2 sr / n_fft narrower than their distance)",
+                 f"{f48:.1f} and {f49:.1f} Hz, {f49 - f48:.2f} Hz apart: n_fft = {n_fft} ({n_fft / sr:.2f} s) at 16 kHz"))
+
+    edges = np.array([-1.0, -0.5, -0.001, 0.0, 0.001, 0.5, 1.0])
+    rows.append(("ch2.mu_law_encode", "x = -1, -0.5, -0.001, 0, 0.001, 0.5, 1",
+                 ", ".join(str(int(c)) for c in ch2.solution_mu_law_encode(edges))))
+    decoded = ch2.solution_mu_law_decode(np.arange(256))
+    rows.append(("ch2.mu_law_decode", "step between neighbouring codes near 0 (codes 127, 128) and near 1 (254, 255)",
+                 f"{decoded[128] - decoded[127]:.3g} and {decoded[255] - decoded[254]:.3g}"))
+    uniform = np.random.default_rng(0).uniform(-1, 1, 200000)
+    snrs = [ch2.solution_snr_db(uniform, ch2.solution_quantize_uniform(uniform, 2**bits)) for bits in (2, 4, 8)]
+    rows.append(("ch2.quantize_uniform + snr_db (exercise 5)", "SNR of 200,000 samples uniform in [-1, 1] at 2, 4, 8 bits",
+                 f"{_fmt(snrs)} dB (6.02 B: 12.04, 24.08, 48.16)"))
+
+    wavenet = WaveNetConfig()
+    rows.append(("ch3.receptive_field", f"kernel 2, dilations 1 .. 512 (10 layers); the chapter's WaveNetConfig() ({wavenet.num_stacks} x {wavenet.layers_per_stack} layers)",
+                 f"{ch3.solution_receptive_field(2, [2**i for i in range(10)])}; {ch3.solution_receptive_field(wavenet.kernel_size, wavenet.dilations)} samples"))
+    rows.append(("ch3.causal_mask", "T = 4: entries that may attend", f"{int(ch3.solution_causal_mask(4).sum())} of 16 (the lower triangle with its diagonal)"))
+    gen = torch.Generator().manual_seed(0)
+    targets = torch.randint(0, 256, (1000,), generator=gen)
+    rows.append(("ch3.bits_per_sample", "uniform logits over 256 codes; logits giving the target probability 0.5",
+                 f"{ch3.solution_bits_per_sample(torch.zeros(1000, 256), targets):.3f}; "
+                 f"{ch3.solution_bits_per_sample(torch.zeros(1000, 256).scatter(1, targets[:, None], float(np.log(255))), targets):.3f} bits"))
+    from .sample_transformer import SampleTransformer, SampleTransformerConfig
+
+    torch.manual_seed(0)
+    model = SampleTransformer(SampleTransformerConfig(context_length=32, width=32, num_layers=2, num_heads=4)).eval()
+    tokens = torch.randint(0, 256, (2, 32), generator=gen)
+    with torch.no_grad():
+        gap = float((ch3.cached_logits(model, tokens, ch3.solution_attend_with_cache) - model(tokens)).abs().max())
+    rows.append(("ch3.attend_with_cache", "2-layer SampleTransformer, 32 tokens one at a time: largest |cached - whole-window| logit",
+                 f"{gap:.1e} (float32 rounding; a real mistake gives differences of order 0.1 or more)"))
+
+    rows.append(("ch4.code_perplexity", "1,000,000 codes uniform over 16; half code 0, the rest uniform over 15",
+                 f"{ch4.solution_code_perplexity(np.arange(16).repeat(62500), 16):.2f}; "
+                 f"{ch4.solution_code_perplexity(np.r_[np.zeros(15, int), np.arange(1, 16)], 16):.2f}"))
+    z = torch.eye(4)
+    rows.append(("ch4.nt_xent", "B = 4, the two views identical one-hot vectors, temperature 0.2 and 1.0",
+                 f"{float(ch4.solution_nt_xent(z, z, 0.2)):.4f}; {float(ch4.solution_nt_xent(z, z, 1.0)):.4f}"))
+    rows.append(("ch4.assign_codes", "vectors (0, 0), (0.9, 1), (3, 3) with centres (0, 0), (1, 1), (3, 2.5)",
+                 ", ".join(str(int(c)) for c in ch4.solution_assign_codes(np.array([[0, 0], [0.9, 1], [3, 3]], float),
+                                                                          np.array([[0, 0], [1, 1], [3, 2.5]], float)))))
+    (correct_a, correct_b, _, _), _ = ch4._bootstrap_cases(44)[0]
+    low, high = ch4.solution_paired_bootstrap(correct_a, correct_b, 2000, 0)
+    unpaired = ch4.BOOTSTRAP_MISTAKES[0].fn(correct_a, correct_b, 2000, 0)
+    rows.append(("ch4.paired_bootstrap", f"the check's first case: 200 clips, accuracies {correct_a.mean():.3f} and {correct_b.mean():.3f}, 2000 resamples, seed 0",
+                 f"[{low:.3f}, {high:.3f}] (unpaired: [{unpaired[0]:.3f}, {unpaired[1]:.3f}], wider)"))
+
+    clip = torch.randn(2, sr, generator=gen)
+    rows.append(("ch5.patchify", "1 s at 16 kHz, 400-sample patches", f"shape {tuple(ch5.solution_patchify(clip, 400).shape)}"))
+    windows = wavelet_transformer.haar_window_sizes(40)
+    groups = [g.shape[2] for g in torch.tensor_split(torch.zeros(1, 40, 64), len(windows), dim=2)]
+    rows.append(("ch5.haar_multiscale", "T = 40 patches, C = 64 channels: windows and channels per group",
+                 f"windows {windows}; channels {groups}"))
+    y = np.array([[1, 0], [0, 1], [1, 0], [0, 0]], float)
+    s = np.array([[0.9, 0.1], [0.8, 0.7], [0.3, 0.2], [0.1, 0.9]])
+    rows.append(("ch5.macro_map", "4 clips, 2 classes: targets [[1,0],[0,1],[1,0],[0,0]], scores [[.9,.1],[.8,.7],[.3,.2],[.1,.9]]",
+                 f"{ch5.solution_macro_map(y, s):.4f} (class APs 1.0 and 0.5)"))
+    x = torch.arange(12, dtype=torch.float32).reshape(2, 3, 2)
+    mask = torch.tensor([[True, True, False], [False, False, False]])
+    rows.append(("ch5.masked_time_mean", "x = arange(12).reshape(2, 3, 2), mask [[T, T, F], [F, F, F]]",
+                 f"{ch5.solution_masked_time_mean(x, mask).tolist()}"))
+    rng = np.random.default_rng(0)
+    peaks = np.sort(np.abs(np.fft.rfft(rng.standard_normal((64, 400)), axis=1)).argmax(axis=1) * sr / 400)
+    r = np.corrcoef(peaks, np.arange(64))[0, 1]
+    rows.append(("ch5 exercise 5 (open)", "64 random Gaussian 400-tap filters: peak frequencies, sorted, against a straight line",
+                 f"correlation {r:.3f}; lowest {peaks[0]:.0f} Hz, highest {peaks[-1]:.0f} Hz"))
+    return rows
+
+
+def answers_markdown() -> str:
+    rows = ["| exercise | worked example | expected (reference solution) |", "|---|---|---|"]
+    rows += [f"| {key} | {example} | {expected} |" for key, example, expected in answer_keys()]
+    return "\n".join(rows) + "\n"
+
+
+def mistakes_markdown() -> str:
+    """Every known mistake each self-check recognises, with what it tells the student (from the registry)."""
+    from .exercises import EXERCISES
+
+    out = []
+    for key, exercise in EXERCISES.items():
+        if not exercise.mistakes:
+            continue
+        messages = list(dict.fromkeys(m.message for m in exercise.mistakes))
+        out.append(f"- **`{key}`** — " + " · ".join(f"“{m}”" for m in messages))
+    return "\n".join(out) + "\n"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f}"
+
+
+def teacher_timing_table(notebooks: Iterable[Path | str], results_dir: Path | str = "results") -> str:
+    """Per chapter, in minutes: the committed run of the notebook, its training runs in ``results_dir``, and what
+    a fresh runtime needs (the two together when the committed run reloaded its models from the cache)."""
+    rows = ["| chapter | profile, device | notebook as committed (min) | training runs (min) | fresh runtime (min) |",
+            "|---|---|---|---|---|"]
+    for path in map(Path, notebooks):
+        info = provenance_of(path)
+        if "wall_time_s" not in info:
+            rows.append(f"| {path.stem} | not recorded | - | - | - |")
+            continue
+        own = float(info["wall_time_s"])
+        chapter = path.stem.split("_", 1)[0]
+        runs = training_seconds(results_dir, int(chapter), info.get("profile", "book")) if chapter.isdigit() else None
+        fresh = own + runs if runs and own < 0.5 * runs else own  # the committed run reloaded its models
+        rows.append(f"| {path.stem} | {info.get('profile', '?')}, {info.get('device', '?')} | {_minutes(own)} | "
+                    f"{_minutes(runs) if runs else 'none'} | {_minutes(fresh)} |")
+    return "\n".join(rows) + "\n"
+
+
+GENERATED = {"plan": plan_markdown, "timings": teacher_timing_table,
+             "answers": lambda _: answers_markdown(), "mistakes": lambda _: mistakes_markdown()}
+# Sections a test keeps in step with the code; the timings change with every re-execution of the notebooks.
+CHECKED_SECTIONS = ("plan", "answers", "mistakes")
+
+
+def _markers(name: str) -> tuple[str, str]:
+    return (f"<!-- generated:{name} (python -m audioformers.coursework answers --write) -->", f"<!-- end:{name} -->")
+
+
+def generated_sections(notebooks: Iterable[Path | str]) -> dict[str, str]:
+    notebooks = list(notebooks)
+    return {name: make(notebooks) for name, make in GENERATED.items()}
+
+
+def update_guide(guide: Path | str, notebooks: Iterable[Path | str]) -> list[str]:
+    """Rewrite the generated sections of ``guide`` in place; return the names of those that changed."""
+    guide = Path(guide)
+    text = guide.read_text()
+    changed = []
+    for name, body in generated_sections(notebooks).items():
+        start, end = _markers(name)
+        if start not in text or end not in text:
+            raise ValueError(f"{guide} has no {start} ... {end} block")
+        before, rest = text.split(start, 1)
+        old, after = rest.split(end, 1)
+        new = f"\n{body}"
+        if old != new:
+            changed.append(name)
+        text = before + start + new + end + after
+    guide.write_text(text)
+    return changed
+
+
+def guide_sections(guide: Path | str) -> dict[str, str]:
+    """The generated sections as they stand in ``guide``."""
+    text = Path(guide).read_text()
+    found = {}
+    for name in GENERATED:
+        start, end = _markers(name)
+        if start in text and end in text:
+            found[name] = text.split(start, 1)[1].split(end, 1)[0].lstrip("\n")
+    return found
+
+
+# ================================================================== grading a folder of submissions
+GRADE_FIELDS = ["student", "notebook", "exercise", "passed", "points", "max_points", "message"]
+_PREAMBLE = "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom audioformers import exercises\n"
+
+
+def _without_checks(source: str) -> str:
+    """The cell's code without its top-level ``exercises....check_...(...)`` calls (the grader runs them)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source  # exec reports the syntax error
+    lines = source.splitlines()
+    for node in reversed(tree.body):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and "check_" in ast.unparse(node.value.func):
+            lines[node.lineno - 1 : node.end_lineno] = ["pass"] * (node.end_lineno - node.lineno + 1)
+    return "\n".join(lines)
+
+
+def grade_notebook(path: Path | str) -> list[dict[str, object]]:
+    """Run every self-check of a submitted notebook's exercise cells; one result per exercise.
+
+    The grader runs the Exercises section's import cell and the exercise cells (without their check calls) in
+    one namespace, then calls each exercise's check on the function it defines. Nothing else in the notebook runs.
+    """
+    import contextlib
+    import io
+
+    from .exercises import ExerciseFailed, get_exercise
+
+    notebook = nbformat.read(Path(path), as_version=4)
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    keyed = [c for c in cells if c.metadata.get("exercise")]
+    heading = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and _source(c).startswith("## Exercises")), None)
+    imports = ""
+    if heading is not None:
+        first = next((c for c in notebook.cells[heading:] if c.cell_type == "code"), None)
+        if first is not None and not first.metadata.get("exercise"):
+            imports = _source(first)
+    namespace: dict[str, object] = {"__name__": "__submission__"}
+    results = []
+    setup_error = None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(_PREAMBLE + imports, f"{Path(path).name}: imports", "exec"), namespace)
+    except Exception as error:  # noqa: BLE001 - reported per exercise
+        setup_error = f"the Exercises import cell failed: {type(error).__name__}: {error}"
+    for cell in keyed:
+        key = cell.metadata["exercise"]
+        exercise = get_exercise(key)
+        _, minutes, points = TYPE_PLAN["implement"]
+        max_points = HARDER.get(key, (minutes, points))[1]
+        result = {"exercise": key, "passed": False, "points": 0, "max_points": max_points, "message": ""}
+        out = io.StringIO()
+        try:
+            if setup_error:
+                raise RuntimeError(setup_error)
+            with contextlib.redirect_stdout(out):
+                exec(compile(_without_checks(_source(cell)), f"{Path(path).name}: {key}", "exec"), namespace)
+            function = namespace.get(exercise.name)
+            if function is None:
+                raise NameError(f"the cell defines no function called {exercise.name}")
+            with contextlib.redirect_stdout(out):
+                passed = exercise.check(function, raise_on_failure=False)
+            lines = [line for line in out.getvalue().splitlines() if line.startswith(("✓", "✗"))]
+            result.update(passed=bool(passed), points=max_points if passed else 0, message=lines[-1] if lines else "")
+        except ExerciseFailed as failure:
+            result["message"] = str(failure)
+        except Exception as error:  # noqa: BLE001 - the student's code: report it, grade 0
+            result["message"] = f"✗ {exercise.name}: the cell raised {type(error).__name__}: {error}"
+        results.append(result)
+    return results
+
+
+def _student_of(path: Path, folder: Path) -> str:
+    relative = path.relative_to(folder)
+    return relative.parts[0] if len(relative.parts) > 1 else path.stem
+
+
+def grade_folder(folder: Path | str, out: Path | str, timeout_s: float = 300.0) -> list[dict[str, object]]:
+    """Grade every ``*.ipynb`` under ``folder`` (``STUDENT/notebook.ipynb`` or ``notebook.ipynb``), each in its own
+    process with a time limit, and write the grade table ``out`` (CSV, one row per student and exercise)."""
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"SUBMISSIONS must be a folder of notebooks, got {folder}")
+    notebooks = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if not notebooks:
-        parser.error("no notebooks given and none found in chapters/")
-    if args.timings:
+        raise FileNotFoundError(f"no notebooks (*.ipynb) under {folder}")
+    rows = []
+    for path in notebooks:
+        base = {"student": _student_of(path, folder), "notebook": str(path.relative_to(folder))}
+        try:
+            done = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade-one", str(path)],
+                                  capture_output=True, text=True, timeout=timeout_s)
+            results = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 and done.stdout.strip() else None
+            if results is None:
+                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                results = [{"exercise": "-", "passed": False, "points": 0, "max_points": 0, "message": f"could not grade: {tail}"}]
+        except subprocess.TimeoutExpired:
+            results = [{"exercise": "-", "passed": False, "points": 0, "max_points": 0,
+                        "message": f"stopped after {timeout_s:.0f} s (an endless loop?)"}]
+        rows += [{**base, **result} for result in results]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=GRADE_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+# ================================================================== command line
+COMMANDS = ("student", "answers", "grade", "grade-one", "timings")
+
+
+def main(argv: list[str] | None = None) -> list[Path] | None:
+    import json
+    import sys
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS + ("-h", "--help"):  # the old form: notebooks and --output, or --timings
+        argv = (["timings"] + [a for a in argv if a != "--timings"]) if "--timings" in argv else ["student"] + argv
+    parser = argparse.ArgumentParser(prog="python -m audioformers.coursework",
+                                     description="Coursework: the student edition, answer keys and grading.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    student = commands.add_parser("student", help="write the student edition (stubs, checks, no solutions, links)")
+    student.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every notebook in chapters/)")
+    student.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"output folder (default {DEFAULT_OUTPUT})")
+    student.add_argument("--colab-repo", help="GitHub owner/name holding the student edition (default: the book's repository, "
+                                              "or $STUDENT_COLAB_REPO)")
+    student.add_argument("--colab-branch", help="its branch (default: student, or $STUDENT_COLAB_BRANCH)")
+    student.add_argument("--colab-folder", help="its folder in that branch (default: the root, or $STUDENT_COLAB_FOLDER)")
+    student.add_argument("--web-book", help="the web book's address (default: the repository's GitHub Pages, or $STUDENT_WEB_BOOK)")
+    answers = commands.add_parser("answers", help="print the guide's generated sections (plan, answer keys, mistakes)")
+    answers.add_argument("--write", type=Path, nargs="?", const=Path("instructor_guide.md"),
+                         help="rewrite those sections of the guide in place (default instructor_guide.md)")
+    grade = commands.add_parser("grade", help="run every self-check over a folder of submitted notebooks; write a CSV")
+    grade.add_argument("submissions", type=Path, help="folder of notebooks: STUDENT/notebook.ipynb or notebook.ipynb")
+    grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grade table (default grades.csv)")
+    grade.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default 300)")
+    one = commands.add_parser("grade-one", help=argparse.SUPPRESS)
+    one.add_argument("notebook", type=Path)
+    timings = commands.add_parser("timings", help="print the recorded wall times (Markdown table)")
+    timings.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+
+    notebooks = getattr(args, "notebooks", None) or sorted(Path("chapters").glob("*.ipynb"))
+    if args.command == "student":
+        if not notebooks:
+            parser.error("no notebooks given and none found in chapters/")
+        links = StudentLinks.from_config(".", **_link_overrides(args.colab_repo, args.colab_branch, args.colab_folder, args.web_book))
+        written = make_student_copies(notebooks, args.output, links)
+        for path in written:
+            print(f"wrote {path}")
+        return written
+    if args.command == "timings":
         print(timing_table(notebooks, Path("results") if Path("results").is_dir() else None))
         return []
-    written = make_student_copies(notebooks, args.output)
-    for path in written:
-        print(f"wrote {path}")
-    return written
+    if args.command == "answers":
+        chapters = [p for p in sorted(Path("chapters").glob("0*.ipynb"))]
+        if args.write:
+            changed = update_guide(args.write, chapters)
+            print(f"{args.write}: " + (f"updated {', '.join(changed)}" if changed else "already up to date"))
+        else:
+            for name, body in generated_sections(chapters).items():
+                print(f"## {name}\n\n{body}")
+        return None
+    if args.command == "grade-one":
+        print(json.dumps(grade_notebook(args.notebook), ensure_ascii=False))
+        return None
+    rows = grade_folder(args.submissions, args.out, args.timeout)
+    totals: dict[str, list[int]] = {}
+    for row in rows:
+        got, best = totals.setdefault(str(row["student"]), [0, 0])
+        totals[str(row["student"])] = [got + int(row["points"]), best + int(row["max_points"])]
+    for name, (got, best) in sorted(totals.items()):
+        print(f"{name}: {got} / {best} points")
+    print(f"wrote {args.out} ({len(rows)} rows)")
+    return None
 
 
 if __name__ == "__main__":

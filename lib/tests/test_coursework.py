@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import csv
+import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +232,296 @@ def test_timing_table_adds_the_recorded_run_time_per_chapter(tmp_path):
     nbformat.write(new_notebook(cells=[cell]), tmp_path / "02_y.ipynb")
     table = coursework.timing_table([tmp_path / "01_x.ipynb", tmp_path / "02_y.ipynb"], tmp_path / "results")
     assert "| 01_x | book | ? | 0.1 | 1.5 |" in table and "| 02_y | book | ? | 0.1 | - |" in table
+
+
+# ------------------------------------------------------------------ the student edition of the real chapters
+def _code_lines(source: str, minimum: int = 20) -> list[str]:
+    """The lines of a solution that carry its method: indented code, no docstrings, comments or check calls."""
+    lines = []
+    in_doc = False
+    for line in source.splitlines():
+        stripped = line.strip()
+        quotes = stripped.count('"' * 3) + stripped.count("'" * 3)
+        if quotes:
+            in_doc = (quotes == 1) != in_doc
+            continue
+        if in_doc or not line.startswith("    ") or stripped.startswith("#"):
+            continue
+        code = stripped.split("  #", 1)[0].strip()
+        if len(code) >= minimum:
+            lines.append(code)
+    return lines
+
+
+def _solution_block_lines(notebook: nbformat.NotebookNode) -> list[str]:
+    """The text lines inside the book's ``:::{admonition} Solution...`` blocks that appear nowhere else in the book."""
+    lines, outside = [], []
+    for cell in notebook.cells:
+        if "solution" in cell.metadata.get("tags", []):
+            continue
+        inside = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if cell.cell_type == "markdown" and stripped.startswith(":::{admonition} Solution"):
+                inside = True
+            elif inside and stripped == ":::":
+                inside = False
+            elif inside and len(stripped) > 30 and not stripped.startswith(":"):
+                lines.append(stripped)
+            elif not inside:
+                outside.append(line)
+    elsewhere = "\n".join(outside)
+    return [line for line in lines if line not in elsewhere]
+
+
+@pytest.fixture(scope="module")
+def student_edition(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("student")
+    result = subprocess.run([sys.executable, "-m", "audioformers.coursework", "student", *map(str, CHAPTERS), "--output", str(out)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_make_student_builds_into_student_dir():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "STUDENT_DIR ?= _build/student" in makefile
+    dry = subprocess.run(["make", "-n", "student", "STUDENT_DIR=/tmp/somewhere"], capture_output=True, text=True, cwd=ROOT)
+    assert dry.returncode == 0, dry.stderr
+    assert "audioformers.coursework student --output /tmp/somewhere" in dry.stdout
+
+
+def test_student_edition_contains_no_solution_text(student_edition):
+    written = sorted(student_edition.glob("*.ipynb"))
+    assert [p.name for p in written] == [p.name for p in CHAPTERS]
+    everything = "\n".join("\n".join(c.source for c in nbformat.read(p, as_version=4).cells) for p in written)
+    searched = 0
+    for exercise in exercises.EXERCISES.values():  # the reference solutions, wherever a stub appears
+        for line in _code_lines(inspect.getsource(exercise.reference)):
+            assert line not in everything, (exercise.key, line)
+            searched += 1
+    for path in CHAPTERS:  # the book's own solution cells and Solutions blocks
+        book = nbformat.read(path, as_version=4)
+        student = nbformat.read(student_edition / path.name, as_version=4)
+        student_text = "\n".join(c.source for c in student.cells)
+        for cell in book.cells:
+            if "solution" in cell.metadata.get("tags", []):
+                for line in _code_lines(cell.source):
+                    assert line not in student_text, (path.name, line)
+                    searched += 1
+        for line in _solution_block_lines(book):
+            assert line not in student_text, (path.name, line)
+            searched += 1
+        assert "reference solution, folded away" not in student_text and "the book shows a reference solution" not in student_text
+        assert all("solution" not in c.metadata.get("tags", []) for c in student.cells)
+    for giveaway in ("200/3", "200.0 / 3", "ln(6.4)", "log(6.4)", "2595", "(kernel_size - 1) * sum"):
+        assert giveaway not in everything, giveaway
+    assert searched > 150  # the search really looked at the solutions
+
+
+def test_registry_stubs_state_the_contract_not_the_method():
+    for exercise in exercises.EXERCISES.values():
+        for line in _code_lines(inspect.getsource(exercise.reference), minimum=12):
+            assert line not in exercise.student_stub, (exercise.key, line)
+    assert "6.4" not in exercises.get_exercise("ch1.hz_to_mel").student_stub
+
+
+def test_student_notebooks_link_to_themselves_on_colab_and_to_the_web_book(student_edition):
+    for path in CHAPTERS:
+        first = nbformat.read(student_edition / path.name, as_version=4).cells[0]
+        assert coursework.BANNER_TAG in first.metadata["tags"]
+        assert (f"(https://colab.research.google.com/github/transformers-for-audio/transformers-for-audio/blob/student/{path.name})"
+                in first.source)
+        assert f"(https://transformers-for-audio.github.io/transformers-for-audio/chapters/{path.stem}.html)" in first.source
+
+
+def test_colab_links_follow_the_options(tmp_path):
+    source = tmp_path / "09_test.ipynb"
+    nbformat.write(_notebook(), source)
+    coursework.main(["student", str(source), "--output", str(tmp_path / "out"), "--colab-repo", "school/audio",
+                     "--colab-branch", "main", "--colab-folder", "week3", "--web-book", "https://example.org/book/"])
+    first = nbformat.read(tmp_path / "out" / "09_test.ipynb", as_version=4).cells[0]
+    assert "https://colab.research.google.com/github/school/audio/blob/main/week3/09_test.ipynb" in first.source
+    assert "https://example.org/book/chapters/09_test.html" in first.source
+
+
+def test_every_chapter_notebook_has_four_self_checked_exercise_cells():
+    for path in CHAPTERS:
+        if path.stem[:2].isdigit():
+            keys = [c.metadata["exercise"] for c in nbformat.read(path, as_version=4).cells if c.metadata.get("exercise")]
+            assert len(set(keys)) >= 4, (path.name, keys)
+
+
+# ------------------------------------------------------------------ the web book's solutions policy
+def test_solutions_policy_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("BOOK_SOLUTIONS", raising=False)
+    assert coursework.solutions_policy(None) == "shown" and coursework.solutions_policy("omit") == "omit"
+    monkeypatch.setenv("BOOK_SOLUTIONS", "OMIT")
+    assert coursework.solutions_policy("shown") == "omit"
+    monkeypatch.setenv("BOOK_SOLUTIONS", "hidden")
+    with pytest.raises(ValueError, match="BOOK_SOLUTIONS or audioformers_solutions.*shown, omit.*'hidden'"):
+        coursework.solutions_policy(None)
+
+
+def test_config_enables_the_solutions_policy():
+    config = (ROOT / "_config.yml").read_text()
+    assert "audioformers.coursework" in config and "audioformers_solutions: shown" in config
+
+
+def test_class_edition_keeps_the_other_outputs():
+    student = coursework.student_notebook(_notebook(), keep_outputs=True)
+    plain = next(c for c in student.cells if c.source == "print('hello')")
+    assert plain.outputs and plain.execution_count == 3
+    assert "SECRET-6" not in nbformat.writes(student)
+
+
+def _tiny_book(root: Path) -> None:
+    (root / "_config.yml").write_text(
+        "title: Tiny\nauthor: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n"
+        "repository:\n  url: https://github.com/o/r\n  branch: main\n"
+        "launch_buttons:\n  colab_url: https://colab.research.google.com\n"
+        "sphinx:\n  extra_extensions: [audioformers.coursework]\n  config:\n    audioformers_solutions: shown\n"
+        "parse:\n  myst_enable_extensions: [colon_fence]\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/01_x.ipynb\n")
+    (root / "intro.md").write_text("# Intro\n")
+    (root / "chapters").mkdir()
+    solution = new_code_cell("def f():\n    return 'SOLUTION-TEXT-42'",
+                             metadata={"tags": ["solution", "hide-input"], "stub": "def f():\n    raise NotImplementedError('STUB-TEXT')"})
+    plain = new_code_cell("print('hello')", execution_count=1, outputs=[new_output("stream", name="stdout", text="OUTPUT-KEPT\n")])
+    answers = new_markdown_cell(":::{admonition} Solutions\n:class: dropdown\n\nANSWER-TEXT-7\n:::")
+    nbformat.write(new_notebook(cells=[new_markdown_cell("# Chapter X"), plain, solution, answers],
+                                metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}),
+                   root / "chapters" / "01_x.ipynb")
+
+
+@pytest.mark.parametrize("policy", ["shown", "omit"])
+def test_book_build_follows_the_solutions_policy(tmp_path, policy):
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    if not jupyter_book.exists():
+        pytest.skip("jupyter-book is not installed")
+    _tiny_book(tmp_path)
+    env = {**os.environ, "BOOK_SOLUTIONS": policy}
+    for name in ("STUDENT_COLAB_REPO", "STUDENT_COLAB_BRANCH", "STUDENT_COLAB_FOLDER", "STUDENT_WEB_BOOK"):
+        env.pop(name, None)
+    build = subprocess.run([str(jupyter_book), "build", str(tmp_path), "--builder", "html"], capture_output=True, text=True, env=env)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    page = (tmp_path / "_build" / "html" / "chapters" / "01_x.html").read_text()
+    assert "OUTPUT-KEPT" in page
+    if policy == "shown":
+        assert "SOLUTION-TEXT-42" in page and "ANSWER-TEXT-7" in page
+        assert "colab.research.google.com/github/o/r/blob/main" in page  # the launch button: the full notebook
+    else:
+        assert "SOLUTION-TEXT-42" not in page and "ANSWER-TEXT-7" not in page and "STUB-TEXT" in page
+        assert "colab.research.google.com/github/o/r/blob/student/01_x.ipynb" in page  # the student copy, from the first cell
+        assert "colab.research.google.com/github/o/r/blob/main" not in page  # no launch button to the full notebook
+
+
+# ------------------------------------------------------------------ the instructor guide
+GUIDE = ROOT / "instructor_guide.md"
+
+
+def test_guide_generated_sections_match_the_code():
+    chapters = sorted((ROOT / "chapters").glob("0*.ipynb"))
+    expected = coursework.generated_sections(chapters)
+    found = coursework.guide_sections(GUIDE)
+    for name in coursework.CHECKED_SECTIONS:
+        assert found.get(name) == expected[name], (
+            f"the guide's {name!r} section is out of date: run `python -m audioformers.coursework answers --write`")
+    assert all(f"| {p.stem} |" in found["timings"] for p in chapters)
+
+
+def test_guide_has_what_a_teacher_needs():
+    guide = GUIDE.read_text()
+    for heading in ("## Before the course: prerequisites and what to read first", "## How the chapters map onto the lecture",
+                    "## Learning objectives and the exercises that practise them", "## Exercises: type, time and points",
+                    "## Answer keys", "## The student edition", "## Solutions in the web book: a build option",
+                    "## Grading a class", "## Grading rubric"):
+        assert heading in guide, heading
+    for chapter in range(1, 6):
+        assert f"**Chapter {chapter} —" in guide
+    for part in ("verma2021generative", "verma2020framework", "verma2021audio"):
+        assert part in guide
+    assert "python -m audioformers.coursework grade submissions/ --out grades.csv" in guide
+    assert "BOOK_SOLUTIONS=omit" in guide and "make student" in guide
+
+
+def test_answer_keys_come_from_the_reference_solutions():
+    rows = {key: expected for key, _, expected in coursework.answer_keys()}
+    assert rows["ch3.bits_per_sample"].startswith("8.000; 1.000")
+    assert rows["ch1.frame_signal"] == "98; 29"
+    assert rows["ch4.code_perplexity"].startswith("16.00")
+    assert all(any(e.name in key for key in rows) for e in exercises.EXERCISES.values() if e.name != "dft_magnitude")
+
+
+def test_exercise_plan_reads_types_and_self_checks():
+    plan = coursework.exercise_plan(ROOT / "chapters" / "05_wavelet_audio_transformer.ipynb")
+    by_number = {e.number: e for e in plan}
+    assert by_number[2].key == "ch5.haar_multiscale" and by_number[3].key == "ch5.macro_map"
+    assert by_number[6].kind == "design" and by_number[6].key is None
+    assert sum(e.key is not None for e in plan) >= 4
+
+
+# ------------------------------------------------------------------ grading submissions
+def _fill(student: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    filled = copy.deepcopy(student)
+    for cell in filled.cells:
+        key = cell.metadata.get("exercise")
+        if key in answers:
+            cell.source = answers[key]
+    return filled
+
+
+def test_grade_a_folder_of_submissions(tmp_path):
+    book = nbformat.read(ROOT / "chapters" / "02_raw_audio_mulaw.ipynb", as_version=4)
+    solutions = {c.metadata["exercise"]: c.source for c in book.cells if c.metadata.get("exercise")}
+    [stub_path] = coursework.make_student_copies([ROOT / "chapters" / "02_raw_audio_mulaw.ipynb"], tmp_path / "handout")
+    stubs = nbformat.read(stub_path, as_version=4)
+    submissions = tmp_path / "submissions"
+    for name in ("ada", "bob", "cy"):
+        (submissions / name).mkdir(parents=True)
+    nbformat.write(_fill(stubs, solutions), submissions / "ada" / stub_path.name)  # every answer right
+    wrong = {  # deliberately wrong answers, written into the student stubs
+        "ch2.mu_law_encode": "def mu_law_encode(x, quantization_channels=256):\n"
+                             "    y = np.sign(x) * np.log1p(255 * np.abs(x)) / np.log1p(255)\n"
+                             "    return np.floor((y + 1) / 2 * 256 + 0.5).astype(np.int64)\n\n"
+                             "exercises.ch2.check_mu_law_encode(mu_law_encode)",
+        "ch2.snr_db": "def snr_db(reference, estimate):\n"
+                      "    return float(20 * np.log10(np.sum(reference**2) / np.sum((reference - estimate)**2)))\n\n"
+                      "exercises.ch2.check_snr_db(snr_db)",
+        "ch2.quantize_uniform": solutions["ch2.quantize_uniform"],
+    }
+    nbformat.write(_fill(stubs, wrong), submissions / "bob" / stub_path.name)
+    broken = {"ch2.mu_law_encode": "def mu_law_encode(x:\n    return x", "ch2.snr_db": "def signal_to_noise(a, b):\n    return 0.0",
+              "ch2.mu_law_decode": "def mu_law_decode(codes, quantization_channels=256):\n    return 1 / 0"}
+    nbformat.write(_fill(stubs, broken), submissions / "cy" / stub_path.name)
+    (submissions / "dee.ipynb").write_text("this is not a notebook")
+    out = tmp_path / "grades.csv"
+    result = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade", str(submissions), "--out", str(out)],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == coursework.GRADE_FIELDS
+    grade = {(r["student"], r["exercise"]): r for r in rows}
+    keys = sorted(solutions)
+    assert len(keys) >= 4
+    for key in keys:
+        assert grade[("ada", key)]["passed"] == "True", grade[("ada", key)]
+        assert grade[("ada", key)]["points"] == grade[("ada", key)]["max_points"] != "0"
+    assert "you scaled by 256" in grade[("bob", "ch2.mu_law_encode")]["message"] and grade[("bob", "ch2.mu_law_encode")]["points"] == "0"
+    assert "20 log10 of a power ratio" in grade[("bob", "ch2.snr_db")]["message"]
+    assert grade[("bob", "ch2.quantize_uniform")]["passed"] == "True"
+    assert "not implemented yet" in grade[("bob", "ch2.mu_law_decode")]["message"]
+    assert "SyntaxError" in grade[("cy", "ch2.mu_law_encode")]["message"]
+    assert "defines no function called snr_db" in grade[("cy", "ch2.snr_db")]["message"]
+    assert "ZeroDivisionError" in grade[("cy", "ch2.mu_law_decode")]["message"]
+    assert grade[("dee", "-")]["passed"] == "False" and "could not grade" in grade[("dee", "-")]["message"]
+    total = sum(int(grade[("ada", k)]["max_points"]) for k in keys)
+    assert f"ada: {total} / {total} points" in result.stdout and "bob: " in result.stdout
+
+
+def test_grade_refuses_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="SUBMISSIONS must be a folder"):
+        coursework.grade_folder(tmp_path / "nowhere", tmp_path / "g.csv")
+    with pytest.raises(FileNotFoundError, match="no notebooks"):
+        coursework.grade_folder(tmp_path, tmp_path / "g.csv")
