@@ -14,6 +14,7 @@ NOTEBOOKS = $(shell $(PY) -m audioformers.booktools notebooks)
 BOOK_FLAGS := --warningiserror --nitpick --keep-going --builder html
 
 LATEST_VENV := .venv-latest
+LATEST_PYTHON ?= $(PYTHON)
 
 .PHONY: help install debian data book test test-latest unit nbval build-check reproduce bench clean
 
@@ -54,7 +55,7 @@ test: data build-check
 # repeated: Jupyter Book is held below 2 by its range and `make test` builds the book.
 test-latest: data
 	rm -rf $(LATEST_VENV)
-	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_PYTHON) -m venv $(LATEST_VENV)
 	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PY) requirements/hold_torch.py $(LATEST_VENV)
 	$(LATEST_VENV)/bin/python -m pip install --quiet -e ".[test,fallback]"

@@ -2,6 +2,9 @@
 
     python requirements/hold_torch.py .venv-latest        (run by .venv's Python: `make test-latest`)
 
+With another Python in the new environment (``make test-latest LATEST_PYTHON=python3.12``, the Python of Colab,
+where librosa 1.x and numpy 2.5 install) nothing can be shared, and pip installs torch too.
+
 `make test-latest` installs the newest releases that pyproject.toml's ranges allow, with one exception decided
 on purpose: torch and torchaudio (and the CUDA libraries and triton that come with them) stay at the versions
 in requirements/constraints.txt. Colab brings its own torch, which the set-up cell keeps, so a newer torch is
@@ -37,9 +40,14 @@ def held_distributions() -> list[metadata.Distribution]:
 
 
 def link(venv: Path) -> list[str]:
+    """Link the held distributions into ``venv``; an empty list when its Python differs (nothing can be shared)."""
     python = venv / "bin" / "python"
     if not python.exists():
         raise SystemExit(f"hold_torch: {venv} is not a virtual environment ({python} missing)")
+    theirs = subprocess.run([str(python), "-c", "import sys; print(sys.version_info[:2])"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    if theirs != str(sys.version_info[:2]):
+        return []
     target = venv / "held-torch"
     target.mkdir(exist_ok=True)
     held = []
@@ -62,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         raise SystemExit("usage: python requirements/hold_torch.py VENV")
     held = link(Path(args[0]))
+    if not held:
+        print(f"torch not held: {args[0]} runs another Python than {sys.executable}; pip installs the newest torch "
+              "the ranges allow (a CUDA build of several GB on Linux x86_64)")
+        return 0
     shown = [h for h in held if h.split("==")[0].lower() in ("torch", "torchaudio")]
     print(f"held at the pinned versions: {', '.join(shown)} (+{len(held) - len(shown)} CUDA/triton distributions)")
     return 0

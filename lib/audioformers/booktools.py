@@ -183,7 +183,7 @@ DATASET_DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
 # The offline datasets each chapter loads at its profiles (recorded by running every chapter with
 # ``data.ensure_dataset`` wrapped; the paper profile's public datasets are downloads, not Debian packages).
 CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {
-    "01_fourier_spectrograms": ("examples",),
+    "01_fourier_spectrograms": ("examples", "instruments-mini"),
     "02_raw_audio_mulaw": ("examples", "wave-mini"),
     "03_wavenet_vs_transformer": ("wave-mini",),
     "04_textless_audio_lm": ("instruments-mini", "instruments-mini-xl", "drums-mini"),
@@ -224,26 +224,28 @@ def chapter_costs(chapter: str, root: Path | None = None) -> str:
     smoke = bench.get("notebooks", {}).get(chapter, {}).get("smoke_wall_time_s")
     if isinstance(smoke, (int, float)):
         rows.append(("smoke", _minutes(float(smoke)), str(bench.get("device", "?")), "a quick check that everything runs"))
-    notebook = next((p for p in toc_notebooks(root) if p.stem == chapter), None)
+    notebooks = toc_notebooks(root)
+    notebook = next((p for p in notebooks if p.stem == chapter), None)
+    if notebook is None:
+        raise ValueError(f"chapter {chapter!r} is not a notebook in _toc.yml; valid: {', '.join(p.stem for p in notebooks)}")
     cold_minutes, cold_text = None, ""
-    if notebook is not None:
-        from .coursework import provenance_of, training_seconds
+    from .coursework import provenance_of, training_seconds
 
-        info = provenance_of(root / notebook)
-        if info.get("profile") and "wall_time_s" in info:
-            own = float(info["wall_time_s"])
-            runs = training_seconds(root / "results", int(chapter[:2]), info["profile"]) if chapter[:2].isdigit() else None
-            if runs and own < runs:  # the committed run reloaded its training runs from results/
-                cold, what = own + runs, (f"about: {_minutes(own)} for the notebook with the cache in results/ "
-                                          f"plus {_minutes(runs)} of training runs, which a fresh runtime repeats")
-            else:
-                cold = own
-                what = "the run that made the committed outputs" + (
-                    f", {_minutes(runs)} of it training runs (cached in results/ for later runs)" if runs and runs >= 1 else "")
-            rows.append((info["profile"], _minutes(cold), info.get("device", "?"), what))
-            if info["profile"] == "book":
-                cold_minutes = cold / 60
-                cold_text = f"{_minutes(cold)} measured on {info.get('device', '?')}"
+    info = provenance_of(root / notebook)
+    if info.get("profile") and "wall_time_s" in info:
+        own = float(info["wall_time_s"])
+        runs = training_seconds(root / "results", int(chapter[:2]), info["profile"]) if chapter[:2].isdigit() else None
+        if runs and own < runs:  # the committed run reloaded its training runs from results/
+            cold, what = own + runs, (f"about: {_minutes(own)} for the notebook with the cache in results/ "
+                                      f"plus {_minutes(runs)} of training runs, which a fresh runtime repeats")
+        else:
+            cold = own
+            what = "the run that made the committed outputs" + (
+                f", {_minutes(runs)} of it training runs (cached in results/ for later runs)" if runs and runs >= 1 else "")
+        rows.append((info["profile"], _minutes(cold), info.get("device", "?"), what))
+        if info["profile"] == "book":
+            cold_minutes = cold / 60
+            cold_text = f"{_minutes(cold)} measured on {info.get('device', '?')}"
     for profile, what in (("book", "no committed run at this profile"),
                           ("paper", "a GPU and the public datasets (data_scripts/download_datasets.py)")):
         if profile not in {r[0] for r in rows}:
@@ -496,7 +498,11 @@ def main(argv: list[str] | None = None) -> int:
               ("" if args.no_tag else f"; tagged. Publish with: git push origin {tag}"))
         return 0
     if args.command == "costs":
-        print(chapter_costs(args.chapter))
+        try:
+            print(chapter_costs(args.chapter))
+        except ValueError as error:
+            print(f"costs: {error}", file=sys.stderr)
+            return 2
         return 0
     from .profiles import get_profile
 

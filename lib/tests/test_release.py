@@ -93,6 +93,14 @@ def test_sync_touches_only_the_setup_cell(small_book):
     assert booktools.sync_setup_cell(Path("chapters/01_demo.ipynb"), small_book) is False  # idempotent
 
 
+def test_costs_of_an_unknown_chapter_are_refused_with_the_valid_names(small_book, monkeypatch, capsys):
+    with pytest.raises(ValueError, match="'02_nothing' is not a notebook in _toc.yml; valid: 01_demo"):
+        booktools.chapter_costs("02_nothing", small_book)
+    monkeypatch.setattr(booktools, "_root", lambda: small_book)
+    assert booktools.main(["costs", "02_nothing"]) == 2
+    assert "valid: 01_demo" in capsys.readouterr().err
+
+
 def test_release_points_everything_at_the_tag_and_creates_it(small_book):
     with pytest.raises(RuntimeError, match="commit these first"):
         booktools.release(small_book)  # it rewrote _config.yml and the notebook: the tag would not hold them
