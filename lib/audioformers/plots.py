@@ -58,7 +58,7 @@ def palette_png(figure: Figure, colors: int = 256) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=FIG_DPI, bbox_inches="tight", facecolor="white")
     buffer.seek(0)
-    image = Image.open(buffer).convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT,
+    image = Image.open(buffer).convert("RGB").quantize(colors=colors, method=Image.Quantize.MAXCOVERAGE,
                                                         dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
@@ -118,7 +118,12 @@ def _mel_ticks(n_bands: int, fmin: float, fmax: float) -> tuple[np.ndarray, list
     candidates = candidates[(candidates > fmin) & (candidates < fmax)]
     # Band b is centred at mel_edges[b + 1]; image row b spans [b, b + 1].
     positions = np.interp(hz_to_mel(candidates), mel_edges[1:-1], np.arange(n_bands) + 0.5)
-    return positions, [f"{f / 1000:g}k" if f >= 1000 else f"{f:g}" for f in candidates]
+    kept: list[int] = []
+    for i in range(len(positions) - 1, -1, -1):  # from the top down, drop ticks closer than 1/12 of the axis
+        if not kept or positions[kept[-1]] - positions[i] >= n_bands / 12:
+            kept.append(i)
+    kept.reverse()
+    return positions[kept], [f"{f / 1000:g}k" if f >= 1000 else f"{f:g}" for f in candidates[kept]]
 
 
 def _cqt_ticks(n_bins: int, fmin: float, bins_per_octave: int) -> tuple[np.ndarray, list[str]]:
@@ -200,18 +205,25 @@ def shared_colorbar(axes: np.ndarray | list[Axes], label: str = DB_LABEL) -> Non
 
 
 def plot_mfcc(coefficients: np.ndarray, sample_rate: int, hop_length: int, *, ax: Axes | None = None,
-              title: str = "MFCCs", first: int = 1) -> Axes:
-    """MFCCs ``(n_mfcc, frames)`` from coefficient ``first`` on (default 1: c0, the frame's overall level,
-    would dominate the colour scale), on a symmetric diverging scale."""
-    coefficients = np.asarray(coefficients)
+              title: str = "MFCCs", first: int = 1, normalise: bool = True) -> Axes:
+    """MFCCs ``(n_mfcc, frames)`` from coefficient ``first`` on, on a symmetric diverging scale.
+
+    c0 (the frame's overall level) is left out by default: it would set the colour scale. With ``normalise``
+    each coefficient is shown as a z-score over the clip (cepstral mean and variance normalisation, as speech
+    recognisers use MFCCs), so that c1, far larger than the others, does not hide them either.
+    """
+    coefficients = np.asarray(coefficients, dtype=np.float64)
     if coefficients.ndim != 2 or not 0 <= first < coefficients.shape[0]:
         raise ValueError(f"need (n_mfcc, frames) coefficients and 0 <= first < n_mfcc, got {coefficients.shape}, first={first}")
     shown = coefficients[first:]
+    if normalise:
+        shown = (shown - shown.mean(1, keepdims=True)) / np.maximum(shown.std(1, keepdims=True), 1e-12)
     ax = _axes(ax, figsize=(8.0, 3.0))
     limit = float(np.percentile(np.abs(shown), 99))
     duration = shown.shape[1] * hop_length / sample_rate
     image = ax.imshow(shown, origin="lower", aspect="auto", cmap="coolwarm", vmin=-limit, vmax=limit,
                       extent=(0.0, duration, first - 0.5, coefficients.shape[0] - 0.5), interpolation="nearest")
     ax.set(title=title, xlabel="time (s)", ylabel="coefficient index")
-    ax.figure.colorbar(image, ax=ax, label="coefficient (dB)", pad=0.01)
+    label = "z-score over the clip" if normalise else "coefficient (dB)"
+    ax.figure.colorbar(image, ax=ax, label=label, pad=0.01)
     return ax

@@ -36,6 +36,7 @@ def test_mel_axis_is_labelled_in_hz_at_the_right_bands():
     ax = plots.plot_spectrogram(np.zeros((64, 10)), 16000, 160, y_axis="mel")
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert "1k" in labels and "Hz" in ax.get_ylabel()
+    assert np.all(np.diff(ax.get_yticks()) >= 64 / 12)  # no crowded ticks at the bottom
     position = ax.get_yticks()[labels.index("1k")]
     centres = mel_to_hz(np.linspace(hz_to_mel(0), hz_to_mel(8000), 66))[1:-1]
     assert centres[int(position)] == pytest.approx(1000, rel=0.05)  # row int(position) is the band near 1 kHz
@@ -74,10 +75,13 @@ def test_shared_colorbar_is_one_for_all_panels():
 
 def test_mfcc_plot_drops_c0_and_is_symmetric():
     coefficients = np.vstack([np.full((1, 50), -400.0), np.random.default_rng(0).normal(size=(12, 50))])
-    ax = plots.plot_mfcc(coefficients, 16000, 160)
+    coefficients[1] = 150 + coefficients[1]  # c1 far from the others
+    ax = plots.plot_mfcc(coefficients, 16000, 160, normalise=False)
     low, high = ax.images[0].get_clim()
-    assert low == -high and high < 10  # c0 (-400) does not set the scale
+    assert low == -high and 100 < high < 200  # c0 (-400) does not set the scale
     assert ax.get_ylim() == (0.5, 12.5)
+    shown = plots.plot_mfcc(coefficients, 16000, 160).images[0].get_array()
+    assert np.allclose(shown.mean(1), 0) and np.allclose(shown.std(1), 1)  # each coefficient as a z-score
     plt.close("all")
 
 
