@@ -80,6 +80,7 @@ reproduce: data
 
 bench: data
 	$(PY) bench/run_all.py --time-notebooks --readme
+	$(PY) -m audioformers.booktools sync-setup-cells
 
 # The student edition (instructor_guide.md): stubs and self-checks, no solutions, each notebook linking to itself
 # on Colab; STUDENT_COLAB_REPO, STUDENT_COLAB_BRANCH and STUDENT_COLAB_FOLDER say where it will be pushed.

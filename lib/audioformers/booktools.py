@@ -510,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"executing {path} at profile {get_profile()} ...", flush=True)
         seconds = execute_notebook(path)
         print(f"  done in {seconds:.0f} s", flush=True)
+        if path.resolve() in {(_root() / p).resolve() for p in setup_notebooks()}:
+            sync_setup_cell(path.resolve())  # its cost table reads the provenance this run just wrote
     return 0
 
 
