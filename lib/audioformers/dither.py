@@ -15,13 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .audio_io import check_audio, check_sample_rate
-from .quantization import quantize_uniform
-
-
-def _check_levels(num_levels: int) -> int:
-    if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) or num_levels < 2:
-        raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}")
-    return int(num_levels)
+from .quantization import _check_levels, quantize_uniform
 
 
 def tpdf_dither(num_samples: int, num_levels: int, seed: int = 0) -> np.ndarray:

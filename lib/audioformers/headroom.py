@@ -15,13 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .audio_io import AudioError, check_audio
-from .quantization import quantize_mu_law, quantize_uniform, snr_db
-
-
-def _check_levels(num_levels: int) -> int:
-    if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) or num_levels < 2:
-        raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}")
-    return int(num_levels)
+from .quantization import _check_levels, quantize_mu_law, quantize_uniform, snr_db
 
 
 def rms(waveform: np.ndarray) -> float:
