@@ -427,14 +427,17 @@ def build_soundmix(folder: Path, config: dict) -> dict:
     """The event bank for soundmix-mini: events (<= 3 s at 16 kHz) with their class and split.
 
     Needs: all five Debian sound packages, and every class with at least
-    ``config["min_events"][split]`` events in each split. A file shipped twice under two names (the
-    freedesktop theme links some sounds to others) is used once.
+    ``config["min_events"][split]`` events in each split. A file shipped under several names (the
+    freedesktop theme links some sounds to others, even across our classes: window-question, a
+    "notification", is dialog-warning, an "alert") is used once, under its real name, for the
+    first class (in sorted order) that asks for it.
     """
     for needed in SOUNDMIX_SOURCES:
         needed.check("soundmix-mini")
     event_len = int(config["event_seconds"] * CLIP_RATE)
     rows, chunks, offset = [], [], 0
     used_sources: dict[str, dict] = {}
+    used: set[Path] = set()  # files already in the bank (under any name, for any class)
 
     def add(cls: str, split: str, source: str, audio: np.ndarray) -> None:
         nonlocal offset
@@ -459,12 +462,13 @@ def build_soundmix(folder: Path, config: dict) -> dict:
             used_sources["soundfont"] = soundfont_info()
             continue
         files: list[tuple[src.DebianSource, Path]] = []
-        real: set[Path] = set()
         for source, pattern in SOUNDMIX_FILES[cls]:
             for p in source.files(pattern):
-                if p.resolve() not in real:
-                    real.add(p.resolve())
-                    files.append((source, p))
+                real = p.resolve()  # the theme links e.g. window-question.oga to dialog-warning.oga
+                if real not in used:
+                    used.add(real)
+                    inside = source.root.resolve() in real.parents
+                    files.append((source, source.root / real.relative_to(source.root.resolve()) if inside else p))
         files = files[: config["max_files_per_class"]] if cls != "speech" else files[::4][:config["max_files_per_class"]]
         names = [f"{s.package}:{p.relative_to(s.root)}" for s, p in files]
         split_of = stable_split(names, f"soundmix {cls}", config["test_fraction"])
