@@ -435,3 +435,13 @@ def test_install_script_verifies_installed_packages():
                             env={**os.environ, "PYTHON": sys.executable})
     assert result.returncode == 0, result.stderr
     assert "Debian sources hold what the builders need" in result.stdout
+
+
+def test_every_package_a_dataset_reads_is_installed_for_the_chapters_that_use_it():
+    """The Colab set-up cells install booktools.DATASET_DEBIAN_PACKAGES[d] for dataset d; a package
+    a builder reads but the cell leaves out would stop that build."""
+    from audioformers import booktools
+
+    for name, entry in data.REGISTRY.items():
+        read = {s.package for s in entry.sources}
+        assert read <= set(booktools.DATASET_DEBIAN_PACKAGES[name]), name
