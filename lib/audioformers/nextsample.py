@@ -17,6 +17,7 @@ Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, replace
@@ -97,6 +98,7 @@ class ExperimentConfig:
     cnn_channels: int = 24  # conditioning CNN (small: keeps the parameter budget within 10%)
     cnn_layers: int = 3  # each divides time by 4
     latent_dim: int = 32
+    condition_zero_init: bool = True  # conditioned model starts as the plain transformer (projection at zero)
 
 
 def experiment_config(profile: str, domain: str = "music", **overrides: Any) -> ExperimentConfig:
@@ -130,7 +132,7 @@ def build_model(name: str, config: ExperimentConfig) -> nn.Module:
         stride = 4
         return ConditionedSampleTransformer(tcfg, ConditionEncoderConfig(
             past_length=config.past_length, channels=config.cnn_channels, num_layers=config.cnn_layers,
-            stride=stride, latent_dim=config.latent_dim))
+            stride=stride, latent_dim=config.latent_dim, zero_init=config.condition_zero_init))
     raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
 
 
@@ -181,8 +183,14 @@ def evaluate(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig, 
 
 # ---- the experiment -----------------------------------------------------------------------------
 def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.ndarray], test_windows: torch.Tensor,
-              device: torch.device | str = "cpu", progress: bool = False) -> dict[str, Any]:
-    """Train one model from ``seed``; return its parameter count, learning curve and final metrics."""
+              device: torch.device | str = "cpu", progress: bool = False,
+              checkpoint: str | Path | None = None) -> dict[str, Any]:
+    """Train one model from ``seed``; return its parameter count, learning curve and final metrics.
+
+    With ``checkpoint``, training saves there every tenth of its steps (model, optimiser, step, learning
+    curve, random states including the window sampler's) and resumes from it if it exists, to the same
+    numbers as an uninterrupted run.
+    """
     seed_everything(seed)
     model = build_model(name, config).to(device)
     if isinstance(model, WaveNet) and model.receptive_field - 1 > window_length(config) - 1 - config.score_length:
@@ -201,12 +209,15 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
     with Stopwatch() as clock:
         history = fit(model, next_batch, loss_fn, steps=config.steps, lr=config.lr, warmup_steps=config.warmup_steps,
                       evaluate=lambda m: evaluate(m, test_windows, config), eval_every=config.eval_every,
-                      device=device, desc=name, progress=progress)
+                      device=device, desc=name, progress=progress, checkpoint_path=checkpoint,
+                      checkpoint_every=max(1, config.steps // 10), data_rng=rng,
+                      resume_hint="delete it, or run with --no-resume (python -m audioformers.reproduce ch3 "
+                                  "--no-resume), to train from the start")
     tokens_per_step = config.batch_size * config.context_length
     return {
         "parameters": model.num_parameters(),
         "non_embedding_parameters": model.num_parameters(non_embedding=True),
-        "train_seconds": clock.seconds,
+        "train_seconds": history.wall_time_s[-1] if history.wall_time_s else clock.seconds,
         "final": history.eval_metrics[-1],
         "curve": {
             "tokens": [s * tokens_per_step for s in history.eval_step],
@@ -220,8 +231,13 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
 
 def run_comparison(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
                    name: str | None = None, device: torch.device | str = "cpu", progress: bool = False,
-                   **overrides: Any) -> dict[str, Any]:
-    """Train and score each model on one domain with one seed; write ``results/ch3/<name>.<profile>.json``."""
+                   resume: bool = True, **overrides: Any) -> dict[str, Any]:
+    """Train and score each model on one domain with one seed; write ``results/ch3/<name>.<profile>.json``.
+
+    Each model's training is checkpointed (:func:`training_checkpoint_path`); an interrupted run resumes
+    where it stopped, and a model whose training finished is not trained again. ``resume=False``
+    deletes those checkpoints first and trains every model from the start.
+    """
     config = experiment_config(profile, domain, **overrides)
     name = name or f"compare_{domain}_seed{seed}"
     train = load_tokens(domain, "train")
@@ -231,7 +247,10 @@ def run_comparison(profile: str, seed: int, domain: str = "music", models: tuple
     out: dict[str, Any] = {}
     with Stopwatch() as clock:
         for model_name in models:
-            run = train_one(model_name, config, seed, train, test_windows, device, progress)
+            checkpoint = training_checkpoint_path(name, model_name, profile, config, seed)
+            if not resume:
+                checkpoint.unlink(missing_ok=True)
+            run = train_one(model_name, config, seed, train, test_windows, device, progress, checkpoint=checkpoint)
             save_checkpoint(checkpoint_path(name, model_name, profile), model=run.pop("model").state_dict())
             out[model_name] = run
     write_results(CHAPTER, name, out, config={**asdict(config), "models": list(models)}, seed=seed,
@@ -244,6 +263,21 @@ def checkpoint_path(name: str, model_name: str, profile: str) -> Path:
     from .data import data_dir
 
     return data_dir() / CHAPTER / f"{name}_{model_name}.{validate_profile(profile)}.pt"
+
+
+def _data_version(domain: str) -> str:
+    from . import data
+
+    return "maestro" if domain == "piano" else data.build_hash("wave-mini")
+
+
+def training_checkpoint_path(name: str, model_name: str, profile: str, config: ExperimentConfig, seed: int) -> Path:
+    """The resumable training checkpoint of one model of a comparison, keyed by its config, seed and data."""
+    from .data import data_dir
+
+    payload = {"config": asdict(config), "seed": seed, "model": model_name, "data": _data_version(config.domain)}
+    key = hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    return data_dir() / CHAPTER / "training" / f"{name}_{model_name}.{validate_profile(profile)}-{key}.pt"
 
 
 def load_trained(name: str, model_name: str, profile: str, domain: str = "music", **overrides: Any) -> nn.Module:
@@ -485,6 +519,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context-length", type=int, default=None)
     parser.add_argument("--eval-every", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="resume each model's training from its checkpoint (default); --no-resume trains afresh")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("steps", args.steps), ("context_length", args.context_length),
@@ -492,7 +528,8 @@ def main(argv: list[str] | None = None) -> None:
     domains = args.domains or (["piano"] if validate_profile(args.profile) == "paper" else ["music"])
     for domain in domains:
         for seed in args.seeds:
-            out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, progress=True, **overrides)
+            out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, progress=True,
+                                 resume=args.resume, **overrides)
             print(json.dumps({m: {"params": r["parameters"], **r["final"], "s": round(r["train_seconds"], 1)}
                               for m, r in out.items()}))
 

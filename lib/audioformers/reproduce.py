@@ -3,10 +3,28 @@
 For readers with a GPU server or a cluster scheduler. The runner sets the profile, turns on the
 device's fast paths (TF32 and cuDNN autotuning on CUDA; nothing changes on the CPU), and calls the
 chapter module's own entry point through :data:`CHAPTERS`, a small dispatch table, so the coupling to
-the chapters is one line each. The chapters write ``results/<chapter>/*.<profile>.json`` and cache
-their checkpoints under ``data.data_dir()``; running the same command again after an interruption
-resumes from those checkpoints. The runner adds ``results/reproduce/<chapter>-run.<profile>.json``
-(command, device, wall time).
+the chapters is one line each. The chapters write ``results/<chapter>/*.<profile>.json`` and save
+checkpoints under ``data.data_dir()`` (``~/.cache/audioformers`` or ``$BOOK_DATA_DIR``). The runner adds
+``results/reproduce/<chapter>-run.<profile>.json`` (command, device, wall time).
+
+What resumes after an interruption (``kill -9`` included), when the same command is run again:
+
+* ``ch3``: each model's training saves a checkpoint every tenth of its steps (model, optimiser, step,
+  learning curve, the random states, the window sampler's included) under ``ch3/training/``; the rerun
+  continues from the last one, and a model whose training finished is not trained again.
+* ``ch4``: per stage. The tokenizer (autoencoder + k-means), the next-code LM, the SimCLR CNN and the
+  supervised CNN are each saved under ``ch4/`` as soon as they are trained, and a seed whose probes
+  were written to ``results/ch4`` is not run again; a stage interrupted half-way is trained again
+  from its start (each stage is seeded on its own, so the numbers do not change).
+* ``ch5``: each run (model x seed x variant) saves a checkpoint every tenth of its steps under ``ch5/``
+  and continues from it; a finished run's metrics are cached beside it and reused.
+* ``demo``: a checkpoint every 10 steps.
+
+In every case the resumed run ends with the same metrics as an uninterrupted one (tested at the smoke
+profile in ``lib/tests/test_reproduce.py``). ``--no-resume`` deletes the chapter's checkpoints and
+cached runs for the requested profile and seeds first and trains everything from the start. A
+checkpoint or results file that cannot be read is an error naming the file (delete it, or use
+``--no-resume``); a corrupt cache (log-mels, embeddings, run metrics) is recomputed with a notice.
 
 ``demo`` is a tiny built-in experiment (a classifier of sinusoid frequencies from raw frames) that
 shows the machinery end to end in seconds: checkpoint every few steps, resume after a kill, and the
@@ -75,13 +93,19 @@ def _call(target: str, argv: list[str]) -> object:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m audioformers.reproduce",
-                                     description="Run a chapter's experiment outside Jupyter and write results/.")
+                                     description="Run a chapter's experiment outside Jupyter and write results/.",
+                                     epilog="Resume: ch3 and ch5 continue each model's training from checkpoints saved "
+                                            "every tenth of its steps; ch4 resumes per stage (tokenizer, next-code LM, "
+                                            "SimCLR CNN, supervised CNN); finished runs are reused. The resumed run ends "
+                                            "with the same metrics as an uninterrupted one.")
     parser.add_argument("chapter", nargs="?", help=f"one of {', '.join(CHAPTERS)}")
     parser.add_argument("--profile", default=None, help=f"{' / '.join(PROFILE_NAMES)} (default: $BOOK_PROFILE or book)")
     parser.add_argument("--seed", "--seeds", dest="seeds", type=int, nargs="+", default=None,
                         help="one or more seeds (default: the chapter's own)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="resume from the last checkpoint (default); --no-resume starts the demo afresh")
+                        help="resume from the last checkpoints (default); --no-resume deletes the chapter's "
+                             "checkpoints and cached runs and trains from the start (what resumes: see the module "
+                             "docstring, python -c 'import audioformers.reproduce as r; help(r)')")
     parser.add_argument("--device", default=None, help="force a device (cpu, cuda, cuda:1, mps)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's own)")
     parser.add_argument("--dry-run", action="store_true", help="print what would run, and stop")
@@ -120,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seeds = args.seeds if args.seeds is not None else [0, 1, 2]
     chapter_argv = chapter.build_argv(args.profile, seeds) + args.extra
+    chapter_argv += [] if args.resume else ["--no-resume"]
     if args.chapter == "demo":
-        chapter_argv += ["--throttle", str(args.throttle)] + ([] if args.resume else ["--no-resume"])
+        chapter_argv += ["--throttle", str(args.throttle)]
         chapter_argv += ["--device", args.device] if args.device else []
     if args.dry_run:
         print(f"would run {chapter.target}({chapter_argv}) with BOOK_PROFILE={args.profile}")

@@ -27,7 +27,7 @@ import torch
 
 from . import code_lm, contrastive, probes, tokenizer
 from .profiles import get_profile, pick, validate_profile
-from .results import load_results, write_results
+from .results import atomic_write, atomic_write_text, cache_notice, load_results, read_cache_json, write_results
 
 CHAPTER = "ch4"
 SAMPLE_RATE = 16000
@@ -100,6 +100,40 @@ class Splits:
     classes: list[str] = field(default_factory=list)
 
 
+def _read_npy_cache(path: Path, expected_rows: int | None = None) -> np.ndarray | None:
+    """A cached array, or ``None`` when missing or corrupt (then with a one-line notice; the caller recomputes)."""
+    if not path.exists():
+        return None
+    try:
+        array = np.load(path)
+        if expected_rows is not None and len(array) != expected_rows:
+            raise ValueError(f"{len(array)} rows, expected {expected_rows}")
+        return array
+    except (ValueError, OSError, EOFError) as error:
+        cache_notice(path, error)
+        return None
+
+
+def _read_npz_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """Every array of a cached ``.npz``, or ``None`` when missing or corrupt (with a one-line notice)."""
+    import zipfile
+
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as cached:
+            return {k: cached[k] for k in cached.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        cache_notice(path, error)
+        return None
+
+
+def _data_version(dataset: str) -> str:
+    from . import data
+
+    return "public" if dataset == PUBLIC_PROBE_SET else data.build_hash(dataset)
+
+
 def load_splits(dataset: str, n_mels: int = 64, max_train_clips: int | None = None) -> Splits:
     """Log-mel features of every split (cached as .npy next to the datasets); checks source-disjointness."""
     from . import data
@@ -115,11 +149,10 @@ def load_splits(dataset: str, n_mels: int = 64, max_train_clips: int | None = No
         if clips.sample_rate != SAMPLE_RATE:
             raise ValueError(f"{dataset} is at {clips.sample_rate} Hz, chapter 4 expects {SAMPLE_RATE}")
         path = cache_dir() / f"logmel-{dataset}-{split}-{n_mels}-{version}.npy"
-        if path.exists():
-            log_mels = np.load(path)
-        else:
+        log_mels = _read_npy_cache(path, expected_rows=len(clips.labels))
+        if log_mels is None:
             log_mels = tokenizer.clip_log_mels(clips.audio, SAMPLE_RATE, n_mels=n_mels)
-            np.save(path, log_mels.astype(np.float32))
+            atomic_write(path, lambda handle: np.save(handle, log_mels.astype(np.float32)))
         out.log_mels[split], out.labels[split] = log_mels, np.asarray(clips.labels)
         out.sources[split], out.classes = np.asarray(clips.sources).astype(str), list(clips.classes)
     if max_train_clips is not None and len(out.labels["train"]) > max_train_clips:
@@ -148,33 +181,48 @@ def build_tokenizer(train_log_mels: np.ndarray, cfg: StudyConfig, seed: int) -> 
 
 
 def tokenizer_path(cfg: StudyConfig, seed: int) -> Path:
-    return cache_dir() / f"tokenizer-{cfg.key()}-seed{seed}.pt"
+    return cache_dir() / f"tokenizer-{cfg.key()}-{_data_version(cfg.dataset)}-seed{seed}.pt"
 
 
-def save_tokenizer(tok: tokenizer.Tokenizer, path: Path) -> None:
+def stage_path(stage: str, cfg: StudyConfig, seed: int) -> Path:
+    """Checkpoint of one trained stage of the study (``code_lm``, ``simclr``, ``supervised``)."""
+    return cache_dir() / f"stage-{stage}-{cfg.key()}-{_data_version(cfg.dataset)}-seed{seed}.pt"
+
+
+REBUILD = "delete it, or run with --no-resume (python -m audioformers.reproduce ch4 --no-resume), to retrain"
+
+
+def save_tokenizer(tok: tokenizer.Tokenizer, path: Path, ae_loss: list[float] | None = None) -> None:
     from .training import save_checkpoint
 
     save_checkpoint(path, autoencoder=tok.autoencoder.state_dict(), ae_config=asdict(tok.autoencoder.config),
                     mean=torch.from_numpy(tok.normaliser.mean), std=torch.from_numpy(tok.normaliser.std),
-                    centres=torch.from_numpy(tok.centres), patch_frames=tok.patch_frames)
+                    centres=torch.from_numpy(tok.centres), patch_frames=tok.patch_frames,
+                    **({} if ae_loss is None else {"ae_loss": [float(v) for v in ae_loss]}))
 
 
-def load_or_build_tokenizer(dataset: str, seed: int = 0, profile: str | None = None) -> tuple[tokenizer.Tokenizer, Splits]:
-    """The study's tokenizer for ``dataset`` and ``seed`` (checkpoint-or-train) and the dataset's splits."""
+def load_tokenizer(path: Path) -> tuple[tokenizer.Tokenizer, dict]:
+    """A tokenizer saved by :func:`save_tokenizer` and its training log (``ae_loss`` when saved)."""
     from .training import load_checkpoint
 
-    cfg = study_config(dataset, profile)
-    s = load_splits(dataset, cfg.n_mels, cfg.max_train_clips)
-    path = tokenizer_path(cfg, seed)
-    if not path.exists():
-        tok, _ = build_tokenizer(s.log_mels["train"], cfg, seed)
-        save_tokenizer(tok, path)
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, rebuild=REBUILD)
     ae = tokenizer.PatchAutoencoder(tokenizer.AutoencoderConfig(**state["ae_config"]))
     ae.load_state_dict(state["autoencoder"])
     ae.eval()
     norm = tokenizer.PatchNormaliser(state["mean"].numpy(), state["std"].numpy())
-    return tokenizer.Tokenizer(norm, ae, state["centres"].numpy(), int(state["patch_frames"])), s
+    tok = tokenizer.Tokenizer(norm, ae, state["centres"].numpy(), int(state["patch_frames"]))
+    return tok, ({"ae_loss": list(state["ae_loss"])} if "ae_loss" in state else {})
+
+
+def load_or_build_tokenizer(dataset: str, seed: int = 0, profile: str | None = None) -> tuple[tokenizer.Tokenizer, Splits]:
+    """The study's tokenizer for ``dataset`` and ``seed`` (checkpoint-or-train) and the dataset's splits."""
+    cfg = study_config(dataset, profile)
+    s = load_splits(dataset, cfg.n_mels, cfg.max_train_clips)
+    path = tokenizer_path(cfg, seed)
+    if not path.exists():
+        tok, log = build_tokenizer(s.log_mels["train"], cfg, seed)
+        save_tokenizer(tok, path, log["ae_loss"])
+    return load_tokenizer(path)[0], s
 
 
 def _probe_all(emb: dict[str, np.ndarray], s: Splits, grid) -> dict:
@@ -186,39 +234,69 @@ def _probe_all(emb: dict[str, np.ndarray], s: Splits, grid) -> dict:
     return {**r, "val_accuracy": val[c], "c": c}
 
 
-def run_probe_study(dataset: str, seed: int = 0, profile: str | None = None, progress: bool = True) -> dict:
-    """Train every representation on ``dataset`` for one seed and probe it; cache and write results."""
+def run_probe_study(dataset: str, seed: int = 0, profile: str | None = None, progress: bool = True,
+                    resume: bool = True) -> dict:
+    """Train every representation on ``dataset`` for one seed and probe it; cache and write results.
+
+    Resume is per stage: the tokenizer, the next-code LM, the SimCLR CNN and the supervised CNN are each
+    saved under ``data_dir()/ch4`` as soon as they are trained, and a rerun loads the stages already
+    saved (they are seeded independently, so the numbers equal an uninterrupted run's); a stage that was
+    interrupted is trained again from its start. ``resume=False`` deletes the saved stages first.
+    """
     profile = validate_profile(profile or get_profile())
     cfg = study_config(dataset, profile)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small models on shared cores: one thread is several times faster than two
     try:
-        return _run_probe_study(dataset, seed, profile, cfg, progress)
+        return _run_probe_study(dataset, seed, profile, cfg, progress, resume)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run_probe_study(dataset: str, seed: int, profile: str, cfg: StudyConfig, progress: bool) -> dict:
+def _stage(name: str, cfg: StudyConfig, seed: int, resume: bool, train, say) -> dict:
+    """Load the saved stage ``name`` or run ``train()`` (-> dict of tensors/values) and save it atomically."""
+    from .training import load_checkpoint, save_checkpoint
+
+    path = stage_path(name, cfg, seed)
+    if resume and path.exists():
+        say(f"[{cfg.dataset} seed {seed}] {name} loaded from {path.name}")
+        return load_checkpoint(path, rebuild=REBUILD)
+    state = train()
+    save_checkpoint(path, **state)
+    return state
+
+
+def _run_probe_study(dataset: str, seed: int, profile: str, cfg: StudyConfig, progress: bool,
+                     resume: bool = True) -> dict:
     from .seeding import seed_everything
 
     t0 = time.perf_counter()
     say = (lambda *a: print(*a, flush=True)) if progress else (lambda *a: None)
     seed_everything(seed)
     s = load_splits(dataset, cfg.n_mels, cfg.max_train_clips)
-    times: dict[str, float] = {}
-    emb_path = cache_dir() / f"embeddings-{cfg.key()}-seed{seed}.npz"
-    log_path = cache_dir() / f"log-{cfg.key()}-seed{seed}.json"
-    if emb_path.exists() and log_path.exists():
-        cached = np.load(emb_path)
+    version = _data_version(dataset)
+    emb_path = cache_dir() / f"embeddings-{cfg.key()}-{version}-seed{seed}.npz"
+    log_path = cache_dir() / f"log-{cfg.key()}-{version}-seed{seed}.json"
+    if not resume:
+        for path in (emb_path, log_path, tokenizer_path(cfg, seed),
+                     *(stage_path(n, cfg, seed) for n in ("code_lm", "simclr", "supervised"))):
+            path.unlink(missing_ok=True)
+    cached = _read_npz_cache(emb_path)
+    log = read_cache_json(log_path) if cached is not None else None
+    if cached is not None and log is not None:
         embeddings = {name: {split: cached[f"{name}/{split}"] for split in ("train", "val", "test")}
-                      for name in sorted({k.split("/")[0] for k in cached.files})}
-        log = json.loads(log_path.read_text())
+                      for name in sorted({k.split("/")[0] for k in cached})}
         say(f"[{dataset} seed {seed}] embeddings loaded from cache")
     else:
         embeddings, log = {}, {}
+        times: dict[str, float] = {}
         t = time.perf_counter()
-        tok, tok_log = build_tokenizer(s.log_mels["train"], cfg, seed)
-        save_tokenizer(tok, tokenizer_path(cfg, seed))
+        tok_log: dict = {}
+        if resume and tokenizer_path(cfg, seed).exists():
+            tok, tok_log = load_tokenizer(tokenizer_path(cfg, seed))
+        if not tok_log:  # not saved, or saved without its training log (older cache): train it
+            tok, tok_log = build_tokenizer(s.log_mels["train"], cfg, seed)
+            save_tokenizer(tok, tokenizer_path(cfg, seed), tok_log["ae_loss"])
         codes = {split: tok.codes(s.log_mels[split]) for split in ("train", "val", "test")}  # (N, P)
         counts, ppl = tokenizer.code_usage(codes["train"], cfg.num_codes)
         log.update(ae_loss_first=float(np.mean(tok_log["ae_loss"][:20])), ae_loss_last=float(np.mean(tok_log["ae_loss"][-50:])),
@@ -229,41 +307,69 @@ def _run_probe_study(dataset: str, seed: int, profile: str, cfg: StudyConfig, pr
         t = time.perf_counter()
         lm_cfg = code_lm.CodeLMConfig(num_codes=cfg.num_codes, context_length=codes["train"].shape[1], width=cfg.lm_width,
                                       num_layers=cfg.lm_layers, num_heads=cfg.lm_heads, dropout=cfg.lm_dropout)
-        lm, lm_log = code_lm.train_code_lm(codes["train"], lm_cfg, steps=cfg.lm_steps, batch_size=cfg.lm_batch,
-                                           weight_decay=cfg.lm_weight_decay, seed=seed, test_codes=codes["test"],
-                                           eval_every=max(1, cfg.lm_steps // 5))
+
+        def train_lm() -> dict:
+            model, lm_log = code_lm.train_code_lm(codes["train"], lm_cfg, steps=cfg.lm_steps, batch_size=cfg.lm_batch,
+                                                  weight_decay=cfg.lm_weight_decay, seed=seed, test_codes=codes["test"],
+                                                  eval_every=max(1, cfg.lm_steps // 5))
+            return {"model": model.state_dict(), "log": lm_log, "seconds": time.perf_counter() - t}
+
+        state = _stage("code_lm", cfg, seed, resume, train_lm, say)
+        lm = code_lm.CodeLM(lm_cfg)
+        lm.load_state_dict(state["model"])
+        lm.eval()
+        lm_log = {k: [float(v) for v in vs] for k, vs in state["log"].items()}
         log["lm_curve"] = lm_log
-        for layer in range(cfg.lm_layers + 1):
-            embeddings[f"code_lm_layer{layer}"] = {
-                split: lm.embed(torch.from_numpy(codes[split]), layer=layer).numpy() for split in codes}
+        for split in codes:  # every layer's time-averaged states from one pass (as lm.embed(codes, layer))
+            with torch.no_grad():
+                chunks = [lm.hidden_states(torch.from_numpy(codes[split][i:i + 512]))
+                          for i in range(0, len(codes[split]), 512)]
+            for layer in range(cfg.lm_layers + 1):
+                embeddings.setdefault(f"code_lm_layer{layer}", {})[split] = torch.cat(
+                    [states[layer].mean(1) for states in chunks]).numpy()
         embeddings["code_histogram"] = {split: np.stack([np.bincount(c, minlength=cfg.num_codes) / len(c) for c in codes[split]])
                                         for split in codes}
-        times["code_lm_s"] = time.perf_counter() - t
+        times["code_lm_s"] = float(state["seconds"])
         say(f"[{dataset} seed {seed}] next-code LM {times['code_lm_s']:.0f}s, test CE {lm_log['test_ce'][-1]:.2f} nats")
 
         cnn_cfg = contrastive.CNNConfig(n_mels=cfg.n_mels, channels=cfg.cnn_channels, embed_dim=cfg.cnn_embed,
                                         projection_dim=cfg.cnn_embed)
         t = time.perf_counter()
-        simclr, simclr_loss = contrastive.train_simclr(s.log_mels["train"], cnn_cfg, steps=cfg.simclr_steps,
-                                                       batch_size=cfg.simclr_batch, crop_frames=cfg.crop_frames, seed=seed)
+
+        def train_simclr() -> dict:
+            model, loss = contrastive.train_simclr(s.log_mels["train"], cnn_cfg, steps=cfg.simclr_steps,
+                                                   batch_size=cfg.simclr_batch, crop_frames=cfg.crop_frames, seed=seed)
+            return {"model": model.state_dict(), "loss": [float(v) for v in loss], "seconds": time.perf_counter() - t}
+
+        state = _stage("simclr", cfg, seed, resume, train_simclr, say)
+        simclr = contrastive.CNNEncoder(cnn_cfg)
+        simclr.load_state_dict(state["model"])
         embeddings["simclr"] = {split: contrastive.embed_clips(simclr, s.log_mels[split]) for split in codes}
-        log["simclr_loss"] = [float(np.mean(simclr_loss[:10])), float(np.mean(simclr_loss[-10:]))]
-        times["simclr_s"] = time.perf_counter() - t
+        log["simclr_loss"] = [float(np.mean(state["loss"][:10])), float(np.mean(state["loss"][-10:]))]
+        times["simclr_s"] = float(state["seconds"])
         say(f"[{dataset} seed {seed}] SimCLR {times['simclr_s']:.0f}s")
 
         t = time.perf_counter()
         sup_cfg = contrastive.CNNConfig(**{**asdict(cnn_cfg), "num_classes": len(s.classes)})
-        sup, sup_loss = contrastive.train_supervised(s.log_mels["train"], s.labels["train"], sup_cfg,
-                                                     steps=cfg.supervised_steps, crop_frames=cfg.crop_frames, seed=seed)
+
+        def train_supervised() -> dict:
+            model, loss = contrastive.train_supervised(s.log_mels["train"], s.labels["train"], sup_cfg,
+                                                       steps=cfg.supervised_steps, crop_frames=cfg.crop_frames, seed=seed)
+            return {"model": model.state_dict(), "loss": [float(v) for v in loss], "seconds": time.perf_counter() - t}
+
+        state = _stage("supervised", cfg, seed, resume, train_supervised, say)
+        sup = contrastive.CNNEncoder(sup_cfg)
+        sup.load_state_dict(state["model"])
         embeddings["supervised_cnn"] = {split: contrastive.embed_clips(sup, s.log_mels[split]) for split in codes}
-        log["supervised_loss"] = [float(np.mean(sup_loss[:10])), float(np.mean(sup_loss[-10:]))]
-        times["supervised_s"] = time.perf_counter() - t
+        log["supervised_loss"] = [float(np.mean(state["loss"][:10])), float(np.mean(state["loss"][-10:]))]
+        times["supervised_s"] = float(state["seconds"])
         say(f"[{dataset} seed {seed}] supervised CNN {times['supervised_s']:.0f}s")
 
         embeddings["mel_stats"] = {split: probes.mel_statistics(s.log_mels[split]) for split in codes}
-        np.savez(emb_path, **{f"{n}/{sp}": v for n, d in embeddings.items() for sp, v in d.items()})
+        flat = {f"{n}/{sp}": v for n, d in embeddings.items() for sp, v in d.items()}
+        atomic_write(emb_path, lambda handle: np.savez(handle, **flat))
         log["times"] = times
-        log_path.write_text(json.dumps(log))
+        atomic_write_text(log_path, json.dumps(log))
 
     t = time.perf_counter()
     probe = {name: _probe_all(emb, s, cfg.probe_c_grid) for name, emb in embeddings.items()}
@@ -279,10 +385,15 @@ def _run_probe_study(dataset: str, seed: int, profile: str, cfg: StudyConfig, pr
     return metrics
 
 
-def load_or_run(dataset: str, seed: int, profile: str | None = None, progress: bool = True) -> dict:
-    """Results of :func:`run_probe_study` from ``results/ch4`` if written with the same config, else run it."""
+def load_or_run(dataset: str, seed: int, profile: str | None = None, progress: bool = True,
+                resume: bool = True) -> dict:
+    """Results of :func:`run_probe_study` from ``results/ch4`` if written with the same config, else run it.
+
+    ``resume=False`` always runs it, from scratch."""
     profile = validate_profile(profile or get_profile())
     cfg = study_config(dataset, profile)
+    if not resume:
+        return run_probe_study(dataset, seed, profile, progress, resume=False)
     try:
         record = load_results(CHAPTER, f"probes-{dataset}-seed{seed}", profile)
         if record["config"] == json.loads(json.dumps(asdict(cfg))):
@@ -295,9 +406,9 @@ def load_or_run(dataset: str, seed: int, profile: str | None = None, progress: b
 METHODS = ("mel_stats", "code_histogram", "code_lm", "simclr", "supervised_cnn")
 
 
-def summarise_study(dataset: str, seeds, profile: str | None = None, write: bool = True) -> dict:
+def summarise_study(dataset: str, seeds, profile: str | None = None, write: bool = True, resume: bool = True) -> dict:
     """Mean ± std of test accuracy over seeds per method; writes ``results/ch4/probe-table-<dataset>``."""
-    runs = [load_or_run(dataset, s, profile, progress=True) for s in seeds]
+    runs = [load_or_run(dataset, s, profile, progress=True, resume=resume) for s in seeds]
     table = probes.summarise({m: [r["probe"][m]["test_accuracy"] for r in runs] for m in METHODS})
     extra = {"chance": runs[0]["probe"]["mel_stats"]["chance"], "code_lm_layers": [r["probe"]["code_lm"]["layer"] for r in runs],
              "code_lm_test_ce": [r["lm_curve"]["test_ce"][-1] for r in runs],
@@ -322,10 +433,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=None)
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="reuse finished seeds and saved stages (default); --no-resume retrains everything")
     args = parser.parse_args(argv)
     profile = validate_profile(args.profile or get_profile())
     for dataset in args.datasets or book_datasets(profile):
-        out = summarise_study(dataset, args.seeds, profile)
+        out = summarise_study(dataset, args.seeds, profile, resume=args.resume)
         print(dataset)
         for m, v in out["table"].items():
             print(f"  {m:16s} {v['mean']:.3f} ± {v['std']:.3f}  (n={v['n']})")
