@@ -445,3 +445,39 @@ def test_every_package_a_dataset_reads_is_installed_for_the_chapters_that_use_it
     for name, entry in data.REGISTRY.items():
         read = {s.package for s in entry.sources}
         assert read <= set(booktools.DATASET_DEBIAN_PACKAGES[name]), name
+
+
+def _fake_bin(folder: Path, missing_file_of: str = "") -> Path:
+    """Stand-ins for id, apt-get, dpkg-query and dpkg that log their calls: no package is installed
+    until ``apt-get install`` ran; ``dpkg --verify`` then reports a missing file of ``missing_file_of``."""
+    folder.mkdir()
+    log, state = folder / "calls.log", folder / "installed"
+    scripts = {
+        "id": 'echo 0',
+        "apt-get": f'echo "apt-get $*" >> {log}; [ "$1" = install ] && touch {state}; exit 0',
+        "dpkg-query": f'for p in "${{@:3}}"; do [ -e {state} ] && printf installed || printf not-installed; done',
+        "dpkg": (f'[ "$1" = --verify ] && [ "$2" = "{missing_file_of}" ] && '
+                 'echo "missing     /usr/share/asterisk/moh/gone.wav"; exit 0'),
+    }
+    for name, body in scripts.items():
+        (folder / name).write_text(f"#!/bin/bash\n{body}\n")
+        (folder / name).chmod(0o755)
+    return log
+
+
+@pytest.mark.parametrize("broken", ["", "asterisk-moh-opsound-wav"])
+def test_install_script_on_a_bare_machine_updates_installs_and_verifies(tmp_path, broken):
+    script = Path(__file__).resolve().parents[2] / "data_scripts" / "install_debian_packages.sh"
+    listed = script.read_text().split("PACKAGES=(", 1)[1].split(")", 1)[0].split()
+    log = _fake_bin(tmp_path / "bin", broken)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "PYTHON": "/bin/false"}
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
+    calls = log.read_text().splitlines()
+    assert calls == ["apt-get update", "apt-get install -y --no-install-recommends " + " ".join(listed)]
+    if broken:
+        assert result.returncode == 1
+        assert f"the Debian package '{broken}' is partial: 1 of its files are missing" in result.stderr
+        assert f"apt-get install --reinstall {broken}" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert f"All {len(listed)} Debian data packages are installed and complete" in result.stdout
