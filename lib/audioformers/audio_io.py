@@ -130,7 +130,8 @@ def read_file(path: str | Path) -> tuple[np.ndarray, int]:
             rate, channels, stated, subtype = handle.samplerate, handle.channels, handle.frames, handle.subtype
             data = handle.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        raise AudioError(f"cannot read {path} as audio ({err}); supported formats: wav, flac, ogg") from err
+        raise AudioError(f"cannot read {path} as audio ({err}): the file is damaged or truncated, "
+                         "or not one of the supported formats wav, flac, ogg") from err
     declared = _declared_wav_frames(path, _PCM_BYTES.get(subtype, 0) * channels)
     if declared is not None and declared > data.shape[0]:
         raise AudioError(f"{path} is truncated: its header promises {declared} samples "

@@ -138,6 +138,16 @@ def test_truncated_wav_is_an_error_naming_the_file(tmp_path, subtype, channels):
         sources.read_mono(path)
 
 
+@pytest.mark.parametrize("fmt", ["flac", "ogg"])
+def test_truncated_compressed_file_is_an_error_naming_the_file(tmp_path, fmt):
+    path = tmp_path / f"cut.{fmt}"
+    sf.write(path, _tone(seconds=1.0), 16000)
+    full = path.read_bytes()
+    path.write_bytes(full[: len(full) // 2])
+    with pytest.raises(AudioError, match=rf"cut\.{fmt}.*(damaged or truncated|is truncated)"):
+        load_audio(path)
+
+
 def test_streamed_wav_with_unknown_length_is_read(tmp_path):
     """A WAV whose data size is left as 0xFFFFFFFF (streaming writers) is not called truncated."""
     path = tmp_path / "stream.wav"
