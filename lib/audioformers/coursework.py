@@ -717,34 +717,71 @@ def _student_of(path: Path, folder: Path) -> str:
     return relative.parts[0] if len(relative.parts) > 1 else path.stem
 
 
+def _grade_child(path: str, connection) -> None:
+    try:
+        connection.send({"results": grade_notebook(path)})
+    except BaseException as error:  # noqa: BLE001 - whatever stops the grading is reported, not raised
+        connection.send({"error": f"{type(error).__name__}: {error}"})
+    finally:
+        connection.close()
+
+
+def _grade_with_time_limit(path: Path, timeout_s: float) -> list[dict[str, object]]:
+    """Grade one notebook in a child process (forked where the platform allows: no new imports) with a time limit."""
+    import multiprocessing
+
+    def failed(message: str) -> list[dict[str, object]]:
+        return [{"exercise": "-", "passed": False, "points": 0, "max_points": 0, "message": message}]
+
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # no fork (Windows): a fresh interpreter per notebook
+        import json
+        import subprocess
+        import sys
+
+        try:
+            done = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade-one", str(path)],
+                                  capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return failed(f"stopped after {timeout_s:.0f} s (an endless loop?)")
+        if done.returncode == 0 and done.stdout.strip():
+            return json.loads(done.stdout.strip().splitlines()[-1])
+        return failed(f"could not grade: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_grade_child, args=(str(path), send), daemon=True)
+    child.start()
+    send.close()
+    answer = receive.recv() if receive.poll(timeout_s) else None
+    child.join(5)
+    if child.is_alive():
+        child.kill()
+        child.join()
+    if answer is None:
+        return failed(f"stopped after {timeout_s:.0f} s (an endless loop?)" if child.exitcode in (None, -9)
+                      else f"could not grade: the grader exited with code {child.exitcode}")
+    return answer["results"] if "results" in answer else failed(f"could not grade: {answer['error']}")
+
+
 def grade_folder(folder: Path | str, out: Path | str, timeout_s: float = 300.0) -> list[dict[str, object]]:
     """Grade every ``*.ipynb`` under ``folder`` (``STUDENT/notebook.ipynb`` or ``notebook.ipynb``), each in its own
     process with a time limit, and write the grade table ``out`` (CSV, one row per student and exercise)."""
     import csv
-    import json
-    import subprocess
-    import sys
+
+    from . import exercises  # noqa: F401 - imported once here, inherited by every forked grader
 
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"SUBMISSIONS must be a folder of notebooks, got {folder}")
+    if timeout_s <= 0:
+        raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     notebooks = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if not notebooks:
         raise FileNotFoundError(f"no notebooks (*.ipynb) under {folder}")
     rows = []
     for path in notebooks:
         base = {"student": _student_of(path, folder), "notebook": str(path.relative_to(folder))}
-        try:
-            done = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade-one", str(path)],
-                                  capture_output=True, text=True, timeout=timeout_s)
-            results = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 and done.stdout.strip() else None
-            if results is None:
-                tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                results = [{"exercise": "-", "passed": False, "points": 0, "max_points": 0, "message": f"could not grade: {tail}"}]
-        except subprocess.TimeoutExpired:
-            results = [{"exercise": "-", "passed": False, "points": 0, "max_points": 0,
-                        "message": f"stopped after {timeout_s:.0f} s (an endless loop?)"}]
-        rows += [{**base, **result} for result in results]
+        rows += [{**base, **result} for result in _grade_with_time_limit(path, timeout_s)]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as handle:

@@ -495,8 +495,12 @@ def test_grade_a_folder_of_submissions(tmp_path):
               "ch2.mu_law_decode": "def mu_law_decode(codes, quantization_channels=256):\n    return 1 / 0"}
     nbformat.write(_fill(stubs, broken), submissions / "cy" / stub_path.name)
     (submissions / "dee.ipynb").write_text("this is not a notebook")
+    endless = {"ch2.snr_db": "def snr_db(reference, estimate):\n    while True:\n        pass"}
+    (submissions / "eve").mkdir()
+    nbformat.write(_fill(stubs, endless), submissions / "eve" / stub_path.name)
     out = tmp_path / "grades.csv"
-    result = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade", str(submissions), "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade", str(submissions), "--out", str(out),
+                             "--timeout", "15"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     with out.open() as handle:
@@ -516,6 +520,7 @@ def test_grade_a_folder_of_submissions(tmp_path):
     assert "defines no function called snr_db" in grade[("cy", "ch2.snr_db")]["message"]
     assert "ZeroDivisionError" in grade[("cy", "ch2.mu_law_decode")]["message"]
     assert grade[("dee", "-")]["passed"] == "False" and "could not grade" in grade[("dee", "-")]["message"]
+    assert "stopped after 15 s" in grade[("eve", "-")]["message"]
     total = sum(int(grade[("ada", k)]["max_points"]) for k in keys)
     assert f"ada: {total} / {total} points" in result.stdout and "bob: " in result.stdout
 
@@ -525,3 +530,5 @@ def test_grade_refuses_a_missing_folder(tmp_path):
         coursework.grade_folder(tmp_path / "nowhere", tmp_path / "g.csv")
     with pytest.raises(FileNotFoundError, match="no notebooks"):
         coursework.grade_folder(tmp_path, tmp_path / "g.csv")
+    with pytest.raises(ValueError, match="timeout_s must be positive"):
+        coursework.grade_folder(tmp_path, tmp_path / "g.csv", timeout_s=0)
