@@ -161,14 +161,14 @@ def build_wave_mini(folder: Path, config: dict) -> dict:
         for path, name in zip(files, names):
             add("speech", split_of[name], name, src.read_mono(path, WAVE_RATE))
         sources.append(src.ASTERISK_SPEECH.as_dict())
-    np.save(folder / "audio.npy", np.concatenate(chunks) if chunks else np.zeros(0, np.int16))
-    write_csv(folder / "files.csv", rows, ["domain", "split", "file", "offset", "length"])
     counts = {f"{d}_{s}": sum(1 for r in rows if (r["domain"], r["split"]) == (d, s))
               for d in ("music", "speech") for s in ("train", "test")}
     for key in ("music_train", "music_test") + (("speech_train", "speech_test") if debian else ()):
         need(counts[key] > 0, "wave-mini", f"no {key.replace('_', ' ')} files",
              [src.ASTERISK_SPEECH] if key.startswith("speech") else [src.ASTERISK_MUSIC] if debian
              else ["music21's Bach chorales (PyPI); fallback_chorales >= 5 gives both splits"])
+    np.save(folder / "audio.npy", np.concatenate(chunks))
+    write_csv(folder / "files.csv", rows, ["domain", "split", "file", "offset", "length"])
     return _metadata("wave-mini", "Music and speech at 8 kHz, peak-normalised, 16-bit PCM, "
                      "split by source file (one array per file).", WAVE_RATE, [], counts, sources,
                      config, domains=sorted({r["domain"] for r in rows}),
@@ -556,18 +556,16 @@ def build_examples(folder: Path, config: dict) -> dict:
         path = src.ASTERISK_MUSIC.root / "macroform-cold_day.wav"
         audio = src.read_mono(path)
         save("music", audio[30 * 8000:], 8000, {**src.ASTERISK_MUSIC.as_dict(), "file": path.name})
-    else:
-        name, audio = src.music21_chorales(1, rate)[0]
-        save("music", audio, rate, {"package": "music21 (PyPI)", "licence": "public domain score",
-                                    "attribution": f"Bach chorale {name}, music21 corpus", **sf_info})
-    if debian:
         path = src.ASTERISK_SPEECH.root / "demo-congrats.wav"
         save("speech", src.read_mono(path), 8000, {**src.ASTERISK_SPEECH.as_dict(), "file": path.name})
-    if debian:
         for name, rel in (("door", "doors/sounds/doors_door_open.ogg"),
                           ("water", "env_sounds/sounds/env_sounds_water.1.ogg")):
             path = src.MINETEST.root / rel
             save(name, src.read_mono(path), src.read_rate(path), {**src.MINETEST.as_dict(), "file": rel})
+    else:
+        name, audio = src.music21_chorales(1, rate)[0]
+        save("music", audio, rate, {"package": "music21 (PyPI)", "licence": "public domain score",
+                                    "attribution": f"Bach chorale {name}, music21 corpus", **sf_info})
     missing = {n: ("asterisk-core-sounds-en-wav" if n == "speech" else "minetest-data")
                for n in EXAMPLE_NAMES if n not in items}
     need(not (debian and missing), "examples", f"no {', '.join(missing)}",
