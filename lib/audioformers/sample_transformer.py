@@ -7,7 +7,9 @@ flash attention on a GPU) and a feed-forward layer follow; a 256-way head predic
 :class:`ConditionedSampleTransformer` adds a small CNN that reads a longer past (the samples *before*
 the attention window, several times its length) and summarises it into one latent vector that is
 added to every position: a wider view of the past at the cost of one convolution stack, not an
-n^2 attention matrix (Verma & Chafe, 2021).
+n^2 attention matrix (Verma & Chafe, 2021). The latent's projection to the model width starts at zero
+(``ConditionEncoderConfig.zero_init``), so the conditioned model starts as the plain transformer and
+any difference between them is learned, not an accident of initialisation.
 
 Generation uses a key/value cache: each new sample attends to cached keys and values instead of
 re-running the whole window. When the window is full, the cache is rebuilt from the last half of
@@ -176,6 +178,7 @@ class ConditionEncoderConfig:
     num_layers: int = 4  # strided conv layers, each dividing time by `stride`
     stride: int = 4  # down-sampling per layer
     latent_dim: int = 64  # size of the latent code
+    zero_init: bool = True  # the projection to the width starts at zero: the model starts as the plain transformer
 
 
 class ConditionEncoder(nn.Module):
@@ -191,6 +194,9 @@ class ConditionEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.to_latent = nn.Linear(config.channels, config.latent_dim)
         self.to_width = nn.Linear(config.latent_dim, width)
+        if config.zero_init:  # initialisation parity: the added path contributes nothing until it is trained
+            nn.init.zeros_(self.to_width.weight)
+            nn.init.zeros_(self.to_width.bias)
 
     def forward(self, past: torch.Tensor) -> torch.Tensor:
         x = self.embed(past).transpose(1, 2)  # (B, ch, P)

@@ -1,5 +1,7 @@
 """Tests of audioformers.sample_transformer: causality, KV cache == naive, clear errors."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -13,6 +15,13 @@ from audioformers.sample_transformer import (
 torch.set_num_threads(1)
 CFG = SampleTransformerConfig(context_length=32, width=32, num_layers=2, num_heads=4)
 COND = ConditionEncoderConfig(past_length=64, channels=8, num_layers=2, stride=4, latent_dim=16)
+
+
+def trained_like(model: ConditionedSampleTransformer) -> ConditionedSampleTransformer:
+    """A conditioned model whose condition projection has moved away from its zero start (as after training)."""
+    with torch.no_grad():
+        model.encoder.to_width.weight.normal_(std=0.1)
+    return model
 
 
 def test_shapes_and_parameters():
@@ -39,7 +48,7 @@ def test_transformer_causal():
 def test_conditioned_causal():
     """Changing future samples (in the window) leaves earlier logits unchanged; the past changes everything."""
     torch.manual_seed(0)
-    model = ConditionedSampleTransformer(CFG, COND).eval()
+    model = trained_like(ConditionedSampleTransformer(CFG, COND)).eval()
     tokens = torch.randint(0, 256, (2, 64 + 32))
     changed = tokens.clone()
     changed[:, 64 + 10 :] = (changed[:, 64 + 10 :] + 5) % 256
@@ -56,7 +65,7 @@ def test_conditioned_causal():
 @pytest.mark.parametrize("conditioned", [False, True])
 def test_kv_cache_equals_naive(conditioned):
     torch.manual_seed(0)
-    model = (ConditionedSampleTransformer(CFG, COND) if conditioned else SampleTransformer(CFG)).eval()
+    model = (trained_like(ConditionedSampleTransformer(CFG, COND)) if conditioned else SampleTransformer(CFG)).eval()
     past = 64 if conditioned else 0
     tokens = torch.randint(0, 256, (2, past + 32))
     with torch.no_grad():
@@ -67,6 +76,30 @@ def test_kv_cache_equals_naive(conditioned):
     for t in range(past + prompt, past + 32):
         logits.append(model.step(tokens[:, t], cache)[:, None])
     torch.testing.assert_close(torch.cat(logits, dim=1), full, rtol=1e-4, atol=1e-5)
+
+
+def test_conditioned_starts_as_the_plain_transformer():
+    """Initialisation parity: with the plain model's weights, the conditioned model's logits are the plain model's
+    at initialisation, whatever the past holds; the condition path still receives a gradient, so it can learn."""
+    torch.manual_seed(0)
+    cond = ConditionedSampleTransformer(CFG, COND)
+    plain = SampleTransformer(CFG)
+    plain.load_state_dict(cond.transformer.state_dict())
+    tokens = torch.randint(0, 256, (3, 64 + 32))
+    other_past = tokens.clone()
+    other_past[:, :64] = torch.randint(0, 256, (3, 64))
+    with torch.no_grad():
+        expected = plain(tokens[:, 64:])
+        torch.testing.assert_close(cond(tokens), expected, rtol=0, atol=0)
+        torch.testing.assert_close(cond(other_past), expected, rtol=0, atol=0)
+    cond(tokens).logsumexp(-1).mean().backward()
+    assert cond.encoder.to_width.weight.grad.abs().sum() > 0
+    # the old default (PyTorch's init of the projection) does not start as the plain model
+    torch.manual_seed(0)
+    legacy = ConditionedSampleTransformer(CFG, replace(COND, zero_init=False))
+    plain.load_state_dict(legacy.transformer.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(legacy(tokens), plain(tokens[:, 64:]), atol=1e-3)
 
 
 def test_bad_input_errors():

@@ -1,0 +1,479 @@
+"""Chapter 3 as evidence: tuned comparison with baselines and per-recording scores, context use, scaling study.
+
+* **Splits.** A validation part is taken out of the training recordings (music: the shortest training
+  track; speech: every tenth training recording). Models and baselines train on the rest; learning rates
+  and the linear predictor's order are chosen on validation; test recordings are only scored.
+* **Equal tuning** (:func:`tune`): every model trains at every learning rate of the same grid, for the
+  same steps and warm-up as the comparison, one seed; the rate with the fewest validation bits per sample
+  is its ``chosen_lr`` (``results/ch3/tuning.<profile>.json``).
+* **Comparison** (:func:`run_comparison`): each model at its chosen rate, per seed and domain, scored on
+  the same held-out windows and positions as the bigram table and the linear predictor
+  (:mod:`audioformers.baselines`); per-recording scores (``per_source``) and the number of test recordings
+  (``test_recordings``) let :mod:`audioformers.evidence` give intervals over recordings.
+  Written to ``results/ch3/compare_<domain>_seed<N>.<profile>.json``.
+* **Context use** (:func:`context_use`): bits per sample as a function of how many past samples the model
+  is given, for the transformer and WaveNets with receptive fields of 63, 255 and 1,023 samples.
+* **Scaling** (:func:`scaling_study`): both families at three sizes, one warm-up / stable / decay run
+  per size giving several training budgets; held-out bits per sample against training compute
+  (6 x parameters x tokens), power law with a floor per family, bootstrap intervals and the crossover
+  (:func:`audioformers.evidence.crossover`). ``results/ch3/scaling.<profile>.json``.
+
+Every trained unit is cached under ``<data_dir>/ch3/study/`` so an interrupted study resumes.
+Command line: ``python -m audioformers.ch3_study --profile book [--parts tuning compare context scaling]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import evidence as ev
+from . import nextsample as ns
+from .baselines import BigramTable, LinearPredictor, choose_linear_order
+from .profiles import pick, validate_profile
+from .results import load_results, write_results
+from .sample_transformer import ConditionedSampleTransformer
+from .seeding import seed_everything
+from .wavenet import WaveNet
+
+CHAPTER = "ch3"
+BASELINES = ("bigram", "linear")
+#: Learning rates every model is tried at (the book's shared rate was 2e-3).
+LR_GRID = {"smoke": (1e-3, 4e-3), "book": (1e-3, 2e-3, 4e-3, 8e-3), "paper": (2.5e-4, 5e-4, 1e-3, 2e-3)}
+#: WaveNets of the context-use measurement: layers per stack (two stacks) -> receptive field.
+CONTEXT_WAVENETS = {63: 5, 255: 7, 1023: 9}
+
+
+# ---- splits and windows ------------------------------------------------------------------------
+def split_recordings(domain: str) -> dict[str, list[np.ndarray]]:
+    """``train`` (minus validation), ``validation`` (taken out of the training split) and ``test`` recordings."""
+    train = ns.load_tokens(domain, "train")
+    test = ns.load_tokens(domain, "test")
+    if len(train) < 2:
+        raise ValueError(f"{domain}: need at least two training recordings to hold one out for validation")
+    if len(train) < 10:  # a few long tracks: hold out the shortest
+        held = {int(np.argmin([len(t) for t in train]))}
+    else:
+        held = set(range(0, len(train), 10))
+    return {"train": [t for i, t in enumerate(train) if i not in held],
+            "validation": [t for i, t in enumerate(train) if i in held], "test": test}
+
+
+def scoring_windows(tokens: list[np.ndarray], num_windows: int, length: int, seed: int = 1234
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """At least ``num_windows`` windows, the same number from every recording long enough; and each one's recording."""
+    usable = [i for i, t in enumerate(tokens) if len(t) >= length]
+    if not usable:
+        raise ValueError(f"no recording is as long as a window of {length} samples")
+    per = max(1, math.ceil(num_windows / len(usable)))
+    rng = np.random.default_rng(seed)
+    windows, ids = [], []
+    for i in usable:
+        starts = rng.integers(0, len(tokens[i]) - length + 1, size=per)
+        windows += [tokens[i][s : s + length] for s in starts]
+        ids += [i] * per
+    return np.stack(windows), np.asarray(ids)
+
+
+# ---- scoring: models and baselines on the same positions ---------------------------------------
+@torch.no_grad()
+def scored_log_probs(predictor: nn.Module | BigramTable | LinearPredictor, windows: np.ndarray | torch.Tensor,
+                     config: ns.ExperimentConfig, batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities (N, S, 256) and targets (N, S) on the last ``score_length`` positions of each window:
+    the positions :func:`audioformers.nextsample.evaluate` scores, for a model or a baseline."""
+    windows = torch.as_tensor(np.asarray(windows)) if not isinstance(windows, torch.Tensor) else windows
+    s = config.score_length
+    targets = windows[:, -s:]
+    if isinstance(predictor, (BigramTable, LinearPredictor)):
+        need = 1 if isinstance(predictor, BigramTable) else predictor.order
+        w = windows.numpy()
+        ctx = np.lib.stride_tricks.sliding_window_view(w[:, -(s + need) : -1], need, axis=1)  # (N, S, need)
+        logp = predictor.log_probs(ctx.reshape(-1, need)).reshape(len(w), s, -1)
+        return torch.from_numpy(logp).float(), targets
+    predictor.eval()
+    out = []
+    for i in range(0, len(windows), batch_size):
+        chunk = windows[i : i + batch_size]
+        if isinstance(predictor, WaveNet):
+            keep = predictor.receptive_field - 1 + s
+            inputs = chunk[:, -(keep + 1) : -1]
+        else:
+            inputs, _ = ns.model_inputs(predictor, chunk, config)
+        out.append(torch.log_softmax(predictor(inputs)[:, -s:].float(), dim=-1))
+    return torch.cat(out), targets
+
+
+def position_scores(log_probs: torch.Tensor, targets: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per scored position (N, S): top-1 hit, top-5 hit, bits."""
+    top5 = log_probs.topk(5, dim=-1).indices  # (N, S, 5)
+    hit = top5 == targets[..., None]
+    bits = -log_probs.gather(-1, targets[..., None])[..., 0] / math.log(2)
+    return {"top1": hit[..., 0].float().numpy(), "top5": hit.any(-1).float().numpy(), "bits_per_sample": bits.numpy()}
+
+
+def summarise_positions(scores: dict[str, np.ndarray], ids: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """Pooled metrics over all positions (``final``) and the mean per recording (``per_source``)."""
+    final = {k: float(v.mean()) for k, v in scores.items()}
+    per_source = {k: {names[i]: float(v[ids == i].mean()) for i in np.unique(ids)} for k, v in scores.items()}
+    return {"final": final, "per_source": per_source}
+
+
+# ---- cached units --------------------------------------------------------------------------------
+def _unit_path(kind: str, payload: dict[str, Any]) -> Path:
+    from .data import build_hash, data_dir
+
+    payload = {**payload, "data": build_hash("wave-mini"), "version": 1}
+    key = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:14]
+    return data_dir() / CHAPTER / "study" / f"{kind}-{key}"
+
+
+def _train_cached(name: str, config: ns.ExperimentConfig, seed: int, train: list[np.ndarray],
+                  eval_windows: torch.Tensor, eval_on: str) -> tuple[dict[str, Any], nn.Module]:
+    """:func:`audioformers.nextsample.train_one`, cached on disk by model, config, seed and data.
+
+    The held-out curve is recorded on ``eval_windows`` (named ``eval_on``) of the first call; evaluation
+    does not change training, so the tuning run at a model's chosen rate is also its seed-0 comparison run.
+    """
+    base = _unit_path("train", {"name": name, "config": asdict(config), "seed": seed})
+    meta, weights = base.with_suffix(".json"), base.with_suffix(".pt")
+    model = ns.build_model(name, config)
+    if meta.exists() and weights.exists():
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return json.loads(meta.read_text()), model.eval()
+    run = ns.train_one(name, config, seed, train, eval_windows)
+    model = run.pop("model").eval()
+    run["curve_on"] = eval_on
+    base.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), weights)
+    meta.write_text(json.dumps(run))
+    return run, model
+
+
+def _recording_names(domain: str, split: list[np.ndarray]) -> list[str]:
+    return [f"{domain}-test-{i:03d}" for i in range(len(split))]
+
+
+# ---- equal tuning --------------------------------------------------------------------------------
+def tuning_config(profile: str, domain: str = "music", models: tuple[str, ...] = ns.MODEL_NAMES) -> dict[str, Any]:
+    """What a tuning result must have been run with to be reused."""
+    profile = validate_profile(profile)
+    return {**asdict(ns.experiment_config(profile, domain)), "grid": list(LR_GRID[profile]), "models": list(models),
+            "tuned_on": domain, "validation_recordings": len(split_recordings(domain)["validation"]), "seed": 0}
+
+
+def tune(profile: str, domain: str = "music", models: tuple[str, ...] = ns.MODEL_NAMES) -> dict[str, Any]:
+    """Every model at every rate of the grid (same steps, warm-up, seed); chosen on validation bits."""
+    profile = validate_profile(profile)
+    config = ns.experiment_config(profile, domain)
+    parts = split_recordings(domain)
+    windows, _ = scoring_windows(parts["validation"], config.eval_windows, ns.window_length(config), seed=99)
+    windows = torch.from_numpy(windows)
+    grid = LR_GRID[profile]
+    table: dict[str, dict[str, float]] = {}
+    for name in models:
+        table[name] = {}
+        for lr in grid:
+            _, model = _train_cached(name, replace(config, lr=lr), 0, parts["train"], windows, "validation")
+            logp, targets = scored_log_probs(model, windows, config)
+            table[name][str(lr)] = float(position_scores(logp, targets)["bits_per_sample"].mean())
+    chosen = {name: float(min(scores, key=scores.get)) for name, scores in table.items()}
+    metrics = {"chosen_lr": chosen, "chosen_warmup_steps": {n: config.warmup_steps for n in models},
+               "validation_bits_per_sample": table, "grid": list(grid),
+               "edge_of_grid": {n: chosen[n] in (min(grid), max(grid)) for n in models}}
+    write_results(CHAPTER, "tuning", metrics, config=tuning_config(profile, domain, models), profile=profile)
+    return metrics
+
+
+def load_or_tune(profile: str) -> dict[str, Any]:
+    """The stored tuning if it was run with the current grid, sizes and split; else run it."""
+    try:
+        stored = load_results(CHAPTER, "tuning", profile)
+        if stored["config"] == tuning_config(profile):
+            return stored["metrics"]
+    except (FileNotFoundError, KeyError):
+        pass
+    return tune(profile)
+
+
+# ---- the tuned comparison --------------------------------------------------------------------------
+def comparison_config(profile: str, domain: str, chosen_lr: dict[str, float]) -> dict[str, Any]:
+    config = ns.experiment_config(profile, domain)
+    parts = split_recordings(domain)
+    return {**asdict(config), "models": list(ns.MODEL_NAMES), "baselines": list(BASELINES),
+            "chosen_lr": chosen_lr, "lr_grid": list(LR_GRID[validate_profile(profile)]), "tuned_on": "music",
+            "test_recordings": len(parts["test"]), "validation_recordings": len(parts["validation"]),
+            "scoring": "per-recording windows, last score_length positions"}
+
+
+def run_comparison(profile: str, seed: int, domain: str = "music") -> dict[str, Any]:
+    """Models at their chosen rates and both baselines, scored on the same test windows; per-recording scores."""
+    profile = validate_profile(profile)
+    tuning = load_or_tune(profile)
+    config = ns.experiment_config(profile, domain)
+    parts = split_recordings(domain)
+    windows, ids = scoring_windows(parts["test"], config.eval_windows, ns.window_length(config))
+    windows = torch.from_numpy(windows)
+    names = _recording_names(domain, parts["test"])
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    for name in ns.MODEL_NAMES:
+        lr = tuning["chosen_lr"][name]
+        run, model = _train_cached(name, replace(config, lr=lr), seed, parts["train"], windows, "test")
+        if seed == 0:
+            from .training import save_checkpoint
+
+            save_checkpoint(ns.checkpoint_path(f"compare_{domain}_seed{seed}", name, profile), model=model.state_dict())
+        run.update(summarise_positions(position_scores(*scored_log_probs(model, windows, config)), ids, names))
+        out[name] = {**run, "chosen_lr": lr}
+    bigram = BigramTable().fit(parts["train"])
+    linear, order_bits = choose_linear_order(parts["train"], parts["validation"],
+                                             **pick(smoke={"orders": (1, 2, 4), "max_rows": 20_000, "positions": 2_000},
+                                                    book={}, paper={}, profile=profile))
+    for key, base in (("bigram", bigram), ("linear", linear)):
+        out[key] = {"parameters": base.num_parameters,
+                    **summarise_positions(position_scores(*scored_log_probs(base, windows, config)), ids, names)}
+    out["linear"].update(order=linear.order, validation_bits_by_order={str(k): v for k, v in order_bits.items()})
+    write_results(CHAPTER, f"compare_{domain}_seed{seed}", out, config=comparison_config(profile, domain,
+                  tuning["chosen_lr"]), seed=seed, device="cpu", wall_time_s=time.perf_counter() - start,
+                  profile=profile)
+    return out
+
+
+def load_or_run(profile: str, seed: int, domain: str = "music") -> dict[str, Any]:
+    """The stored tuned comparison if its config matches the current one; else run it."""
+    try:
+        stored = load_results(CHAPTER, f"compare_{domain}_seed{seed}", profile)
+        tuning = load_results(CHAPTER, "tuning", profile)["metrics"]
+        if stored["config"] == comparison_config(profile, domain, tuning["chosen_lr"]) and stored["seed"] == seed:
+            return stored["metrics"]
+    except (FileNotFoundError, KeyError):
+        pass
+    return run_comparison(profile, seed, domain)
+
+
+def model_rows(runs: list[dict[str, Any]]) -> list[str]:
+    """Names in a comparison result that are models or baselines (not bookkeeping)."""
+    return [k for k in (*ns.MODEL_NAMES, *BASELINES) if k in runs[0]]
+
+
+# ---- context use -----------------------------------------------------------------------------------
+@torch.no_grad()
+def bits_vs_past(model: nn.Module, windows: np.ndarray, pasts: list[int], positions: int = 2048,
+                 seed: int = 0, batch_size: int = 256) -> list[float]:
+    """Held-out bits per sample when the model is given only the last ``k`` samples before each scored one."""
+    rng = np.random.default_rng(seed)
+    longest = max(pasts)
+    if windows.shape[1] <= longest:
+        raise ValueError(f"windows of {windows.shape[1]} samples cannot give a past of {longest}")
+    rows = rng.integers(0, len(windows), size=positions)
+    cols = rng.integers(longest, windows.shape[1], size=positions)
+    out = []
+    for k in pasts:
+        inputs = np.stack([windows[r, c - k : c] for r, c in zip(rows, cols)])
+        targets = torch.from_numpy(windows[rows, cols])
+        total = 0.0
+        for i in range(0, positions, batch_size):
+            logits = model(torch.from_numpy(inputs[i : i + batch_size]))[:, -1]
+            total += float(F.cross_entropy(logits.float(), targets[i : i + batch_size], reduction="sum"))
+        out.append(total / positions / math.log(2))
+    return out
+
+
+def _music_setup(profile: str) -> tuple[dict[str, Any], ns.ExperimentConfig, dict[str, list[np.ndarray]], np.ndarray]:
+    """Tuning, music config, music splits and the music test windows (shared by context use and scaling)."""
+    tuning = load_or_tune(profile)
+    config = ns.experiment_config(profile, "music")
+    parts = split_recordings("music")
+    windows, _ = scoring_windows(parts["test"], config.eval_windows, ns.window_length(config))
+    return tuning, config, parts, windows
+
+
+def context_use(profile: str) -> dict[str, Any]:
+    """Bits per sample against the past available: the (tuned, seed 0) transformer and three WaveNets."""
+    profile = validate_profile(profile)
+    tuning, config, parts, windows = _music_setup(profile)
+    twindows = torch.from_numpy(windows)
+    pasts_all = [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 255, 511, 1022, 2047) if p < windows.shape[1] - 1]
+    out: dict[str, Any] = {"pasts": {}, "bits_per_sample": {}, "receptive_field": {}, "parameters": {}}
+    _, transformer = _train_cached("transformer", replace(config, lr=tuning["chosen_lr"]["transformer"]), 0,
+                                   parts["train"], twindows, "test")
+    pasts = [p for p in pasts_all if p < config.context_length]
+    key = "transformer"
+    out["pasts"][key], out["receptive_field"][key] = pasts, config.context_length
+    out["bits_per_sample"][key] = bits_vs_past(transformer, windows, pasts)
+    out["parameters"][key] = transformer.num_parameters()
+    for rf, layers in pick(smoke={63: 3}, book=CONTEXT_WAVENETS, paper=CONTEXT_WAVENETS, profile=profile).items():
+        cfg = replace(config, lr=tuning["chosen_lr"]["wavenet"], wavenet_layers_per_stack=layers, wavenet_stacks=2)
+        _, wavenet = _train_cached("wavenet", cfg, 0, parts["train"], twindows, "test")
+        key = f"wavenet_rf{wavenet.receptive_field}"
+        out["pasts"][key] = [p for p in pasts_all if p < wavenet.receptive_field]
+        out["receptive_field"][key] = wavenet.receptive_field
+        out["bits_per_sample"][key] = bits_vs_past(wavenet, windows, out["pasts"][key])
+        out["parameters"][key] = wavenet.num_parameters()
+    write_results(CHAPTER, "context_use", {"context_use": out}, config={**asdict(config), "chosen_lr":
+                  tuning["chosen_lr"], "positions": 2048, "seed": 0}, profile=profile)
+    return out
+
+
+# ---- scaling study ---------------------------------------------------------------------------------
+SIZES = {  # family -> size -> config overrides (about 60k, 250k, 1M parameters)
+    "transformer": {"small": {"width": 32, "num_layers": 3}, "medium": {"width": 64, "num_layers": 4},
+                    "large": {"width": 128, "num_layers": 4}},
+    "wavenet": {"small": {"wavenet_channels": 20}, "medium": {"wavenet_channels": 46},
+                "large": {"wavenet_channels": 92}},
+}
+
+
+def scaling_budgets(profile: str) -> list[int]:
+    """Training budgets in optimiser steps (x 2,048 tokens at book: 0.3M to 4.9M tokens)."""
+    return pick(smoke=[2, 4, 8], book=[150, 300, 600, 1200, 2400], paper=[1000, 2000, 4000, 8000, 16000],
+                profile=profile)
+
+
+def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: list[np.ndarray],
+            windows: torch.Tensor, lr: float, seed: int = 0, decay_fraction: float = 0.2) -> dict[str, Any]:
+    """One warm-up / stable / decay run: for each budget b, a branch of the stable run at 0.8 b decays
+    linearly to zero over the last 0.2 b steps and is scored. Returns bits per sample per budget."""
+    seed_everything(seed)
+    model = ns.build_model(name, config)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    rng = np.random.default_rng(seed + 1000)
+    length = ns.window_length(config)
+    warm = config.warmup_steps
+
+    def step(m: nn.Module, o: torch.optim.Optimizer, lr_now: float, r: np.random.Generator) -> None:
+        for g in o.param_groups:
+            g["lr"] = lr_now
+        batch = torch.from_numpy(ns.sample_windows(train, config.batch_size, length, r))
+        inputs, targets = ns.model_inputs(m, batch, config)
+        logits = m(inputs)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        o.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        o.step()
+
+    results: dict[int, float] = {}
+    done, start = 0, time.perf_counter()
+    model.train()
+    for budget in sorted(budgets):
+        branch_at = int(round((1 - decay_fraction) * budget))
+        while done < branch_at:
+            step(model, opt, lr * min(1.0, (done + 1) / max(1, warm)), rng)
+            done += 1
+        branch, bopt = copy.deepcopy(model), copy.deepcopy(opt)
+        brng = copy.deepcopy(rng)
+        decay = budget - branch_at
+        for i in range(decay):
+            step(branch, bopt, lr * (1 - (i + 1) / (decay + 1)), brng)
+        logp, targets = scored_log_probs(branch, windows, config)
+        results[budget] = float(position_scores(logp, targets)["bits_per_sample"].mean())
+        model.train()
+    return {"steps": sorted(results), "bits_per_sample": [results[b] for b in sorted(results)],
+            "parameters": model.num_parameters(), "train_seconds": time.perf_counter() - start}
+
+
+def scaling_study(profile: str, families: tuple[str, ...] = ("transformer", "wavenet"),
+                  sizes: tuple[str, ...] = ("small", "medium", "large"), resamples: int = 200) -> dict[str, Any]:
+    """Each family and size trained once (cached); fits per family written after every finished unit."""
+    profile = validate_profile(profile)
+    tuning, config, parts, windows = _music_setup(profile)
+    windows = torch.from_numpy(windows)
+    budgets = scaling_budgets(profile)
+    tokens_per_step = config.batch_size * config.context_length
+    runs: dict[str, dict[str, Any]] = {f: {} for f in families}
+    for size in sizes:  # small sizes of both families first: a partial study is still a comparison
+        for family in families:
+            cfg = replace(config, **SIZES[family][size]) if profile != "smoke" else config
+            lr = tuning["chosen_lr"][family]
+            path = _unit_path("scaling", {"family": family, "config": asdict(cfg), "budgets": budgets, "lr": lr})
+            meta = path.with_suffix(".json")
+            if meta.exists():
+                run = json.loads(meta.read_text())
+            else:
+                run = wsd_run(family, cfg, budgets, parts["train"], windows, lr)
+                meta.parent.mkdir(parents=True, exist_ok=True)
+                meta.write_text(json.dumps(run))
+            run["tokens"] = [s * tokens_per_step for s in run["steps"]]
+            run["compute"] = [6.0 * run["parameters"] * t for t in run["tokens"]]
+            runs[family][size] = run
+            write_scaling(profile, runs, config, budgets, tuning["chosen_lr"], resamples)
+    return load_results(CHAPTER, "scaling", profile)["metrics"]
+
+
+def fit_family(compute: list[float], bits: list[float], resamples: int = 200) -> dict[str, Any]:
+    """Power law with a floor of bits against compute, with a 90% residual-bootstrap interval of each term."""
+    fit = ev.fit_power_law(compute, bits)
+    boots = ev.bootstrap_trends(compute, bits, resamples=resamples)
+    q = lambda attr: [float(v) for v in np.quantile([getattr(b, attr) for b in boots], [0.05, 0.95])]  # noqa: E731
+    return {"exponent": fit.exponent, "exponent_interval": q("exponent"), "floor": fit.floor,
+            "floor_interval": q("floor"), "scale": fit.scale, "x_ref": fit.x_ref, "points": len(compute)}
+
+
+def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.ExperimentConfig, budgets: list[int],
+                  chosen_lr: dict[str, float], resamples: int = 200) -> None:
+    metrics: dict[str, Any] = {"families": {}, "sizes_done": {f: list(r) for f, r in runs.items()}}
+    pooled = {}
+    for family, by_size in runs.items():
+        compute = [c for r in by_size.values() for c in r["compute"]]
+        bits = [b for r in by_size.values() for b in r["bits_per_sample"]]
+        entry: dict[str, Any] = {"runs": by_size, "chosen_lr": chosen_lr[family]}
+        if len(compute) >= 3:
+            entry.update(fit_family(compute, bits, resamples))
+        metrics["families"][family] = entry
+        pooled[family] = (compute, bits)
+        medium = by_size.get("medium") or next(iter(by_size.values()), None)
+        if medium:  # the report's reader: one learning curve per family (bits against tokens)
+            metrics[family] = {"curve": {"tokens": medium["tokens"], "bits_per_sample": medium["bits_per_sample"]},
+                               "train_seconds": medium["train_seconds"], "parameters": medium["parameters"]}
+    t, w = pooled.get("transformer"), pooled.get("wavenet")
+    if t and w and len(t[0]) >= 3 and len(w[0]) >= 3:
+        cross = ev.crossover(t[0], t[1], w[0], w[1], lower_is_better=True, resamples=resamples)
+        metrics["crossover"] = {"text": cross.text("FLOPs of training compute"), "median": cross.median,
+                                "low": cross.low, "high": cross.high, "fraction": cross.fraction,
+                                "horizon": cross.horizon, "x_last": cross.x_last}
+    write_results(CHAPTER, "scaling", metrics, config={**asdict(config), "budgets_steps": budgets,
+                  "sizes": SIZES, "schedule": "warm-up, stable, linear decay over the last 20% of each budget",
+                  "compute": "6 x parameters x training tokens", "seed": 0}, profile=profile)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Chapter 3 study: tuning, tuned comparison, context use, scaling")
+    parser.add_argument("--profile", default="book")
+    parser.add_argument("--parts", nargs="+", default=["tuning", "compare", "context", "scaling"],
+                        choices=["tuning", "compare", "context", "scaling"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--domains", nargs="+", default=["music", "speech"])
+    parser.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if "tuning" in args.parts:
+        print(json.dumps(load_or_tune(args.profile)["chosen_lr"]), flush=True)
+    for i, domain in enumerate(args.domains):  # music's comparison, then context use, then the other domains
+        if "compare" in args.parts:
+            for seed in args.seeds:
+                out = load_or_run(args.profile, seed, domain)
+                print(domain, seed, json.dumps({k: v["final"] for k, v in out.items()}), flush=True)
+        if i == 0 and "context" in args.parts:
+            print(json.dumps(context_use(args.profile)["bits_per_sample"]), flush=True)
+    if "scaling" in args.parts:
+        out = scaling_study(args.profile, sizes=tuple(args.sizes))
+        print(json.dumps({f: {k: v for k, v in e.items() if k != "runs"} for f, e in out["families"].items()}),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Tests of audioformers.ch3_study: identical scoring of models and baselines, per-recording scores,
+context use, the warm-up/stable/decay scaling run and its fits."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from audioformers import ch3_study as cs
+from audioformers import nextsample as ns
+from audioformers.baselines import BigramTable, LinearPredictor
+
+torch.set_num_threads(1)
+CFG = ns.experiment_config("smoke")
+
+
+def recordings(n: int = 3, length: int = 3000, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    return [np.clip(128 + 60 * np.sin(2 * np.pi * t / (20 + 7 * i)) + rng.integers(-3, 4, length), 0, 255)
+            .astype(np.int64) for i in range(n)]
+
+
+@pytest.mark.parametrize("name", ns.MODEL_NAMES)
+def test_models_scored_exactly_as_the_models_scorer(name):
+    torch.manual_seed(0)
+    model = ns.build_model(name, CFG).eval()
+    windows, _ = cs.scoring_windows(recordings(), 12, ns.window_length(CFG))
+    windows = torch.from_numpy(windows)
+    logp, targets = cs.scored_log_probs(model, windows, CFG)
+    scores = cs.position_scores(logp, targets)
+    expected = ns.evaluate(model, windows, CFG)
+    assert logp.shape == (len(windows), CFG.score_length, 256)
+    for key in ("top1", "top5", "bits_per_sample"):
+        assert scores[key].mean() == pytest.approx(expected[key], abs=1e-5)
+
+
+def test_baselines_scored_on_the_models_positions():
+    recs = recordings()
+    windows, _ = cs.scoring_windows(recs, 6, ns.window_length(CFG))
+    s = CFG.score_length
+    _, model_targets = cs.scored_log_probs(ns.build_model("wavenet", CFG), torch.from_numpy(windows), CFG)
+    bigram = BigramTable().fit(recs)
+    logp, targets = cs.scored_log_probs(bigram, windows, CFG)
+    torch.testing.assert_close(targets, model_targets)
+    # position j of the scored block is predicted from the sample just before it in the window
+    previous = windows[:, -s - 1 : -1]
+    np.testing.assert_allclose(logp.numpy(), bigram.log_probs(previous.reshape(-1, 1)).reshape(len(windows), s, 256),
+                               rtol=1e-6)
+    linear = LinearPredictor(order=4).fit(recs)
+    logp, targets = cs.scored_log_probs(linear, windows, CFG)
+    torch.testing.assert_close(targets, model_targets)
+    last = np.stack([windows[:, -s - 4 + j : -s + j] for j in range(s)], axis=1)  # (N, S, 4)
+    np.testing.assert_allclose(logp.numpy(), linear.log_probs(last.reshape(-1, 4)).reshape(len(windows), s, 256),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_scoring_windows_and_per_source_scores():
+    recs = recordings(4) + [np.zeros(10, dtype=np.int64)]  # the last one is too short for a window
+    windows, ids = cs.scoring_windows(recs, 10, 100, seed=1)
+    assert sorted(set(ids)) == [0, 1, 2, 3] and np.all(np.bincount(ids) == 3)  # ceil(10 / 4) windows each
+    for w, i in zip(windows, ids):  # each window is a piece of its own recording
+        assert any(np.array_equal(recs[i][s : s + 100], w) for s in range(len(recs[i]) - 99))
+    scores = {"top5": np.arange(12, dtype=float)[:, None] * np.ones((12, 2))}
+    out = cs.summarise_positions(scores, ids, [f"r{k}" for k in range(5)])
+    assert out["final"]["top5"] == pytest.approx(5.5)
+    assert out["per_source"]["top5"] == {"r0": 1.0, "r1": 4.0, "r2": 7.0, "r3": 10.0}
+    with pytest.raises(ValueError, match="no recording"):
+        cs.scoring_windows(recs, 4, 10_000)
+
+
+def test_context_use_wavenet_gains_nothing_beyond_its_receptive_field():
+    torch.manual_seed(0)
+    model = ns.build_model("wavenet", replace(CFG, wavenet_layers_per_stack=3, wavenet_stacks=1))  # field 8
+    windows = np.stack(recordings(2, 400))
+    bits = cs.bits_vs_past(model, windows, [1, 3, 7, 20, 100], positions=64)
+    # a past longer than the receptive field changes nothing (up to float summation order) ...
+    assert bits[3] == pytest.approx(bits[2], abs=1e-4) and bits[4] == pytest.approx(bits[2], abs=1e-4)
+    # ... while a shorter one does
+    assert abs(bits[0] - bits[2]) > 1e-3
+    with pytest.raises(ValueError, match="cannot give a past"):
+        cs.bits_vs_past(model, windows, [400])
+
+
+def test_wsd_run_gives_one_score_per_budget_and_resumes_nothing_hidden():
+    recs = recordings()
+    windows, _ = cs.scoring_windows(recs, 4, ns.window_length(CFG))
+    run = cs.wsd_run("transformer", CFG, [2, 4, 6], recs, torch.from_numpy(windows), lr=3e-3)
+    assert run["steps"] == [2, 4, 6] and len(run["bits_per_sample"]) == 3
+    again = cs.wsd_run("transformer", CFG, [2, 4, 6], recs, torch.from_numpy(windows), lr=3e-3)
+    assert again["bits_per_sample"] == pytest.approx(run["bits_per_sample"])  # deterministic per seed
+
+
+def test_fit_family_recovers_an_exponent():
+    compute = np.logspace(12, 15, 8)
+    bits = 4.0 + 2.0 * (compute / compute.max()) ** -0.3
+    fit = cs.fit_family(list(compute), list(bits), resamples=20)
+    assert fit["exponent"] == pytest.approx(0.3, abs=0.03) and fit["floor"] == pytest.approx(4.0, abs=0.05)
+    assert fit["exponent_interval"][0] <= fit["exponent"] <= fit["exponent_interval"][1]
