@@ -411,7 +411,7 @@ def test_two_processes_downloading_one_dataset_fetch_it_once(server, tmp_path):
     import multiprocessing
 
     reg = _entry(server, "two", {"t.zip": _zip_bytes({"t/a.txt": b"a" * 100_000})}, [dl.Archive(("t.zip",))])
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")  # the server's thread runs here: no fork
     queue = context.Queue()
     children = [context.Process(target=_download_in_child, args=(reg, tmp_path, queue)) for _ in range(2)]
     for child in children:
