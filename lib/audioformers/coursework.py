@@ -7,6 +7,7 @@ Teachers maintain one version of each notebook; :func:`make_student_copies` deri
   :mod:`audioformers.exercises`), else one derived from the solution itself (each function keeps its
   signature and docstring, its body becomes ``raise NotImplementedError``; imports and ``check_...(...)``
   self-check calls are kept); tags that hide the code in the book (``hide-input`` ...) are dropped;
+* a cell tagged ``answer`` (the book's worked answer to an open exercise) is removed;
 * a **markdown cell tagged** ``solution`` is removed, and so is every MyST block titled "Solution" inside
   a markdown cell (``:::{admonition} Solution`` with ``:class: dropdown``, ```` ```{dropdown} Solution ````,
   ``{solution}`` directives);
@@ -41,6 +42,8 @@ from typing import Iterable
 import nbformat
 
 SOLUTION_TAG = "solution"
+# Cells that answer an open exercise (a worked measurement, a model answer): removed from the student edition.
+ANSWER_TAGS = {"answer", "answers"}
 # Tags that hide a cell's code in the book (a solution behind a toggle); a student's stub must be in plain view.
 HIDING_TAGS = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 DEFAULT_OUTPUT = Path("_build") / "student"
@@ -59,6 +62,11 @@ def _source(cell: dict) -> str:
 def is_solution(cell: dict) -> bool:
     """True for a cell tagged ``solution`` (``metadata.tags``)."""
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def is_answer(cell: dict) -> bool:
+    """True for a cell tagged ``answer``: the book's answer to an open exercise, which has no stub."""
+    return bool(ANSWER_TAGS & set(cell.get("metadata", {}).get("tags", [])))
 
 
 def _is_solution_opening(match: re.Match) -> bool:
@@ -156,6 +164,8 @@ def student_notebook(notebook: nbformat.NotebookNode, *, keep_outputs: bool = Fa
     student = copy.deepcopy(notebook)
     cells = []
     for cell in student.cells:
+        if is_answer(cell) and not is_solution(cell):
+            continue
         if cell.cell_type == "code":
             if is_solution(cell):
                 cell.source = stub_for(cell).rstrip("\n")

@@ -153,6 +153,13 @@ def test_timing_table_reads_the_provenance_cell(tmp_path):
     assert "| 02_y | ? | ? | not recorded |" in table
 
 
+def test_answer_cells_of_open_exercises_are_removed():
+    answer = new_code_cell("print('ANSWER-9')", metadata={"tags": ["answer", "hide-input"]})
+    note = new_markdown_cell("The measured answer: ANSWER-10.", metadata={"tags": ["answer"]})
+    student = coursework.student_notebook(new_notebook(cells=[new_markdown_cell("# X"), answer, note]), keep_outputs=True)
+    assert [c.source for c in student.cells] == ["# X"]
+
+
 def test_stubs_are_shown_even_where_the_book_hides_the_solution(tmp_path):
     cell = new_code_cell("def f():\n    return 1", metadata={"tags": ["solution", "hide-input", "keep-me"], "stub": "def f():\n    ..."})
     student = coursework.student_notebook(new_notebook(cells=[cell]))
@@ -304,16 +311,19 @@ def test_student_edition_contains_no_solution_text(student_edition):
         book = nbformat.read(path, as_version=4)
         student = nbformat.read(student_edition / path.name, as_version=4)
         student_text = "\n".join(c.source for c in student.cells)
-        for cell in book.cells:
-            if "solution" in cell.metadata.get("tags", []):
-                for line in _code_lines(cell.source):
+        hidden = [c for c in book.cells if {"solution", "answer"} & set(c.metadata.get("tags", []))]
+        shown = "\n".join(c.source for c in book.cells if c not in hidden)
+        for cell in hidden:
+            indented = "\n".join("    " + line for line in cell.source.splitlines())  # top-level lines too
+            for line in _code_lines(cell.source) + _code_lines(indented, minimum=30):
+                if line not in shown and not line.startswith(("def ", "exercises.")):  # shown elsewhere, or the stub's own
                     assert line not in student_text, (path.name, line)
                     searched += 1
         for line in _solution_block_lines(book):
             assert line not in student_text, (path.name, line)
             searched += 1
         assert "reference solution, folded away" not in student_text and "the book shows a reference solution" not in student_text
-        assert all("solution" not in c.metadata.get("tags", []) for c in student.cells)
+        assert all(not {"solution", "answer"} & set(c.metadata.get("tags", [])) for c in student.cells)
     for giveaway in ("200/3", "200.0 / 3", "ln(6.4)", "log(6.4)", "2595", "(kernel_size - 1) * sum"):
         assert giveaway not in everything, giveaway
     assert searched > 150  # the search really looked at the solutions
