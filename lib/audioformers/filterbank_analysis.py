@@ -49,17 +49,31 @@ def sorted_centres(filters: np.ndarray, sample_rate: int, n_fft: int = 1024) -> 
 
 def dft_line(num_neurons: int, sample_rate: int) -> np.ndarray:
     """A DFT's centre frequencies: equally spaced from 0 Hz to Nyquist over ``num_neurons``."""
+    num_neurons, sample_rate = _check_line(num_neurons, sample_rate)
     return np.linspace(0.0, sample_rate / 2, num_neurons)
+
+
+def _check_line(num_neurons: int, sample_rate: int) -> tuple[int, int]:
+    from .audio_io import check_sample_rate
+    from .validation import check_int
+
+    return check_int("num_neurons", num_neurons, minimum=1), check_sample_rate(sample_rate)
 
 
 def mel_line(num_neurons: int, sample_rate: int) -> np.ndarray:
     """Centre frequencies equally spaced on the mel scale (librosa's Slaney mel) from 0 Hz to Nyquist."""
+    num_neurons, sample_rate = _check_line(num_neurons, sample_rate)
     return mel_to_hz(np.linspace(0.0, float(hz_to_mel(sample_rate / 2)), num_neurons))
 
 
 def average_spectrum(audio: np.ndarray, sample_rate: int, n_fft: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Mean power spectrum of (N, T) audio over Hann-windowed frames of ``n_fft`` samples (hop n_fft/2)."""
-    audio = np.asarray(audio, dtype=np.float64)
+    from .audio_io import check_audio, check_sample_rate
+    from .validation import check_int
+
+    audio = check_audio(audio, name="audio", ndim=(1, 2)).astype(np.float64)
+    sample_rate = check_sample_rate(sample_rate)
+    n_fft = check_int("n_fft", n_fft, minimum=2)
     if audio.ndim == 1:
         audio = audio[None]
     if audio.shape[1] < n_fft:
@@ -125,3 +139,76 @@ def curvature_summary(centres_sorted: np.ndarray, sample_rate: int) -> dict[str,
         "mean_abs_from_mel_hz": float(np.mean(np.abs(centres_sorted - mel_line(n, sample_rate)))),
         "fraction_below_1khz": float(np.mean(centres_sorted < 1000.0)),
     }
+
+
+# --- weight change: what training added, read against the training data --------------------------
+
+def random_patches(audio: np.ndarray, patch_samples: int, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` patches of ``patch_samples`` samples at random positions of random clips of (N, T) audio."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 2 or audio.shape[1] < patch_samples:
+        raise ValueError(f"audio must be (clips, >= {patch_samples} samples), got shape {audio.shape}")
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    rng = np.random.default_rng(seed)
+    clips = rng.integers(0, audio.shape[0], count)
+    starts = rng.integers(0, audio.shape[1] - patch_samples + 1, count)
+    return np.stack([audio[c, s : s + patch_samples] for c, s in zip(clips, starts)])  # (count, patch)
+
+
+def principal_components(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Principal directions of (count, taps) patches (uncentred second moment: the energy the layer sees).
+
+    Returns (variances descending (taps,), directions as rows (taps, taps))."""
+    patches = np.asarray(patches, dtype=np.float64)
+    if patches.ndim != 2 or patches.shape[0] < 2:
+        raise ValueError(f"patches must be (count >= 2, taps), got shape {patches.shape}")
+    moment = patches.T @ patches / len(patches)  # (taps, taps)
+    values, vectors = np.linalg.eigh(moment)
+    order = np.argsort(values)[::-1]
+    return values[order], vectors[:, order].T
+
+
+def top_energy(weights: np.ndarray, directions: np.ndarray, top: int) -> float:
+    """Fraction of the energy (squared norm) of the rows of ``weights`` inside the span of the first ``top``
+    ``directions``. Random weights give about ``top / taps``; gradient steps of a linear layer fed by the
+    patches lie in the span of the patches, so they concentrate in the top directions."""
+    weights = _check_filters(weights)
+    if not 1 <= top <= directions.shape[0]:
+        raise ValueError(f"top must be in 1..{directions.shape[0]}, got {top}")
+    projected = weights @ directions[:top].T  # (neurons, top)
+    total = float(np.sum(weights ** 2))
+    if total == 0:
+        raise ValueError("weights are all zero: no energy to split")
+    return float(np.sum(projected ** 2) / total)
+
+
+def filterbank_summary(filters: np.ndarray, sample_rate: int, energy_curve: np.ndarray) -> dict[str, float]:
+    """:func:`curvature_summary` plus the mean |Δ| (Hz) from the data's energy-following curve."""
+    centres, _ = sorted_centres(filters, sample_rate)
+    if len(energy_curve) != len(centres):
+        raise ValueError(f"energy_curve has {len(energy_curve)} points for {len(centres)} neurons")
+    return {**curvature_summary(centres, sample_rate),
+            "mean_abs_from_energy_hz": float(np.mean(np.abs(centres - energy_curve)))}
+
+
+def front_end_report(initial: np.ndarray, trained: np.ndarray, patches: np.ndarray, power: np.ndarray,
+                     freqs: np.ndarray, sample_rate: int, top: int = 50) -> dict:
+    """The initial weights, the trained weights and the ``weight_change`` (trained − initial), each read the same
+    way: filterbank layout (below 1 kHz, distance to the DFT, mel and the data's energy-following curves) and
+    the share of its energy in the ``top`` principal components of the training patches. The weight change
+    also gets ``relative_change`` = ‖trained − initial‖ / ‖initial‖."""
+    initial, trained = _check_filters(initial), _check_filters(trained)
+    if initial.shape != trained.shape:
+        raise ValueError(f"initial and trained weights differ in shape: {initial.shape} vs {trained.shape}")
+    _, directions = principal_components(patches)
+    if directions.shape[0] != initial.shape[1]:
+        raise ValueError(f"patches have {directions.shape[0]} samples, the filters {initial.shape[1]} taps")
+    curve = energy_line(power, freqs, initial.shape[0])
+    out = {}
+    for name, weights in (("initial", initial), ("trained", trained), ("weight_change", trained - initial)):
+        out[name] = {**filterbank_summary(weights, sample_rate, curve), "top_energy": top_energy(weights, directions, top)}
+    out["weight_change"]["relative_change"] = float(np.linalg.norm(trained - initial) / np.linalg.norm(initial))
+    out["energy_curve_below_1khz"] = float(np.mean(curve < 1000.0))
+    out["top_components"] = top
+    return out
