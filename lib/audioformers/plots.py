@@ -102,7 +102,10 @@ def plot_waveform(
     **line_kwargs,
 ) -> Axes:
     """Amplitude against time in seconds."""
+    from .audio_io import check_sample_rate
+
     waveform = check_audio(waveform)
+    sample_rate = check_sample_rate(sample_rate)
     ax = _axes(ax)
     t = start_s + np.arange(len(waveform)) / sample_rate
     ax.plot(t, waveform, linewidth=0.7, **line_kwargs)

@@ -206,3 +206,21 @@ def windowed_amplitude(waveform: np.ndarray, sample_rate: int, window: str = "ha
     amplitude = np.abs(np.fft.rfft(x * window_array(window, n))) / n
     amplitude[1 : (n + 1) // 2] *= 2.0
     return np.fft.rfftfreq(n, 1.0 / sample_rate), amplitude / coherent_gain(window, n)
+
+
+def peaks_in_band(frame: np.ndarray, sample_rate: int, low_hz: float, high_hz: float, n_fft: int | None = None,
+                  window: str = "hann", floor_db: float = -20.0) -> list[float]:
+    """Frequencies (Hz) of the spectral peaks of a windowed ``frame`` between ``low_hz`` and ``high_hz``.
+
+    A peak is a local maximum no more than ``floor_db`` below the band's highest level; ``n_fft`` (default:
+    the frame length) zero-pads. Two partials are *resolved* when each gives its own peak.
+    """
+    if not 0 <= low_hz < high_hz:
+        raise ValueError(f"need 0 <= low_hz < high_hz, got {low_hz}, {high_hz}")
+    freqs, level = padded_spectrum_db(frame, sample_rate, n_fft or len(frame), window)
+    band = np.flatnonzero((freqs >= low_hz) & (freqs <= high_hz))
+    if band.size < 3:
+        raise ValueError(f"the band {low_hz}-{high_hz} Hz holds fewer than 3 bins at this resolution")
+    lv = level[band]
+    is_peak = (lv[1:-1] > lv[:-2]) & (lv[1:-1] >= lv[2:]) & (lv[1:-1] >= lv.max() + floor_db)
+    return [float(freqs[band[1 + i]]) for i in np.flatnonzero(is_peak)]

@@ -128,3 +128,15 @@ def test_coherent_gain_matches_scipy_and_corrects_the_peak(window, scipy_name):
     assert amplitude.max() == pytest.approx(0.7, rel=1e-6)
     with pytest.raises(ValueError, match="length"):
         stft.coherent_gain(window, 0)
+
+
+def test_peaks_in_band_counts_resolved_partials():
+    sr = 16000
+    t = np.arange(sr) / sr
+    pair = np.sin(2 * np.pi * 440 * t) + np.sin(2 * np.pi * 450 * t)
+    frame = pair[4800 - 2048 : 4800 + 2048]
+    found = stft.peaks_in_band(frame, sr, 400, 500, n_fft=16384)
+    assert len(found) == 2 and abs(found[0] - 440) < 1.5 and abs(found[1] - 450) < 1.5
+    assert len(stft.peaks_in_band(pair[4800 - 512 : 4800 + 512], sr, 400, 500, n_fft=16384)) == 1
+    with pytest.raises(ValueError, match="low_hz"):
+        stft.peaks_in_band(frame, sr, 500, 400)
