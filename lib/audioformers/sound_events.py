@@ -525,6 +525,9 @@ def family_config(profile: str | None = None, seed: int = 0, task: str = "family
     if task not in ("family", "pitch"):
         raise ValueError(f"task must be 'family' or 'pitch', got {task!r}")
     sizes = front_end_sizes(profile)
+    from .validation import check_int
+
+    seed = check_int("seed", seed, minimum=0)
     return _base_config({**sizes, "task": task}, model="transformer-average", seed=seed)
 
 
@@ -562,7 +565,17 @@ def front_end_record(config: RunConfig, profile: str, progress: bool = False) ->
     audio = task["train_audio"]
     power, freqs = fa.average_spectrum(audio[: min(len(audio), 400)], 16000)
     patches = fa.random_patches(audio, config.patch_samples, sizes["patches"], seed=0)
-    return fa.front_end_report(w0, w1, patches, power, freqs, 16000, top=sizes["top_components"])
+    record = fa.front_end_report(w0, w1, patches, power, freqs, 16000, top=sizes["top_components"])
+    # what the chapter draws, so that it needs no checkpoint: sorted centre frequencies at 256 ranks, the
+    # data's energy-following curve, its mean power spectrum, and the gallery's single neurons
+    ranks = np.linspace(0, w0.shape[0] - 1, 256).round().astype(int)
+    record["curves"] = {"rank": ranks, "energy_following": fa.energy_line(power, freqs, w0.shape[0])[ranks].round(1),
+                        **{name: fa.sorted_centres(w, 16000)[0][ranks].round(1)
+                           for name, w in (("initial", w0), ("trained", w1), ("weight_change", w1 - w0))}}
+    record["spectrum"] = {"freqs": freqs[::4], "power": [float(f"{v:.4g}") for v in (power / power.max())[::4]]}
+    record["gallery"] = {kind: [{"neuron": i, "weights_scaled": (w1[i] / np.abs(w1[i]).max()).round(4)} for i in picks]
+                         for kind, picks in fa.gallery(w1, 16000, per_kind=2).items()}
+    return record
 
 
 def run_front_end(profile: str | None = None, progress: bool = True, resume: bool = True,
