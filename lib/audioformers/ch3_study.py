@@ -268,6 +268,37 @@ def model_rows(runs: list[dict[str, Any]]) -> list[str]:
     return [k for k in (*ns.MODEL_NAMES, *BASELINES) if k in runs[0]]
 
 
+def scores_matrix(runs: list[dict[str, Any]], name: str, metric: str = "top5") -> np.ndarray:
+    """(seeds, test recordings) scores of one model or baseline, for :func:`audioformers.evidence.compare`."""
+    recordings = sorted(runs[0][name]["per_source"][metric])
+    return np.array([[run[name]["per_source"][metric][r] for r in recordings] for run in runs])
+
+
+def load_stored(name: str, profile: str, config: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """A stored ch3 study result (``results/ch3/<name>.<profile>.json``) or ``None``; with ``config``, only if it matches."""
+    try:
+        stored = load_results(CHAPTER, name, profile)
+    except FileNotFoundError:
+        return None
+    if config is not None and stored.get("config") != config:
+        return None
+    return stored
+
+
+def context_config(profile: str, chosen_lr: dict[str, float]) -> dict[str, Any]:
+    return {**asdict(ns.experiment_config(profile, "music")), "chosen_lr": chosen_lr, "positions": 2048, "seed": 0}
+
+
+def load_or_run_context(profile: str) -> dict[str, Any]:
+    """The stored context-use measurement if made with the current config and tuning; else measure it."""
+    tuning = load_stored("tuning", profile)
+    if tuning is not None:
+        stored = load_stored("context_use", profile, context_config(profile, tuning["metrics"]["chosen_lr"]))
+        if stored is not None:
+            return stored["metrics"]["context_use"]
+    return context_use(profile)
+
+
 # ---- context use -----------------------------------------------------------------------------------
 @torch.no_grad()
 def bits_vs_past(model: nn.Module, windows: np.ndarray, pasts: list[int], positions: int = 2048,
@@ -322,8 +353,8 @@ def context_use(profile: str) -> dict[str, Any]:
         out["receptive_field"][key] = wavenet.receptive_field
         out["bits_per_sample"][key] = bits_vs_past(wavenet, windows, out["pasts"][key])
         out["parameters"][key] = wavenet.num_parameters()
-    write_results(CHAPTER, "context_use", {"context_use": out}, config={**asdict(config), "chosen_lr":
-                  tuning["chosen_lr"], "positions": 2048, "seed": 0}, profile=profile)
+    write_results(CHAPTER, "context_use", {"context_use": out}, config=context_config(profile, tuning["chosen_lr"]),
+                  profile=profile)
     return out
 
 
