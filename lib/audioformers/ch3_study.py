@@ -211,7 +211,9 @@ def load_or_tune(profile: str) -> dict[str, Any]:
 def comparison_config(profile: str, domain: str, chosen_lr: dict[str, float]) -> dict[str, Any]:
     config = ns.experiment_config(profile, domain)
     parts = split_recordings(domain)
-    return {**asdict(config), "models": list(ns.MODEL_NAMES), "baselines": list(BASELINES),
+    tuned = ", ".join(f"{name} {lr:g}" for name, lr in chosen_lr.items())
+    return {**asdict(config), "lr": f"tuned per model on validation: {tuned}", "models": list(ns.MODEL_NAMES),
+            "baselines": list(BASELINES),
             "chosen_lr": chosen_lr, "lr_grid": list(LR_GRID[validate_profile(profile)]), "tuned_on": "music",
             "test_recordings": len(parts["test"]), "validation_recordings": len(parts["validation"]),
             "scoring": "per-recording windows, last score_length positions"}
