@@ -98,3 +98,35 @@ def test_fit_family_recovers_an_exponent():
     fit = cs.fit_family(list(compute), list(bits), resamples=20)
     assert fit["exponent"] == pytest.approx(0.3, abs=0.03) and fit["floor"] == pytest.approx(4.0, abs=0.05)
     assert fit["exponent_interval"][0] <= fit["exponent"] <= fit["exponent_interval"][1]
+
+
+def test_stored_comparison_reused_only_when_its_config_is_current(monkeypatch):
+    """A result written with another configuration (an older conditioning init, another tuned rate) is re-run,
+    never shown as current."""
+    chosen = {"wavenet": 4e-3, "transformer": 2e-3, "conditioned": 2e-3}
+    current = {"config": {"a": 1}, "seed": 0, "metrics": {"stored": True}}
+    store = {"tuning": {"metrics": {"chosen_lr": chosen}}, "compare_music_seed0": current}
+    monkeypatch.setattr(cs, "load_results", lambda chapter, name, profile: store[name])
+    monkeypatch.setattr(cs, "comparison_config", lambda profile, domain, lr: {"a": 1} if lr == chosen else {"a": 2})
+    monkeypatch.setattr(cs, "run_comparison", lambda profile, seed, domain: {"rerun": True})
+    assert cs.load_or_run("smoke", 0, "music") == {"stored": True}
+    current["config"] = {"a": 1, "condition_zero_init": False}
+    assert cs.load_or_run("smoke", 0, "music") == {"rerun": True}
+    current["config"] = {"a": 1}
+    store["tuning"]["metrics"]["chosen_lr"] = {**chosen, "wavenet": 8e-3}
+    assert cs.load_or_run("smoke", 0, "music") == {"rerun": True}
+
+
+def test_split_holds_validation_out_of_training(monkeypatch):
+    tracks = {"train": [np.zeros(n, dtype=np.int64) + i for i, n in enumerate([900, 500, 700, 800])],
+              "test": recordings(1, 500)}
+    monkeypatch.setattr(ns, "load_tokens", lambda domain, split: tracks[split])
+    split = cs.split_recordings("music")
+    assert [len(t) for t in split["validation"]] == [500]  # a few long tracks: the shortest is held out
+    assert sorted(len(t) for t in split["train"]) == [700, 800, 900] and len(split["test"]) == 1
+    tracks["train"] = [np.zeros(100, dtype=np.int64) + i for i in range(25)]  # many prompts: every tenth
+    split = cs.split_recordings("speech")
+    assert [int(t[0]) for t in split["validation"]] == [0, 10, 20] and len(split["train"]) == 22
+    tracks["train"] = tracks["train"][:1]
+    with pytest.raises(ValueError, match="at least two training recordings"):
+        cs.split_recordings("music")
