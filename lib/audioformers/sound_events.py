@@ -570,10 +570,10 @@ def front_end_record(config: RunConfig, profile: str, progress: bool = False) ->
     # data's energy-following curve, its mean power spectrum, and the gallery's single neurons
     ranks = np.linspace(0, w0.shape[0] - 1, 256).round().astype(int)
     record["curves"] = {"rank": ranks, "energy_following": fa.energy_line(power, freqs, w0.shape[0])[ranks].round(1),
-                        **{name: fa.sorted_centres(w, 16000)[0][ranks].round(1)
+                        **{name: fa.sorted_centres(w, 16000)[0][ranks].astype(np.float64).round(1)
                            for name, w in (("initial", w0), ("trained", w1), ("weight_change", w1 - w0))}}
     record["spectrum"] = {"freqs": freqs[::4], "power": [float(f"{v:.4g}") for v in (power / power.max())[::4]]}
-    record["gallery"] = {kind: [{"neuron": i, "weights_scaled": (w1[i] / np.abs(w1[i]).max()).round(4)} for i in picks]
+    record["gallery"] = {kind: [{"neuron": i, "weights_scaled": (w1[i] / np.abs(w1[i]).max()).astype(np.float64).round(4)} for i in picks]
                          for kind, picks in fa.gallery(w1, 16000, per_kind=2).items()}
     return record
 
@@ -597,6 +597,8 @@ def run_front_end(profile: str | None = None, progress: bool = True, resume: boo
         if run_one(cfg, cached_only=True) is None:
             continue  # the comparison has not trained it yet
         out["soundmix"][str(seed)] = front_end_record(cfg, profile)
+        if len(out["soundmix"]) > 1:  # the chapter's gallery shows the first seed's neurons
+            out["soundmix"][str(seed)].pop("gallery")
     for task in ("family", "pitch"):
         cfg = family_config(profile, front_end_sizes(profile)["seed"], task)
         run = run_one(cfg, progress=progress, cached_only=cached_only, resume=resume)
@@ -605,6 +607,7 @@ def run_front_end(profile: str | None = None, progress: bool = True, resume: boo
         runs.append(run)
         out[task] = {"accuracy": run["accuracy"], "curve": run.get("curve"), "train_seconds": run["train_seconds"],
                      "per_source": run["per_source"], **front_end_record(cfg, profile)}
+        out[task].pop("gallery")
     sm = out["soundmix"].values()
     out["distance_to_energy_hz"] = {
         "initial": [r["initial"]["mean_abs_from_energy_hz"] for r in sm],
