@@ -72,8 +72,13 @@ class CodeLM(nn.Module):
 
     def hidden_states(self, codes: torch.Tensor) -> list[torch.Tensor]:
         """Input embedding and the output of every block: ``num_layers + 1`` tensors ``(B, T, W)``."""
-        if codes.ndim != 2:
-            raise ValueError(f"codes must be (batch, time), got shape {tuple(codes.shape)}")
+        if not isinstance(codes, torch.Tensor):
+            raise TypeError(f"codes must be a torch.Tensor, got {type(codes).__name__}")
+        if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
+            raise TypeError(f"codes must be integer codes, got dtype {codes.dtype}")
+        if codes.ndim != 2 or codes.shape[1] == 0:
+            raise ValueError(f"codes must be (batch, time) with time >= 1, got shape {tuple(codes.shape)}")
+        codes = codes.long()  # uint8 / int16 / int32 codes too
         b, t = codes.shape
         if t > self.config.context_length:
             raise ValueError(f"sequence of {t} codes is longer than context_length {self.config.context_length}")
@@ -93,8 +98,10 @@ class CodeLM(nn.Module):
 
     def loss(self, codes: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy (nats) of predicting ``codes[:, 1:]`` from ``codes[:, :-1]``."""
+        if isinstance(codes, torch.Tensor) and codes.ndim == 2 and codes.shape[1] < 2:
+            raise ValueError(f"codes need at least 2 steps to predict a next one, got shape {tuple(codes.shape)}")
         logits = self(codes[:, :-1])  # (B, T-1, K)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes[:, 1:].reshape(-1))
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes[:, 1:].long().reshape(-1))
 
     @torch.no_grad()
     def embed(self, codes: torch.Tensor, layer: int = -1, batch_size: int = 512) -> torch.Tensor:

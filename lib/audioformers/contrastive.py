@@ -99,8 +99,11 @@ class CNNEncoder(nn.Module):
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
     """NT-Xent loss of two views ``(B, D)``: each view must pick its partner out of 2B-1 candidates."""
-    if z1.shape != z2.shape or z1.ndim != 2:
-        raise ValueError(f"views must both be (batch, dim), got {tuple(z1.shape)} and {tuple(z2.shape)}")
+    from .validation import check_float
+
+    temperature = check_float("temperature", temperature, minimum=0.0, strict_minimum=True)
+    if z1.shape != z2.shape or z1.ndim != 2 or z1.shape[0] < 1:
+        raise ValueError(f"views z1, z2 must both be (batch, dim), got {tuple(z1.shape)} and {tuple(z2.shape)}")
     b = z1.shape[0]
     z = F.normalize(torch.cat([z1, z2]), dim=1)  # (2B, D)
     sim = z @ z.T / temperature  # (2B, 2B)

@@ -133,6 +133,12 @@ def bigram_next_code_accuracy(train: list[np.ndarray], test: list[np.ndarray], q
     Fits ``p(next | previous)`` by counting on ``train`` (add-one smoothing) and reports, on ``test``:
     top-k accuracy, the cross-entropy in bits per sample, and the top-1 accuracy of repeating the previous code.
     """
+    channels = _check_channels(quantization_channels)
+    for i, codes in enumerate(test):  # a code outside 0..C-1 (e.g. -1) would index the table silently
+        try:
+            code_histogram(np.asarray(codes), channels)
+        except ValueError as error:
+            raise ValueError(f"test sequence {i}: {error}") from None
     counts = bigram_counts(train, quantization_channels) + 1.0  # (C, C) add-one smoothing
     log_p = np.log2(counts / counts.sum(1, keepdims=True))  # (C, C)
     ranking = np.argsort(-counts, axis=1)  # (C, C) most likely next codes first

@@ -337,6 +337,9 @@ class Decoder:
             raise ValueError(f"prompt must have shape (batch, time), got {tuple(prompt.shape)}")
         if prompt.shape[1] <= self.past:
             raise ValueError(f"the prompt must be longer than the conditioning past ({self.past} samples)")
+        if prompt.is_floating_point() or prompt.is_complex() or prompt.dtype == torch.bool:
+            raise TypeError(f"prompt must hold integer codes, got dtype {prompt.dtype}")
+        prompt = prompt.long()  # uint8 mu-law codes too
         self.seq = prompt
         if self.is_wavenet:
             if self.cached:
@@ -373,8 +376,9 @@ class Decoder:
 
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw one token per row from softmax(logits / temperature); temperature 0 = argmax."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    from .validation import check_float
+
+    temperature = check_float("temperature", temperature, minimum=0.0)
     if temperature == 0:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, C)
@@ -384,9 +388,20 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, generator: tor
 @torch.no_grad()
 def generate(model: nn.Module, prompt: torch.Tensor, num_samples: int, temperature: float = 1.0,
              seed: int = 0, cached: bool = True, progress: bool = False) -> torch.Tensor:
-    """Continue ``prompt`` (B, P) by ``num_samples`` tokens; returns (B, num_samples)."""
+    """Continue ``prompt`` (B, P) by ``num_samples`` tokens; returns (B, num_samples).
+
+    ``prompt`` may hold any integer dtype (uint8 mu-law codes too); ``num_samples`` and ``seed`` may be
+    NumPy integers.
+    """
     from tqdm.auto import tqdm
 
+    from .validation import check_float, check_int
+
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    temperature = check_float("temperature", temperature, minimum=0.0)
+    seed = check_int("seed", seed, minimum=0)
+    if not isinstance(prompt, torch.Tensor):
+        raise TypeError(f"prompt must be a torch.Tensor of codes, got {type(prompt).__name__}")
     generator = torch.Generator(device=prompt.device).manual_seed(seed)
     decoder = Decoder(model, cached=cached)
     logits = decoder.reset(prompt)

@@ -195,7 +195,9 @@ def demo_batch(step: int, batch_size: int, seed: int, offset: int = 0) -> tuple[
 
 
 def demo_model(seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
+    from .validation import check_int
+
+    torch.manual_seed(check_int("seed", seed, minimum=0))
     return torch.nn.Sequential(torch.nn.Linear(FRAME, 64), torch.nn.GELU(), torch.nn.Linear(64, NUM_CLASSES))
 
 

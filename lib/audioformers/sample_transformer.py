@@ -121,17 +121,18 @@ class SampleTransformer(nn.Module):
             total -= self.embed.weight.numel() + self.position.weight.numel()
         return total
 
-    def _check(self, tokens: torch.Tensor, start: int = 0) -> None:
-        check_tokens(tokens, self.config.num_classes)
+    def _check(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
+        tokens = check_tokens(tokens, self.config.num_classes)
         if start + tokens.shape[1] > self.config.context_length:
             raise ValueError(
                 f"context of {start + tokens.shape[1]} samples is longer than the position table "
                 f"(context_length={self.config.context_length})"
             )
+        return tokens
 
     def forward(self, tokens: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """tokens (B, T); optional ``condition`` (B, C) added to every position."""
-        self._check(tokens)
+        tokens = self._check(tokens)
         return self._run(tokens, 0, condition, None)
 
     def _run(self, tokens: torch.Tensor, start: int, condition: torch.Tensor | None, caches: list | None) -> torch.Tensor:
@@ -151,7 +152,7 @@ class SampleTransformer(nn.Module):
     @torch.no_grad()
     def prefill(self, tokens: torch.Tensor, cache: dict, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Fill a fresh ``cache`` with a prompt (B, T); return logits (B, T, 256)."""
-        self._check(tokens)
+        tokens = self._check(tokens)
         cache.update(self.init_cache())
         cache["condition"] = condition
         logits = self._run(tokens, 0, condition, cache["caches"])
@@ -166,7 +167,7 @@ class SampleTransformer(nn.Module):
         if cache["position"] + 1 > self.config.context_length:  # the hot loop skips the range check
             raise ValueError(f"context of {cache['position'] + 1} samples is longer than the position table "
                              f"(context_length={self.config.context_length})")
-        logits = self._run(token[:, None], cache["position"], cache["condition"], cache["caches"])  # (B, 1, C)
+        logits = self._run(token.long()[:, None], cache["position"], cache["condition"], cache["caches"])  # (B, 1, C)
         cache["position"] += 1
         return logits[:, 0]
 
@@ -236,7 +237,7 @@ class ConditionedSampleTransformer(nn.Module):
         return total
 
     def split(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_tokens(tokens, self.config.num_classes)
+        tokens = check_tokens(tokens, self.config.num_classes)
         p = self.past_length
         if tokens.shape[1] <= p:
             raise ValueError(f"need more than past_length={p} tokens (past + window), got {tokens.shape[1]}")

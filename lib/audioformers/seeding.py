@@ -13,10 +13,9 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
 
     With ``deterministic`` the CPU kernels are deterministic already; on CUDA cuDNN is asked to be.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    from .validation import check_int
+
+    seed = check_int("seed", seed, minimum=0)  # NumPy integers too: random.seed refuses np.int64
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -29,4 +28,6 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
 
 def numpy_rng(seed: int) -> np.random.Generator:
     """A NumPy ``Generator`` for data shuffling, independent of global state."""
-    return np.random.default_rng(seed)
+    from .validation import check_int
+
+    return np.random.default_rng(check_int("seed", seed, minimum=0))

@@ -36,10 +36,11 @@ def stft_magnitude(
     Periodic windows; with ``center`` the signal is padded by ``n_fft // 2`` on each side
     (zeros by default, as librosa >= 0.10; ``pad_mode="reflect"`` as torchaudio).
     """
+    from .validation import check_int
+
     x = _as_tensor(waveform)
-    if n_fft <= 0 or (hop_length is not None and hop_length <= 0):
-        raise ValueError(f"n_fft and hop_length must be positive, got {n_fft}, {hop_length}")
-    hop_length = hop_length or n_fft // 4
+    n_fft = check_int("n_fft", n_fft, minimum=1)
+    hop_length = n_fft // 4 if hop_length is None else check_int("hop_length", hop_length, minimum=1)
     win = make_window(window, n_fft, device=x.device)
     lead = x.shape[:-1]
     spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop_length, window=win, center=center, pad_mode=pad_mode, return_complex=True)
@@ -210,9 +211,11 @@ def square_wave_partial_sum(frequency_hz: float, sample_rate: int, seconds: floa
 
 def frame_signal(waveform: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
     """Cut 1-D audio into overlapping frames ``(num_frames, frame_length)`` (no padding)."""
+    from .validation import check_int
+
     x = check_audio(waveform)
-    if frame_length <= 0 or hop_length <= 0:
-        raise ValueError(f"frame_length and hop_length must be positive, got {frame_length}, {hop_length}")
+    frame_length = check_int("frame_length", frame_length, minimum=1)
+    hop_length = check_int("hop_length", hop_length, minimum=1)
     if len(x) < frame_length:
         raise ValueError(f"waveform ({len(x)} samples) is shorter than one frame ({frame_length})")
     num_frames = 1 + (len(x) - frame_length) // hop_length
@@ -320,8 +323,10 @@ def mfcc(
     The recipe and defaults of ``librosa.feature.mfcc``: power mel spectrogram, ``10 log10``
     (floored at ``top_db`` below the loudest value of the whole input), then a DCT along the mel axis.
     """
-    if not 1 <= n_mfcc <= n_mels:
-        raise ValueError(f"need 1 <= n_mfcc <= n_mels, got n_mfcc={n_mfcc}, n_mels={n_mels}")
+    from .validation import check_int
+
+    n_mels = check_int("n_mels", n_mels, minimum=1)
+    n_mfcc = check_int("n_mfcc", n_mfcc, minimum=1, maximum=n_mels)
     power = stft_magnitude(waveform, n_fft, hop_length, power=2.0)  # (..., n_fft//2+1, F)
     fb = torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels)).to(power.device)
     db = 10.0 * torch.log10(torch.clamp(fb @ power, min=1e-10))  # (..., n_mels, F)

@@ -485,8 +485,12 @@ def note_code_table(codes_by_k: dict[int, np.ndarray], pitch_of_patch: np.ndarra
 def add_noise(waveform: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     """``waveform`` plus white noise at ``snr_db`` below its mean power (a rendered note repeats exactly;
     a recording never does)."""
-    waveform = np.asarray(waveform, dtype=np.float32)
-    rng = np.random.default_rng(seed)
+    from .audio_io import check_audio
+    from .validation import check_float, check_int
+
+    waveform = check_audio(waveform, ndim=None).astype(np.float32)
+    snr_db = check_float("snr_db", snr_db)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     noise_power = float(np.mean(waveform ** 2)) / 10 ** (snr_db / 10)
     return (waveform + rng.normal(scale=np.sqrt(noise_power), size=waveform.shape)).astype(np.float32)
 

@@ -265,7 +265,11 @@ def assign_codes(vectors: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def code_usage(codes: np.ndarray, num_codes: int) -> tuple[np.ndarray, float]:
     """Histogram of code counts ``(num_codes,)`` and the perplexity ``exp(entropy)`` of its distribution."""
-    counts = np.bincount(np.asarray(codes).ravel(), minlength=num_codes).astype(np.float64)
+    from .validation import check_int, check_tokens
+
+    num_codes = check_int("num_codes", num_codes, minimum=1)
+    codes = check_tokens("codes", codes, num_codes).cpu().numpy()
+    counts = np.bincount(codes.ravel(), minlength=num_codes).astype(np.float64)
     p = counts / counts.sum()
     nz = p[p > 0]
     return counts, float(np.exp(-(nz * np.log(nz)).sum()))

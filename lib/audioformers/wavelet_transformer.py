@@ -64,8 +64,9 @@ class WaveletTransformerConfig:
 # ----------------------------------------------------------------------------------------- Haar pooling
 def haar_window_sizes(num_positions: int) -> list[int]:
     """Window sizes 1, 2, 4, ... below ``num_positions``, then ``num_positions`` (one global average)."""
-    if num_positions < 1:
-        raise ValueError(f"num_positions must be >= 1, got {num_positions}")
+    from .validation import check_int
+
+    num_positions = check_int("num_positions", num_positions, minimum=1)
     sizes, w = [], 1
     while w < num_positions:
         sizes.append(w)

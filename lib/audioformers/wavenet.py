@@ -27,7 +27,8 @@ from .training import count_parameters
 
 
 def check_tokens(tokens: torch.Tensor, num_classes: int, name: str = "tokens") -> torch.Tensor:
-    """Raise a clear error unless ``tokens`` is a (B, T) integer tensor of values in 0..num_classes-1."""
+    """``tokens`` as int64 if it is a (B, T) integer tensor (any integer dtype: uint8 mu-law codes too) of
+    values in 0..num_classes-1; else a clear error naming it."""
     if not isinstance(tokens, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tokens).__name__}")
     if tokens.ndim != 2:
@@ -39,7 +40,7 @@ def check_tokens(tokens: torch.Tensor, num_classes: int, name: str = "tokens") -
     low, high = int(tokens.min()), int(tokens.max())
     if low < 0 or high >= num_classes:
         raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values {low}..{high}")
-    return tokens
+    return tokens.long()
 
 
 @dataclass
@@ -139,7 +140,7 @@ class WaveNet(nn.Module):
         return total - self.embed.weight.numel() if non_embedding else total
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        check_tokens(tokens, self.config.num_classes)
+        tokens = check_tokens(tokens, self.config.num_classes)
         x = self.embed(tokens).transpose(1, 2)  # (B, R, T)
         skip_sum = 0
         for layer in self.layers:
@@ -160,7 +161,7 @@ class WaveNet(nn.Module):
     @torch.no_grad()
     def prefill(self, tokens: torch.Tensor, state: WaveNetState) -> torch.Tensor:
         """Run a prompt (B, P) through the parallel forward pass and fill the queues; logits (B, 256) after it."""
-        check_tokens(tokens, self.config.num_classes)
+        tokens = check_tokens(tokens, self.config.num_classes)
         if state.position != 0:
             raise ValueError("prefill needs a fresh state from init_state()")
         x = self.embed(tokens).transpose(1, 2)  # (B, R, P)
@@ -180,7 +181,7 @@ class WaveNet(nn.Module):
         """Feed one token per batch item, (B,) -> logits (B, 256) for the next sample; updates ``state``."""
         if token.ndim != 1:
             raise ValueError(f"step expects one token per batch item, shape (B,), got {tuple(token.shape)}")
-        x = self.embed(token)  # (B, R); the hot loop skips the range check (prefill/forward do it)
+        x = self.embed(token.long())  # (B, R); the hot loop skips the range check (prefill/forward do it)
         skip_sum = 0
         t = state.position
         for i, (layer, queue) in enumerate(zip(self.layers, state.queues)):
