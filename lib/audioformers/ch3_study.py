@@ -18,7 +18,8 @@
   (6 x parameters x tokens), power law with a floor per family, bootstrap intervals and the crossover
   (:func:`audioformers.evidence.crossover`). ``results/ch3/scaling.<profile>.json``.
 
-Every trained unit is cached under ``<data_dir>/ch3/study/`` so an interrupted study resumes.
+Every trained unit is cached under ``<data_dir>/ch3/study/`` (and checkpointed every tenth of its steps
+while it trains) so an interrupted study resumes.
 Command line: ``python -m audioformers.ch3_study --profile book [--parts tuning compare context scaling]``.
 """
 
@@ -152,12 +153,14 @@ def _train_cached(name: str, config: ns.ExperimentConfig, seed: int, train: list
     if meta.exists() and weights.exists():
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         return json.loads(meta.read_text()), model.eval()
-    run = ns.train_one(name, config, seed, train, eval_windows)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    partial = base.with_suffix(".partial.pt")  # an interrupted unit resumes from its last tenth of training
+    run = ns.train_one(name, config, seed, train, eval_windows, checkpoint=partial)
     model = run.pop("model").eval()
     run["curve_on"] = eval_on
-    base.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), weights)
     meta.write_text(json.dumps(run))
+    partial.unlink(missing_ok=True)
     return run, model
 
 
