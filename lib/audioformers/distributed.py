@@ -140,7 +140,8 @@ def fit_data_parallel(model: torch.nn.Module, next_global_batch: Callable[[int],
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr)
     start, losses = 0, []
     if checkpoint_path is not None and Path(checkpoint_path).exists():
-        state = load_checkpoint(checkpoint_path, map_location=info.device)
+        state = load_checkpoint(checkpoint_path, map_location=info.device,
+                                rebuild="delete it, or run with --no-resume, to train from the start")
         unwrap(net).load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start, losses = int(state["step"]), list(state["train_loss"])

@@ -283,7 +283,8 @@ def training_checkpoint_path(name: str, model_name: str, profile: str, config: E
 def load_trained(name: str, model_name: str, profile: str, domain: str = "music", **overrides: Any) -> nn.Module:
     """A model trained by :func:`run_comparison`, rebuilt at the profile's sizes and loaded (eval mode)."""
     model = build_model(model_name, experiment_config(profile, domain, **overrides))
-    model.load_state_dict(load_checkpoint(checkpoint_path(name, model_name, profile))["model"])
+    rebuild = f"delete it and rerun the comparison (python -m audioformers.reproduce ch3 --profile {profile} --no-resume)"
+    model.load_state_dict(load_checkpoint(checkpoint_path(name, model_name, profile), rebuild=rebuild)["model"])
     return model.eval()
 
 
