@@ -44,9 +44,11 @@ from . import evidence as ev
 from . import nextsample as ns
 from .baselines import BigramTable, LinearPredictor, choose_linear_order
 from .profiles import pick, validate_profile
-from .results import load_results, write_results
+from .results import (CorruptFileError, atomic_write, atomic_write_text, cache_notice, load_results, read_cache_json,
+                      write_results)
 from .sample_transformer import ConditionedSampleTransformer
 from .seeding import seed_everything
+from .training import load_checkpoint
 from .wavenet import WaveNet
 
 CHAPTER = "ch3"
@@ -150,16 +152,20 @@ def _train_cached(name: str, config: ns.ExperimentConfig, seed: int, train: list
     base = _unit_path("train", {"name": name, "config": asdict(config), "seed": seed})
     meta, weights = base.with_suffix(".json"), base.with_suffix(".pt")
     model = ns.build_model(name, config)
-    if meta.exists() and weights.exists():
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        return json.loads(meta.read_text()), model.eval()
+    cached = read_cache_json(meta) if weights.exists() else None  # a corrupt cache: a notice, then retrained
+    if cached is not None:
+        try:
+            model.load_state_dict(load_checkpoint(weights))
+            return cached, model.eval()
+        except CorruptFileError as error:
+            cache_notice(weights, error)
     base.parent.mkdir(parents=True, exist_ok=True)
     partial = base.with_suffix(".partial.pt")  # an interrupted unit resumes from its last tenth of training
     run = ns.train_one(name, config, seed, train, eval_windows, checkpoint=partial)
     model = run.pop("model").eval()
     run["curve_on"] = eval_on
-    torch.save(model.state_dict(), weights)
-    meta.write_text(json.dumps(run))
+    atomic_write(weights, lambda handle: torch.save(model.state_dict(), handle))  # never a half-written cache
+    atomic_write_text(meta, json.dumps(run))
     partial.unlink(missing_ok=True)
     return run, model
 
@@ -436,12 +442,10 @@ def scaling_study(profile: str, families: tuple[str, ...] = ("transformer", "wav
             lr = tuning["chosen_lr"][family]
             path = _unit_path("scaling", {"family": family, "config": asdict(cfg), "budgets": budgets, "lr": lr})
             meta = path.with_suffix(".json")
-            if meta.exists():
-                run = json.loads(meta.read_text())
-            else:
+            run = read_cache_json(meta)  # None when missing or corrupt (with a notice)
+            if run is None:
                 run = wsd_run(family, cfg, budgets, parts["train"], windows, lr)
-                meta.parent.mkdir(parents=True, exist_ok=True)
-                meta.write_text(json.dumps(run))
+                atomic_write_text(meta, json.dumps(run))
             run["tokens"] = [s * tokens_per_step for s in run["steps"]]
             run["compute"] = [6.0 * run["parameters"] * t for t in run["tokens"]]
             runs[family][size] = run
