@@ -57,3 +57,30 @@ def test_bad_input():
         fa.centre_frequencies(np.full((3, 8), np.nan), SR)
     with pytest.raises(ValueError, match="n_fft"):
         fa.filter_spectra(np.zeros((3, 2048)), SR, n_fft=1024)
+
+
+def test_weight_change_energy_in_the_patches_principal_components():
+    rng = np.random.default_rng(0)
+    taps, top = 40, 5
+    basis = np.linalg.qr(rng.standard_normal((taps, taps)))[0].T  # orthonormal rows
+    patches = (rng.standard_normal((4000, top)) * [5, 4, 3, 2, 1]) @ basis[:top]  # energy in 5 directions only
+    values, directions = fa.principal_components(patches)
+    assert np.all(np.diff(values) <= 1e-9) and values[top:].max() < 1e-9
+    initial = rng.standard_normal((64, taps))
+    assert fa.top_energy(initial, directions, top) == pytest.approx(top / taps, abs=0.05)  # random: top / taps
+    change = rng.standard_normal((64, top)) @ patches[:top]  # steps in the span of the patches
+    assert fa.top_energy(change, directions, top) == pytest.approx(1.0)
+    power, freqs = fa.average_spectrum(rng.standard_normal((2, 2048)), SR)
+    report = fa.front_end_report(initial, initial + 0.1 * change, patches, power, freqs, SR, top=top)
+    assert report["weight_change"]["top_energy"] == pytest.approx(1.0)
+    assert report["initial"]["top_energy"] < report["trained"]["top_energy"] < report["weight_change"]["top_energy"]
+    assert report["weight_change"]["relative_change"] == pytest.approx(
+        np.linalg.norm(0.1 * change) / np.linalg.norm(initial))
+    assert report["initial"]["mean_abs_from_energy_hz"] >= 0
+    with pytest.raises(ValueError, match="top must be"):
+        fa.top_energy(initial, directions, 0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        fa.front_end_report(initial, initial[:10], patches, power, freqs, SR)
+    with pytest.raises(ValueError, match="count must be"):
+        fa.random_patches(np.zeros((2, 100)), 40, 0)
+    assert fa.random_patches(np.arange(200.0).reshape(2, 100), 40, 7).shape == (7, 40)

@@ -143,3 +143,44 @@ def test_haar_multiscale_masked_blocks_average_valid_positions_only():
     torch.testing.assert_close(y[0, :5, 3], torch.full((5,), 2.0))  # global mean over positions 0..4
     torch.testing.assert_close(y[0, 4, 2], torch.tensor(4.0))  # block 4..7 has one valid position
     torch.testing.assert_close(haar_multiscale(x), haar_multiscale(x, mask=torch.ones(1, 8, dtype=torch.bool)))
+
+
+def test_score_task_and_paired_comparisons_by_the_protocol():
+    """Per-source metrics pair the runs; the interval and verdict come from audioformers.evidence."""
+    from audioformers import sound_events
+
+    folds = sound_events._folds(10)
+    assert len(set(folds)) == 5 and list(folds[:2]) == ["fold0", "fold0"]
+    targets = np.array([[1, 0], [0, 1], [1, 1], [0, 1]] * 5, dtype=np.float32)
+    task = {"multilabel": True, "test_targets": targets, "classes": ["a", "b"], "test_sources": sound_events._folds(20)}
+    perfect = sound_events.score_task(task, targets + 0.0)
+    assert perfect["map"] == perfect["mAP"] == 1.0 and set(perfect["per_source"]) == {f"fold{i}" for i in range(5)}
+    single = {"multilabel": False, "test_targets": np.array([0, 1, 1, 0]), "test_sources": np.array(["k1", "k1", "k2", "k2"])}
+    scored = sound_events.score_task(single, np.array([[0.9, 0.1], [0.2, 0.8], [0.9, 0.1], [0.8, 0.2]]))
+    assert scored["accuracy"] == 0.75 and scored["per_source"] == {"k1": 1.0, "k2": 0.5}
+
+    def run(model, seed, values):
+        return {"config": {"model": model, "seed": seed}, "map": float(np.mean(values)),
+                "per_source": {f"fold{i}": v for i, v in enumerate(values)}}
+
+    runs = [run("a", s, [0.6 + 0.01 * s] * 3) for s in range(3)] + [run("b", s, [0.4] * 3) for s in range(3)]
+    runs.append(run("c", 0, [0.5] * 3))
+    comps = sound_events.paired_comparisons(runs, [("a", "b"), ("b", "a"), ("a", "c"), ("a", "missing")])
+    assert [c["verdict"] for c in comps] == ["reproduced", "reversed", "reproduced"]
+    assert comps[0]["seeds"] == [0, 1, 2] and comps[0]["test_sources"] == 3 and comps[2]["seeds"] == [0]
+    assert comps[0]["difference"] == pytest.approx(0.21)
+
+
+def test_pitch_and_family_label_the_same_audio():
+    from audioformers import sound_events
+
+    family = sound_events.load_task("family", 40, 20)
+    pitch = sound_events.load_task("pitch", 40, 20)
+    np.testing.assert_array_equal(family["train_audio"], pitch["train_audio"])
+    assert len(pitch["classes"]) == 12 and pitch["train_targets"].max() < 12
+    assert not np.array_equal(family["train_targets"], pitch["train_targets"])
+    assert sound_events.family_config("smoke", task="pitch").task == "pitch"
+    with pytest.raises(ValueError, match="task must be"):
+        sound_events.family_config("smoke", task="tempo")
+    with pytest.raises(ValueError, match="unknown task"):
+        sound_events.load_task("tempo", 4, 4)
