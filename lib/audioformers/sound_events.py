@@ -105,9 +105,10 @@ def profile_sizes(profile: str | None = None) -> dict[str, Any]:
         "task": pick(smoke="soundmix", book="soundmix", paper="fsd50k", profile=p),
         "seeds": pick(smoke=[0], book=[0, 1, 2], paper=[0, 1, 2, 3, 4], profile=p),
         # every seed: the multi-seed table; curve_models: seed 0 only (learning curves)
-        "models": pick(smoke=list(MODELS[:3]) + ["cnn-vgg"], book=["transformer-average", "transformer-haar",
-                       "cnn-vgg"], paper=list(MODELS), profile=p),
-        "curve_models": pick(smoke=[], book=["transformer-dft", "cnn-resnet"], paper=[], profile=p),
+        "models": pick(smoke=["transformer-average", "transformer-haar", "cnn-vgg"],
+                       book=["transformer-average", "transformer-haar", "cnn-vgg"], paper=list(MODELS), profile=p),
+        "curve_models": pick(smoke=["transformer-dft", "cnn-resnet"], book=["transformer-dft", "cnn-resnet"], paper=[],
+                             profile=p),
     }
 
 
