@@ -180,15 +180,16 @@ DATASET_DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "soundmix-mini": SOUNDFONT_PACKAGES + ASTERISK_PACKAGES + ("minetest-data", "lincity-ng-data",
                                                                 "sound-theme-freedesktop"),
 }
-# The offline datasets each chapter loads at its profiles (recorded by running every chapter with
-# ``data.ensure_dataset`` wrapped; the paper profile's public datasets are downloads, not Debian packages).
+# The offline datasets each chapter loads at its profiles (recorded by running every chapter at the smoke profile
+# with ``data.ensure_dataset`` wrapped, and read from the code for the book profile: chapter 4's probe tables use
+# instruments-mini-xl and drums-mini; the paper profile's public datasets are downloads, not Debian packages).
 CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {
     "01_fourier_spectrograms": ("examples", "instruments-mini"),
     "02_raw_audio_mulaw": ("examples", "wave-mini"),
     "03_wavenet_vs_transformer": ("wave-mini",),
     "04_textless_audio_lm": ("instruments-mini", "instruments-mini-xl", "drums-mini"),
     "05_wavelet_audio_transformer": ("soundmix-mini", "instruments-mini"),
-    "R_reproduction_report": ("wave-mini",),
+    "R_reproduction_report": (),  # reads results/ only
 }
 TEMPLATE = Path("templates") / "chapter_template.ipynb"
 
