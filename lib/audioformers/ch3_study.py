@@ -313,14 +313,19 @@ def load_or_run_context(profile: str) -> dict[str, Any]:
 # ---- context use -----------------------------------------------------------------------------------
 @torch.no_grad()
 def bits_vs_past(model: nn.Module, windows: np.ndarray, pasts: list[int], positions: int = 2048,
-                 seed: int = 0, batch_size: int = 256) -> list[float]:
-    """Held-out bits per sample when the model is given only the last ``k`` samples before each scored one."""
+                 seed: int = 0, batch_size: int = 256, first: int | None = None) -> list[float]:
+    """Held-out bits per sample when the model is given only the last ``k`` samples before each scored one.
+
+    The scored positions (``positions`` of them, drawn with ``seed`` at or after column ``first``, default the
+    longest past) are the same for every ``k`` and, given the same ``first``, for every model.
+    """
     rng = np.random.default_rng(seed)
-    longest = max(pasts)
-    if windows.shape[1] <= longest:
-        raise ValueError(f"windows of {windows.shape[1]} samples cannot give a past of {longest}")
+    first = max(pasts) if first is None else first
+    if first < max(pasts) or windows.shape[1] <= first:
+        raise ValueError(f"windows of {windows.shape[1]} samples cannot give a past of {max(pasts)} "
+                         f"(first scored column {first})")
     rows = rng.integers(0, len(windows), size=positions)
-    cols = rng.integers(longest, windows.shape[1], size=positions)
+    cols = rng.integers(first, windows.shape[1], size=positions)
     out = []
     for k in pasts:
         inputs = np.stack([windows[r, c - k : c] for r, c in zip(rows, cols)])
@@ -347,22 +352,22 @@ def context_use(profile: str) -> dict[str, Any]:
     profile = validate_profile(profile)
     tuning, config, parts, windows = _music_setup(profile)
     twindows = torch.from_numpy(windows)
-    pasts_all = [p for p in (1, 2, 4, 8, 16, 32, 64, 128, 255, 511, 1022, 2047) if p < windows.shape[1] - 1]
+    pasts_all = [p for p in (1, 2, 4, 8, 16, 32, 62, 128, 254, 511, 1022) if p < windows.shape[1] - 1]
     out: dict[str, Any] = {"pasts": {}, "bits_per_sample": {}, "receptive_field": {}, "parameters": {}}
     _, transformer = _train_cached("transformer", replace(config, lr=tuning["chosen_lr"]["transformer"]), 0,
                                    parts["train"], twindows, "test")
-    pasts = [p for p in pasts_all if p < config.context_length]
+    pasts = sorted({p for p in pasts_all if p < config.context_length} | {config.context_length - 1})
     key = "transformer"
     out["pasts"][key], out["receptive_field"][key] = pasts, config.context_length
-    out["bits_per_sample"][key] = bits_vs_past(transformer, windows, pasts)
+    out["bits_per_sample"][key] = bits_vs_past(transformer, windows, pasts, first=max(pasts_all))
     out["parameters"][key] = transformer.num_parameters()
     for rf, layers in pick(smoke={63: 3}, book=CONTEXT_WAVENETS, paper=CONTEXT_WAVENETS, profile=profile).items():
         cfg = replace(config, lr=tuning["chosen_lr"]["wavenet"], wavenet_layers_per_stack=layers, wavenet_stacks=2)
         _, wavenet = _train_cached("wavenet", cfg, 0, parts["train"], twindows, "test")
         key = f"wavenet_rf{wavenet.receptive_field}"
-        out["pasts"][key] = [p for p in pasts_all if p < wavenet.receptive_field]
+        out["pasts"][key] = sorted({p for p in pasts_all if p < wavenet.receptive_field} | {wavenet.receptive_field - 1})
         out["receptive_field"][key] = wavenet.receptive_field
-        out["bits_per_sample"][key] = bits_vs_past(wavenet, windows, out["pasts"][key])
+        out["bits_per_sample"][key] = bits_vs_past(wavenet, windows, out["pasts"][key], first=max(pasts_all))
         out["parameters"][key] = wavenet.num_parameters()
     write_results(CHAPTER, "context_use", {"context_use": out}, config=context_config(profile, tuning["chosen_lr"]),
                   profile=profile)
