@@ -215,55 +215,67 @@ def chapter_costs(chapter: str, root: Path | None = None) -> str:
     outputs (the notebook's provenance cell); when that run reloaded its training runs from the cache in
     ``results/`` (its time is shorter than theirs), the cost without the cache (a fresh Colab runtime) is its time
     plus the recorded runs' ``wall_time_s``. paper: measured once a run at that profile is committed.
+    Lines are at most :data:`COST_WIDTH` characters, so that the book shows them without scrolling.
     """
     import json
+    import textwrap
+
+    from .coursework import provenance_of, training_seconds
 
     root = root or _root()
-    rows: list[tuple[str, str, str, str]] = []
-    bench_path = root / "results" / "bench.json"
-    bench = json.loads(bench_path.read_text()) if bench_path.exists() else {}
-    smoke = bench.get("notebooks", {}).get(chapter, {}).get("smoke_wall_time_s")
-    if isinstance(smoke, (int, float)):
-        rows.append(("smoke", _minutes(float(smoke)), str(bench.get("device", "?")), "a quick check that everything runs"))
     notebooks = toc_notebooks(root)
     notebook = next((p for p in notebooks if p.stem == chapter), None)
     if notebook is None:
         raise ValueError(f"chapter {chapter!r} is not a notebook in _toc.yml; valid: {', '.join(p.stem for p in notebooks)}")
-    cold_minutes, cold_text = None, ""
-    from .coursework import provenance_of, training_seconds
-
+    rows: list[tuple[str, str, str]] = []
+    notes: list[str] = []
+    bench_path = root / "results" / "bench.json"
+    bench = json.loads(bench_path.read_text()) if bench_path.exists() else {}
+    smoke = bench.get("notebooks", {}).get(chapter, {}).get("smoke_wall_time_s")
+    if isinstance(smoke, (int, float)):
+        rows.append(("smoke", _minutes(float(smoke)), str(bench.get("device", "?"))))
+    cold_text, cold_minutes = None, 0.0
     info = provenance_of(root / notebook)
     if info.get("profile") and "wall_time_s" in info:
         own = float(info["wall_time_s"])
         runs = training_seconds(root / "results", int(chapter[:2]), info["profile"]) if chapter[:2].isdigit() else None
         if runs and own < runs:  # the committed run reloaded its training runs from results/
-            cold, what = own + runs, (f"about: {_minutes(own)} for the notebook with the cache in results/ "
-                                      f"plus {_minutes(runs)} of training runs, which a fresh runtime repeats")
+            cold = own + runs
+            notes.append(f"{info['profile']}: about {_minutes(own)} for the notebook with the cache in results/, plus "
+                         f"{_minutes(runs)} of recorded training runs, which a fresh runtime repeats.")
         else:
             cold = own
-            what = "the run that made the committed outputs" + (
-                f", {_minutes(runs)} of it training runs (cached in results/ for later runs)" if runs and runs >= 1 else "")
-        rows.append((info["profile"], _minutes(cold), info.get("device", "?"), what))
+            if runs and runs >= 1:
+                notes.append(f"{info['profile']}: {_minutes(runs)} of it training runs, which results/ caches for later runs.")
+        rows.append((info["profile"], _minutes(cold), info.get("device", "?")))
         if info["profile"] == "book":
-            cold_minutes = cold / 60
             cold_text = f"{_minutes(cold)} measured on {info.get('device', '?')}"
-    for profile, what in (("book", "no committed run at this profile"),
-                          ("paper", "a GPU and the public datasets (data_scripts/download_datasets.py)")):
+            cold_minutes = cold / 60
+    for profile, note in (("book", None), ("paper", "paper: needs a GPU and the public datasets "
+                                                     "(data_scripts/download_datasets.py).")):
         if profile not in {r[0] for r in rows}:
-            rows.append((profile, "not measured", "", what))
-    header = ("profile", "wall time", "measured on", "")
+            rows.append((profile, "not measured", ""))
+            if note:
+                notes.append(note)
+    order = {"smoke": 0, "book": 1, "paper": 2}
+    rows.sort(key=lambda r: order.get(r[0], 3))
+    header = ("profile", "wall time", "measured on")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
-    lines = ["Time before you start (measured; generated from results/ by audioformers.booktools):"]
-    lines += ["  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in [header, *rows]]
-    if cold_minutes is None:
-        lines.append("On Colab: not measured yet. The book profile is sized for 2 CPU threads; the paper profile needs a GPU.")
+    lines = ["Time before you start (measured; generated from results/):"]
+    lines += ["  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)).rstrip() for r in [header, *rows]]
+    if cold_text is None:
+        advice = "On Colab: not measured yet. The book profile is sized for 2 CPU threads; the paper profile needs a GPU."
     elif cold_minutes <= 60:
-        lines.append(f"On Colab: a CPU runtime is enough for the book profile ({cold_text}; "
-                     "Colab's CPU runtime has 2 threads); choose a GPU runtime only for the paper profile.")
+        advice = (f"On Colab: a CPU runtime (2 threads) is enough for the book profile ({cold_text}); "
+                  "choose a GPU runtime only for the paper profile.")
     else:
-        lines.append(f"On Colab: choose a GPU runtime (the book profile took {cold_text} on the CPU); "
-                     "the paper profile needs one too.")
-    return "\n".join(line.rstrip() for line in lines)
+        advice = f"On Colab: choose a GPU runtime (the book profile took {cold_text}); the paper profile needs one too."
+    for paragraph in notes + [advice]:
+        lines += textwrap.wrap(paragraph, COST_WIDTH, subsequent_indent="  ")
+    return "\n".join(lines)
+
+
+COST_WIDTH = 76
 
 
 _SETUP_TEMPLATE = '''# Set-up (generated: `python -m audioformers.booktools sync-setup-cells`; edit booktools.setup_cell, not here).

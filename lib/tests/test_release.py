@@ -93,6 +93,21 @@ def test_sync_touches_only_the_setup_cell(small_book):
     assert booktools.sync_setup_cell(Path("chapters/01_demo.ipynb"), small_book) is False  # idempotent
 
 
+def test_costs_come_from_results_and_count_cached_training_runs(small_book):
+    table = booktools.chapter_costs("01_demo", small_book)
+    assert "smoke    4 s" in table and "book     1.5 min" in table  # bench.json and the provenance cell
+    assert "paper    not measured" in table and "a CPU runtime (2 threads) is enough" in table
+    (small_book / "results" / "ch1").mkdir()
+    (small_book / "results" / "ch1" / "run.book.json").write_text(json.dumps({"wall_time_s": 4200.0}))
+    (small_book / "results" / "ch1" / "run.smoke.json").write_text(json.dumps({"wall_time_s": 9999.0}))  # not book
+    table = booktools.chapter_costs("01_demo", small_book)
+    # the committed run (90 s) reloaded 70 min of training from the cache: a fresh runtime pays both
+    words = " ".join(table.split())
+    assert "book 71.5 min cpu" in words and "plus 70.0 min of recorded training runs" in words
+    assert "choose a GPU runtime" in words
+    assert max(len(line) for line in table.splitlines()) <= booktools.COST_WIDTH
+
+
 def test_costs_of_an_unknown_chapter_are_refused_with_the_valid_names(small_book, monkeypatch, capsys):
     with pytest.raises(ValueError, match="'02_nothing' is not a notebook in _toc.yml; valid: 01_demo"):
         booktools.chapter_costs("02_nothing", small_book)
