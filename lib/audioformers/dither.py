@@ -16,6 +16,7 @@ import numpy as np
 
 from .audio_io import check_audio, check_sample_rate
 from .quantization import _check_levels, quantize_uniform
+from .validation import check_int
 
 
 def tpdf_dither(num_samples: int, num_levels: int, seed: int = 0) -> np.ndarray:
@@ -25,9 +26,8 @@ def tpdf_dither(num_samples: int, num_levels: int, seed: int = 0) -> np.ndarray:
     and the power of the error independent of the signal.
     """
     step = 2.0 / _check_levels(num_levels)
-    if num_samples < 0:
-        raise ValueError(f"num_samples must be >= 0, got {num_samples}")
-    rng = np.random.default_rng(seed)
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     return (rng.uniform(-step / 2, step / 2, num_samples) + rng.uniform(-step / 2, step / 2, num_samples))
 
 
@@ -37,6 +37,7 @@ def quantize_dithered(waveform: np.ndarray, num_levels: int = 256, seed: int = 0
     Samples pushed past +-1 by the dither are clipped to full scale.
     """
     x = check_audio(waveform).astype(np.float64)
+    seed = check_int("seed", seed, minimum=0)
     noisy = np.clip(x + tpdf_dither(len(x), num_levels, seed), -1.0, 1.0)
     return quantize_uniform(noisy, num_levels)
 
@@ -50,6 +51,7 @@ def quantize_noise_shaped(waveform: np.ndarray, num_levels: int = 256, seed: int
     """
     x = check_audio(waveform).astype(np.float64)
     levels = _check_levels(num_levels)
+    seed = check_int("seed", seed, minimum=0)
     step = 2.0 / levels
     noise = tpdf_dither(len(x), levels, seed) if dither else np.zeros(len(x))
     out = np.empty(len(x))

@@ -36,6 +36,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import evidence as ev
+from .profiles import validate_profile
 from .results import results_dir
 
 SOURCE_TAGS = ("paper", "lecture", "secondary")
@@ -284,7 +285,7 @@ def _ch3_study(profile: str, directory: Path) -> dict[str, Any] | None:
 def ch3_crossover(profile: str, directory: Path | None = None, resamples: int = 200) -> tuple[dict, ev.Crossover] | None:
     """The chapter-3 study and the extrapolated budget at which the transformer's bits per sample would
     fall below WaveNet's (power law with a floor per family, residual bootstrap)."""
-    study = _ch3_study(profile, directory or results_dir())
+    study = _ch3_study(validate_profile(profile), directory or results_dir())
     if study is None:
         return None
     t, w = study["curves"]["transformer"], study["curves"]["wavenet"]
@@ -547,6 +548,7 @@ def _ch5_facts(record: dict[str, Any], scores) -> str:
 def ch5_doubling(profile: str, directory: Path | None = None) -> dict[str, Any] | None:
     """From chapter 5's study: mAP gained by doubling the steps, per family, and the gap's trend per doubling
     with an interval from the comparison's seed spread (each point's noise taken as that family's seed sd)."""
+    profile = validate_profile(profile)
     directory = directory or results_dir()
     study, comparison = _load(directory, "ch5", "study", profile), _ch5_comparison(profile, directory)
     variants = _dig(study, "metrics.variants") if study else None
@@ -707,6 +709,7 @@ CLAIMS: tuple[Claim, ...] = (
 
 def build_report(profile: str, directory: Path | None = None) -> list[dict[str, str]]:
     """One row per claim: kind, claim, source, published numbers (tagged), ours, verdict, why, what it would take."""
+    profile = validate_profile(profile)
     directory = directory or results_dir()
     rows = []
     for claim in CLAIMS:
@@ -759,6 +762,7 @@ def figure_published(chapter: str) -> dict[str, float]:
 
 def ch3_series(profile: str, metric: str = "top5", directory: Path | None = None) -> dict[str, Series]:
     """Per domain: model -> (mean, std, n) of the final held-out ``metric`` over seeds."""
+    profile = validate_profile(profile)
     directory = directory or results_dir()
     out: dict[str, Series] = {}
     for domain in _CH3_DOMAINS:
@@ -776,7 +780,7 @@ def ch3_series(profile: str, metric: str = "top5", directory: Path | None = None
 def ch4_series(profile: str, directory: Path | None = None) -> dict[str, Series]:
     """Per probe dataset: method -> (mean, std, n) test accuracy over seeds."""
     out: dict[str, Series] = {}
-    for dataset, records in _probe_runs(profile, directory or results_dir()).items():
+    for dataset, records in _probe_runs(validate_profile(profile), directory or results_dir()).items():
         methods = [m for m in records[0]["metrics"]["probe"] if not m.startswith("code_lm_layer")]
         out[dataset] = {m: (*mean_std([r["metrics"]["probe"][m]["test_accuracy"] for r in records]), len(records))
                         for m in methods if all(m in r["metrics"]["probe"] for r in records)}
@@ -785,7 +789,7 @@ def ch4_series(profile: str, directory: Path | None = None) -> dict[str, Series]
 
 def ch5_series(profile: str, directory: Path | None = None) -> Series:
     """Model -> (mean, std, n) clip-level macro mAP over seeds."""
-    record = _ch5_comparison(profile, directory or results_dir())
+    record = _ch5_comparison(validate_profile(profile), directory or results_dir())
     if record is None:
         return {}
     return {m: (*mean_std([r["mAP"] for r in runs.values()]), len(runs)) for m, runs in _ch5_scores(record).items()}

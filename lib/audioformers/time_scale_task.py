@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import data
+from .audio_io import check_audio
+from .validation import check_int
 
 VERSION = 2  # bump when the clips change: cached runs on older clips are not reused
 SAMPLE_RATE = 16000
@@ -42,7 +44,7 @@ def hits_from(audio: np.ndarray, min_rms: float = 0.01) -> tuple[np.ndarray, np.
     Returns (hits (M, 1280), index of the one-shot each came from); one-shots quieter than ``min_rms``
     in those 80 ms are skipped.
     """
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = check_audio(audio, name="audio", ndim=2).astype(np.float32, copy=False)
     if audio.ndim != 2 or audio.shape[1] < int(HIT_SECONDS * SAMPLE_RATE):
         raise ValueError(f"audio must be (clips, >= {int(HIT_SECONDS * SAMPLE_RATE)} samples), got {audio.shape}")
     n = int(HIT_SECONDS * SAMPLE_RATE)
@@ -102,7 +104,10 @@ def make_split(split: str, num_clips: int, seed: int = 0) -> data.ClipSet:
 
 def patch_envelope(audio: np.ndarray, patch_samples: int = 400) -> np.ndarray:
     """Log RMS of each non-overlapping patch: (N, T) -> (N, T // patch_samples)."""
-    audio = np.asarray(audio, dtype=np.float64)
+    audio = check_audio(audio, name="audio", ndim=2).astype(np.float64, copy=False)
+    patch_samples = check_int("patch_samples", patch_samples, minimum=1)
+    if audio.shape[1] < patch_samples:
+        raise ValueError(f"audio ({audio.shape[1]} samples) is shorter than one patch (patch_samples={patch_samples})")
     n = audio.shape[1] // patch_samples
     patches = audio[:, : n * patch_samples].reshape(len(audio), n, patch_samples)
     return np.log(np.sqrt((patches ** 2).mean(-1)) + 1e-4)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..audio_io import check_audio
 from .synth import fallback_forced
 
 AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".flac")
@@ -197,22 +198,27 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def peak_normalise(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
-    """Scale so that the largest magnitude is ``peak`` (silence stays silence)."""
-    top = float(np.max(np.abs(audio))) if audio.size else 0.0
+    """Scale so that the largest magnitude is ``peak`` (silence stays silence); empty or NaN audio is an error."""
+    audio = check_audio(audio, name="audio", ndim=None)
+    top = float(np.max(np.abs(audio)))
     return (audio * (peak / top)).astype(np.float32) if top > 0 else audio.astype(np.float32)
 
 
 def rms(audio: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    """Root-mean-square level; empty or NaN audio is an error."""
+    audio = check_audio(audio, name="audio", ndim=None)
+    return float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
-    """float in [-1, 1] -> int16 PCM (rounded, clipped)."""
+    """float in [-1, 1] -> int16 PCM (rounded, clipped); empty or NaN audio is an error."""
+    audio = check_audio(audio, name="audio", ndim=None)
     return np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
 
 
 def from_int16(audio: np.ndarray) -> np.ndarray:
-    """int16 PCM -> float32 in [-1, 1]."""
+    """int16 PCM -> float32 in [-1, 1]; empty or NaN audio is an error."""
+    audio = check_audio(audio, name="audio", ndim=None)
     return (audio.astype(np.float32) / 32767.0).clip(-1.0, 1.0)
 
 

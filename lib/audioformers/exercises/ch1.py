@@ -14,6 +14,8 @@ from typing import Callable
 import numpy as np
 
 from .. import signals
+from ..audio_io import check_audio, check_sample_rate
+from ..validation import check_int
 from ._checking import Exercise, ExerciseFailed, Mistake, call_student, diagnose, finish, run_trials
 
 CHAPTER = 1
@@ -53,6 +55,8 @@ def check_dft_magnitude(student_fn: Callable[[np.ndarray], np.ndarray], raise_on
 # ------------------------------------------------------------------------------ 1b. amplitude spectrum in Hz
 def solution_dft_amplitude(waveform: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """``(frequencies_hz, amplitude)``: a loop over bins, scaled so a bin-centred sinusoid of amplitude a peaks at a."""
+    waveform = check_audio(waveform)  # the argument checks of the package's own functions (not part of the exercise)
+    sample_rate = check_sample_rate(sample_rate)
     n = len(waveform)
     t = np.arange(n)
     amplitude = np.array([abs(np.sum(waveform * np.exp(-2j * np.pi * k * t / n))) for k in range(n // 2 + 1)]) / n
@@ -127,6 +131,11 @@ def check_dft_amplitude(student_fn: Callable[[np.ndarray, int], tuple[np.ndarray
 # ------------------------------------------------------------------------------ 2. framing
 def solution_frame_signal(waveform: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
     """Overlapping frames ``(num_frames, frame_length)``, frame ``i`` starting at ``i * hop_length``; no padding."""
+    waveform = check_audio(waveform)  # the argument checks of the package's own functions (not part of the exercise)
+    frame_length = check_int("frame_length", frame_length, minimum=1)
+    hop_length = check_int("hop_length", hop_length, minimum=1)
+    if len(waveform) < frame_length:
+        raise ValueError(f"waveform ({len(waveform)} samples) is shorter than one frame (frame_length={frame_length})")
     num_frames = 1 + (len(waveform) - frame_length) // hop_length
     return np.stack([waveform[i * hop_length : i * hop_length + frame_length] for i in range(num_frames)])
 
@@ -168,6 +177,10 @@ def check_frame_signal(student_fn: Callable[[np.ndarray, int, int], np.ndarray],
 # ------------------------------------------------------------------------------ 3. magnitude spectrogram
 def solution_spectrogram(waveform: np.ndarray, n_fft: int, hop_length: int) -> np.ndarray:
     """|STFT| ``(n_fft // 2 + 1, frames)``: periodic Hann window, frames of ``n_fft`` every ``hop_length``, no padding."""
+    waveform = check_audio(waveform)  # the argument checks of the package's own functions (not part of the exercise)
+    n_fft = check_int("n_fft", n_fft, minimum=1)
+    if len(waveform) < n_fft:
+        raise ValueError(f"waveform ({len(waveform)} samples) is shorter than one frame (n_fft={n_fft})")
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
     frames = solution_frame_signal(waveform, n_fft, hop_length)  # (frames, n_fft)
     return np.abs(np.fft.rfft(frames * window, axis=1)).T  # (n_fft // 2 + 1, frames)

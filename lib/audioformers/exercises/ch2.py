@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .. import mulaw, quantization
+from ..validation import check_int, check_tokens
 from ._checking import Exercise, Mistake, run_trials
 
 CHAPTER = 2
@@ -66,6 +67,9 @@ def check_mu_law_encode(student_fn: Callable[[np.ndarray], np.ndarray], raise_on
 # ------------------------------------------------------------------------------ 1b. mu-law decoding
 def solution_mu_law_decode(codes: np.ndarray, quantization_channels: int = 256) -> np.ndarray:
     """Integer codes 0 .. quantization_channels - 1 -> audio in [-1, 1]: back to [-1, 1], then the inverse curve."""
+    # the argument checks of the package's own functions (not part of the exercise)
+    quantization_channels = check_int("quantization_channels", quantization_channels, minimum=2)
+    check_tokens("codes", codes, quantization_channels, allow_empty=True)
     mu = quantization_channels - 1
     y = 2 * np.asarray(codes, dtype=np.float64) / mu - 1  # codes -> [-1, 1], still compressed
     return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu  # undo F: ((1 + mu) ** |y| - 1) / mu

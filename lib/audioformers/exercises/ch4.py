@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import contrastive, tokenizer
+from ..validation import check_int, check_tokens
 from ._checking import Exercise, Mistake, run_trials
 
 CHAPTER = 4
@@ -112,6 +113,9 @@ def check_nt_xent(student_fn: Callable[[torch.Tensor, torch.Tensor, float], torc
 # ------------------------------------------------------------------------------ 3. codebook perplexity
 def solution_code_perplexity(codes: np.ndarray, num_codes: int) -> float:
     """``exp(entropy)`` (natural log) of how often each of ``num_codes`` codes is used: 1 .. num_codes."""
+    # the argument checks of the package's own functions (not part of the exercise)
+    num_codes = check_int("num_codes", num_codes, minimum=1)
+    codes = check_tokens("codes", codes, num_codes).cpu().numpy()
     counts = np.bincount(codes.ravel(), minlength=num_codes)
     p = counts[counts > 0] / counts.sum()
     return float(np.exp(-(p * np.log(p)).sum()))
