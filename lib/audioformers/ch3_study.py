@@ -54,7 +54,7 @@ from .wavenet import WaveNet
 CHAPTER = "ch3"
 BASELINES = ("bigram", "linear")
 #: Learning rates every model is tried at (the book's shared rate was 2e-3).
-LR_GRID = {"smoke": (1e-3, 4e-3), "book": (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2), "paper": (2.5e-4, 5e-4, 1e-3, 2e-3)}
+LR_GRID = {"smoke": (1e-3, 4e-3), "book": (1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2), "paper": (2.5e-4, 5e-4, 1e-3, 2e-3)}
 #: WaveNets of the context-use measurement: layers per stack (two stacks) -> receptive field.
 CONTEXT_WAVENETS = {63: 5, 255: 7, 1023: 9}
 
