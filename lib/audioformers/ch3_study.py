@@ -194,7 +194,11 @@ def tune(profile: str, domain: str = "music", models: tuple[str, ...] = ns.MODEL
     for name in models:
         table[name] = {}
         for lr in grid:
-            _, model = _train_cached(name, replace(config, lr=lr), 0, parts["train"], windows, "validation")
+            try:
+                _, model = _train_cached(name, replace(config, lr=lr), 0, parts["train"], windows, "validation")
+            except FloatingPointError:  # diverged at this rate: it cannot be chosen
+                table[name][str(lr)] = float("inf")
+                continue
             logp, targets = scored_log_probs(model, windows, config)
             table[name][str(lr)] = float(position_scores(logp, targets)["bits_per_sample"].mean())
     chosen = {name: float(min(scores, key=scores.get)) for name, scores in table.items()}
