@@ -91,9 +91,9 @@ def _data_version(task: str) -> str:
 def profile_sizes(profile: str | None = None) -> dict[str, Any]:
     """Sizes of the chapter's soundmix comparison for a profile (fixed before any result was seen).
 
-    ``book``: 300 steps of 16 crops, learning curves every 100 steps. At the ~0.5 s (transformer) and
-    ~1.2 s (VGG-like CNN) per step that one thread gets on the book's shared 2-core machine, the study's
-    runs of all phases take about an hour; the curves stop there, still rising (the chapter says so).
+    ``book``: 300 steps of 16 crops, learning curves every 100 steps, every model with three seeds. At the
+    0.15–1.5 s per step that one thread gets on the book's shared 2-core machine (depending on its load),
+    the study's runs of all phases take 30–60 minutes; the curves stop there, still rising (the chapter says so).
     """
     p = validate_profile(profile or get_profile())
     return {
@@ -106,9 +106,9 @@ def profile_sizes(profile: str | None = None) -> dict[str, Any]:
         "seeds": pick(smoke=[0], book=[0, 1, 2], paper=[0, 1, 2, 3, 4], profile=p),
         # every seed: the multi-seed table; curve_models: seed 0 only (learning curves)
         "models": pick(smoke=["transformer-average", "transformer-haar", "cnn-vgg"],
-                       book=["transformer-average", "transformer-haar", "cnn-vgg"], paper=list(MODELS), profile=p),
-        "curve_models": pick(smoke=["transformer-dft", "cnn-resnet"], book=["transformer-dft", "cnn-resnet"], paper=[],
-                             profile=p),
+                       book=["transformer-average", "transformer-haar", "cnn-vgg", "transformer-dft", "cnn-resnet"],
+                       paper=list(MODELS), profile=p),
+        "curve_models": pick(smoke=["transformer-dft", "cnn-resnet"], book=[], paper=[], profile=p),
     }
 
 
