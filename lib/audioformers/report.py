@@ -724,6 +724,20 @@ def build_report(profile: str, directory: Path | None = None) -> list[dict[str, 
     return rows
 
 
+def chapter_verdicts(chapter: int | str, profile: str, directory: Path | None = None) -> list[str]:
+    """The report's rows for one chapter, one line each: what a chapter prints as its verdicts.
+
+    A chapter calls this instead of re-deriving its verdicts, so the chapter and the report cannot disagree.
+    """
+    profile = validate_profile(profile)
+    wanted = chapter if isinstance(chapter, str) and chapter.startswith("ch") else f"ch{chapter}"
+    rows = [r for r in build_report(profile, directory) if r["chapter"] == wanted]
+    if not rows:
+        raise ValueError(f"chapter {chapter!r} has no claims in the report (chapters: "
+                         f"{sorted({str(c.chapter) for c in CLAIMS})})")
+    return [f"{r['claim']} ({r['kind']}) {r['statement']}: {r['verdict']} — {r[f'ours ({profile})']}" for r in rows]
+
+
 def headline(rows: list[dict[str, str]]) -> str:
     """Counts of verdicts: empirical claims first (the headline), mechanism facts apart."""
     def counts(kind: str) -> str:

@@ -341,3 +341,19 @@ def test_the_page_types_no_number_that_the_table_does_not_hold():
 def test_report_is_deterministic(tmp_path):
     _ch5(tmp_path, {"transformer-average": [0.2, 0.21, 0.22], "cnn-vgg": [0.4, 0.41, 0.43]})
     assert report.build_report("book", tmp_path) == report.build_report("book", tmp_path)
+
+
+def test_chapters_print_the_reports_own_verdicts():
+    """Chapters 3-5 print their claim verdicts through report.chapter_verdicts, so they cannot disagree."""
+    import json
+
+    for chapter, name in ((3, "03_wavenet_vs_transformer"), (4, "04_textless_audio_lm"), (5, "05_wavelet_audio_transformer")):
+        cells = json.loads((REPO / "chapters" / f"{name}.ipynb").read_text())["cells"]
+        sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        assert any(f"report.chapter_verdicts({chapter}, profile)" in s for s in sources), name
+    lines = report.chapter_verdicts(5, "book")
+    rows = {r["claim"]: r for r in report.build_report("book")}
+    assert [line.split(" ", 1)[0] for line in lines] == [k for k, r in rows.items() if r["chapter"] == "ch5"]
+    assert all(rows[line.split(" ", 1)[0]]["verdict"] in line for line in lines)
+    with pytest.raises(ValueError, match="chapter"):
+        report.chapter_verdicts(9, "book")
