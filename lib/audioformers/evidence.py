@@ -216,6 +216,9 @@ def interval(a, b, *, level: float = 0.95, seed: int = 0, resamples: int = 10_00
     diff = paired_differences(a, b)
     if diff.shape[1] >= 2:
         return paired_bootstrap(a, b, level=level, seed=seed, resamples=resamples)
+    if diff.shape[0] < 2:  # one seed, one test source: nothing varies, so no interval exists (e.g. the smoke profile)
+        return Interval(float(diff[0, 0]), -math.inf, math.inf, _check_level(level), "no interval", 1, 1,
+                        "one seed and one test source")
     return t_interval(diff[:, 0], level=level, what="seeds", sources=1, note="seeds only")
 
 

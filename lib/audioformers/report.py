@@ -384,6 +384,8 @@ def _ch3_attention(profile: str, directory: Path) -> Measured:
     contexts = _dig(record, "metrics.contexts") if record else None
     if not seconds or not contexts or "plain_attention" not in seconds or "wavenet" not in seconds:
         return _missing(profile, "chapter 3's attention-cost measurement")
+    if len(contexts) < 3:  # the smoke profile measures two lengths: too few for a slope with an interval
+        return _missing(profile, "chapter 3's attention-cost measurement at three or more context lengths")
     plain, wave = np.asarray(seconds["plain_attention"]), np.asarray(seconds["wavenet"])
     slope = {m: ev.slope_interval(contexts, seconds[m]) for m in seconds}
     ratio = ev.slope_interval(contexts, plain / wave)

@@ -195,3 +195,10 @@ def test_single_run_difference_against_a_measured_seed_spread():
     assert (iv.low, iv.high) == (pytest.approx(0.05 - half), pytest.approx(0.05 + half))
     assert ev.verdict(iv) == ev.INCONCLUSIVE  # 0.05 < 0.055: one run each cannot resolve it
     assert ev.verdict(ev.single_run_interval(0.10, 0.009, 3)) == ev.REPRODUCED
+
+
+def test_one_seed_one_source_has_no_interval_and_is_inconclusive():
+    comp = ev.compare([0.5], [0.1], names=("a", "b"))
+    assert comp.interval.low == -math.inf and comp.interval.high == math.inf
+    assert comp.verdict == ev.INCONCLUSIVE
+    assert "one seed and one test source" in comp.line()
