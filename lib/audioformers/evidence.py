@@ -222,6 +222,22 @@ def interval(a, b, *, level: float = 0.95, seed: int = 0, resamples: int = 10_00
     return t_interval(diff[:, 0], level=level, what="seeds", sources=1, note="seeds only")
 
 
+def units_to_resolve(mean: float, sd: float, start: int, *, level: float = 0.95, limit: int = 10_000) -> int | None:
+    """How many seeds (or folds, or sources) a mean paired difference ``mean`` with spread ``sd`` per unit needs
+    before its ``level`` t interval excludes zero: the smallest n in ``[start, limit]``, or None if none is."""
+    from scipy import stats
+
+    level = _check_level(level)
+    if not (math.isfinite(mean) and math.isfinite(sd)) or sd < 0:
+        raise ValueError(f"mean and sd must be finite and sd >= 0, got mean={mean!r}, sd={sd!r}")
+    if mean == 0:
+        return None
+    for n in range(max(int(start), 2), int(limit) + 1):
+        if float(stats.t.ppf((1 + level) / 2, n - 1)) * sd / math.sqrt(n) < abs(mean):
+            return n
+    return None
+
+
 def single_run_interval(difference: float, seed_sd: float, seeds: int, *, level: float = 0.95) -> Interval:
     """Interval for a difference between two single runs (one seed each), from a seed standard deviation
     measured elsewhere over ``seeds`` seeds: ``difference ± t(seeds − 1) · seed_sd · √2``."""

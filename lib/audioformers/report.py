@@ -240,11 +240,7 @@ def _seeds_needed(iv: ev.Interval) -> str:
     if n < 2 or iv.mean == 0 or not math.isfinite(iv.high - iv.low):
         return ""
     sd = (iv.high - iv.low) / 2 / float(stats.t.ppf((1 + iv.level) / 2, n - 1)) * math.sqrt(n)
-    need = n
-    while need < 10_000:
-        need += 1
-        if float(stats.t.ppf((1 + iv.level) / 2, need - 1)) * sd / math.sqrt(need) < abs(iv.mean):
-            break
+    need = ev.units_to_resolve(iv.mean, sd, n + 1, level=iv.level) or 10_000
     return (f"at the measured spread of paired differences (sd {sd:.3g} per {unit[:-1]}), a mean difference of "
             f"{iv.mean:+.3g} would clear its {iv.level:.0%} interval with about {need} {unit}")
 

@@ -8,20 +8,18 @@ when ``AUDIOFORMERS_FRESH_ENV_TEST=1`` (optionally ``AUDIOFORMERS_FRESH_ENV_NOTE
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_data_script
 
 from audioformers import booktools
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("check_fresh_env", ROOT / "data_scripts" / "check_fresh_env.py")
-fresh = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fresh)
+fresh = load_data_script("check_fresh_env")
 
 
 def _cells() -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_data_script
 import soundfile as sf
 
 from audioformers import data
@@ -399,11 +400,7 @@ def test_bad_loader_arguments_are_named(call, message):
 
 
 def _build_script():
-    path = Path(__file__).resolve().parents[2] / "data_scripts" / "build_datasets.py"
-    spec = importlib.util.spec_from_file_location("build_datasets", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_data_script("build_datasets")
 
 
 def test_verify_sources_exits_non_zero_naming_the_package(tmp_path, monkeypatch, capsys):

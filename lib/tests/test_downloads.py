@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import load_data_script
 
 from audioformers import downloads as dl
 
@@ -249,13 +250,7 @@ def test_registry_is_honest():
 
 
 def _cli():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "data_scripts" / "download_datasets.py"
-    spec = importlib.util.spec_from_file_location("download_datasets", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+    return load_data_script("download_datasets")
 
 
 def test_cli_lists_and_rejects_unknown_names(capsys):

@@ -202,3 +202,14 @@ def test_one_seed_one_source_has_no_interval_and_is_inconclusive():
     assert comp.interval.low == -math.inf and comp.interval.high == math.inf
     assert comp.verdict == ev.INCONCLUSIVE
     assert "one seed and one test source" in comp.line()
+
+
+def test_units_to_resolve_is_the_first_n_whose_t_interval_excludes_zero():
+    from scipy import stats
+
+    n = ev.units_to_resolve(1.0, 1.0, 2)
+    assert stats.t.ppf(0.975, n - 1) / math.sqrt(n) < 1.0 <= stats.t.ppf(0.975, n - 2) / math.sqrt(n - 1)
+    assert ev.units_to_resolve(0.0, 1.0, 2) is None
+    assert ev.units_to_resolve(0.001, 1.0, 2, limit=50) is None
+    with pytest.raises(ValueError, match="sd"):
+        ev.units_to_resolve(1.0, float("nan"), 2)
