@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKAGES=(asterisk-moh-opsound-wav asterisk-core-sounds-en-wav hydrogen-drumkits minetest-data
-          lincity-ng-data fluid-soundfont-gm libfluidsynth3 sound-theme-freedesktop)
+          lincity-ng-data fluid-soundfont-gm libfluidsynth3 sound-theme-freedesktop
+          wesnoth-1.16-music)
 installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -61,6 +61,8 @@ _MUSIC, _SPEECH, _FLUID = _src.ASTERISK_MUSIC, _src.ASTERISK_SPEECH, _src.FLUIDR
 REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in (
     DatasetEntry("wave-mini", "offline", "music and speech at 8 kHz (chapter 3)",
                  builders.build_wave_mini, builders.WAVE_CONFIG, (_MUSIC, _SPEECH)),
+    DatasetEntry("orchestra-mini", "offline", "orchestral music at 8 kHz, 40 tracks (chapter 3)",
+                 builders.build_orchestra, builders.ORCHESTRA_CONFIG, (_src.WESNOTH_MUSIC,)),
     DatasetEntry("instruments-mini", "offline", "GM notes in 12 families (chapters 4, 5)",
                  builders.build_instruments, builders.INSTRUMENTS_CONFIG, (_FLUID,)),
     DatasetEntry("instruments-mini-xl", "offline", "larger instruments set, built on demand",
@@ -73,8 +75,8 @@ REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in (
                  builders.build_examples, builders.EXAMPLES_CONFIG, (_MUSIC, _SPEECH, _src.MINETEST, _FLUID)),
 )}
 DATASET_NAMES: tuple[str, ...] = tuple(REGISTRY)
-OFFLINE_DEFAULT: tuple[str, ...] = ("wave-mini", "instruments-mini", "drums-mini", "soundmix-mini",
-                                    "examples")
+OFFLINE_DEFAULT: tuple[str, ...] = ("wave-mini", "orchestra-mini", "instruments-mini", "drums-mini",
+                                    "soundmix-mini", "examples")
 CLIP_DATASETS: tuple[str, ...] = ("instruments-mini", "instruments-mini-xl", "drums-mini")
 
 # Tests may shrink a builder's config here ({name: {key: value}}); it is part of the build hash.
@@ -292,10 +294,13 @@ def metadata(name: str) -> dict:
 # --- wave-mini --------------------------------------------------------------------------------
 
 def load_wave_mini(domain: str = "music", split: str = "train") -> list[np.ndarray]:
-    """One float32 array in [-1, 1] per source file, at 8 kHz (stored as 16-bit PCM)."""
-    _check(domain, ("music", "speech"), "domain")
+    """One float32 array in [-1, 1] per source file, at 8 kHz (stored as 16-bit PCM).
+
+    ``music`` and ``speech`` come from wave-mini; ``orchestra`` from orchestra-mini (one excerpt per track).
+    """
+    _check(domain, ("music", "speech", "orchestra"), "domain")
     _check(split, ("train", "test"), "split")
-    folder = ensure_dataset("wave-mini")
+    folder = ensure_dataset("orchestra-mini" if domain == "orchestra" else "wave-mini")
     rows = [r for r in builders.read_csv(folder / "files.csv")
             if r["domain"] == domain and r["split"] == split]
     if not rows and domain == "speech":

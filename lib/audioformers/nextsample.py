@@ -42,16 +42,16 @@ MODEL_NAMES = ("wavenet", "transformer", "conditioned")
 
 
 # ---- data ---------------------------------------------------------------------------------------
-DOMAINS = ("music", "speech", "piano")
+DOMAINS = ("music", "speech", "orchestra", "piano")
 #: Sample rate of each domain: wave-mini at 8 kHz; "piano" is the public MAESTRO corpus at 16 kHz (paper profile).
-DOMAIN_SAMPLE_RATES = {"music": 8000, "speech": 8000, "piano": 16000}
+DOMAIN_SAMPLE_RATES = {"music": 8000, "speech": 8000, "orchestra": 8000, "piano": 16000}
 PIANO_MAX_FILES = {"train": 200, "test": 50}  # bounds memory: 50 test tracks, as the paper's test set
 
 
 def load_tokens(domain: str = "music", split: str = "train") -> list[np.ndarray]:
     """Audio of one domain and split as mu-law tokens (one int64 array per source file).
 
-    ``music`` and ``speech`` are wave-mini (offline, 8 kHz); ``piano`` is MAESTRO at 16 kHz, which must have
+    ``music`` and ``speech`` are wave-mini, ``orchestra`` is orchestra-mini (offline, 8 kHz); ``piano`` is MAESTRO at 16 kHz, which must have
     been downloaded (``python data_scripts/download_datasets.py --dataset maestro``).
     """
     from . import data

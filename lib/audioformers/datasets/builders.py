@@ -175,6 +175,53 @@ def build_wave_mini(folder: Path, config: dict) -> dict:
                      missing={} if debian else {"speech": src.ASTERISK_SPEECH.package})
 
 
+# --- orchestra-mini ---------------------------------------------------------------------------
+
+ORCHESTRA_CONFIG = {"seconds_per_track": 60.0, "skip_seconds": 5.0, "test_fraction": 0.25, "min_rms": 1e-3,
+                    "fallback_chorales": 40}
+
+
+def build_orchestra(folder: Path, config: dict) -> dict:
+    """wesnoth-1.16-music: an excerpt of every orchestral track at 8 kHz (the rate of wave-mini, so that
+    chapter 3's tuned models apply unchanged), peak-normalised, int16, split by track.
+
+    Needs: at least 8 test and 8 training tracks (a verdict over test recordings needs several); an
+    excerpt quieter than ``min_rms`` (the package's ``silence.ogg``) is dropped and listed.
+    """
+    rows, chunks, offset, dropped = [], [], 0, []
+    if src.WESNOTH_MUSIC.available():
+        files = src.WESNOTH_MUSIC.check("orchestra-mini")
+        tracks = [(p.name, lambda p=p: src.read_excerpt(p, config["seconds_per_track"], WAVE_RATE,
+                                                        config["skip_seconds"])) for p in files]
+        sources = [src.WESNOTH_MUSIC.as_dict()]
+    else:  # PyPI only: 40 Bach chorales rendered with the fallback soundfont, one per "track"
+        announce_fallback("orchestra-mini")
+        rendered = src.music21_chorales(config["fallback_chorales"], WAVE_RATE)
+        tracks = [(name, lambda a=a: a[: int(config["seconds_per_track"] * WAVE_RATE)]) for name, a in rendered]
+        sources = [{"package": "music21 (PyPI)", "licence": "BSD-3 (corpus: public domain)",
+                    "attribution": "Bach chorales from the music21 corpus"}, soundfont_info()]
+    split_of = stable_split([name for name, _ in tracks], "orchestra-mini", config["test_fraction"])
+    for name, read in tracks:
+        audio = read()
+        if len(audio) < WAVE_RATE or src.rms(audio) < config["min_rms"]:
+            dropped.append(name)
+            continue
+        pcm = src.to_int16(src.peak_normalise(audio))
+        rows.append({"domain": "orchestra", "split": split_of[name], "file": name, "offset": offset,
+                     "length": len(pcm)})
+        chunks.append(pcm)
+        offset += len(pcm)
+    counts = {f"orchestra_{s}": sum(1 for r in rows if r["split"] == s) for s in ("train", "test")}
+    for key, least in (("orchestra_train", 8), ("orchestra_test", 8)):
+        need(counts[key] >= least, "orchestra-mini", f"{counts[key]} {key.split('_')[1]} tracks (need {least})",
+             [src.WESNOTH_MUSIC])
+    np.save(folder / "audio.npy", np.concatenate(chunks))
+    write_csv(folder / "files.csv", rows, ["domain", "split", "file", "offset", "length"])
+    return _metadata("orchestra-mini", "Orchestral game music at 8 kHz: one excerpt per track, peak-normalised, "
+                     "16-bit PCM, split by track.", WAVE_RATE, [], counts, sources, config,
+                     domains=["orchestra"], dropped=dropped)
+
+
 # --- instruments-mini -------------------------------------------------------------------------
 
 # NSynth's 11 families plus synth_pad; 6 General-MIDI programs (0-based) each, and the lowest

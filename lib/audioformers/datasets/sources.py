@@ -152,9 +152,14 @@ FLUIDR3 = DebianSource(
     "fluid-soundfont-gm", Path("/usr/share/sounds/sf2"), "MIT", "FluidR3 GM soundfont by Frank Wen",
     suffixes=(".sf2",), pattern="FluidR3_GM.sf2")
 
+WESNOTH_MUSIC = DebianSource(
+    "wesnoth-1.16-music", Path("/usr/share/games/wesnoth/1.16/data/core/music"), "GPL-2+",
+    "The Battle for Wesnoth's orchestral soundtrack by its composers (see the package's copyright file)",
+    suffixes=(".ogg",))
+
 # every Debian source, in the order data_scripts/install_debian_packages.sh verifies them
 SOURCES: tuple[DebianSource, ...] = (ASTERISK_MUSIC, ASTERISK_SPEECH, HYDROGEN, MINETEST, LINCITY,
-                                     FREEDESKTOP, FLUIDR3)
+                                     FREEDESKTOP, FLUIDR3, WESNOTH_MUSIC)
 
 
 def install_hint(packages: list[str], reinstall: bool = False) -> str:
@@ -180,6 +185,22 @@ def read_mono(path: Path, sample_rate: int | None = None) -> np.ndarray:
     audio, rate = read_file(path)
     audio = audio.mean(axis=1)
     if sample_rate is not None and rate != sample_rate:
+        audio = resample(audio, rate, sample_rate)
+    return audio.astype(np.float32)
+
+
+def read_excerpt(path: Path, seconds: float, sample_rate: int, skip_seconds: float = 0.0) -> np.ndarray:
+    """Float32 mono: ``seconds`` of ``path`` from ``skip_seconds`` on, resampled to ``sample_rate``
+    (decodes only that part; a file shorter than the excerpt gives what there is)."""
+    import soundfile as sf
+
+    if not seconds > 0 or not skip_seconds >= 0:
+        raise ValueError(f"seconds must be > 0 and skip_seconds >= 0, got {seconds!r}, {skip_seconds!r}")
+    rate = read_rate(path)
+    audio, _ = sf.read(str(path), start=int(skip_seconds * rate), frames=int(seconds * rate), dtype="float32",
+                       always_2d=True)
+    audio = audio.mean(axis=1)
+    if len(audio) and rate != sample_rate:
         audio = resample(audio, rate, sample_rate)
     return audio.astype(np.float32)
 
