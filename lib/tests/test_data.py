@@ -28,6 +28,7 @@ SMALL = {
                                                          "test": ["kick", "snare"]}},
     "soundmix-mini": {"max_files_per_class": 4, "max_events_per_file": 1, "phrases_per_program": 1},
     "examples": {"seconds": 2.0, "rate": 16000},
+    "orchestra-mini": {"seconds_per_track": 2.0, "fallback_chorales": 16},
 }
 HAS_DEBIAN = all(s.available() for s in (sources.ASTERISK_MUSIC, sources.ASTERISK_SPEECH,
                                          sources.HYDROGEN, sources.MINETEST, sources.LINCITY,
