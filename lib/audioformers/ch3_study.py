@@ -388,15 +388,34 @@ SIZES = {  # family -> size -> config overrides (about 60k, 250k, 1M parameters)
 
 
 def scaling_budgets(profile: str) -> list[int]:
-    """Training budgets in optimiser steps (x 2,048 tokens at book: 0.3M to 4.9M tokens)."""
-    return pick(smoke=[2, 4, 8], book=[150, 300, 600, 1200, 2400], paper=[1000, 2000, 4000, 8000, 16000],
+    """Training budgets in optimiser steps (x 2,048 tokens at book: 0.3M to 5.1M tokens)."""
+    return pick(smoke=[2, 4, 8], book=[150, 300, 600, 1200, 2500], paper=[1000, 2000, 4000, 8000, 16000],
                 profile=profile)
 
 
+#: Rates the smallest size of each family is tried at for the long runs, as fractions of its rate tuned at the
+#: comparison's budget (a rate good for 300 steps can be too high for 2,500: the stable phase then stalls).
+SCALING_LR_FRACTIONS = {"smoke": (1.0,), "book": (1.0, 0.5, 0.25), "paper": (1.0, 0.5, 0.25)}
+
+
+def _width(family: str, cfg: ns.ExperimentConfig) -> int:
+    return cfg.wavenet_channels if family == "wavenet" else cfg.width
+
+
+def scaled_lr(lr_small: float, family: str, small: ns.ExperimentConfig, cfg: ns.ExperimentConfig) -> float:
+    """The rate for a wider model of a family: ``lr_small x width_small / width`` (Adam's hidden-layer rule in
+    muP, Yang et al. 2022), so that only the smallest size is tuned."""
+    return lr_small * _width(family, small) / _width(family, cfg)
+
+
 def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: list[np.ndarray],
-            windows: torch.Tensor, lr: float, seed: int = 0, decay_fraction: float = 0.2) -> dict[str, Any]:
+            windows: torch.Tensor | dict[str, torch.Tensor], lr: float, seed: int = 0,
+            decay_fraction: float = 0.2) -> dict[str, Any]:
     """One warm-up / stable / decay run: for each budget b, a branch of the stable run at 0.8 b decays
-    linearly to zero over the last 0.2 b steps and is scored. Returns bits per sample per budget."""
+    linearly to zero over the last 0.2 b steps and is scored. Returns bits per sample per budget (on
+    ``windows``; given a dict of named window sets, ``bits_per_sample`` is on the first and every set is
+    under ``bits_by_set``)."""
+    sets = windows if isinstance(windows, dict) else {"test": windows}
     seed_everything(seed)
     model = ns.build_model(name, config)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -416,7 +435,7 @@ def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: l
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         o.step()
 
-    results: dict[int, float] = {}
+    results: dict[str, dict[int, float]] = {k: {} for k in sets}
     done, start = 0, time.perf_counter()
     model.train()
     for budget in sorted(budgets):
@@ -429,36 +448,68 @@ def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: l
         decay = budget - branch_at
         for i in range(decay):
             step(branch, bopt, lr * (1 - (i + 1) / (decay + 1)), brng)
-        logp, targets = scored_log_probs(branch, windows, config)
-        results[budget] = float(position_scores(logp, targets)["bits_per_sample"].mean())
+        for key, w in sets.items():
+            logp, targets = scored_log_probs(branch, w, config)
+            results[key][budget] = float(position_scores(logp, targets)["bits_per_sample"].mean())
         model.train()
-    return {"steps": sorted(results), "bits_per_sample": [results[b] for b in sorted(results)],
+    steps = sorted(budgets)
+    by_set = {k: [v[b] for b in steps] for k, v in results.items()}
+    return {"steps": steps, "bits_per_sample": by_set[next(iter(sets))], "bits_by_set": by_set, "lr": lr,
             "parameters": model.num_parameters(), "train_seconds": time.perf_counter() - start}
+
+
+def _cached_wsd(family: str, cfg: ns.ExperimentConfig, budgets: list[int], lr: float, train: list[np.ndarray],
+                sets: dict[str, torch.Tensor]) -> dict[str, Any]:
+    path = _unit_path("scaling", {"family": family, "config": asdict(cfg), "budgets": budgets, "lr": lr,
+                                  "sets": sorted(sets), "version": 2})
+    meta = path.with_suffix(".json")
+    run = read_cache_json(meta)  # None when missing or corrupt (with a notice)
+    if run is None:
+        run = wsd_run(family, cfg, budgets, train, sets, lr)
+        atomic_write_text(meta, json.dumps(run))
+    return run
 
 
 def scaling_study(profile: str, families: tuple[str, ...] = ("transformer", "wavenet"),
                   sizes: tuple[str, ...] = ("small", "medium", "large"), resamples: int = 200) -> dict[str, Any]:
-    """Each family and size trained once (cached); fits per family written after every finished unit."""
+    """Each family and size trained once (cached); fits per family written after every finished unit.
+
+    The smallest size of each family is run at every rate of :data:`SCALING_LR_FRACTIONS` (times its tuned
+    comparison rate); the rate with the lowest *validation* bits at the largest budget is kept, and wider
+    sizes use :func:`scaled_lr` of it. Test bits are the study's points; validation bits only choose.
+    """
     profile = validate_profile(profile)
     tuning, config, parts, windows = _music_setup(profile)
-    windows = torch.from_numpy(windows)
+    val, _ = scoring_windows(parts["validation"], config.eval_windows, ns.window_length(config), seed=99)
+    sets = {"test": torch.from_numpy(windows), "validation": torch.from_numpy(val)}
     budgets = scaling_budgets(profile)
     tokens_per_step = config.batch_size * config.context_length
     runs: dict[str, dict[str, Any]] = {f: {} for f in families}
-    for size in sizes:  # small sizes of both families first: a partial study is still a comparison
+    lr_tuning: dict[str, dict[str, Any]] = {}
+    ordered = ("small", *[s for s in sizes if s != "small"])  # the smallest size first: it sets the rate
+    for size in ordered:  # both families at one size before the next: a partial study is still a comparison
         for family in families:
+            small = replace(config, **SIZES[family]["small"]) if profile != "smoke" else config
             cfg = replace(config, **SIZES[family][size]) if profile != "smoke" else config
-            lr = tuning["chosen_lr"][family]
-            path = _unit_path("scaling", {"family": family, "config": asdict(cfg), "budgets": budgets, "lr": lr})
-            meta = path.with_suffix(".json")
-            run = read_cache_json(meta)  # None when missing or corrupt (with a notice)
-            if run is None:
-                run = wsd_run(family, cfg, budgets, parts["train"], windows, lr)
-                atomic_write_text(meta, json.dumps(run))
+            if size == "small":
+                tried = {}
+                for fraction in SCALING_LR_FRACTIONS[profile]:
+                    lr = tuning["chosen_lr"][family] * fraction
+                    tried[lr] = _cached_wsd(family, cfg, budgets, lr, parts["train"], sets)
+                best = min(tried, key=lambda lr: tried[lr]["bits_by_set"]["validation"][-1])
+                lr_tuning[family] = {"lr_small": best, "validation_bits_at_largest_budget":
+                                     {str(lr): r["bits_by_set"]["validation"][-1] for lr, r in tried.items()},
+                                     "rule": "wider sizes: lr_small x width_small / width"}
+                run = dict(tried[best])
+                if "small" not in sizes:
+                    continue
+            else:
+                run = dict(_cached_wsd(family, cfg, budgets, scaled_lr(lr_tuning[family]["lr_small"], family,
+                                                                       small, cfg), parts["train"], sets))
             run["tokens"] = [s * tokens_per_step for s in run["steps"]]
             run["compute"] = [6.0 * run["parameters"] * t for t in run["tokens"]]
             runs[family][size] = run
-            write_scaling(profile, runs, config, budgets, tuning["chosen_lr"], resamples)
+            write_scaling(profile, runs, config, budgets, tuning["chosen_lr"], resamples, lr_tuning)
     return load_results(CHAPTER, "scaling", profile)["metrics"]
 
 
@@ -472,13 +523,16 @@ def fit_family(compute: list[float], bits: list[float], resamples: int = 200) ->
 
 
 def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.ExperimentConfig, budgets: list[int],
-                  chosen_lr: dict[str, float], resamples: int = 200) -> None:
-    metrics: dict[str, Any] = {"families": {}, "sizes_done": {f: list(r) for f, r in runs.items()}}
+                  chosen_lr: dict[str, float], resamples: int = 200,
+                  lr_tuning: dict[str, dict[str, Any]] | None = None) -> None:
+    metrics: dict[str, Any] = {"families": {}, "sizes_done": {f: list(r) for f, r in runs.items()},
+                               "lr_tuning": lr_tuning or {}}
     pooled = {}
     for family, by_size in runs.items():
         compute = [c for r in by_size.values() for c in r["compute"]]
         bits = [b for r in by_size.values() for b in r["bits_per_sample"]]
-        entry: dict[str, Any] = {"runs": by_size, "chosen_lr": chosen_lr[family]}
+        entry: dict[str, Any] = {"runs": by_size, "chosen_lr": {size: r["lr"] for size, r in by_size.items()},
+                                 "comparison_lr": chosen_lr[family]}
         if len(compute) >= 3:
             entry.update(fit_family(compute, bits, resamples))
         metrics["families"][family] = entry
@@ -495,7 +549,27 @@ def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.Expe
                                 "horizon": cross.horizon, "x_last": cross.x_last}
     write_results(CHAPTER, "scaling", metrics, config={**asdict(config), "budgets_steps": budgets,
                   "sizes": SIZES, "schedule": "warm-up, stable, linear decay over the last 20% of each budget",
-                  "compute": "6 x parameters x training tokens", "seed": 0}, profile=profile)
+                  "compute": "6 x parameters x training tokens", "seed": 0,
+                  "lr_fractions_tried_at_small": list(SCALING_LR_FRACTIONS[profile]),
+                  "machine": "one torch thread on a shared 2-core machine (train_seconds are not benchmarks)"},
+                  profile=profile)
+
+
+def forget(profile: str, parts: list[str], seeds: list[int], domains: list[str]) -> None:
+    """What ``--no-resume`` deletes: the cached units (trained models, partial checkpoints, scaling runs) and the
+    results of ``parts`` at ``profile``, so that nothing is reused."""
+    import shutil
+
+    from .data import data_dir
+    from .results import results_dir
+
+    profile = validate_profile(profile)
+    shutil.rmtree(data_dir() / CHAPTER / "study", ignore_errors=True)
+    names = {"tuning": ["tuning"], "context": ["context_use"], "scaling": ["scaling"],
+             "compare": [f"compare_{d}_seed{s}" for d in domains for s in seeds]}
+    for part in parts:
+        for name in names[part]:
+            (results_dir() / CHAPTER / f"{name}.{profile}.json").unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -504,11 +578,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", nargs="+", default=["tuning", "compare", "context", "scaling"],
                         choices=["tuning", "compare", "context", "scaling"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--domains", nargs="+", default=["music", "speech"])
+    parser.add_argument("--domains", nargs="+", default=["music", "speech", "orchestra"])
     parser.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-resume", action="store_true",
+                        help="delete chapter 3's cached study units (every profile) and the requested parts' results "
+                             "at this profile first, and train everything from the start")
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
+    if args.no_resume:
+        forget(args.profile, args.parts, args.seeds, args.domains)
     if "tuning" in args.parts:
         print(json.dumps(load_or_tune(args.profile)["chosen_lr"]), flush=True)
     for i, domain in enumerate(args.domains):  # music's comparison, then context use, then the other domains

@@ -9,9 +9,11 @@ checkpoints under ``data.data_dir()`` (``~/.cache/audioformers`` or ``$BOOK_DATA
 
 What resumes after an interruption (``kill -9`` included), when the same command is run again:
 
-* ``ch3``: each model's training saves a checkpoint every tenth of its steps (model, optimiser, step,
-  learning curve, the random states, the window sampler's included) under ``ch3/training/``; the rerun
-  continues from the last one, and a model whose training finished is not trained again.
+* ``ch3`` (:mod:`audioformers.ch3_study`: equal tuning, the tuned comparison on music, speech and orchestra,
+  context use, and with ``-- --parts scaling`` the scaling study): each model's training saves a checkpoint
+  every tenth of its steps (model, optimiser, step, learning curve, the random states, the window sampler's
+  included) under ``ch3/study/``; the rerun continues from the last one, and a model whose training finished
+  is not trained again. A scaling run is cached once finished.
 * ``ch4``: per stage. The tokenizer (autoencoder + k-means), the next-code LM, the SimCLR CNN and the
   supervised CNN are each saved under ``ch4/`` as soon as they are trained, and a seed whose probes
   were written to ``results/ch4`` is not run again; a stage interrupted half-way is trained again
@@ -68,7 +70,7 @@ def _profile_seeds(profile: str, seeds: list[int]) -> list[str]:
 
 
 CHAPTERS: dict[str, Chapter] = {
-    "ch3": Chapter("WaveNet vs transformer (next-sample prediction)", "audioformers.nextsample:main", _profile_seeds),
+    "ch3": Chapter("WaveNet vs transformer (next-sample prediction)", "audioformers.ch3_study:main", _profile_seeds),
     "ch4": Chapter("textless audio language modelling (linear probes)", "audioformers.textless:main", _profile_seeds),
     "ch5": Chapter("wavelet audio transformers (multi-label tagging)", "audioformers.sound_events:main", _profile_seeds),
     "demo": Chapter("tiny built-in run: checkpoints, resume, torchrun", "audioformers.reproduce:run_demo",

@@ -130,3 +130,41 @@ def test_split_holds_validation_out_of_training(monkeypatch):
     tracks["train"] = tracks["train"][:1]
     with pytest.raises(ValueError, match="at least two training recordings"):
         cs.split_recordings("music")
+
+
+def test_scaled_lr_follows_the_width_rule():
+    small = replace(CFG, width=32, wavenet_channels=20)
+    wide = replace(CFG, width=128, wavenet_channels=80)
+    assert cs.scaled_lr(8e-3, "transformer", small, wide) == pytest.approx(2e-3)
+    assert cs.scaled_lr(1.6e-2, "wavenet", small, wide) == pytest.approx(4e-3)
+    assert cs.scaled_lr(1e-3, "transformer", small, small) == pytest.approx(1e-3)
+
+
+def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_path):
+    """The smallest size is tried at several rates; the one with the lowest validation bits at the largest budget
+    is kept, even when another is better on test (test bits are the study's points, never a choice)."""
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    recs = recordings(4, 600)
+    windows, _ = cs.scoring_windows(recs[:1], 4, ns.window_length(CFG))
+    tuning = {"chosen_lr": {"transformer": 4e-3, "wavenet": 8e-3}}
+    monkeypatch.setattr(cs, "_music_setup", lambda profile: (tuning, CFG, {"train": recs[1:], "validation": recs[:1],
+                                                                            "test": recs[:1]}, windows))
+    monkeypatch.setitem(cs.SCALING_LR_FRACTIONS, "smoke", (1.0, 0.5))
+    calls = []
+
+    def fake(family, cfg, budgets, lr, train, sets):
+        calls.append((family, lr))
+        good_on_validation = lr < tuning["chosen_lr"][family]
+        val = [5.0, 4.5, 4.0] if good_on_validation else [5.0, 4.8, 4.6]
+        test = [5.0, 4.9, 4.8] if good_on_validation else [5.0, 4.5, 4.1]
+        return {"steps": budgets, "bits_per_sample": test, "bits_by_set": {"test": test, "validation": val},
+                "lr": lr, "parameters": 1000, "train_seconds": 0.0}
+
+    monkeypatch.setattr(cs, "_cached_wsd", fake)
+    out = cs.scaling_study("smoke", sizes=("small",), resamples=5)
+    assert out["lr_tuning"]["transformer"]["lr_small"] == pytest.approx(2e-3)
+    assert out["lr_tuning"]["wavenet"]["lr_small"] == pytest.approx(4e-3)
+    assert out["families"]["transformer"]["runs"]["small"]["bits_per_sample"] == [5.0, 4.9, 4.8]
+    assert sorted(calls) == sorted([("transformer", 4e-3), ("transformer", 2e-3), ("wavenet", 8e-3),
+                                    ("wavenet", 4e-3)])
+    assert "exponent" in out["families"]["wavenet"]

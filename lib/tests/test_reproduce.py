@@ -45,7 +45,7 @@ def test_dispatch_sets_profile_and_passes_seeds(monkeypatch, capsys):
     record = json.loads(next(Path(os.environ["BOOK_RESULTS_DIR"]).glob("reproduce/ch5-run.book.json")).read_text())
     assert record["profile"] == "book" and record["seed"] == [3, 4]
     assert reproduce.main(["ch3", "--profile", "paper", "--dry-run"]) == 0
-    assert "audioformers.nextsample:main" in capsys.readouterr().out
+    assert "audioformers.ch3_study:main" in capsys.readouterr().out
 
 
 def test_chapter_targets_exist():
@@ -125,8 +125,8 @@ sys.exit(reproduce.main(sys.argv[4:]))
 # chapter: (datasets it reads, extra arguments, module whose nth fit() is killed, n, step, results file,
 #           steps that module's fit() runs when resuming / when starting afresh)
 _CHAPTER_RUNS = {
-    "ch3": (["wave-mini"], ["--", "--models", "wavenet", "transformer", "--threads", "1"],
-            "audioformers.nextsample", 2, 3, "ch3/compare_music_seed0.smoke.json", (3, 12)),
+    "ch3": (["wave-mini"], ["--", "--parts", "tuning", "compare", "--domains", "music", "--threads", "1"],
+            "audioformers.nextsample", 2, 3, "ch3/compare_music_seed0.smoke.json", (27, 36)),
     "ch4": (["instruments-mini"], [], "audioformers.contrastive", 2, 2,
             "ch4/probes-instruments-mini-seed0.smoke.json", (4, 8)),  # resumes at the supervised CNN's start
     "ch5": (["soundmix-mini"], ["--", "--what", "comparison", "--models", "transformer-haar", "cnn-vgg"],
