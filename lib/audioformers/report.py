@@ -309,6 +309,15 @@ def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
         take += (f"; at this model size and device that is about {cross.median * seconds_per_token / 3600:,.1f} "
                  "CPU hours per model")
     take += " (power law with a floor fitted to one seed's learning curve under one learning-rate schedule)"
+    families = _dig(rec, "metrics.families") or {}
+    fitted = {m: f for m, f in families.items() if "exponent" in f}
+    if len(fitted) == 2:  # the scaling study: every size, bits against compute
+        why += "; over " + " and ".join(
+            f"{m}'s sizes {', '.join(f['runs'])} against compute: exponent {f['exponent']:.2f} "
+            f"[{f['exponent_interval'][0]:.2f}, {f['exponent_interval'][1]:.2f}]" for m, f in fitted.items())
+        crossing = _dig(rec, "metrics.crossover.text")
+        if crossing:
+            take += f"; against compute, all sizes pooled: {crossing}"
     return why, take
 
 
@@ -518,6 +527,15 @@ def _ch5_comparison(profile: str, directory: Path) -> dict[str, Any] | None:
     return record if record and _dig(record, "metrics.runs") else None
 
 
+def _ch5_table(profile: str, directory: Path) -> dict[str, Any] | None:
+    """The multi-seed table: ``audioformers.ch5_study``'s (every model and seed planned before any run, at its
+    fixed step count) once complete, else the chapter's comparison."""
+    table = _dig(_load(directory, "ch5", "study", profile), "metrics.scale.table_record")
+    if isinstance(table, dict) and table.get("complete") and _dig(table, "metrics.runs"):
+        return table
+    return _ch5_comparison(profile, directory)
+
+
 def _ch5_scores(record: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     """model -> seed -> run."""
     out: dict[str, dict[int, dict[str, Any]]] = {}
@@ -605,7 +623,7 @@ def doubling_text(d: dict[str, Any]) -> tuple[str, str]:
 
 
 def _ch5_transformer_vs_cnn(profile: str, directory: Path) -> Measured:
-    record = _ch5_comparison(profile, directory)
+    record = _ch5_table(profile, directory)
     if record is None:
         return _missing(profile, "chapter 5's comparison")
     scores = _ch5_scores(record)
@@ -631,7 +649,7 @@ def _ch5_transformer_vs_cnn(profile: str, directory: Path) -> Measured:
 
 
 def _ch5_haar(profile: str, directory: Path) -> Measured:
-    record = _ch5_comparison(profile, directory)
+    record = _ch5_table(profile, directory)
     if record is None:
         return _missing(profile, "chapter 5's pooling comparison")
     scores = _ch5_scores(record)
@@ -647,7 +665,7 @@ def _ch5_haar(profile: str, directory: Path) -> Measured:
 
 
 def _ch5_absolute(profile: str, directory: Path) -> Measured:
-    record = _ch5_comparison(profile, directory)
+    record = _ch5_table(profile, directory)
     if record is None:
         return _missing(profile, "chapter 5's comparison")
     scores = _ch5_scores(record)

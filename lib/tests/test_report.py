@@ -357,3 +357,20 @@ def test_chapters_print_the_reports_own_verdicts():
     assert all(rows[line.split(" ", 1)[0]]["verdict"] in line for line in lines)
     with pytest.raises(ValueError, match="chapter"):
         report.chapter_verdicts(9, "book")
+
+
+def test_scaling_study_fits_against_compute_reach_the_report(tmp_path):
+    """Issue 12: the scaling study's per-family fits (every size, bits against compute) and its pooled crossover
+    appear in claim 3a's row."""
+    for seed in range(3):
+        _ch3(tmp_path, "music", seed, (0.30, 0.25 - 0.002 * seed, 0.2))
+    tokens = list(np.geomspace(2e5, 2.4e6, 5))
+    fam = {m: {"runs": {"small": {}, "medium": {}}, "exponent": e, "exponent_interval": [e - 0.1, e + 0.1]}
+           for m, e in (("transformer", 0.31), ("wavenet", 0.12))}
+    metrics = {"families": fam, "crossover": {"text": "no crossover in sight at the measured slopes"},
+               **{m: {"curve": {"tokens": tokens, "bits_per_sample": list(5 + 1.0 / np.sqrt(np.array(tokens) / 2e5))},
+                      "train_seconds": 50.0} for m in ("transformer", "wavenet")}}
+    _write(tmp_path, "ch3", "scaling", "book", metrics, {"steps": 300})
+    row = _rows(tmp_path)["3a"]
+    assert "transformer's sizes small, medium against compute: exponent 0.31 [0.21, 0.41]" in row["why"]
+    assert "against compute, all sizes pooled: no crossover in sight" in row["what it would take"]
