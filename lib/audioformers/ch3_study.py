@@ -470,13 +470,22 @@ def _cached_wsd(family: str, cfg: ns.ExperimentConfig, budgets: list[int], lr: f
     return run
 
 
+def _scaling_unit_key(family: str, cfg: ns.ExperimentConfig, budgets: list[int], lr: float,
+                      sets: dict[str, torch.Tensor]) -> str:
+    payload = {"family": family, "config": asdict(cfg), "budgets": budgets, "lr": lr, "sets": sorted(sets)}
+    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:14]
+
+
 def scaling_study(profile: str, families: tuple[str, ...] = ("transformer", "wavenet"),
                   sizes: tuple[str, ...] = ("small", "medium", "large"), resamples: int = 200) -> dict[str, Any]:
-    """Each family and size trained once (cached); fits per family written after every finished unit.
+    """Each family and size trained once; fits per family written after every finished unit.
 
     The smallest size of each family is run at every rate of :data:`SCALING_LR_FRACTIONS` (times its tuned
     comparison rate); the rate with the lowest *validation* bits at the largest budget is kept, and wider
     sizes use :func:`scaled_lr` of it. Test bits are the study's points; validation bits only choose.
+
+    Every finished run is kept in the results file under ``units`` (keyed by family, sizes, budgets and rate),
+    so a study interrupted on one machine continues on another from the committed ``results/`` alone.
     """
     profile = validate_profile(profile)
     tuning, config, parts, windows = _music_setup(profile)
@@ -484,8 +493,18 @@ def scaling_study(profile: str, families: tuple[str, ...] = ("transformer", "wav
     sets = {"test": torch.from_numpy(windows), "validation": torch.from_numpy(val)}
     budgets = scaling_budgets(profile)
     tokens_per_step = config.batch_size * config.context_length
+    stored = load_stored("scaling", profile)
+    units: dict[str, dict[str, Any]] = dict((stored or {}).get("metrics", {}).get("units", {}))
     runs: dict[str, dict[str, Any]] = {f: {} for f in families}
     lr_tuning: dict[str, dict[str, Any]] = {}
+
+    def unit(family: str, cfg: ns.ExperimentConfig, lr: float) -> dict[str, Any]:
+        key = _scaling_unit_key(family, cfg, budgets, lr, sets)
+        if key not in units:
+            units[key] = {**_cached_wsd(family, cfg, budgets, lr, parts["train"], sets), "family": family}
+            write_scaling(profile, runs, config, budgets, tuning["chosen_lr"], resamples, lr_tuning, units)
+        return dict(units[key])
+
     ordered = ("small", *[s for s in sizes if s != "small"])  # the smallest size first: it sets the rate
     for size in ordered:  # both families at one size before the next: a partial study is still a comparison
         for family in families:
@@ -495,21 +514,20 @@ def scaling_study(profile: str, families: tuple[str, ...] = ("transformer", "wav
                 tried = {}
                 for fraction in SCALING_LR_FRACTIONS[profile]:
                     lr = tuning["chosen_lr"][family] * fraction
-                    tried[lr] = _cached_wsd(family, cfg, budgets, lr, parts["train"], sets)
+                    tried[lr] = unit(family, cfg, lr)
                 best = min(tried, key=lambda lr: tried[lr]["bits_by_set"]["validation"][-1])
                 lr_tuning[family] = {"lr_small": best, "validation_bits_at_largest_budget":
                                      {str(lr): r["bits_by_set"]["validation"][-1] for lr, r in tried.items()},
                                      "rule": "wider sizes: lr_small x width_small / width"}
-                run = dict(tried[best])
+                run = tried[best]
                 if "small" not in sizes:
                     continue
             else:
-                run = dict(_cached_wsd(family, cfg, budgets, scaled_lr(lr_tuning[family]["lr_small"], family,
-                                                                       small, cfg), parts["train"], sets))
+                run = unit(family, cfg, scaled_lr(lr_tuning[family]["lr_small"], family, small, cfg))
             run["tokens"] = [s * tokens_per_step for s in run["steps"]]
             run["compute"] = [6.0 * run["parameters"] * t for t in run["tokens"]]
             runs[family][size] = run
-            write_scaling(profile, runs, config, budgets, tuning["chosen_lr"], resamples, lr_tuning)
+            write_scaling(profile, runs, config, budgets, tuning["chosen_lr"], resamples, lr_tuning, units)
     return load_results(CHAPTER, "scaling", profile)["metrics"]
 
 
@@ -524,9 +542,10 @@ def fit_family(compute: list[float], bits: list[float], resamples: int = 200) ->
 
 def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.ExperimentConfig, budgets: list[int],
                   chosen_lr: dict[str, float], resamples: int = 200,
-                  lr_tuning: dict[str, dict[str, Any]] | None = None) -> None:
+                  lr_tuning: dict[str, dict[str, Any]] | None = None,
+                  units: dict[str, dict[str, Any]] | None = None) -> None:
     metrics: dict[str, Any] = {"families": {}, "sizes_done": {f: list(r) for f, r in runs.items()},
-                               "lr_tuning": lr_tuning or {}}
+                               "lr_tuning": lr_tuning or {}, "units": units or {}}
     pooled = {}
     for family, by_size in runs.items():
         compute = [c for r in by_size.values() for c in r["compute"]]

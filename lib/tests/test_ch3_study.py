@@ -168,3 +168,30 @@ def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_
     assert sorted(calls) == sorted([("transformer", 4e-3), ("transformer", 2e-3), ("wavenet", 8e-3),
                                     ("wavenet", 4e-3)])
     assert "exponent" in out["families"]["wavenet"]
+
+
+def test_scaling_study_resumes_from_its_results_file_alone(monkeypatch, tmp_path):
+    """Finished runs live in results/ (committed), so an interrupted study continues without the disk cache."""
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    recs = recordings(4, 600)
+    windows, _ = cs.scoring_windows(recs[:1], 4, ns.window_length(CFG))
+    tuning = {"chosen_lr": {"transformer": 4e-3, "wavenet": 8e-3}}
+    monkeypatch.setattr(cs, "_music_setup", lambda profile: (tuning, CFG, {"train": recs[1:], "validation": recs[:1],
+                                                                            "test": recs[:1]}, windows))
+    trained = []
+
+    def fake(family, cfg, budgets, lr, train, sets):
+        trained.append(family)
+        if len(trained) == 2:
+            raise KeyboardInterrupt  # interrupted in the second unit
+        bits = [5.0, 4.6, 4.4]
+        return {"steps": budgets, "bits_per_sample": bits, "bits_by_set": {"test": bits, "validation": bits},
+                "lr": lr, "parameters": 1000, "train_seconds": 0.0}
+
+    monkeypatch.setattr(cs, "_cached_wsd", fake)
+    with pytest.raises(KeyboardInterrupt):
+        cs.scaling_study("smoke", sizes=("small",), resamples=5)
+    assert len(cs.load_stored("scaling", "smoke")["metrics"]["units"]) == 1
+    out = cs.scaling_study("smoke", sizes=("small",), resamples=5)
+    assert trained == ["transformer", "wavenet", "wavenet"]  # the finished unit was not trained again
+    assert set(out["sizes_done"]) == {"transformer", "wavenet"} and len(out["units"]) == 2
