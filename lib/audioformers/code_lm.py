@@ -115,8 +115,15 @@ class CodeLM(nn.Module):
 
 def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int = 1000, batch_size: int = 64,
                   lr: float = 2e-3, weight_decay: float = 0.1, seed: int = 0,
-                  test_codes: np.ndarray | None = None, eval_every: int = 0) -> tuple[CodeLM, dict[str, list[float]]]:
-    """Train on code sequences ``(N, T)``; return the model and a log of train / test cross-entropy."""
+                  test_codes: np.ndarray | None = None, eval_every: int = 0, snapshot_every: int = 0,
+                  snapshots: dict | None = None) -> tuple[CodeLM, dict[str, list[float]]]:
+    """Train on code sequences ``(N, T)``; return the model and a log of train / test cross-entropy.
+
+    With ``snapshot_every`` and a dict ``snapshots``, a copy of the weights is stored there every
+    ``snapshot_every`` steps and at the end (key: the step count).
+    """
+    if snapshot_every and snapshots is None:
+        raise ValueError("snapshot_every needs a dict `snapshots` to store the weights in")
     torch.manual_seed(seed)
     model = CodeLM(config)
     data = torch.from_numpy(np.asarray(train_codes, dtype=np.int64))  # (N, T)
@@ -140,6 +147,8 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
             log["step"].append(step + 1)
             log["train_ce"].append(evaluate_ce(model, train_eval))
             log["test_ce"].append(evaluate_ce(model, test_eval) if test_eval is not None else float("nan"))
+        if snapshot_every and ((step + 1) % snapshot_every == 0 or step + 1 == steps):
+            snapshots[step + 1] = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.eval()
     return model, log
 

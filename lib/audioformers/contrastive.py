@@ -2,8 +2,13 @@
 
 The contrastive half of Verma & Smith (2020) and its supervised upper line: two augmented views
 of each clip are pulled together and pushed away from every other clip in the batch (NT-Xent,
-Chen et al. 2020). Augmentations are the kind the lecture names — masked patches, blurring,
-flips — plus random crops, gain and noise.
+Chen et al. 2020). Augmentations are the kind the lecture names — masked patches and blurring —
+plus random crops, gain and an additive noise floor. Time reversal is *off* by default
+(``flip_prob=0``): flipping a note in time swaps its attack and its decay, the very cue that tells
+an instrument family apart, so a model made invariant to it is taught to ignore the label.
+
+:func:`pooled_embeddings` pools the last feature map over time with mean and standard deviation,
+the same pooling chapter 4 gives every other representation.
 
 Notebook: chapters/04_textless_audio_lm.ipynb
 """
@@ -24,8 +29,16 @@ from .training import fit
 # Augmentations of a batch of log-mel spectrograms (B, n_mels, frames), natural-log units
 # --------------------------------------------------------------------------------------------
 
-def augment(x: torch.Tensor, gen: torch.Generator, crop_frames: int | None = None) -> torch.Tensor:
-    """One random view of each spectrogram in ``x`` ``(B, M, T)`` -> ``(B, M, crop_frames or T)``."""
+def augment(x: torch.Tensor, gen: torch.Generator, crop_frames: int | None = None,
+            flip_prob: float = 0.0) -> torch.Tensor:
+    """One random view of each spectrogram in ``x`` ``(B, M, T)`` -> ``(B, M, crop_frames or T)``.
+
+    In order: a random crop of ``crop_frames``, a gain of ±1 nat (±4.3 dB), an additive noise floor (half the
+    views), a blur along the mel axis (30%), a time reversal (``flip_prob``, default 0: it swaps attack and
+    decay), and one masked band of mel bins and one of frames (up to a sixth each, set to the clip's mean).
+    """
+    if not (isinstance(flip_prob, (int, float)) and 0.0 <= flip_prob <= 1.0):
+        raise ValueError(f"flip_prob must be a probability in [0, 1], got {flip_prob!r}")
     if x.ndim != 3:
         raise ValueError(f"x must be (batch, n_mels, frames), got shape {tuple(x.shape)}")
     b, m, t = x.shape
@@ -42,8 +55,8 @@ def augment(x: torch.Tensor, gen: torch.Generator, crop_frames: int | None = Non
     if blur.any():
         kernel = torch.tensor([0.25, 0.5, 0.25]).view(1, 1, 3, 1)
         x[blur] = F.conv2d(x[blur][:, None], kernel.to(x.dtype), padding=(1, 0))[:, 0]  # (b', M, crop) blur along mel
-    flip = torch.rand(b, generator=gen) < 0.3
-    x[flip] = x[flip].flip(-1)  # time flip
+    flip = torch.rand(b, generator=gen) < flip_prob
+    x[flip] = x[flip].flip(-1)  # time reversal (off by default)
     for axis, width in ((1, m // 6), (2, crop // 6)):  # mask a band of mel bins, then of frames
         size = torch.randint(0, width + 1, (b,), generator=gen)
         start = (torch.rand(b, generator=gen) * (x.shape[axis] - size + 1)).long()
@@ -96,6 +109,12 @@ class CNNEncoder(nn.Module):
         h = self.features(self.input_norm(log_mels[:, None]))  # (B, C, M', T')
         return self.embed(h.mean(dim=(2, 3)))  # (B, E)
 
+    def feature_map(self, log_mels: torch.Tensor) -> torch.Tensor:
+        """The last conv block's output averaged over mel: ``(B, n_mels, frames)`` -> ``(B, C, T')``."""
+        if log_mels.ndim != 3 or log_mels.shape[1] != self.config.n_mels:
+            raise ValueError(f"expected (batch, {self.config.n_mels}, frames), got {tuple(log_mels.shape)}")
+        return self.features(self.input_norm(log_mels[:, None])).mean(dim=2)  # (B, C, T')
+
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
     """NT-Xent loss of two views ``(B, D)``: each view must pick its partner out of 2B-1 candidates."""
@@ -121,8 +140,13 @@ def _batches(n: int, batch_size: int, gen: torch.Generator):
 
 def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, batch_size: int = 128,
                  lr: float = 2e-3, temperature: float = 0.2, crop_frames: int | None = 80,
-                 seed: int = 0) -> tuple[CNNEncoder, list[float]]:
-    """Self-supervised training on log-mels ``(N, n_mels, frames)``; returns the encoder and losses."""
+                 seed: int = 0, flip_prob: float = 0.0, snapshot_every: int = 0,
+                 snapshots: dict | None = None) -> tuple[CNNEncoder, list[float]]:
+    """Self-supervised training on log-mels ``(N, n_mels, frames)``; returns the encoder and losses.
+
+    With ``snapshot_every`` and a dict ``snapshots``, a copy of the weights is stored there every
+    ``snapshot_every`` steps (key: the step count), for curves of a probe against pre-training steps.
+    """
     torch.manual_seed(seed)
     model = CNNEncoder(config)
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
@@ -131,20 +155,29 @@ def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, b
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = data[next(batches)]  # (B, M, T)
-        return augment(x, gen, crop_frames), augment(x, gen, crop_frames)  # two views
+        return augment(x, gen, crop_frames, flip_prob), augment(x, gen, crop_frames, flip_prob)  # two views
 
     def loss_fn(m: CNNEncoder, views: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return nt_xent(m.projection(m(views[0])), m.projection(m(views[1])), temperature)
 
+    evaluate = None
+    if snapshot_every:
+        if snapshots is None:
+            raise ValueError("snapshot_every needs a dict `snapshots` to store the weights in")
+        counter = {"step": 0}
+
+        def evaluate(m: CNNEncoder) -> dict[str, float]:
+            counter["step"] = min(steps, counter["step"] + snapshot_every)
+            snapshots[counter["step"]] = {k: v.detach().clone() for k, v in m.state_dict().items()}
+            return {}
+
     history = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
-                  desc="SimCLR", progress=False)
+                  desc="SimCLR", progress=False, evaluate=evaluate, eval_every=snapshot_every)
     return model, history.train_loss
 
 
-def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig, *, steps: int = 500,
-                     batch_size: int = 64, lr: float = 2e-3, crop_frames: int | None = 80,
-                     seed: int = 0, augment_inputs: bool = False) -> tuple[CNNEncoder, list[float]]:
-    """The same CNN trained with cross-entropy on labels (the supervised upper line)."""
+def _supervised_start(log_mels, labels, config: CNNConfig, seed: int, batch_size: int):
+    """The supervised CNN's seeded start: model, data ``(N, M, T)``, labels ``(N,)``, generator, batches."""
     if config.num_classes <= 0:
         raise ValueError("config.num_classes must be positive for supervised training")
     torch.manual_seed(seed)
@@ -152,7 +185,14 @@ def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
     y = torch.from_numpy(np.asarray(labels, dtype=np.int64))  # (N,)
     gen = torch.Generator().manual_seed(seed)
-    batches = _batches(len(data), min(batch_size, len(data)), gen)
+    return model, data, y, gen, _batches(len(data), min(batch_size, len(data)), gen)
+
+
+def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig, *, steps: int = 500,
+                     batch_size: int = 64, lr: float = 2e-3, crop_frames: int | None = 80,
+                     seed: int = 0, augment_inputs: bool = False) -> tuple[CNNEncoder, list[float]]:
+    """The same CNN trained with cross-entropy on labels (the supervised upper line)."""
+    model, data, y, gen, batches = _supervised_start(log_mels, labels, config, seed, batch_size)
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = next(batches)
@@ -170,6 +210,71 @@ def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig
     history = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
                   desc="supervised CNN", progress=False)
     return model, history.train_loss
+
+
+def train_supervised_early_stopping(log_mels: np.ndarray, labels: np.ndarray, val_log_mels: np.ndarray,
+                                    val_labels: np.ndarray, config: CNNConfig, *, max_steps: int = 2000,
+                                    eval_every: int = 100, patience: int = 3, batch_size: int = 64,
+                                    lr: float = 2e-3, crop_frames: int | None = 48,
+                                    seed: int = 0) -> tuple[CNNEncoder, dict[str, list[float]]]:
+    """The supervised upper line trained to convergence: stop when validation accuracy has not improved for
+    ``patience`` evaluations (every ``eval_every`` steps, constant learning rate) and return the weights of
+    the best evaluation, with a log ``{"step", "val_accuracy", "train_loss", "best_step"}``."""
+    from .validation import check_int
+
+    max_steps = check_int("max_steps", max_steps, minimum=1)
+    eval_every = check_int("eval_every", eval_every, minimum=1)
+    patience = check_int("patience", patience, minimum=1)
+    model, data, y, gen, batches = _supervised_start(log_mels, labels, config, seed, batch_size)
+    val = torch.from_numpy(np.asarray(val_log_mels, dtype=np.float32))
+    val_y = torch.from_numpy(np.asarray(val_labels, dtype=np.int64))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    log: dict[str, list[float]] = {"step": [], "val_accuracy": [], "train_loss": []}
+    best, best_state, since, losses = -1.0, None, 0, []
+    for step in range(1, max_steps + 1):
+        model.train()
+        idx = next(batches)
+        x = data[idx]
+        if crop_frames and crop_frames < x.shape[2]:
+            s = int(torch.randint(0, x.shape[2] - crop_frames + 1, (1,), generator=gen))
+            x = x[:, :, s:s + crop_frames]  # (B, M, crop)
+        loss = F.cross_entropy(model.classifier(model(x)), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        if step % eval_every == 0 or step == max_steps:
+            model.eval()
+            with torch.no_grad():
+                pred = torch.cat([model.classifier(model(val[i:i + 256])).argmax(1) for i in range(0, len(val), 256)])
+            acc = float((pred == val_y).float().mean())
+            log["step"].append(step)
+            log["val_accuracy"].append(acc)
+            log["train_loss"].append(float(np.mean(losses[-eval_every:])))
+            if acc > best:
+                best, since = acc, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                log["best_step"] = [step]
+            else:
+                since += 1
+                if since >= patience:
+                    break
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, log
+
+
+@torch.no_grad()
+def pooled_embeddings(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Mean and standard deviation over time of the last feature map (averaged over mel):
+    ``(N, n_mels, frames)`` -> ``(N, 2C)``, in eval mode."""
+    model.eval()
+    data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
+    out = []
+    for i in range(0, len(data), batch_size):
+        h = model.feature_map(data[i:i + batch_size])  # (b, C, T')
+        out.append(torch.cat([h.mean(2), h.std(2, unbiased=False)], dim=1))
+    return torch.cat(out).numpy()  # (N, 2C)
 
 
 @torch.no_grad()

@@ -1,0 +1,174 @@
+"""Tests of chapter 4's fold protocol: folds over held-out sources, one pooling, the probe grid, the tables."""
+
+import numpy as np
+import pytest
+import torch
+
+from audioformers import ch4_folds, code_lm, contrastive, probes
+from audioformers.datasets.builders import FAMILIES, program_split
+
+
+def _instrument_clips():
+    families = sorted(FAMILIES)
+    labels, programs, splits = [], [], []
+    for f, family in enumerate(families):
+        for p, program in enumerate(FAMILIES[family][0]):
+            labels += [f, f]
+            programs += [program, program]
+            splits += [program_split(f, p)] * 2
+    return np.array(labels), np.array(programs), np.array(splits), families
+
+
+def test_instrument_folds_rotate_every_program_through_the_test_set_once():
+    labels, programs, splits, families = _instrument_clips()
+    groups = ch4_folds.instrument_folds(labels, programs, families)
+    assert sorted(set(groups)) == list(range(6))
+    for program in set(programs):  # a program's clips are all in one group
+        assert len(set(groups[programs == program])) == 1
+    for fold in range(6):
+        s = ch4_folds.fold_splits(groups, fold, 6)
+        for f in range(len(families)):  # one test and one validation program per family, four for training
+            assert len(set(programs[s["test"]][labels[s["test"]] == f])) == 1
+            assert len(set(programs[s["val"]][labels[s["val"]] == f])) == 1
+            assert len(set(programs[s["train"]][labels[s["train"]] == f])) == 4
+    first = ch4_folds.fold_splits(groups, 0, 6)  # fold 0 is the dataset's own split
+    for name in ("train", "val", "test"):
+        assert set(first[name]) == set(np.flatnonzero(splits == name))
+
+
+def test_fold_splits_are_disjoint_and_cover_every_clip():
+    groups = np.repeat(np.arange(7), 3)
+    for fold in range(7):
+        s = ch4_folds.fold_splits(groups, fold, 7)
+        together = np.concatenate([s["train"], s["val"], s["test"]])
+        assert sorted(together) == list(range(len(groups)))
+        assert set(groups[s["val"]]) == {(fold + 1) % 7} and set(groups[s["test"]]) == {fold}
+    with pytest.raises(ValueError, match="fold must be in 0..6"):
+        ch4_folds.fold_splits(groups, 7, 7)
+
+
+def test_group_sources_balances_clip_counts_and_keeps_sources_whole():
+    sources = np.array(sum(([f"kit{i}"] * n for i, n in enumerate([100, 60, 50, 40, 10, 10, 5, 5])), []))
+    groups = ch4_folds.group_sources(sources, 4)
+    for name in set(sources):
+        assert len(set(groups[sources == name])) == 1
+    counts = np.bincount(groups)
+    assert len(counts) == 4 and counts.max() <= 100
+    with pytest.raises(ValueError, match="num_folds 9 exceeds the 8 sources"):
+        ch4_folds.group_sources(sources, 9)
+
+
+def test_pool_mean_std_pools_over_time():
+    x = np.stack([np.stack([np.arange(4.0), np.full(4, 2.0)], axis=1)])  # (1, T=4, D=2)
+    out = probes.pool_mean_std(x)
+    np.testing.assert_allclose(out, [[1.5, 2.0, np.std(np.arange(4.0)), 0.0]], rtol=1e-6)
+    with pytest.raises(ValueError, match="frames must be"):
+        probes.pool_mean_std(np.zeros((3, 4)))
+
+
+def test_probe_grid_chooses_c_on_validation_and_scores_per_source():
+    rng = np.random.default_rng(0)
+    centres = 3 * rng.standard_normal((3, 5))
+
+    def draw(n):
+        y = rng.integers(0, 3, n)
+        return centres[y] + rng.standard_normal((n, 5)), y
+
+    (xt, yt), (xv, yv), (xs, ys) = draw(120), draw(60), draw(60)
+    sources = np.where(np.arange(60) < 30, "a", "b")
+    out = probes.probe_grid(xt, yt, xv, yv, xs, ys, test_sources=sources)
+    assert out["c"] in probes.C_GRID and out["val_accuracy"] == max(out["val_by_c"])
+    assert out["test_accuracy"] > 0.9
+    assert set(out["per_source"]) == {"a", "b"}
+    assert np.mean(list(out["per_source"].values())) == pytest.approx(out["test_accuracy"])
+    assert out["interior"] == (0 < out["c_index"] < len(probes.C_GRID) - 1)
+    with pytest.raises(ValueError, match="ascending"):
+        probes.probe_grid(xt, yt, xv, yv, xs, ys, grid=(1.0, 0.1))
+    with pytest.raises(ValueError, match="differ in width"):
+        probes.probe_grid(xt, yt, xv[:, :4], yv, xs, ys)
+
+
+def test_augment_keeps_time_order_unless_asked_to_reverse():
+    ramp = torch.linspace(0.0, 20.0, 60)
+    x = ramp.expand(8, 16, 60).clone()  # (B, M, T): rising in time
+
+    def slopes(flip_prob):
+        view = contrastive.augment(x, torch.Generator().manual_seed(0), crop_frames=None, flip_prob=flip_prob)
+        profile = view.mean(1)  # (B, T)
+        return torch.stack([torch.corrcoef(torch.stack([p, ramp]))[0, 1] for p in profile])
+
+    assert bool((slopes(0.0) > 0.5).all())  # the default: no time reversal
+    assert bool((slopes(1.0) < -0.5).all())
+    with pytest.raises(ValueError, match="flip_prob"):
+        contrastive.augment(x, torch.Generator(), flip_prob=1.5)
+
+
+def test_supervised_early_stopping_returns_the_best_evaluation():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 16, 24)).astype(np.float32)
+    y = rng.integers(0, 3, 40)  # labels unrelated to the input: validation accuracy cannot keep improving
+    cfg = contrastive.CNNConfig(n_mels=16, channels=(4, 8), embed_dim=8, projection_dim=8, num_classes=3)
+    model, log = contrastive.train_supervised_early_stopping(x[:30], y[:30], x[30:], y[30:], cfg, max_steps=200,
+                                                             eval_every=2, patience=2, batch_size=8, crop_frames=16)
+    assert log["step"][-1] < 200  # stopped early
+    best = log["step"][int(np.argmax(log["val_accuracy"]))]
+    assert log["best_step"] == [best]
+    with torch.no_grad():
+        acc = float((model.classifier(model(torch.from_numpy(x[30:]))).argmax(1).numpy() == y[30:]).mean())
+    assert acc == pytest.approx(max(log["val_accuracy"]))
+    emb = contrastive.pooled_embeddings(model, x)
+    assert emb.shape == (40, 16)  # mean and std of the last 8 channels
+
+
+def test_code_lm_snapshots_are_taken_at_the_asked_steps():
+    codes = np.random.default_rng(0).integers(0, 8, (20, 12))
+    cfg = code_lm.CodeLMConfig(num_codes=8, context_length=12, width=16, num_layers=1, num_heads=2)
+    snaps = {}
+    model, _ = code_lm.train_code_lm(codes, cfg, steps=5, batch_size=4, snapshot_every=2, snapshots=snaps)
+    assert sorted(snaps) == [2, 4, 5]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, snaps[5][k])
+    assert not torch.equal(snaps[2]["head.weight"], snaps[5]["head.weight"])
+    with pytest.raises(ValueError, match="snapshots"):
+        code_lm.train_code_lm(codes, cfg, steps=2, snapshot_every=1)
+    assert ch4_folds._snapshot_steps(1200, 4) == [150, 300, 600, 1200]
+    assert ch4_folds._snapshot_steps(500, 4) == [62, 124, 248, 500]
+
+
+def _fake_runs(folds=6, seeds=(0, 1, 2), gap=0.05):
+    rng = np.random.default_rng(1)
+    runs = {}
+    fold_level = 0.4 + 0.1 * rng.standard_normal(folds)  # folds differ much more than seeds
+    for seed in seeds:
+        run = {"folds": {}, "supervised": {}, "lm_steps": [2, 4], "simclr_steps": [1, 2],
+               "pretrain_log": {"seconds": {"code_lm": 10.0, "simclr": 11.0, "tokenizer": 1.0}}}
+        for f in range(folds):
+            level = fold_level[f] + 0.01 * rng.standard_normal()
+            probe = {}
+            for i, m in enumerate((*ch4_folds.FINAL_METHODS, "lm_layer0", "lm_layer1", "lm_layer2", "lm_layer3")):
+                acc = level + (gap if m == "lm_states" else 0.0) + 0.001 * i
+                probe[m] = {"test_accuracy": acc, "c": 0.1, "interior": True, "chance": 0.1,
+                            "per_source": {f"program-{f}a": acc, f"program-{f}b": acc}}
+            probe["lm_states"]["layer"] = 2
+            run["folds"][str(f)] = {"probe": probe, "curve": {"code_lm": {"2": 0.3, "4": 0.35},
+                                                              "simclr": {"1": 0.3, "2": 0.31}}}
+            run["supervised"][str(f)] = {"best_step": [100], "seconds": 5.0}
+        runs[seed] = run
+    return runs
+
+
+def test_fold_table_names_folds_paired_differences_and_pipeline_stages():
+    ps = ch4_folds.ProbeSet("instruments-mini-xl", np.zeros((12, 2, 2)), np.arange(12) % 3,
+                            np.array([f"s{i}" for i in range(12)]), np.arange(12) % 6, 6, ["a", "b", "c"])
+    cfg = ch4_folds.FoldConfig()
+    summary = ch4_folds.summarise(ps, cfg, _fake_runs())
+    assert summary["folds"] == 6
+    assert np.shape(summary["per_fold"]["code_lm"]) == (6, 3)  # [[acc per seed] per fold]
+    assert len(summary["per_source"]["simclr"]) == 12
+    gap = summary["paired_difference"]["lm_states - histogram"]
+    assert gap["ci_low"] > 0 and gap["verdict"] == "reproduced"  # a constant 5-point gain over noisy folds
+    pipeline = ch4_folds.pipeline_table(summary)
+    assert {"bottleneck", "centroid", "histogram", "lm_states"} <= set(pipeline["stages"])
+    assert set(pipeline["steps"]["lm_states - histogram"]) >= {"ci_low", "ci_high", "mean"}
+    assert summary["probe_c"]["interior_fraction"] == 1.0
+    assert summary["curves"]["code_lm"]["pretrain_steps"] == [2, 4]
