@@ -279,7 +279,7 @@ def table_record(scale: dict[str, Any], profile: str | None = None) -> dict[str,
     complete = all(sorted(scale["seeds_done"].get(m, [])) == sorted(s["seeds"]) for m in s["models"])
     return {"complete": complete, "config": {**base, "steps": scale["steps"], "train_clips": scale["train_clips"],
                                              "seeds": s["seeds"], "models": s["models"]},
-            "device": se.describe(se.get_device()) + " (one thread, shared machine)",
+            "device": se.describe(se.get_device()),
             "wall_time_s": sum(u["train_seconds"] + u.get("eval_seconds", 0.0) for u in table),
             "metrics": {"runs": runs}}
 
@@ -309,8 +309,8 @@ def write_study(profile: str | None = None) -> dict[str, Any]:
     units = plan(profile)
     stages = list(dict.fromkeys(u.stage for u in units))
     scale = {**summarise_study(rows, profile), "units": rows, "pending": [asdict(u) for u in pending],
-             "stages": {st: {"units": sum(u.stage == st for u in units),
-                             "pending": sum(u.stage == st for u in pending)} for st in stages},
+             "stages": [{"stage": st, "units": sum(u.stage == st for u in units),
+                         "pending": sum(u.stage == st for u in pending)} for st in stages],
              "note": NOTE, "why": " ".join(study_sizes.__doc__.split("``book``:", 1)[1].split())}
     metrics = {**{k: v for k, v in old.get("metrics", {}).items() if k != "scale"}, "scale": scale}
     config = {**old.get("config", {}), "scale": {**study_sizes(profile), "units": len(units),
@@ -318,7 +318,7 @@ def write_study(profile: str | None = None) -> dict[str, Any]:
     ours = [r for r in rows if r["source"] == "study unit"]
     scale["table_record"] = table_record(scale, profile)
     se.write_results(se.CHAPTER, NAME, metrics, config=config, seed=study_sizes(profile)["seeds"],
-                     device=se.describe(se.get_device()) + " (one thread, shared machine)",
+                     device=se.describe(se.get_device()),
                      wall_time_s=sum(r["train_seconds"] + r.get("eval_seconds", 0.0) for r in ours), profile=profile)
     return metrics
 
