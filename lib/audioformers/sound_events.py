@@ -11,7 +11,9 @@
   are done: ``comparison`` (every model x seed, learning curves, paired differences with intervals),
   ``time_scale`` (Haar vs average where time scales decide the label), ``front_end`` (weights and
   weight change against the training data's principal components and energy-following curve; the same
-  audio labelled by ``family`` and by ``pitch``) and ``study`` (twice the steps; a quarter of the data).
+  audio labelled by ``family`` and by ``pitch``) and ``study`` (twice the steps; a quarter of the data). The
+  longer command-line study (every model x seed at a fixed 1,000 steps, a training-set-size sweep, 5,000-step
+  runs) is :mod:`audioformers.ch5_study`; it adds ``metrics["scale"]`` to the same ``study`` file.
 
 Command line (resumable; one thread is enough):
 ``python -m audioformers.reproduce ch5 --profile book --threads 1 -- --what time_scale comparison front_end study``.
