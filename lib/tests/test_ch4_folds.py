@@ -172,3 +172,16 @@ def test_fold_table_names_folds_paired_differences_and_pipeline_stages():
     assert set(pipeline["steps"]["lm_states - histogram"]) >= {"ci_low", "ci_high", "mean"}
     assert summary["probe_c"]["interior_fraction"] == 1.0
     assert summary["curves"]["code_lm"]["pretrain_steps"] == [2, 4]
+
+
+def test_study_summary_gives_per_fold_scores_and_an_interval_per_value():
+    from audioformers import ch4_study
+
+    units = [{"sweep": "num_codes", "value": k, "seed": seed, "code_perplexity": 10.0 + k,
+              "accuracy": {"histogram": [0.3 + 0.01 * f + 0.001 * seed for f in range(6)]}}
+             for k in (16, 1024) for seed in (0, 1)]
+    out = ch4_study.summarise(units)
+    row = out["num_codes"]["1024"]
+    assert np.shape(row["per_fold"]["histogram"]) == (6, 2)  # [[acc per seed] per fold]
+    assert row["ci_low"]["histogram"] < row["mean"]["histogram"] < row["ci_high"]["histogram"]
+    assert row["mean"]["histogram"] == pytest.approx(0.3 + 0.025 + 0.0005)
