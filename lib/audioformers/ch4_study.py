@@ -156,6 +156,31 @@ def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None
     return summary
 
 
+def plot_sweeps(axes, metrics: dict, chance: float | None = None):
+    """One panel per sweep: fold-mean probe accuracy per representation against the swept value, with the
+    95% t interval over folds."""
+    for ax, sweep in zip(axes, ("num_codes", "patch_frames")):
+        rows = metrics["sweeps"].get(sweep, {})
+        values = sorted(rows, key=int)
+        for m, color in (("bottleneck", "tab:purple"), ("centroid", "tab:blue"), ("histogram", "tab:olive")):
+            have = [v for v in values if m in rows[v]["mean"]]
+            if not have:
+                continue
+            mean = np.array([rows[v]["mean"][m] for v in have])
+            low = np.array([rows[v]["ci_low"][m] for v in have])
+            high = np.array([rows[v]["ci_high"][m] for v in have])
+            x = np.array([int(v) for v in have], dtype=float)
+            ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="o-", color=color, capsize=3, label=m)
+        if chance is not None:
+            ax.axhline(chance, color="k", ls=":", lw=0.8, label="chance")
+        ax.set(xscale="log", xlabel="number of codes K" if sweep == "num_codes" else "patch length (10 ms frames)",
+               ylabel="probe test accuracy", title=f"{sweep} ({metrics['folds']} folds)")
+        if values:
+            ax.set_xticks([int(v) for v in values], values)
+        ax.legend(fontsize=8)
+    return axes
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Chapter 4's study: number of codes and patch length")
     parser.add_argument("--profile", default=None)
