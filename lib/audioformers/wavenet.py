@@ -8,6 +8,10 @@ another sends it to the output (skip). Stacks repeat the dilation pattern. The r
 
 samples, including the current one (van den Oord et al., 2016).
 
+The parameters are those of the convolutions (``conv``, ``residual``, ``skip``, ``head``: the layout of
+every trained checkpoint), but the forward pass computes each layer as two matrix products in
+(batch, time, channel) layout: the kernel's taps side by side, then residual and skip in one product.
+
 Fast generation (Paine et al., 2016, "fast WaveNet"): a layer with dilation ``d`` needs its input
 from ``d`` steps ago, so each layer keeps a queue of its last ``d`` inputs; one new sample costs one
 matrix-vector product per layer instead of a full convolution over the receptive field.
@@ -74,23 +78,31 @@ class WaveNetLayer(nn.Module):
         self.residual = nn.Conv1d(config.dilation_channels, config.residual_channels, 1)
         self.skip = nn.Conv1d(config.dilation_channels, config.skip_channels, 1)
 
-    def _gate(self, pre: torch.Tensor) -> torch.Tensor:
-        f, g = pre.chunk(2, dim=1)  # (B, D, T) each
-        return torch.tanh(f) * torch.sigmoid(g)
-
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, R, T) -> (residual out (B, R, T), skip (B, S, T))."""
-        padded = F.pad(x, ((self.kernel_size - 1) * self.dilation, 0))  # (B, R, T + pad): causal
-        z = self._gate(self.conv(padded))  # (B, D, T)
-        return x + self.residual(z), self.skip(z)
+        """x (B, T, R) -> (residual out (B, T, R), skip (B, T, S)).
+
+        Computed as two matrix products in (batch, time, channel) layout, the same arithmetic as
+        the causal dilated ``conv`` and the 1x1 ``residual`` and ``skip`` convolutions (whose
+        parameters it uses): the kernel's taps, each its input ``(K-1-j) * dilation`` steps ago,
+        side by side -> conv product -> gate -> one product for residual and skip together.
+        """
+        taps, bias, out_w, out_b = self.fused_weights()
+        t, d, k = x.shape[1], self.dilation, self.kernel_size
+        padded = F.pad(x, (0, 0, (k - 1) * d, 0))  # (B, T + (K-1)d, R): zeros before the start (causal)
+        inputs = torch.cat([padded[:, j * d : j * d + t] for j in range(k)], dim=2)  # (B, T, K*R), oldest tap first
+        f, g = torch.matmul(inputs, taps).add_(bias).chunk(2, dim=2)  # (B, T, D) each
+        z = torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
+        out = torch.matmul(z, out_w) + out_b  # (B, T, R+S)
+        r = x.shape[2]
+        return x + out[..., :r], out[..., r:]  # (B, T, R), (B, T, S)
 
     def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Weights rearranged for one-sample steps: conv taps stacked (K*R, 2D); residual|skip (D, R+S)."""
+        """The conv taps stacked (K*R, 2D), oldest first; its bias; residual|skip (D, R+S) and their biases."""
         w = self.conv.weight  # (2D, R, K); tap K-1 is the current sample
-        taps = torch.cat([w[:, :, j].T for j in range(self.kernel_size)], dim=0)  # (K*R, 2D), oldest tap first
+        taps = w.permute(2, 1, 0).reshape(-1, w.shape[0])  # (K*R, 2D): row block j = w[:, :, j].T
         out_w = torch.cat([self.residual.weight[:, :, 0], self.skip.weight[:, :, 0]], dim=0).T  # (D, R+S)
         out_b = torch.cat([self.residual.bias, self.skip.bias])  # (R+S,)
-        return taps.contiguous(), self.conv.bias, out_w.contiguous(), out_b
+        return taps, self.conv.bias, out_w, out_b
 
     def step(self, x: torch.Tensor, past: list[torch.Tensor], fused: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step. x (B, R); ``past[k]`` is this layer's input (k+1)*dilation steps ago."""
@@ -141,12 +153,21 @@ class WaveNet(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         tokens = check_tokens(tokens, self.config.num_classes)
-        x = self.embed(tokens).transpose(1, 2)  # (B, R, T)
+        return self.forward_embedded(self.embed(tokens))
+
+    def forward_embedded(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedded samples (B, T, R) -> logits (B, T, 256), every layer in (batch, time, channel) layout."""
         skip_sum = 0
         for layer in self.layers:
-            x, skip = layer(x)  # (B, R, T), (B, S, T)
+            x, skip = layer(x)  # (B, T, R), (B, T, S)
             skip_sum = skip_sum + skip
-        return self.head(skip_sum).transpose(1, 2)  # (B, T, C)
+        return self.apply_head(skip_sum)
+
+    def apply_head(self, skip_sum: torch.Tensor) -> torch.Tensor:
+        """The output head (ReLU, 1x1 conv, ReLU, 1x1 conv) on (..., S) -> (..., 256), as matrix products."""
+        first, last = self.head[1], self.head[3]
+        hidden = F.linear(F.relu(skip_sum), first.weight[:, :, 0], first.bias)  # (..., S)
+        return F.linear(F.relu(hidden), last.weight[:, :, 0], last.bias)  # (..., C)
 
     # ---- fast generation -------------------------------------------------------------------
     def init_state(self, batch_size: int, device: torch.device | str | None = None) -> WaveNetState:
@@ -164,17 +185,17 @@ class WaveNet(nn.Module):
         tokens = check_tokens(tokens, self.config.num_classes)
         if state.position != 0:
             raise ValueError("prefill needs a fresh state from init_state()")
-        x = self.embed(tokens).transpose(1, 2)  # (B, R, P)
+        x = self.embed(tokens)  # (B, P, R)
         p = tokens.shape[1]
         skip_sum = 0
         for layer, queue in zip(self.layers, state.queues):
             span = queue.shape[1]
             for t in range(max(0, p - span), p):  # the last `span` inputs, at their ring-buffer slots
-                queue[:, t % span] = x[:, :, t]
-            x, skip = layer(x)  # (B, R, P), (B, S, P)
+                queue[:, t % span] = x[:, t]
+            x, skip = layer(x)  # (B, P, R), (B, P, S)
             skip_sum = skip_sum + skip
         state.position = p
-        return self.head(skip_sum[:, :, -1:])[:, :, 0]  # (B, C)
+        return self.apply_head(skip_sum[:, -1])  # (B, C)
 
     @torch.no_grad()
     def step(self, token: torch.Tensor, state: WaveNetState) -> torch.Tensor:
@@ -194,8 +215,7 @@ class WaveNet(nn.Module):
             x = new_x
             skip_sum = skip_sum + skip
         state.position += 1
-        hidden = skip_sum[:, :, None]  # (B, S, 1)
-        return self.head(hidden)[:, :, 0]  # (B, C)
+        return self.apply_head(skip_sum)  # (B, C)
 
 
 def dilation_diagram_edges(config: WaveNetConfig, output_time: int | None = None) -> list[list[tuple[int, int]]]:

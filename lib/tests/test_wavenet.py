@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from audioformers.wavenet import WaveNet, WaveNetConfig, dilation_diagram_edges
 
@@ -25,12 +27,7 @@ def test_receptive_field_measured_by_gradient(config):
     t_len = config.receptive_field + 20
     tokens = torch.randint(0, 256, (1, t_len))
     emb = model.embed(tokens).detach().requires_grad_(True)  # (1, T, R)
-    x = emb.transpose(1, 2)
-    skip_sum = 0
-    for layer in model.layers:
-        x, skip = layer(x)
-        skip_sum = skip_sum + skip
-    model.head(skip_sum)[0, :, -1].sum().backward()
+    model.forward_embedded(emb)[0, -1].sum().backward()
     influenced = (emb.grad[0].abs().sum(dim=1) > 0).nonzero().flatten()
     assert influenced.min().item() == t_len - config.receptive_field
     assert influenced.max().item() == t_len - 1
@@ -93,3 +90,60 @@ def test_prefill_then_steps_equal_forward():
     torch.testing.assert_close(first, full[:, 39], rtol=1e-4, atol=1e-5)
     for t in range(40, 70):
         torch.testing.assert_close(model.step(tokens[:, t], state), full[:, t], rtol=1e-4, atol=1e-5)
+
+
+class OldLayer(nn.Module):
+    """The layer as first written (channels-first Conv1d forward): the layout of already-trained checkpoints."""
+
+    def __init__(self, config, dilation):
+        super().__init__()
+        self.dilation, self.kernel_size = dilation, config.kernel_size
+        self.conv = nn.Conv1d(config.residual_channels, 2 * config.dilation_channels, config.kernel_size, dilation=dilation)
+        self.residual = nn.Conv1d(config.dilation_channels, config.residual_channels, 1)
+        self.skip = nn.Conv1d(config.dilation_channels, config.skip_channels, 1)
+
+    def forward(self, x):
+        f, g = self.conv(F.pad(x, ((self.kernel_size - 1) * self.dilation, 0))).chunk(2, dim=1)
+        z = torch.tanh(f) * torch.sigmoid(g)
+        return x + self.residual(z), self.skip(z)
+
+
+class OldWaveNet(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(config.num_classes, config.residual_channels)
+        self.layers = nn.ModuleList(OldLayer(config, d) for d in config.dilations)
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(config.skip_channels, config.skip_channels, 1),
+                                  nn.ReLU(), nn.Conv1d(config.skip_channels, config.num_classes, 1))
+
+    def forward(self, tokens):
+        x, skip_sum = self.embed(tokens).transpose(1, 2), 0
+        for layer in self.layers:
+            x, skip = layer(x)
+            skip_sum = skip_sum + skip
+        return self.head(skip_sum).transpose(1, 2)
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3])
+def test_old_layout_state_dict_loads_and_gives_the_same_logits(kernel_size):
+    """The (batch, time, channel) matrix-product forward keeps every parameter name and shape of the
+    channels-first convolutions, so checkpoints trained before it load (strictly) and predict the same."""
+    config = WaveNetConfig(residual_channels=8, dilation_channels=6, skip_channels=10, layers_per_stack=3,
+                           num_stacks=2, kernel_size=kernel_size)
+    torch.manual_seed(0)
+    old = OldWaveNet(config).eval()
+    new = WaveNet(config).eval()
+    assert {k: v.shape for k, v in old.state_dict().items()} == {k: v.shape for k, v in new.state_dict().items()}
+    new.load_state_dict(old.state_dict(), strict=True)
+    tokens = torch.randint(0, 256, (3, 70))
+    with torch.no_grad():
+        torch.testing.assert_close(new(tokens), old(tokens), rtol=0, atol=1e-5)
+    old.train()
+    new.train()
+    loss_old = F.cross_entropy(old(tokens).reshape(-1, 256), tokens.roll(-1, 1).reshape(-1))
+    loss_new = F.cross_entropy(new(tokens).reshape(-1, 256), tokens.roll(-1, 1).reshape(-1))
+    loss_old.backward()
+    loss_new.backward()
+    for (name, p_old), p_new in zip(old.named_parameters(), new.parameters()):
+        want = torch.zeros_like(p_old) if p_old.grad is None else p_old.grad  # the last residual feeds nothing
+        torch.testing.assert_close(p_new.grad, want, rtol=1e-4, atol=1e-6, msg=name)
