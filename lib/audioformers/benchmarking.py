@@ -61,3 +61,58 @@ def mfu(model_flops_per_token: float, tokens_per_second: float, peak_flops_per_s
     if peak_flops_per_second <= 0:
         raise ValueError("peak_flops_per_second must be positive")
     return model_flops_per_token * tokens_per_second / peak_flops_per_second
+
+
+# ---- interleaved rounds: every workload (and the peak) once per round, so contention hits all alike ----
+def load_average() -> list[float] | None:
+    """The 1-, 5- and 15-minute load averages from ``/proc/loadavg`` (None where there is none)."""
+    try:
+        with open("/proc/loadavg") as handle:
+            return [float(v) for v in handle.read().split()[:3]]
+    except (OSError, ValueError):
+        return None
+
+
+def interleaved(workloads: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+    """Call every workload once per round, in an order rotated each round; each returns its own figure
+    (seconds, FLOP/s...). A slow spell on a shared machine then lands on all of them, not on one.
+
+    Returns the list of figures (one per round) of each workload.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    if not workloads:
+        raise ValueError("workloads is empty")
+    names = list(workloads)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            out[name].append(float(workloads[name]()))
+    return out
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median and [min, max] of per-round figures."""
+    if not len(values):
+        raise ValueError("no values to summarise")
+    ordered = sorted(values)
+    n = len(ordered)
+    median = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+    return {"median": median, "min": ordered[0], "max": ordered[-1], "rounds": n}
+
+
+def ratio_spread(numerator: list[float], denominator: list[float]) -> dict[str, float]:
+    """Median and range of the per-round ratios numerator[i] / denominator[i] (the same round: same conditions)."""
+    if len(numerator) != len(denominator):
+        raise ValueError(f"need one figure per round on both sides, got {len(numerator)} and {len(denominator)}")
+    return spread([a / b for a, b in zip(numerator, denominator)])
+
+
+def timed(fn: Callable[[], object], device: torch.device | str = "cpu") -> float:
+    """Wall seconds of one call of ``fn`` (device work included)."""
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start

@@ -80,6 +80,19 @@ def _set_rng_state(rng: np.random.Generator | torch.Generator, state: Any) -> No
         rng.bit_generator.state = json.loads(state)
 
 
+def adamw(params: Any, lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
+    """AdamW with PyTorch's fused kernel where it exists for these parameters (CPU and CUDA), else the default.
+
+    A checkpoint's optimiser state keeps the setting it was saved with, so a run resumed from an older
+    checkpoint continues with the kernel it started with.
+    """
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
 def fit(
     model: torch.nn.Module,
     next_batch: Callable[[int], Batch],
@@ -120,7 +133,7 @@ def fit(
     warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
     model.to(device)
     if optimizer is None:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        optimizer = adamw(model.parameters(), lr=lr, weight_decay=weight_decay)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
 
     def lr_factor(step: int) -> float:

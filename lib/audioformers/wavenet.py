@@ -86,23 +86,28 @@ class WaveNetLayer(nn.Module):
         parameters it uses): the kernel's taps, each its input ``(K-1-j) * dilation`` steps ago,
         side by side -> conv product -> gate -> one product for residual and skip together.
         """
-        taps, bias, out_w, out_b = self.fused_weights()
+        taps, bias, out_w, out_b = self.linear_weights()
         t, d, k = x.shape[1], self.dilation, self.kernel_size
         padded = F.pad(x, (0, 0, (k - 1) * d, 0))  # (B, T + (K-1)d, R): zeros before the start (causal)
         inputs = torch.cat([padded[:, j * d : j * d + t] for j in range(k)], dim=2)  # (B, T, K*R), oldest tap first
-        f, g = torch.matmul(inputs, taps).add_(bias).chunk(2, dim=2)  # (B, T, D) each
+        f, g = F.linear(inputs, taps, bias).chunk(2, dim=2)  # (B, T, D) each
         z = torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
-        out = torch.matmul(z, out_w) + out_b  # (B, T, R+S)
+        out = F.linear(z, out_w, out_b)  # (B, T, R+S)
         r = x.shape[2]
         return x + out[..., :r], out[..., r:]  # (B, T, R), (B, T, S)
 
-    def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The conv taps stacked (K*R, 2D), oldest first; its bias; residual|skip (D, R+S) and their biases."""
+    def linear_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The convolutions as ``F.linear`` weights: taps (2D, K*R), oldest tap first; bias; residual|skip (R+S, D); bias."""
         w = self.conv.weight  # (2D, R, K); tap K-1 is the current sample
-        taps = w.permute(2, 1, 0).reshape(-1, w.shape[0])  # (K*R, 2D): row block j = w[:, :, j].T
-        out_w = torch.cat([self.residual.weight[:, :, 0], self.skip.weight[:, :, 0]], dim=0).T  # (D, R+S)
+        taps = w.permute(0, 2, 1).reshape(w.shape[0], -1)  # (2D, K*R): column block j = w[:, :, j]
+        out_w = torch.cat([self.residual.weight[:, :, 0], self.skip.weight[:, :, 0]], dim=0)  # (R+S, D)
         out_b = torch.cat([self.residual.bias, self.skip.bias])  # (R+S,)
         return taps, self.conv.bias, out_w, out_b
+
+    def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Weights for one-sample steps: conv taps stacked (K*R, 2D), oldest first; bias; residual|skip (D, R+S); bias."""
+        taps, bias, out_w, out_b = self.linear_weights()
+        return taps.T.contiguous(), bias, out_w.T.contiguous(), out_b
 
     def step(self, x: torch.Tensor, past: list[torch.Tensor], fused: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step. x (B, R); ``past[k]`` is this layer's input (k+1)*dilation steps ago."""
