@@ -395,7 +395,7 @@ def scaling_budgets(profile: str) -> list[int]:
 
 #: Rates the smallest size of each family is tried at for the long runs, as fractions of its rate tuned at the
 #: comparison's budget (a rate good for 300 steps can be too high for 2,500: the stable phase then stalls).
-SCALING_LR_FRACTIONS = {"smoke": (1.0,), "book": (1.0, 0.5, 0.25), "paper": (1.0, 0.5, 0.25)}
+SCALING_LR_FRACTIONS = {"smoke": (1.0,), "book": (1.0, 0.25), "paper": (1.0, 0.5, 0.25)}
 
 
 def _width(family: str, cfg: ns.ExperimentConfig) -> int:
