@@ -44,9 +44,15 @@ def bench_scripts(only: list[str] | None = None) -> list[Path]:
     return scripts
 
 
+def _num(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.4g}"
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     """Nested metrics as ``a.b.c`` keys (numbers and short strings only), for the printed table."""
-    if isinstance(value, dict):
+    if isinstance(value, dict) and {"median", "min", "max"} <= set(value):  # a figure over interleaved rounds
+        out[prefix] = f"{_num(value['median'])} [{_num(value['min'])}, {_num(value['max'])}]"
+    elif isinstance(value, dict):
         for key, sub in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), sub, out)
     elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
@@ -57,6 +63,8 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
     elif isinstance(value, str) and len(value) < 40:
         out[prefix] = value
+    elif isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value) and len(value) <= 3:
+        out[prefix] = " ".join(f"{v:g}" for v in value)  # e.g. a load average
 
 
 def run_bench(script: Path, profile: str, timeout: int) -> dict[str, Any]:
@@ -133,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", action="store_true", help="also refresh the figures block in README.md")
     args = parser.parse_args(argv)
     profile = get_profile()
+    from audioformers.benchmarking import load_average
+
     report: dict[str, Any] = {"profile": profile, "device": describe(get_device()), "git_commit": git_commit(),
+                              "load_average_before": load_average(),
+                              "command": " ".join(["python bench/run_all.py", *(sys.argv[1:] if argv is None else argv)]),
                               "versions": package_versions(),
                               "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                               "benchmarks": {}, "data_build": None, "notebooks": {}}
@@ -163,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((notebook.stem, f"{committed['profile'] or '?'} wall (s, committed)", str(committed["wall_time_s"])))
         if args.time_notebooks:
             rows.append((notebook.stem, "smoke wall (s, this run)", str(entry["smoke_wall_time_s"])))
+    report["load_average_after"] = load_average()
     width = max([len(r[0]) for r in rows] + [10]), max([len(r[1]) for r in rows] + [10])
-    print(f"\nbenchmarks at profile {profile} on {report['device']} (commit {report['git_commit']})")
+    print(f"\nbenchmarks at profile {profile} on {report['device']} (commit {report['git_commit']}); load average "
+          f"(1, 5, 15 min) before {report['load_average_before']}, after {report['load_average_after']}")
     for group, key, value in rows:
         print(f"{group:<{width[0]}}  {key:<{width[1]}}  {value}")
     output = Path(args.output) if args.output else results_dir() / "bench.json"
@@ -180,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
-_README_KEYS = re.compile(r"status|mfu|speedup|over_naive|real_time|per_s|matmul|total|wall")
+_README_KEYS = re.compile(r"status|mfu|speedup|over_naive|over_reference|real_time|per_s|matmul|total|wall|load_average")
 
 
 def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[str, Any]) -> None:
@@ -189,8 +203,13 @@ def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[s
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme.name} has no {README_START} ... {README_END} block to refresh")
     lines = [README_START,
-             f"Measured by `python bench/run_all.py --time-notebooks --readme` on {report['device']}, commit "
-             f"`{report['git_commit']}`, {report['written_at']} (ratios within one run; absolute rates depend on the machine).",
+             f"Measured by `{report['command']}` on {report['device']}, commit "
+             f"`{report['git_commit']}`, {report['written_at']}, on a shared machine: load average (1, 5, 15 min) "
+             f"{report['load_average_before']} before and {report['load_average_after']} after the run. Figures are "
+             "medians over interleaved rounds with [min, max]; ratios are taken within a round; absolute rates "
+             "depend on the machine and its load. `fast` = numba sampling (`audioformers.fast_sampling`), "
+             "`cached`/`naive` = the PyTorch decoders; RTF = seconds per second of 8 kHz audio; "
+             "`package_over_reference` = package speed / minimal reference speed (`bench/references.py`).",
              "", "| what | figure | value |", "|---|---|---|"]
     lines += [f"| {g} | {k} | {v} |" for g, k, v in rows if _README_KEYS.search(k)]
     lines.append(README_END)

@@ -9,7 +9,6 @@ Notebook: chapters/05_wavelet_audio_transformer.ipynb
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
 
 
 def _check(targets: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +63,8 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
 
 def d_prime(auc: float | np.ndarray) -> float | np.ndarray:
     """d′ = √2 · Φ⁻¹(AUC), the AudioSet convention (0 for chance, 1.8 for AUC 0.9)."""
+    from scipy.stats import norm  # here, not at import: scipy.stats costs every notebook about a second
+
     return np.sqrt(2.0) * norm.ppf(np.clip(auc, 1e-6, 1 - 1e-6))
 
 
