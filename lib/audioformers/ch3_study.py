@@ -289,6 +289,18 @@ def scores_matrix(runs: list[dict[str, Any]], name: str, metric: str = "top5") -
     return np.array([[run[name]["per_source"][metric][r] for r in recordings] for run in runs])
 
 
+def uncertainty_by_source(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict[str, Any]:
+    """The interval of mean ``a − b`` over (seeds, recordings) scores, and beside it the interval from each source
+    of variation alone: ``recordings`` (scores averaged over seeds, recordings resampled) and ``seeds`` (averaged
+    over recordings, seeds resampled). Which one is wide says whether more songs or more seeds would help."""
+    a, b = ev.as_scores(a, "a"), ev.as_scores(b, "b")
+    out: dict[str, Any] = {"both": ev.paired_bootstrap(a, b, level=level)}
+    for key, axis in (("recordings", 0), ("seeds", 1)):
+        ma, mb = a.mean(axis=axis, keepdims=True), b.mean(axis=axis, keepdims=True)
+        out[key] = ev.paired_bootstrap(ma, mb, level=level) if ma.size >= 2 else None
+    return out
+
+
 def load_stored(name: str, profile: str, config: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """A stored ch3 study result (``results/ch3/<name>.<profile>.json``) or ``None``; with ``config``, only if it matches."""
     try:

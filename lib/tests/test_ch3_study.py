@@ -195,3 +195,16 @@ def test_scaling_study_resumes_from_its_results_file_alone(monkeypatch, tmp_path
     out = cs.scaling_study("smoke", sizes=("small",), resamples=5)
     assert trained == ["transformer", "wavenet", "wavenet"]  # the finished unit was not trained again
     assert set(out["sizes_done"]) == {"transformer", "wavenet"} and len(out["units"]) == 2
+
+
+def test_uncertainty_by_source_separates_recordings_from_seeds():
+    rng = np.random.default_rng(0)
+    song = rng.normal(0, 0.2, size=8)  # the difference depends strongly on the recording, hardly on the seed
+    a = 0.5 + song[None, :] + rng.normal(0, 0.001, size=(3, 8))
+    b = np.full((3, 8), 0.5)
+    out = cs.uncertainty_by_source(a, b)
+    width = {k: out[k].high - out[k].low for k in ("both", "recordings", "seeds")}
+    assert width["recordings"] > 20 * width["seeds"] and width["both"] > 20 * width["seeds"]
+    assert out["both"].mean == pytest.approx(out["recordings"].mean) == pytest.approx(out["seeds"].mean)
+    one_track = cs.uncertainty_by_source(a[:, :1], b[:, :1])  # one recording: no interval over recordings
+    assert one_track["recordings"] is None and one_track["seeds"] is not None
