@@ -208,3 +208,5 @@ def test_uncertainty_by_source_separates_recordings_from_seeds():
     assert out["both"].mean == pytest.approx(out["recordings"].mean) == pytest.approx(out["seeds"].mean)
     one_track = cs.uncertainty_by_source(a[:, :1], b[:, :1])  # one recording: no interval over recordings
     assert one_track["recordings"] is None and one_track["seeds"] is not None
+    single = cs.uncertainty_by_source(a[:1, :1], b[:1, :1])  # one seed, one recording (smoke): no interval at all
+    assert single == {"both": None, "recordings": None, "seeds": None}
