@@ -9,8 +9,8 @@ another sends it to the output (skip). Stacks repeat the dilation pattern. The r
 samples, including the current one (van den Oord et al., 2016).
 
 The parameters are those of the convolutions (``conv``, ``residual``, ``skip``, ``head``: the layout of
-every trained checkpoint), but the forward pass computes each layer as two matrix products in
-(batch, time, channel) layout: the kernel's taps side by side, then residual and skip in one product.
+every trained checkpoint), but the forward pass computes each layer as matrix products in
+(batch, time, channel) layout (measured faster than channels-first convolutions in ``bench/``).
 
 Fast generation (Paine et al., 2016, "fast WaveNet"): a layer with dilation ``d`` needs its input
 from ``d`` steps ago, so each layer keeps a queue of its last ``d`` inputs; one new sample costs one
@@ -81,33 +81,26 @@ class WaveNetLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, T, R) -> (residual out (B, T, R), skip (B, T, S)).
 
-        Computed as two matrix products in (batch, time, channel) layout, the same arithmetic as
-        the causal dilated ``conv`` and the 1x1 ``residual`` and ``skip`` convolutions (whose
-        parameters it uses): the kernel's taps, each its input ``(K-1-j) * dilation`` steps ago,
-        side by side -> conv product -> gate -> one product for residual and skip together.
+        Computed as matrix products in (batch, time, channel) layout, the same arithmetic as the causal
+        dilated ``conv`` and the 1x1 ``residual`` and ``skip`` convolutions, with their parameters as they
+        are: the kernel's taps (tap j is the input ``(K-1-j) * dilation`` steps ago) interleaved channel by
+        channel, so that the conv weight (2D, R, K) is the product's weight (2D, R*K) without a copy.
         """
-        taps, bias, out_w, out_b = self.linear_weights()
-        t, d, k = x.shape[1], self.dilation, self.kernel_size
+        w, t, d, k = self.conv.weight, x.shape[1], self.dilation, self.kernel_size
         padded = F.pad(x, (0, 0, (k - 1) * d, 0))  # (B, T + (K-1)d, R): zeros before the start (causal)
-        inputs = torch.cat([padded[:, j * d : j * d + t] for j in range(k)], dim=2)  # (B, T, K*R), oldest tap first
-        f, g = F.linear(inputs, taps, bias).chunk(2, dim=2)  # (B, T, D) each
+        taps = torch.stack([padded[:, j * d : j * d + t] for j in range(k)], dim=3).flatten(2)  # (B, T, R*K)
+        f, g = F.linear(taps, w.flatten(1), self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
         z = torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
-        out = F.linear(z, out_w, out_b)  # (B, T, R+S)
-        r = x.shape[2]
-        return x + out[..., :r], out[..., r:]  # (B, T, R), (B, T, S)
-
-    def linear_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The convolutions as ``F.linear`` weights: taps (2D, K*R), oldest tap first; bias; residual|skip (R+S, D); bias."""
-        w = self.conv.weight  # (2D, R, K); tap K-1 is the current sample
-        taps = w.permute(0, 2, 1).reshape(w.shape[0], -1)  # (2D, K*R): column block j = w[:, :, j]
-        out_w = torch.cat([self.residual.weight[:, :, 0], self.skip.weight[:, :, 0]], dim=0)  # (R+S, D)
-        out_b = torch.cat([self.residual.bias, self.skip.bias])  # (R+S,)
-        return taps, self.conv.bias, out_w, out_b
+        residual = F.linear(z, self.residual.weight[:, :, 0], self.residual.bias)  # (B, T, R)
+        return x + residual, F.linear(z, self.skip.weight[:, :, 0], self.skip.bias)  # (B, T, R), (B, T, S)
 
     def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Weights for one-sample steps: conv taps stacked (K*R, 2D), oldest first; bias; residual|skip (D, R+S); bias."""
-        taps, bias, out_w, out_b = self.linear_weights()
-        return taps.T.contiguous(), bias, out_w.T.contiguous(), out_b
+        w = self.conv.weight  # (2D, R, K); tap K-1 is the current sample
+        taps = torch.cat([w[:, :, j].T for j in range(self.kernel_size)], dim=0)  # (K*R, 2D), oldest tap first
+        out_w = torch.cat([self.residual.weight[:, :, 0], self.skip.weight[:, :, 0]], dim=0).T  # (D, R+S)
+        out_b = torch.cat([self.residual.bias, self.skip.bias])  # (R+S,)
+        return taps.contiguous(), self.conv.bias, out_w.contiguous(), out_b
 
     def step(self, x: torch.Tensor, past: list[torch.Tensor], fused: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step. x (B, R); ``past[k]`` is this layer's input (k+1)*dilation steps ago."""

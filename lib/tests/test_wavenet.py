@@ -145,5 +145,5 @@ def test_old_layout_state_dict_loads_and_gives_the_same_logits(kernel_size):
     loss_old.backward()
     loss_new.backward()
     for (name, p_old), p_new in zip(old.named_parameters(), new.parameters()):
-        want = torch.zeros_like(p_old) if p_old.grad is None else p_old.grad  # the last residual feeds nothing
-        torch.testing.assert_close(p_new.grad, want, rtol=1e-4, atol=1e-6, msg=name)
+        want, got = (torch.zeros_like(p) if p.grad is None else p.grad for p in (p_old, p_new))  # None: feeds nothing
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6, msg=name)
