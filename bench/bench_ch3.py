@@ -13,7 +13,8 @@ load average is recorded before and after.
 * Generation, seconds per second of 8 kHz audio (real-time factor, below 1 = faster than real time):
   ``fast`` = :func:`audioformers.fast_sampling.generate` (numba, one core); ``cached`` = the PyTorch cached
   decoder (WaveNet queues / KV cache); ``naive`` = recomputing the model over its whole context each sample.
-  Also the fast path's CPU-time RTF (process time: what a quiet core would give).
+  Also the fast path's CPU-time RTF, and the training ratios in CPU time (process time of the same calls:
+  what the other jobs on a shared machine inflate least).
 
 Writes ``results/bench/ch3.<profile>.json``.
 
@@ -80,7 +81,7 @@ def flops_per_token(model: torch.nn.Module, name: str, config: nextsample.Experi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine; 2 on a quiet one)")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--train-steps", type=int, default=2, help="training steps per model per round")
     parser.add_argument("--samples", type=int, default=8000, help="samples per fast generation run (8,000 = 1 s)")
     parser.add_argument("--cached-samples", type=int, default=800, help="samples per PyTorch cached run")
@@ -94,6 +95,7 @@ def main() -> None:
     rng = torch.Generator().manual_seed(0)
     windows = torch.randint(0, 256, (config.batch_size, nextsample.window_length(config)), generator=rng)
     workloads, info = {}, {}
+    cpu_seconds: dict[str, list[float]] = {}  # process time of the same calls: what the load does not inflate
     with Stopwatch() as clock:
         # ---- training: package and reference, same sizes, same batch --------------------------------
         for name in nextsample.MODEL_NAMES:
@@ -112,23 +114,28 @@ def main() -> None:
                     step()
                 info[name][f"{side}_parameters"] = sum(p.numel() for p in net.parameters())
 
-                def run(step=step) -> float:
-                    return benchmarking.timed(lambda: [step() for _ in range(args.train_steps)], device) / args.train_steps
+                key = f"train.{name}.{side}"
+                cpu_seconds[key] = []
 
-                workloads[f"train.{name}.{side}"] = run
+                def run(step=step, key=key) -> float:
+                    cpu = time.process_time()
+                    wall = benchmarking.timed(lambda: [step() for _ in range(args.train_steps)], device)
+                    cpu_seconds[key].append((time.process_time() - cpu) / args.train_steps)
+                    return wall / args.train_steps
+
+                workloads[key] = run
         # ---- generation: fast (numba), PyTorch cached, naive ----------------------------------------
-        cpu_seconds: dict[str, list[float]] = {}
         prompt = torch.randint(0, 256, (config.context_length + 44,), generator=rng)  # speed does not depend on content
         for name in ("wavenet", "transformer"):
             torch.manual_seed(0)
             model = nextsample.build_model(name, config).eval()
             fast_sampling.generate(model, 300, prompt, seed=0, backend="numba")  # compile (or load the cache)
-            cpu_seconds[name] = []
+            cpu_seconds[f"generate.{name}.fast"] = []
 
             def fast(model=model, name=name) -> float:
                 wall, cpu = time.perf_counter(), time.process_time()
                 fast_sampling.generate(model, args.samples, prompt, seed=0, backend="numba")
-                cpu_seconds[name].append((time.process_time() - cpu) / args.samples)
+                cpu_seconds[f"generate.{name}.fast"].append((time.process_time() - cpu) / args.samples)
                 return (time.perf_counter() - wall) / args.samples
 
             def torch_path(model=model, cached=True, n=args.cached_samples) -> float:
@@ -158,13 +165,15 @@ def main() -> None:
             row[f"{side}_mfu"] = spread([row["flops_per_token"] * t / peak for t in tokens_per_s])
         if f"train.{name}.reference" in figures:  # package speed / reference speed, round by round
             row["package_over_reference"] = ratio(figures[f"train.{name}.reference"], figures[f"train.{name}.package"])
+            row["package_over_reference_cpu_time"] = ratio(cpu_seconds[f"train.{name}.reference"],
+                                                           cpu_seconds[f"train.{name}.package"])
         training[name] = row
     generation = {}
     for name in ("wavenet", "transformer"):
         per_sample = {kind: figures[f"generate.{name}.{kind}"] for kind in ("fast", "cached", "naive")}
         generation[name] = {
             **{f"real_time_factor_{kind}": spread([s * SAMPLE_RATE for s in v]) for kind, v in per_sample.items()},
-            "real_time_factor_fast_cpu_time": spread([s * SAMPLE_RATE for s in cpu_seconds[name]]),
+            "real_time_factor_fast_cpu_time": spread([s * SAMPLE_RATE for s in cpu_seconds[f"generate.{name}.fast"]]),
             "speedup_cached_over_naive": ratio(per_sample["naive"], per_sample["cached"]),
             "speedup_fast_over_naive": ratio(per_sample["naive"], per_sample["fast"]),
             "speedup_fast_over_cached": ratio(per_sample["cached"], per_sample["fast"]),
@@ -189,7 +198,7 @@ def main() -> None:
         line = f"  {name:<12} package {fmt(row['package_tokens_per_s'], 1, 0)} tokens/s, MFU {fmt(row['package_mfu'])}"
         if "package_over_reference" in row:
             line += (f"; reference MFU {fmt(row['reference_mfu'])}; package / reference "
-                     f"{fmt(row['package_over_reference'])}")
+                     f"{fmt(row['package_over_reference'])} (CPU time {fmt(row['package_over_reference_cpu_time'])})")
         print(line)
     print("generation: real-time factor (s per s of 8 kHz audio) and speed-ups")
     for name, row in generation.items():
