@@ -684,7 +684,8 @@ def provenance_line(record: dict) -> str:
     return (f"{record.get('name')}.{record.get('profile')}: seeds {record.get('seed')}, written "
             f"{str(record.get('written_at', '?'))[:19]} at commit {str(record.get('git_commit', '?'))[:10]}, "
             f"{record.get('device')}, one thread on shared cores"
-            + (f", {wall / 60:.1f} min of study wall time" if isinstance(wall, (int, float)) else ""))
+            + (f", {wall / 60:.1f} min of wall time in the run that wrote it (cached units reused)"
+               if isinstance(wall, (int, float)) else ""))
 
 
 LABELS = {"mel_mean": "log-mel, mean only", "mel_stats": "log-mel (mel statistics)",
