@@ -4,6 +4,8 @@
     python bench/run_all.py                      # all bench/bench_*.py, data build time, notebook wall times
     python bench/run_all.py --skip-data --only ch3
     python bench/run_all.py --time-notebooks     # also execute each notebook at the smoke profile and time it
+    python bench/run_all.py --readme             # and refresh README.md's figures block from this run
+    python bench/run_all.py --readme-from results/bench.json   # refresh that block from a stored run only
 
 What it collects (all measured on this machine, in this run, except where marked "committed"):
 
@@ -131,6 +133,26 @@ def timed_notebook_run(notebook: Path, profile: str, timeout: int) -> float | No
         return round(time.perf_counter() - start, 1) if proc.returncode == 0 else None
 
 
+def table_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The printed table (group, figure, value) of a run's report (as written to ``results/bench.json``)."""
+    rows: list[tuple[str, str, str]] = []
+    for name, result in report["benchmarks"].items():
+        rows.append((name, "status", f"{result['status']} ({result['wall_time_s']} s)"))
+        flat: dict[str, Any] = {}
+        _flatten("", result["metrics"], flat)
+        rows += [(name, key, f"{value:.4g}" if isinstance(value, float) else str(value)) for key, value in flat.items()]
+    if report.get("data_build"):
+        for key, value in (report["data_build"].get("seconds") or {}).items():
+            rows.append(("data build", f"{key} (s)", str(value)))
+        rows.append(("data build", "total (s)", str(report["data_build"].get("total_s", report["data_build"]["status"]))))
+    for stem, entry in report["notebooks"].items():
+        committed = entry["committed"]
+        rows.append((stem, f"{committed['profile'] or '?'} wall (s, committed)", str(committed["wall_time_s"])))
+        if "smoke_wall_time_s" in entry:
+            rows.append((stem, "smoke wall (s, this run)", str(entry["smoke_wall_time_s"])))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", default=None, help="bench names to run (e.g. ch3 ch5)")
@@ -139,7 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per benchmark")
     parser.add_argument("--output", default=None, help="where to write the JSON (default results/bench.json)")
     parser.add_argument("--readme", action="store_true", help="also refresh the figures block in README.md")
+    parser.add_argument("--readme-from", default=None, metavar="JSON",
+                        help="run nothing: refresh README.md's figures block from a stored run (e.g. results/bench.json)")
     args = parser.parse_args(argv)
+    if args.readme_from:
+        report = json.loads(Path(args.readme_from).read_text())
+        update_readme(ROOT / "README.md", table_rows(report), report)
+        print(f"README.md: figures block refreshed from {args.readme_from}")
+        return 0
     profile = get_profile()
     from audioformers.benchmarking import load_average
 
@@ -149,33 +178,21 @@ def main(argv: list[str] | None = None) -> int:
                               "versions": package_versions(),
                               "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                               "benchmarks": {}, "data_build": None, "notebooks": {}}
-    rows: list[tuple[str, str, str]] = []
     for script in bench_scripts(args.only):
         name = script.stem.removeprefix("bench_")
         print(f"running {script.name} ...", flush=True)
-        result = run_bench(script, profile, args.timeout)
-        report["benchmarks"][name] = result
-        rows.append((name, "status", f"{result['status']} ({result['wall_time_s']} s)"))
-        flat: dict[str, Any] = {}
-        _flatten("", result["metrics"], flat)
-        rows += [(name, key, f"{value:.4g}" if isinstance(value, float) else str(value)) for key, value in flat.items()]
+        report["benchmarks"][name] = run_bench(script, profile, args.timeout)
     if not args.skip_data:
         print("timing the offline data build ...", flush=True)
         report["data_build"] = data_build_time(args.timeout)
-        for key, value in (report["data_build"].get("seconds") or {}).items():
-            rows.append(("data build", f"{key} (s)", str(value)))
-        rows.append(("data build", "total (s)", str(report["data_build"].get("total_s", report["data_build"]["status"]))))
     for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
-        entry = {"committed": committed_notebook_time(notebook)}
+        entry: dict[str, Any] = {"committed": committed_notebook_time(notebook)}
         if args.time_notebooks:
             print(f"executing {notebook.name} at smoke ...", flush=True)
             entry["smoke_wall_time_s"] = timed_notebook_run(notebook, "smoke", args.timeout)
         report["notebooks"][notebook.stem] = entry
-        committed = entry["committed"]
-        rows.append((notebook.stem, f"{committed['profile'] or '?'} wall (s, committed)", str(committed["wall_time_s"])))
-        if args.time_notebooks:
-            rows.append((notebook.stem, "smoke wall (s, this run)", str(entry["smoke_wall_time_s"])))
     report["load_average_after"] = load_average()
+    rows = table_rows(report)
     width = max([len(r[0]) for r in rows] + [10]), max([len(r[1]) for r in rows] + [10])
     print(f"\nbenchmarks at profile {profile} on {report['device']} (commit {report['git_commit']}); load average "
           f"(1, 5, 15 min) before {report['load_average_before']}, after {report['load_average_after']}")
@@ -194,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
-_README_KEYS = re.compile(r"status|mfu|speedup|over_naive|over_reference|real_time|per_s|matmul|total|wall|load_average")
+_README_KEYS = re.compile(r"status|mfu|speedup|over_naive|over_reference|real_time|per_s$|per_second|matmul|total|wall|load_average")
 
 
 def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[str, Any]) -> None:
