@@ -149,7 +149,9 @@ def table_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         committed = entry["committed"]
         rows.append((stem, f"{committed['profile'] or '?'} wall (s, committed)", str(committed["wall_time_s"])))
         if "smoke_wall_time_s" in entry:
-            rows.append((stem, "smoke wall (s, this run)", str(entry["smoke_wall_time_s"])))
+            when = entry.get("smoke_measured_at")
+            label = "this run" if when in (None, report.get("written_at")) else f"measured {when}"
+            rows.append((stem, f"smoke wall (s, {label})", str(entry["smoke_wall_time_s"])))
     return rows
 
 
@@ -185,11 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_data:
         print("timing the offline data build ...", flush=True)
         report["data_build"] = data_build_time(args.timeout)
+    output = Path(args.output) if args.output else results_dir() / "bench.json"
+    earlier = json.loads(output.read_text()).get("notebooks", {}) if output.exists() else {}
     for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
         entry: dict[str, Any] = {"committed": committed_notebook_time(notebook)}
         if args.time_notebooks:
             print(f"executing {notebook.name} at smoke ...", flush=True)
             entry["smoke_wall_time_s"] = timed_notebook_run(notebook, "smoke", args.timeout)
+            entry["smoke_measured_at"] = report["written_at"]
+        elif "smoke_wall_time_s" in earlier.get(notebook.stem, {}):  # kept from the run that timed it (the set-up cells cite it)
+            entry["smoke_wall_time_s"] = earlier[notebook.stem]["smoke_wall_time_s"]
+            entry["smoke_measured_at"] = earlier[notebook.stem].get("smoke_measured_at", "an earlier run")
         report["notebooks"][notebook.stem] = entry
     report["load_average_after"] = load_average()
     rows = table_rows(report)
@@ -198,7 +206,6 @@ def main(argv: list[str] | None = None) -> int:
           f"(1, 5, 15 min) before {report['load_average_before']}, after {report['load_average_after']}")
     for group, key, value in rows:
         print(f"{group:<{width[0]}}  {key:<{width[1]}}  {value}")
-    output = Path(args.output) if args.output else results_dir() / "bench.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".partial")
     tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
