@@ -549,6 +549,18 @@ def _draw_py(logits: np.ndarray, u: float, temperature: float) -> int:
     return int(hit[0]) if hit.size else int(np.nonzero(p > 0)[0][-1])
 
 
+def _one_blas_thread() -> Any:
+    """Limit BLAS (which numba's ``np.dot`` calls) to one thread: measured 20x slower with two on a loaded
+    2-core machine. threadpoolctl comes with scikit-learn; without it, nothing is limited."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _resolve_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -581,7 +593,8 @@ def _run(model: Any, prompt: Any, uniforms: np.ndarray, temperature: float, forc
             elif kind == "wavenet":
                 _wavenet_numba(model, tokens_prompt, uniforms, temperature, forced, tokens, logits)
             else:
-                _transformer_numba(model, tokens_prompt, uniforms, temperature, forced, tokens, logits)
+                with _one_blas_thread():  # the window refills' small products: threads only wait on a busy machine
+                    _transformer_numba(model, tokens_prompt, uniforms, temperature, forced, tokens, logits)
     finally:
         model.train(was_training)
     return tokens, logits
