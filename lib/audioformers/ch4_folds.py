@@ -698,9 +698,17 @@ def table_lines(summary: dict) -> list[str]:
     """The probe table as text: mean over folds and seeds, the spread over folds and over seeds."""
     lines = [f"{summary['folds']} folds x {len(summary['seeds'])} seed(s); chance {summary['chance']:.2f}",
              f"  {'representation':30s} {'accuracy':>9s} {'sd folds':>9s} {'sd seeds':>9s}"]
+    several = len(summary["seeds"]) > 1
     for m, label in LABELS.items():
         v = summary["table"][m]
-        lines.append(f"  {label:30s} {v['mean']:9.3f} {v['fold_std']:9.3f} {v['seed_std']:9.3f}")
+        seed_sd = f"{v['seed_std']:9.3f}" if several else f"{'–':>9s}"
+        lines.append(f"  {label:30s} {v['mean']:9.3f} {v['fold_std']:9.3f} {seed_sd}")
+    folds = np.mean([summary["table"][m]["fold_std"] for m in LABELS])
+    if several:
+        seeds = np.mean([summary["table"][m]["seed_std"] for m in LABELS])
+        lines.append(f"  mean spread over folds {folds:.3f}, over seeds {seeds:.3f}")
+    else:
+        lines.append(f"  mean spread over folds {folds:.3f}; one seed, so the spread over seeds is not measured here")
     return lines
 
 
