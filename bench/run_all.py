@@ -227,7 +227,8 @@ def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[s
     if README_START not in text or README_END not in text:
         raise ValueError(f"{readme.name} has no {README_START} ... {README_END} block to refresh")
     lines = [README_START,
-             f"Measured by `{report['command']}` on {report['device']}, commit "
+             f"Measured by `{report['command']}` on {report['device'].split(' (')[0]} (each benchmark sets its own "
+             "torch threads: `machine.threads`), commit "
              f"`{report['git_commit']}`, {report['written_at']}, on a shared machine: load average (1, 5, 15 min) "
              f"{report['load_average_before']} before and {report['load_average_after']} after the run. Figures are "
              "medians over interleaved rounds with [min, max]; ratios are taken within a round; absolute rates "
