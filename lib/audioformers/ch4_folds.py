@@ -757,7 +757,7 @@ def plot_pipeline(ax, summary: dict, pipeline: dict, title: str):
     one thin line per fold, and the other representations as horizontal references."""
     from scipy import stats
 
-    stages = list(pipeline["stages"])
+    stages = [s for s in ("log_mel", *STAGES) if s in pipeline["stages"]]  # pipeline order (JSON sorts keys)
     per_fold = np.array([np.mean(summary["per_fold"][pipeline["stages"][s]["method"]], axis=1) for s in stages])
     n = per_fold.shape[1]
     half = stats.t.ppf(0.975, n - 1) * per_fold.std(1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(len(stages))
@@ -786,8 +786,8 @@ def plot_curves(ax, pretraining: dict, title: str):
         half = stats.t.ppf(0.975, n - 1) * acc.std(1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(len(steps))
         ax.errorbar(seconds, acc.mean(1), yerr=half, fmt="o-", color=color, capsize=3,
                     label=f"{'next-code model' if method == 'code_lm' else 'SimCLR'} (up to {int(steps[-1])} steps)")
-    kind = pretraining["curves"]["code_lm"].get("seconds_kind", "seconds")
-    ax.set(xscale="log", title=title, xlabel=f"pre-training, {kind} (one thread; steps pro rata)",
+    kind = pretraining["curves"]["code_lm"].get("seconds_kind", "wall-clock seconds on shared cores")
+    ax.set(xscale="log", title=title, xlabel=f"pre-training: {kind.replace(' on shared cores', '')}, one thread",
            ylabel="probe test accuracy")
     ax.legend(fontsize=8)
     return ax
