@@ -14,10 +14,10 @@ What resumes after an interruption (``kill -9`` included), when the same command
   every tenth of its steps (model, optimiser, step, learning curve, the random states, the window sampler's
   included) under ``ch3/study/``; the rerun continues from the last one, and a model whose training finished
   is not trained again. A scaling run is cached once finished.
-* ``ch4``: per stage. The tokenizer (autoencoder + k-means), the next-code LM, the SimCLR CNN and the
-  supervised CNN are each saved under ``ch4/`` as soon as they are trained, and a seed whose probes
-  were written to ``results/ch4`` is not run again; a stage interrupted half-way is trained again
-  from its start (each stage is seeded on its own, so the numbers do not change).
+* ``ch4`` (:mod:`audioformers.ch4_folds`: probes over folds of held-out sources): per unit. Each seed's
+  pre-training on the unlabelled pool (tokenizer, next-code LM, SimCLR CNN), its embeddings, and each fold's
+  supervised CNN are saved under ``ch4/folds/`` as soon as they are done; a unit interrupted half-way is
+  run again from its start (each is seeded on its own, so the numbers do not change).
 * ``ch5``: each run (model x seed x variant) saves a checkpoint every tenth of its steps under ``ch5/``
   and continues from it; a finished run's metrics are cached beside it and reused.
 * ``demo``: a checkpoint every 10 steps.
@@ -71,7 +71,8 @@ def _profile_seeds(profile: str, seeds: list[int]) -> list[str]:
 
 CHAPTERS: dict[str, Chapter] = {
     "ch3": Chapter("WaveNet vs transformer (next-sample prediction)", "audioformers.ch3_study:main", _profile_seeds),
-    "ch4": Chapter("textless audio language modelling (linear probes)", "audioformers.textless:main", _profile_seeds),
+    "ch4": Chapter("textless audio language modelling (linear probes over folds)", "audioformers.ch4_folds:main",
+                   _profile_seeds),
     "ch5": Chapter("wavelet audio transformers (multi-label tagging)", "audioformers.sound_events:main", _profile_seeds),
     "demo": Chapter("tiny built-in run: checkpoints, resume, torchrun", "audioformers.reproduce:run_demo",
                     _profile_seeds, distributed=True),
