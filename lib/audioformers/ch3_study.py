@@ -266,6 +266,19 @@ def run_comparison(profile: str, seed: int, domain: str = "music") -> dict[str, 
     return out
 
 
+def trained_model(profile: str, name: str, seed: int = 0, domain: str = "music") -> nn.Module:
+    """The comparison's trained ``name`` (at its chosen rate, ``seed``, ``domain``): from the disk cache, or trained
+    again (deterministic under the seed, so it is the model whose scores are stored in ``results/``)."""
+    profile = validate_profile(profile)
+    tuning = load_or_tune(profile)
+    config = ns.experiment_config(profile, domain)
+    parts = split_recordings(domain)
+    windows, _ = scoring_windows(parts["test"], config.eval_windows, ns.window_length(config))
+    _, model = _train_cached(name, replace(config, lr=tuning["chosen_lr"][name]), seed, parts["train"],
+                             torch.from_numpy(windows), "test")
+    return model
+
+
 def load_or_run(profile: str, seed: int, domain: str = "music") -> dict[str, Any]:
     """The stored tuned comparison if its config matches the current one; else run it."""
     try:

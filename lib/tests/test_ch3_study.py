@@ -210,3 +210,16 @@ def test_uncertainty_by_source_separates_recordings_from_seeds():
     assert one_track["recordings"] is None and one_track["seeds"] is not None
     single = cs.uncertainty_by_source(a[:1, :1], b[:1, :1])  # one seed, one recording (smoke): no interval at all
     assert single == {"both": None, "recordings": None, "seeds": None}
+
+
+def test_trained_model_is_the_comparisons_model(monkeypatch, tmp_path):
+    """The chapter's generation uses the comparison's model: retrained from the cache's key, not a new one."""
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    recs = recordings(4, 600)
+    monkeypatch.setattr(cs, "load_or_tune", lambda profile: {"chosen_lr": {n: 3e-3 for n in ns.MODEL_NAMES}})
+    monkeypatch.setattr(cs, "split_recordings", lambda domain: {"train": recs[1:], "validation": recs[:1], "test": recs[:1]})
+    monkeypatch.setattr(ns, "experiment_config", lambda profile, domain="music": CFG)
+    first = cs.trained_model("smoke", "transformer")
+    again = cs.trained_model("smoke", "transformer")  # from the disk cache
+    for (k, a), (_, b) in zip(first.state_dict().items(), again.state_dict().items()):
+        assert torch.equal(a, b), k
