@@ -634,4 +634,9 @@ def teacher_forced_logits(model: Any, tokens: Any, prompt: Any = None, backend: 
 
 def real_time_factor(seconds: float, num_samples: int, sample_rate: int = 8000) -> float:
     """Seconds of compute per second of audio: below 1 is faster than real time."""
+    from .validation import check_float, check_int
+
+    seconds = check_float("seconds", seconds, minimum=0.0, strict_minimum=True)
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    sample_rate = check_int("sample_rate", sample_rate, minimum=1)
     return seconds / (num_samples / sample_rate)

@@ -142,3 +142,14 @@ def test_training_mode_is_restored():
     fast_sampling.generate(model, 5, backend="numba")
     assert model.training
     model.eval()
+
+
+def test_real_time_factor_names_bad_arguments():
+    from audioformers import fast_sampling as fs
+
+    assert fs.real_time_factor(0.5, 8000) == pytest.approx(0.5)
+    for kwargs, name in (({"seconds": 0.0}, "seconds"), ({"num_samples": 0}, "num_samples"),
+                         ({"sample_rate": 8000.5}, "sample_rate")):
+        args = {"seconds": 1.0, "num_samples": 8000, "sample_rate": 8000, **kwargs}
+        with pytest.raises((TypeError, ValueError), match=name):
+            fs.real_time_factor(**args)
