@@ -140,15 +140,22 @@ def test_scaled_lr_follows_the_width_rule():
     assert cs.scaled_lr(1e-3, "transformer", small, small) == pytest.approx(1e-3)
 
 
-def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_path):
-    """The smallest size is tried at several rates; the one with the lowest validation bits at the largest budget
-    is kept, even when another is better on test (test bits are the study's points, never a choice)."""
+def _small_music_setup(monkeypatch, tmp_path) -> dict:
+    """Results in ``tmp_path`` and a tiny music set-up (tuned rates, config, splits, test windows) for the
+    scaling study; returns the tuning."""
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
     recs = recordings(4, 600)
     windows, _ = cs.scoring_windows(recs[:1], 4, ns.window_length(CFG))
     tuning = {"chosen_lr": {"transformer": 4e-3, "wavenet": 8e-3}}
     monkeypatch.setattr(cs, "_music_setup", lambda profile: (tuning, CFG, {"train": recs[1:], "validation": recs[:1],
                                                                             "test": recs[:1]}, windows))
+    return tuning
+
+
+def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_path):
+    """The smallest size is tried at several rates; the one with the lowest validation bits at the largest budget
+    is kept, even when another is better on test (test bits are the study's points, never a choice)."""
+    tuning = _small_music_setup(monkeypatch, tmp_path)
     monkeypatch.setitem(cs.SCALING_LR_FRACTIONS, "smoke", (1.0, 0.5))
     calls = []
 
@@ -172,12 +179,7 @@ def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_
 
 def test_scaling_study_resumes_from_its_results_file_alone(monkeypatch, tmp_path):
     """Finished runs live in results/ (committed), so an interrupted study continues without the disk cache."""
-    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    recs = recordings(4, 600)
-    windows, _ = cs.scoring_windows(recs[:1], 4, ns.window_length(CFG))
-    tuning = {"chosen_lr": {"transformer": 4e-3, "wavenet": 8e-3}}
-    monkeypatch.setattr(cs, "_music_setup", lambda profile: (tuning, CFG, {"train": recs[1:], "validation": recs[:1],
-                                                                            "test": recs[:1]}, windows))
+    _small_music_setup(monkeypatch, tmp_path)
     trained = []
 
     def fake(family, cfg, budgets, lr, train, sets):
