@@ -21,6 +21,7 @@ Command line (one thread is the default; ``--until`` starts no unit that would n
 from __future__ import annotations
 
 import argparse
+import json
 import datetime as dt
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -150,9 +151,59 @@ KEEP = ("model", "seed", "steps", "map", "d_prime", "per_source", "train_seconds
         "curve")
 
 
-def _row(unit: Unit, run: dict[str, Any], source: str) -> dict[str, Any]:
-    return {"stage": unit.stage, "train_clips": unit.train_clips, **{k: run[k] for k in KEEP if k in run},
-            "source": source}
+def _row(unit: Unit, run: dict[str, Any], source: str, key: str | None = None) -> dict[str, Any]:
+    row = {"stage": unit.stage, "train_clips": unit.train_clips, **{k: run[k] for k in KEEP if k in run},
+           "source": source}
+    if key is not None or run.get("key"):
+        row["key"] = key or run["key"]
+    return row
+
+
+def _ident(unit_or_row: Unit | dict[str, Any]) -> tuple:
+    get = (unit_or_row.get if isinstance(unit_or_row, dict) else lambda k: getattr(unit_or_row, k))
+    return (get("stage"), get("model"), int(get("seed")), int(get("steps")), int(get("train_clips")))
+
+
+def recorded_units(profile: str | None = None) -> dict[tuple, dict[str, Any]]:
+    """The study's finished units as recorded in ``results/ch5/study.<profile>.json``, by unit.
+
+    The results file, not the disk cache, is the study's durable record: a purged cache (a fresh machine,
+    ``rm -r ~/.cache/audioformers``) must not send finished units back to training. A row is reused only
+    where it was run with the current configuration: its ``key`` (the unit's
+    :meth:`~audioformers.sound_events.RunConfig.key`, which includes the data's build) equals today's, or,
+    for rows written before keys were recorded, the file's recorded base configuration and study sizes
+    equal today's (those rows are marked ``"key": "unrecorded"``).
+    """
+    profile = validate_profile(profile or get_profile())
+    try:
+        record = load_results(se.CHAPTER, NAME, profile)
+    except FileNotFoundError:
+        return {}
+    stored = record.get("config", {}).get("scale", {})
+    now = {**study_sizes(profile), "base": asdict(se._base_config(se.profile_sizes(profile)))}
+    same_config = all(json.dumps(stored.get(k), sort_keys=True) == json.dumps(v, sort_keys=True)
+                      for k, v in now.items() if k != "units")
+    out = {}
+    for row in record.get("metrics", {}).get("scale", {}).get("units", []):
+        if row.get("source") != "study unit":
+            continue
+        if row.get("key") in (None, "unrecorded"):
+            if same_config:
+                out[_ident(row)] = {**row, "key": "unrecorded"}
+        else:
+            out[_ident(row)] = row
+    return out
+
+
+def finished_unit(unit: Unit, cfg: se.RunConfig, recorded: dict[tuple, dict[str, Any]]) -> dict[str, Any] | None:
+    """A finished unit's run: from the disk cache, else from the results file (when its key matches)."""
+    run = se.run_one(cfg, cached_only=True)
+    if run is not None:
+        return {**run, "key": cfg.key()}
+    row = recorded.get(_ident(unit))
+    if row is not None and row["key"] in (cfg.key(), "unrecorded"):
+        return row
+    return None
 
 
 def comparison_units(profile: str | None = None) -> list[tuple[Unit, dict[str, Any]]]:
@@ -289,8 +340,9 @@ def collect(profile: str | None = None) -> tuple[list[dict[str, Any]], list[Unit
     profile = validate_profile(profile or get_profile())
     rows = [_row(u, run, f"results/ch5/comparison.{profile}.json") for u, run in comparison_units(profile)]
     pending = []
+    recorded = recorded_units(profile)
     for unit in plan(profile):
-        run = se.run_one(unit_config(unit, profile), cached_only=True)
+        run = finished_unit(unit, unit_config(unit, profile), recorded)
         if run is None:
             pending.append(unit)
         else:
@@ -334,11 +386,12 @@ def run_study(profile: str | None = None, until: str | dt.datetime | None = None
     deadline = parse_until(until) if isinstance(until, str) or until is None else until
     s = study_sizes(profile)
     finished: list[dict[str, Any]] = []
+    recorded = recorded_units(profile)
     for unit in plan(profile):
         if not include_long and unit.steps != s["table_steps"]:
             continue
         cfg = unit_config(unit, profile)
-        run = se.run_one(cfg, cached_only=True)
+        run = finished_unit(unit, cfg, recorded)
         if run is None:
             need = estimate_seconds(unit, finished, s["evals_per_run"])
             if deadline is not None and dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=need) > deadline:

@@ -112,6 +112,23 @@ def test_smoke_study_runs_resumes_and_keeps_the_older_variants(one_thread, monke
     assert again["map"] == scale["map"]
     (results / "ch5" / "study.smoke.json").unlink()
     assert cs.load_or_run("smoke")[0]["map"] == scale["map"]  # missing file: rebuilt from the cached units
+    assert all(u["key"] == cs.unit_config(cs.Unit(u["stage"], u["model"], u["seed"], u["steps"], u["train_clips"]),
+                                          "smoke").key() for u in scale["units"] if u["source"] == "study unit")
+    # a purged cache (a fresh machine): the results file is the record, nothing is retrained
+    import shutil
+
+    shutil.rmtree(se.cache_dir())
+    rows, pending = cs.collect("smoke")
+    assert pending == [] and sorted(r["map"] for r in rows) == sorted(u["map"] for u in scale["units"])
+    assert cs.run_study("smoke", log=messages.append)["scale"]["map"] == scale["map"]
+    # a unit recorded under another key (other data or config) is pending again; nothing else is
+    record = json.loads((results / "ch5" / "study.smoke.json").read_text())
+    ours = [u for u in record["metrics"]["scale"]["units"] if u["source"] == "study unit"]
+    ours[0]["key"] = "0" * 12
+    (results / "ch5" / "study.smoke.json").write_text(json.dumps(record))
+    _, pending = cs.collect("smoke")
+    assert [(u.model, u.seed, u.steps, u.train_clips) for u in pending] == [
+        (ours[0]["model"], ours[0]["seed"], ours[0]["steps"], ours[0]["train_clips"])]
 
 
 def test_deadline_stops_before_a_unit_that_would_not_finish(monkeypatch):
