@@ -426,10 +426,32 @@ FINAL_METHODS = ("mel_mean", "mel_stats", "bottleneck_mean", "bottleneck", "cent
                  "simclr", "supervised_cnn")
 
 
-def probe_seed(ps: ProbeSet, cfg: FoldConfig, seed: int, say=print) -> dict:
-    """All probes of one seed over every fold (cached): ``{"folds": {fold: {method: probe}}, ...}``."""
+def recorded_seed(ps: ProbeSet, cfg: FoldConfig, seed: int, profile: str) -> dict | None:
+    """One seed's finished run as recorded in ``results/ch4/probes-<dataset>-seed<seed>.<profile>.json`` (its
+    ``run``), when it was written with this configuration (``run_key``); else ``None``.
+
+    The results file, not the disk cache, is the study's durable record: a purged cache (a fresh machine)
+    must not send a finished seed back to pre-training."""
+    from .results import load_results
+
+    try:
+        record = load_results(CHAPTER, f"probes-{ps.name}-seed{seed}", profile)
+    except FileNotFoundError:
+        return None
+    metrics = record.get("metrics", {})
+    if metrics.get("run_key") != cfg.key() or not isinstance(metrics.get("run"), dict):
+        return None
+    return metrics["run"]
+
+
+def probe_seed(ps: ProbeSet, cfg: FoldConfig, seed: int, say=print, profile: str | None = None) -> dict:
+    """All probes of one seed over every fold (cached): ``{"folds": {fold: {method: probe}}, ...}``.
+
+    With ``profile``, a seed recorded in the results (:func:`recorded_seed`) is reused when the cache has none."""
     path = cache_dir() / f"probes-{ps.name}-{cfg.key()}-seed{seed}.json"
     cached = read_cache_json(path) if path.exists() else None
+    if cached is None and profile is not None:
+        cached = recorded_seed(ps, cfg, seed, profile)
     if cached is not None:
         return cached
     state = pretrain(cfg, seed, say)
@@ -601,7 +623,8 @@ def write_tables(ps: ProbeSet, cfg: FoldConfig, runs: dict[int, dict], profile: 
                        "times": {"code_lm_s": log["seconds"]["code_lm"], "simclr_s": log["seconds"]["simclr"],
                                  "tokenizer_s": log["seconds"]["tokenizer"],
                                  "supervised_s": float(np.mean([runs[seed]["supervised"][f]["seconds"]
-                                                                for f in folds]))}},
+                                                                for f in folds]))},
+                       "run_key": cfg.key(), "run": runs[seed]},
                       **{**common, "seed": seed})
     return summary
 
@@ -636,7 +659,7 @@ def run_study(datasets: list[str] | None = None, seeds=(0, 1, 2), profile: str |
         t0 = time.perf_counter()
         for seed in seeds:
             for name, ps in sets.items():
-                runs[name][seed] = probe_seed(ps, cfg, seed, say)
+                runs[name][seed] = probe_seed(ps, cfg, seed, say, profile=profile)
                 out[name] = write_tables(ps, cfg, runs[name], profile, time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)

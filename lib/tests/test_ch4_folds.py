@@ -185,3 +185,25 @@ def test_study_summary_gives_per_fold_scores_and_an_interval_per_value():
     assert np.shape(row["per_fold"]["histogram"]) == (6, 2)  # [[acc per seed] per fold]
     assert row["ci_low"]["histogram"] < row["mean"]["histogram"] < row["ci_high"]["histogram"]
     assert row["mean"]["histogram"] == pytest.approx(0.3 + 0.025 + 0.0005)
+
+
+def test_a_recorded_seed_is_reused_when_the_cache_is_purged(monkeypatch):
+    import json
+
+    ps = ch4_folds.ProbeSet("instruments-mini-xl", np.zeros((12, 2, 2)), np.arange(12) % 3,
+                            np.array([f"s{i}" for i in range(12)]), np.arange(12) % 6, 6, ["a", "b", "c"])
+    cfg = ch4_folds.FoldConfig()
+    runs = _fake_runs(seeds=(0, 1))
+    for run in runs.values():
+        run["pretrain_log"].update(pool={"clips": {"music": 3}}, pool_clips=3, lm_curve=[1.0], simclr_loss=[2.0],
+                                   code_perplexity=5.0, cpu_seconds={"code_lm": 1.0, "simclr": 1.1})
+    ch4_folds.write_tables(ps, cfg, runs, "smoke", 1.0)
+    monkeypatch.setattr(ch4_folds, "pretrain", lambda *a, **k: pytest.fail("a recorded seed was pre-trained again"))
+    for seed, run in runs.items():
+        assert ch4_folds.probe_seed(ps, cfg, seed, profile="smoke") == json.loads(json.dumps(run))
+    # another configuration (here a wider probe grid) is not this seed's run: it must be trained again
+    other = ch4_folds.FoldConfig(probe_c_grid=(*cfg.probe_c_grid, 100.0))
+    assert ch4_folds.recorded_seed(ps, other, 0, "smoke") is None
+    assert ch4_folds.recorded_seed(ps, cfg, 2, "smoke") is None  # a seed never run
+    with pytest.raises(pytest.fail.Exception, match="pre-trained again"):
+        ch4_folds.probe_seed(ps, other, 0, profile="smoke")
