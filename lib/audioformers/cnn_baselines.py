@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .audio_io import AudioError
+from .device import check_finite
 from .signals import log_mel_spectrogram
 
 
@@ -81,8 +82,7 @@ class LogMelCNN(nn.Module):
             waveform = waveform.unsqueeze(0)  # (1, samples)
         if waveform.ndim != 2 or waveform.shape[1] < self.config.n_fft:
             raise AudioError(f"waveform must be (batch, >= {self.config.n_fft} samples), got {tuple(waveform.shape)}")
-        if not torch.isfinite(waveform).all():
-            raise AudioError("waveform contains non-finite values (NaN or inf)")
+        check_finite(waveform, AudioError, "waveform contains non-finite values (NaN or inf)")
         return waveform
 
     def forward(self, waveform: torch.Tensor, mask: torch.Tensor | None = None, sample_rate: int | None = None) -> torch.Tensor:

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .device import adamw_options, autocast, module_device, resolve
+
 
 @dataclass
 class CodeLMConfig:
@@ -82,8 +84,12 @@ class CodeLM(nn.Module):
         b, t = codes.shape
         if t > self.config.context_length:
             raise ValueError(f"sequence of {t} codes is longer than context_length {self.config.context_length}")
-        if codes.min() < 0 or codes.max() >= self.config.num_codes:
-            raise ValueError(f"codes must lie in [0, {self.config.num_codes}), got [{int(codes.min())}, {int(codes.max())}]")
+        if codes.device.type == "cpu":
+            if codes.min() < 0 or codes.max() >= self.config.num_codes:
+                raise ValueError(f"codes must lie in [0, {self.config.num_codes}), got [{int(codes.min())}, {int(codes.max())}]")
+        else:  # checked on the device, without waiting for it (no host synchronisation per forward)
+            torch._assert_async((codes.min() >= 0) & (codes.max() < self.config.num_codes),
+                                f"codes must lie in [0, {self.config.num_codes})")
         pos = torch.arange(t, device=codes.device)
         x = self.drop(self.token(codes) + self.position(pos))  # (B, T, W)
         states = [x]
@@ -103,32 +109,57 @@ class CodeLM(nn.Module):
         logits = self(codes[:, :-1])  # (B, T-1, K)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes[:, 1:].long().reshape(-1))
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def embed(self, codes: torch.Tensor, layer: int = -1, batch_size: int = 512) -> torch.Tensor:
-        """Time-averaged hidden state of ``layer`` (0 = input embedding): ``(B, T)`` -> ``(B, W)``."""
+        """Time-averaged hidden state of ``layer`` (0 = input embedding): ``(B, T)`` -> ``(B, W)``, on the model's device."""
         was = self.training
         self.eval()
-        out = [self.hidden_states(codes[i:i + batch_size])[layer].mean(1) for i in range(0, len(codes), batch_size)]
+        out = [self.hidden_states(codes[i:i + batch_size].to(module_device(self)))[layer].mean(1)
+               for i in range(0, len(codes), batch_size)]
         self.train(was)
         return torch.cat(out)  # (B, W)
+
+
+@torch.inference_mode()
+def layer_embeddings(model: CodeLM, codes: np.ndarray, batch_size: int = 512,
+                     device: torch.device | str | None = None) -> list[np.ndarray]:
+    """Every layer's time-averaged states ``(N, W)`` (layer 0 = input embedding) from one pass over ``codes``
+    ``(N, T)``, computed on ``device`` (default :func:`audioformers.device.get_device`; the model is moved there)."""
+    device = resolve(device)
+    model.to(device).eval()
+    data = torch.as_tensor(np.asarray(codes))
+    layers: list[list[torch.Tensor]] = [[] for _ in range(model.config.num_layers + 1)]
+    for i in range(0, len(data), batch_size):
+        with autocast(device):
+            states = model.hidden_states(data[i:i + batch_size].to(device))
+        for layer, h in enumerate(states):
+            layers[layer].append(h.float().mean(1))
+    return [torch.cat(chunks).cpu().numpy() for chunks in layers]  # (N, W) per layer
 
 
 def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int = 1000, batch_size: int = 64,
                   lr: float = 2e-3, weight_decay: float = 0.1, seed: int = 0,
                   test_codes: np.ndarray | None = None, eval_every: int = 0, snapshot_every: int = 0,
-                  snapshots: dict | None = None) -> tuple[CodeLM, dict[str, list[float]]]:
-    """Train on code sequences ``(N, T)``; return the model and a log of train / test cross-entropy.
+                  snapshots: dict | None = None,
+                  device: torch.device | str | None = None) -> tuple[CodeLM, dict[str, list[float]]]:
+    """Train on code sequences ``(N, T)`` on ``device`` (default :func:`audioformers.device.get_device`; the codes
+    are checked once, then held there); return the model (on ``device``) and a log of train / test cross-entropy.
 
     With ``snapshot_every`` and a dict ``snapshots``, a copy of the weights is stored there every
     ``snapshot_every`` steps and at the end (key: the step count).
     """
     if snapshot_every and snapshots is None:
         raise ValueError("snapshot_every needs a dict `snapshots` to store the weights in")
+    device = resolve(device)
     torch.manual_seed(seed)
-    model = CodeLM(config)
-    data = torch.from_numpy(np.asarray(train_codes, dtype=np.int64))  # (N, T)
+    model = CodeLM(config).to(device)
+    for name, given in (("train_codes", train_codes), ("test_codes", test_codes)):
+        if given is not None:
+            _check_codes(name, np.asarray(given), config.num_codes)  # once, on the host, not in every forward
+    data = torch.from_numpy(np.asarray(train_codes, dtype=np.int64)).to(device)  # (N, T), resident on the device
     test = torch.from_numpy(np.asarray(test_codes, dtype=np.int64)) if test_codes is not None else None
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.98),
+                            **adamw_options(device))
     gen = torch.Generator().manual_seed(seed)
     log: dict[str, list[float]] = {"step": [], "train_ce": [], "test_ce": []}
     warmup = max(1, steps // 20)
@@ -138,7 +169,8 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
         for group in opt.param_groups:
             group["lr"] = lr * min((step + 1) / warmup, 0.5 * (1 + np.cos(np.pi * step / steps)))
         model.train()
-        loss = model.loss(data[torch.randint(0, len(data), (batch_size,), generator=gen)])
+        with autocast(device):
+            loss = model.loss(data[torch.randint(0, len(data), (batch_size,), generator=gen).to(device)])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -153,12 +185,26 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
     return model, log
 
 
-@torch.no_grad()
+def _check_codes(name: str, codes: np.ndarray, num_codes: int) -> None:
+    if codes.ndim != 2 or codes.shape[0] == 0:
+        raise ValueError(f"{name} must be (clips, time) with at least one clip, got shape {codes.shape}")
+    if np.issubdtype(codes.dtype, np.floating) or codes.dtype == bool:
+        raise TypeError(f"{name} must hold integer codes, got dtype {codes.dtype}")
+    if codes.min() < 0 or codes.max() >= num_codes:
+        raise ValueError(f"{name} must lie in [0, {num_codes}), got [{int(codes.min())}, {int(codes.max())}]")
+
+
+@torch.inference_mode()
 def evaluate_ce(model: CodeLM, codes: torch.Tensor | np.ndarray) -> float:
-    """Mean next-code cross-entropy (nats) in eval mode."""
-    codes = torch.as_tensor(np.asarray(codes), dtype=torch.long)
+    """Mean next-code cross-entropy (nats) in eval mode, on the model's device (one read-back at the end)."""
+    device = module_device(model)
+    codes = torch.as_tensor(np.asarray(codes.cpu() if isinstance(codes, torch.Tensor) else codes), dtype=torch.long)
     was = model.training
     model.eval()
-    total = sum(float(model.loss(codes[i:i + 512])) * len(codes[i:i + 512]) for i in range(0, len(codes), 512))
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for i in range(0, len(codes), 512):
+        chunk = codes[i:i + 512].to(device)
+        with autocast(device):
+            total += model.loss(chunk).double() * len(chunk)
     model.train(was)
-    return total / len(codes)
+    return float(total) / len(codes)

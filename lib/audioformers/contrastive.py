@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .device import adamw_options, autocast, resolve
 from .training import fit
 
 
@@ -141,12 +142,16 @@ def _batches(n: int, batch_size: int, gen: torch.Generator):
 def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, batch_size: int = 128,
                  lr: float = 2e-3, temperature: float = 0.2, crop_frames: int | None = 80,
                  seed: int = 0, flip_prob: float = 0.0, snapshot_every: int = 0,
-                 snapshots: dict | None = None) -> tuple[CNNEncoder, list[float]]:
-    """Self-supervised training on log-mels ``(N, n_mels, frames)``; returns the encoder and losses.
+                 snapshots: dict | None = None,
+                 device: torch.device | str | None = None) -> tuple[CNNEncoder, list[float]]:
+    """Self-supervised training on log-mels ``(N, n_mels, frames)`` on ``device`` (default
+    :func:`audioformers.device.get_device`; the views are drawn on the host, as on the CPU, and copied there);
+    returns the encoder (on ``device``) and losses.
 
     With ``snapshot_every`` and a dict ``snapshots``, a copy of the weights is stored there every
     ``snapshot_every`` steps (key: the step count), for curves of a probe against pre-training steps.
     """
+    device = resolve(device)
     torch.manual_seed(seed)
     model = CNNEncoder(config)
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
@@ -155,7 +160,8 @@ def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, b
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = data[next(batches)]  # (B, M, T)
-        return augment(x, gen, crop_frames, flip_prob), augment(x, gen, crop_frames, flip_prob)  # two views
+        views = augment(x, gen, crop_frames, flip_prob), augment(x, gen, crop_frames, flip_prob)  # two views
+        return views[0].to(device), views[1].to(device)
 
     def loss_fn(m: CNNEncoder, views: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return nt_xent(m.projection(m(views[0])), m.projection(m(views[1])), temperature)
@@ -172,7 +178,7 @@ def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, b
             return {}
 
     history = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
-                  desc="SimCLR", progress=False, evaluate=evaluate, eval_every=snapshot_every)
+                  desc="SimCLR", progress=False, evaluate=evaluate, eval_every=snapshot_every, device=device)
     return model, history.train_loss
 
 
@@ -190,8 +196,11 @@ def _supervised_start(log_mels, labels, config: CNNConfig, seed: int, batch_size
 
 def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig, *, steps: int = 500,
                      batch_size: int = 64, lr: float = 2e-3, crop_frames: int | None = 80,
-                     seed: int = 0, augment_inputs: bool = False) -> tuple[CNNEncoder, list[float]]:
-    """The same CNN trained with cross-entropy on labels (the supervised upper line)."""
+                     seed: int = 0, augment_inputs: bool = False,
+                     device: torch.device | str | None = None) -> tuple[CNNEncoder, list[float]]:
+    """The same CNN trained with cross-entropy on labels (the supervised upper line), on ``device`` (default
+    :func:`audioformers.device.get_device`)."""
+    device = resolve(device)
     model, data, y, gen, batches = _supervised_start(log_mels, labels, config, seed, batch_size)
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,13 +211,13 @@ def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig
         elif crop_frames:
             s = int(torch.randint(0, x.shape[2] - crop_frames + 1, (1,), generator=gen))
             x = x[:, :, s:s + crop_frames]  # (B, M, crop)
-        return x, y[idx]
+        return x.to(device), y[idx].to(device)
 
     def loss_fn(m: CNNEncoder, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(m.classifier(m(batch[0])), batch[1])
 
     history = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
-                  desc="supervised CNN", progress=False)
+                  desc="supervised CNN", progress=False, device=device)
     return model, history.train_loss
 
 
@@ -216,21 +225,25 @@ def train_supervised_early_stopping(log_mels: np.ndarray, labels: np.ndarray, va
                                     val_labels: np.ndarray, config: CNNConfig, *, max_steps: int = 2000,
                                     eval_every: int = 100, patience: int = 3, batch_size: int = 64,
                                     lr: float = 2e-3, crop_frames: int | None = 48,
-                                    seed: int = 0) -> tuple[CNNEncoder, dict[str, list[float]]]:
+                                    seed: int = 0, device: torch.device | str | None = None
+                                    ) -> tuple[CNNEncoder, dict[str, list[float]]]:
     """The supervised upper line trained to convergence: stop when validation accuracy has not improved for
     ``patience`` evaluations (every ``eval_every`` steps, constant learning rate) and return the weights of
-    the best evaluation, with a log ``{"step", "val_accuracy", "train_loss", "best_step"}``."""
+    the best evaluation, with a log ``{"step", "val_accuracy", "train_loss", "best_step"}``. Trains on ``device``
+    (default :func:`audioformers.device.get_device`); the training losses are read back at each evaluation."""
     from .validation import check_int
 
     max_steps = check_int("max_steps", max_steps, minimum=1)
     eval_every = check_int("eval_every", eval_every, minimum=1)
     patience = check_int("patience", patience, minimum=1)
+    device = resolve(device)
     model, data, y, gen, batches = _supervised_start(log_mels, labels, config, seed, batch_size)
-    val = torch.from_numpy(np.asarray(val_log_mels, dtype=np.float32))
-    val_y = torch.from_numpy(np.asarray(val_labels, dtype=np.int64))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    model.to(device)
+    val = torch.from_numpy(np.asarray(val_log_mels, dtype=np.float32)).to(device)
+    val_y = torch.from_numpy(np.asarray(val_labels, dtype=np.int64)).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4, **adamw_options(device))
     log: dict[str, list[float]] = {"step": [], "val_accuracy": [], "train_loss": []}
-    best, best_state, since, losses = -1.0, None, 0, []
+    best, best_state, since, losses, pending = -1.0, None, 0, [], []
     for step in range(1, max_steps + 1):
         model.train()
         idx = next(batches)
@@ -238,14 +251,17 @@ def train_supervised_early_stopping(log_mels: np.ndarray, labels: np.ndarray, va
         if crop_frames and crop_frames < x.shape[2]:
             s = int(torch.randint(0, x.shape[2] - crop_frames + 1, (1,), generator=gen))
             x = x[:, :, s:s + crop_frames]  # (B, M, crop)
-        loss = F.cross_entropy(model.classifier(model(x)), y[idx])
+        with autocast(device):
+            loss = F.cross_entropy(model.classifier(model(x.to(device))), y[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        pending.append(loss.detach())
         if step % eval_every == 0 or step == max_steps:
+            losses += torch.stack(pending).float().tolist()  # read back once per evaluation, not once per step
+            pending.clear()
             model.eval()
-            with torch.no_grad():
+            with torch.inference_mode(), autocast(device):
                 pred = torch.cat([model.classifier(model(val[i:i + 256])).argmax(1) for i in range(0, len(val), 256)])
             acc = float((pred == val_y).float().mean())
             log["step"].append(step)
@@ -264,22 +280,33 @@ def train_supervised_early_stopping(log_mels: np.ndarray, labels: np.ndarray, va
     return model, log
 
 
-@torch.no_grad()
-def pooled_embeddings(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256) -> np.ndarray:
+@torch.inference_mode()
+def pooled_embeddings(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256,
+                      device: torch.device | str | None = None) -> np.ndarray:
     """Mean and standard deviation over time of the last feature map (averaged over mel):
-    ``(N, n_mels, frames)`` -> ``(N, 2C)``, in eval mode."""
-    model.eval()
+    ``(N, n_mels, frames)`` -> ``(N, 2C)``, in eval mode, on ``device`` (default
+    :func:`audioformers.device.get_device`; the model is moved there)."""
+    device = resolve(device)
+    model.to(device).eval()
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
     out = []
     for i in range(0, len(data), batch_size):
-        h = model.feature_map(data[i:i + batch_size])  # (b, C, T')
+        with autocast(device):
+            h = model.feature_map(data[i:i + batch_size].to(device)).float()  # (b, C, T')
         out.append(torch.cat([h.mean(2), h.std(2, unbiased=False)], dim=1))
-    return torch.cat(out).numpy()  # (N, 2C)
+    return torch.cat(out).cpu().numpy()  # (N, 2C)
 
 
-@torch.no_grad()
-def embed_clips(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Embeddings ``(N, embed_dim)`` of whole spectrograms ``(N, n_mels, frames)`` in eval mode."""
-    model.eval()
+@torch.inference_mode()
+def embed_clips(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256,
+                device: torch.device | str | None = None) -> np.ndarray:
+    """Embeddings ``(N, embed_dim)`` of whole spectrograms ``(N, n_mels, frames)`` in eval mode, on ``device``
+    (default :func:`audioformers.device.get_device`; the model is moved there)."""
+    device = resolve(device)
+    model.to(device).eval()
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
-    return torch.cat([model(data[i:i + batch_size]) for i in range(0, len(data), batch_size)]).numpy()
+    out = []
+    for i in range(0, len(data), batch_size):
+        with autocast(device):
+            out.append(model(data[i:i + batch_size].to(device)).float())
+    return torch.cat(out).cpu().numpy()

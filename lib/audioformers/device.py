@@ -67,8 +67,10 @@ def autocast(device: torch.device | str, enabled: bool = True) -> contextlib.Abs
     return contextlib.nullcontext()
 
 
-def maybe_compile(model: torch.nn.Module, device: torch.device | str, enabled: bool = False) -> torch.nn.Module:
-    """``torch.compile`` the model on CUDA when asked; return it unchanged otherwise."""
+def maybe_compile(model: torch.nn.Module, device: torch.device | str, enabled: bool | None = None) -> torch.nn.Module:
+    """``torch.compile`` the model on CUDA (``enabled=None``: on CUDA unless ``$BOOK_COMPILE=0``); unchanged elsewhere."""
+    if enabled is None:
+        enabled = os.environ.get("BOOK_COMPILE", "1") != "0"
     if enabled and is_cuda(device):
         return torch.compile(model)  # type: ignore[return-value]
     return model
@@ -79,6 +81,70 @@ def loader_kwargs(device: torch.device | str, num_workers: int = 4) -> dict[str,
     if is_cuda(device):
         return {"num_workers": num_workers, "pin_memory": True, "persistent_workers": num_workers > 0}
     return {"num_workers": 0, "pin_memory": False}
+
+
+def add_device_argument(parser: Any) -> None:
+    """``--device`` for a command line (default: CUDA, then MPS, then CPU)."""
+    parser.add_argument("--device", default=None,
+                        help="cuda, cuda:1, mps or cpu (default: $BOOK_DEVICE, else CUDA, then MPS, then CPU)")
+
+
+def use_device_argument(device: str | None) -> torch.device:
+    """Apply a command line's ``--device``: every later :func:`get_device` in this process (and its children)
+    returns it (through ``$BOOK_DEVICE``), TF32 and cuDNN autotuning are set up for it; returns it."""
+    if device:
+        get_device(device)  # a clear error now if it is not there
+        os.environ["BOOK_DEVICE"] = device
+    chosen = get_device()
+    setup_backends(chosen)
+    return chosen
+
+
+def check_finite(tensor: torch.Tensor, error: type[Exception], message: str) -> None:
+    """Raise ``error(message)`` if ``tensor`` holds NaN or inf. On the CPU at once; on an accelerator without
+    waiting for the device (an asynchronous assertion, reported by the next synchronising call), so a model's
+    input check does not stall every forward pass."""
+    if tensor.device.type == "cpu":
+        if not torch.isfinite(tensor).all():
+            raise error(message)
+    else:
+        torch._assert_async(torch.isfinite(tensor).all(), message)
+
+
+def resolve(device: torch.device | str | None) -> torch.device:
+    """``device`` as a :class:`torch.device`; ``None`` means :func:`get_device` (the default of every chapter)."""
+    return get_device() if device is None else torch.device(device)
+
+
+def module_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's first parameter or buffer (the CPU for a model with neither)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def to_device(batch: Any, device: torch.device | str) -> Any:
+    """Tensors of a batch (tensor, tuple/list or dict of them) on ``device``; copies from pinned host memory to
+    CUDA do not block the host."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=batch.is_pinned() and is_cuda(device))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def adamw_options(device: torch.device | str) -> dict[str, Any]:
+    """Extra ``torch.optim.AdamW`` options: the fused kernel on CUDA; none elsewhere (the CPU keeps its default
+    kernel, so CPU results do not change)."""
+    return {"fused": True} if is_cuda(device) else {}
+
+
+def loss_log_every(device: torch.device | str) -> int:
+    """Steps between reading the training loss back to the host: every step on the CPU (free there), every 50
+    on an accelerator, where each read waits for the queued work (a host synchronisation)."""
+    return 1 if torch.device(device).type == "cpu" else 50
 
 
 def synchronize(device: torch.device | str) -> None:

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .device import add_device_argument, autocast, describe, module_device, resolve, use_device_argument
 from .mulaw import mu_law_encode
 from .profiles import pick, validate_profile
 from .results import Stopwatch, load_results, results_dir, write_results
@@ -163,19 +164,22 @@ def next_sample_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str
     }
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig, batch_size: int = 32) -> dict[str, float]:
-    """Held-out metrics on the last ``score_length`` positions of each window (full context only)."""
+    """Held-out metrics on the last ``score_length`` positions of each window (full context only), on the model's
+    device (bf16 autocast on CUDA)."""
     model.eval()
+    device = module_device(model)
     all_logits, all_targets = [], []
     for i in range(0, len(windows), batch_size):
-        chunk = windows[i : i + batch_size]
+        chunk = windows[i : i + batch_size].to(device)
         if isinstance(model, WaveNet):  # give WaveNet every sample it can use (its whole receptive field)
             keep = model.receptive_field - 1 + config.score_length  # (B, keep): just enough samples
             inputs, targets = chunk[:, -(keep + 1) : -1], chunk[:, -keep:]
         else:
             inputs, targets = model_inputs(model, chunk, config)
-        logits = model(inputs)[:, -config.score_length :]  # (B, S, C)
+        with autocast(device):
+            logits = model(inputs)[:, -config.score_length :]  # (B, S, C)
         all_logits.append(logits.reshape(-1, logits.shape[-1]))  # (B*S, C)
         all_targets.append(targets[:, -config.score_length :].reshape(-1))  # (B*S,)
     return next_sample_metrics(torch.cat(all_logits), torch.cat(all_targets))
@@ -183,14 +187,16 @@ def evaluate(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig, 
 
 # ---- the experiment -----------------------------------------------------------------------------
 def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.ndarray], test_windows: torch.Tensor,
-              device: torch.device | str = "cpu", progress: bool = False,
+              device: torch.device | str | None = None, progress: bool = False,
               checkpoint: str | Path | None = None) -> dict[str, Any]:
-    """Train one model from ``seed``; return its parameter count, learning curve and final metrics.
+    """Train one model from ``seed`` on ``device`` (default :func:`audioformers.device.get_device`); return its
+    parameter count, learning curve and final metrics (the returned model stays on ``device``).
 
     With ``checkpoint``, training saves there every tenth of its steps (model, optimiser, step, learning
     curve, random states including the window sampler's) and resumes from it if it exists, to the same
     numbers as an uninterrupted run.
     """
+    device = resolve(device)
     seed_everything(seed)
     model = build_model(name, config).to(device)
     if isinstance(model, WaveNet) and model.receptive_field - 1 > window_length(config) - 1 - config.score_length:
@@ -230,7 +236,7 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
 
 
 def run_comparison(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
-                   name: str | None = None, device: torch.device | str = "cpu", progress: bool = False,
+                   name: str | None = None, device: torch.device | str | None = None, progress: bool = False,
                    resume: bool = True, **overrides: Any) -> dict[str, Any]:
     """Train and score each model on one domain with one seed; write ``results/ch3/<name>.<profile>.json``.
 
@@ -238,6 +244,7 @@ def run_comparison(profile: str, seed: int, domain: str = "music", models: tuple
     where it stopped, and a model whose training finished is not trained again. ``resume=False``
     deletes those checkpoints first and trains every model from the start.
     """
+    device = resolve(device)
     config = experiment_config(profile, domain, **overrides)
     name = name or f"compare_{domain}_seed{seed}"
     train = load_tokens(domain, "train")
@@ -289,7 +296,7 @@ def load_trained(name: str, model_name: str, profile: str, domain: str = "music"
 
 
 def load_or_run(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
-                name: str | None = None, device: torch.device | str = "cpu", need_checkpoints: bool = False,
+                name: str | None = None, device: torch.device | str | None = None, need_checkpoints: bool = False,
                 **overrides: Any) -> dict[str, Any]:
     """The stored result if its config matches this one (and, if asked, its trained models are cached); else run it."""
     config = experiment_config(profile, domain, **overrides)
@@ -535,16 +542,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context-length", type=int, default=None)
     parser.add_argument("--eval-every", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
+    add_device_argument(parser)
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="resume each model's training from its checkpoint (default); --no-resume trains afresh")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    device = use_device_argument(args.device)
+    print(f"device: {describe(device)}", flush=True)
     overrides = {k: v for k, v in (("steps", args.steps), ("context_length", args.context_length),
                                                     ("eval_every", args.eval_every)) if v is not None}
     domains = args.domains or (["piano"] if validate_profile(args.profile) == "paper" else ["music"])
     for domain in domains:
         for seed in args.seeds:
-            out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, progress=True,
+            out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, device, progress=True,
                                  resume=args.resume, **overrides)
             print(json.dumps({m: {"params": r["parameters"], **r["final"], "s": round(r["train_seconds"], 1)}
                               for m, r in out.items()}))

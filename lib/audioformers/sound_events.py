@@ -38,7 +38,7 @@ from torch import nn
 from . import data
 from . import evidence as ev
 from .cnn_baselines import CNNConfig, LogMelCNN
-from .device import describe, get_device
+from .device import add_device_argument, autocast, describe, get_device, module_device, use_device_argument
 from .metrics import tagging_metrics
 from .profiles import get_profile, pick, validate_profile
 from .results import Stopwatch, atomic_write_text, load_results, read_cache_json, write_results
@@ -229,23 +229,27 @@ def random_crops(audio: np.ndarray, batch_size: int, rng: np.random.Generator) -
     return clip_index, crops
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def clip_scores(model: nn.Module, audio: np.ndarray, multilabel: bool = True, batch: int = 128,
-                device: torch.device | str = "cpu") -> np.ndarray:
-    """Clip-level scores: the mean over a clip's non-overlapping 1 s crops of sigmoid (or softmax) outputs."""
+                device: torch.device | str | None = None) -> np.ndarray:
+    """Clip-level scores: the mean over a clip's non-overlapping 1 s crops of sigmoid (or softmax) outputs.
+
+    Computed on ``device`` (default: the model's), under bf16 autocast on CUDA, and copied to the host once."""
     N, T = audio.shape
     num_crops = T // CROP_SAMPLES
     if num_crops == 0:
         raise ValueError(f"clips of {T} samples are shorter than one 1 s crop")
     crops = audio[:, : num_crops * CROP_SAMPLES].reshape(N * num_crops, CROP_SAMPLES)  # (N*k, 16000)
+    device = module_device(model) if device is None else torch.device(device)
     was_training = model.training
     model.eval()
     outputs = []
     for start in range(0, len(crops), batch):
-        logits = model(torch.from_numpy(np.ascontiguousarray(crops[start : start + batch])).to(device))
-        outputs.append((torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1)).cpu().numpy())
+        with autocast(device):
+            logits = model(torch.from_numpy(np.ascontiguousarray(crops[start : start + batch])).to(device)).float()
+        outputs.append(torch.sigmoid(logits) if multilabel else torch.softmax(logits, -1))
     model.train(was_training)
-    return np.concatenate(outputs).reshape(N, num_crops, -1).mean(1)  # (N, classes)
+    return torch.cat(outputs).cpu().numpy().reshape(N, num_crops, -1).mean(1)  # (N, classes)
 
 
 def score_task(task: dict[str, Any], scores: np.ndarray) -> dict[str, Any]:
@@ -564,7 +568,7 @@ def front_end_record(config: RunConfig, profile: str, progress: bool = False) ->
     task = load_task(config.task, config.train_clips, config.test_clips)
     trained, _ = train_model(config, progress=progress)
     initial = initial_model(config)
-    w0, w1 = initial.front_end.wide.weight.detach().numpy(), trained.front_end.wide.weight.detach().numpy()
+    w0, w1 = (m.front_end.wide.weight.detach().cpu().numpy() for m in (initial, trained))
     audio = task["train_audio"]
     power, freqs = fa.average_spectrum(audio[: min(len(audio), 400)], 16000)
     patches = fa.random_patches(audio, config.patch_samples, sizes["patches"], seed=0)
@@ -666,7 +670,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="phases, in the order given (default: all; 'family' is an alias of front_end)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="reuse finished runs and resume interrupted ones (default); --no-resume retrains")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
+    print(f"device: {describe(use_device_argument(args.device))}", flush=True)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     for phase in dict.fromkeys("front_end" if w == "family" else w for w in args.what):
         if phase == "time_scale":

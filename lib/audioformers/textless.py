@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import code_lm, contrastive, probes, tokenizer
+from .device import describe, get_device
 from .profiles import get_profile, pick, validate_profile
 from .results import atomic_write, atomic_write_text, cache_notice, load_results, read_cache_json, write_results
 
@@ -246,7 +247,8 @@ def run_probe_study(dataset: str, seed: int = 0, profile: str | None = None, pro
     profile = validate_profile(profile or get_profile())
     cfg = study_config(dataset, profile)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small models on shared cores: one thread is several times faster than two
+    if get_device().type == "cpu":
+        torch.set_num_threads(1)  # small models on shared cores: one thread is several times faster than two
     try:
         return _run_probe_study(dataset, seed, profile, cfg, progress, resume)
     finally:
@@ -321,12 +323,8 @@ def _run_probe_study(dataset: str, seed: int, profile: str, cfg: StudyConfig, pr
         lm_log = {k: [float(v) for v in vs] for k, vs in state["log"].items()}
         log["lm_curve"] = lm_log
         for split in codes:  # every layer's time-averaged states from one pass (as lm.embed(codes, layer))
-            with torch.no_grad():
-                chunks = [lm.hidden_states(torch.from_numpy(codes[split][i:i + 512]))
-                          for i in range(0, len(codes[split]), 512)]
-            for layer in range(cfg.lm_layers + 1):
-                embeddings.setdefault(f"code_lm_layer{layer}", {})[split] = torch.cat(
-                    [states[layer].mean(1) for states in chunks]).numpy()
+            for layer, emb in enumerate(code_lm.layer_embeddings(lm, codes[split])):
+                embeddings.setdefault(f"code_lm_layer{layer}", {})[split] = emb
         embeddings["code_histogram"] = {split: np.stack([np.bincount(c, minlength=cfg.num_codes) / len(c) for c in codes[split]])
                                         for split in codes}
         times["code_lm_s"] = float(state["seconds"])
@@ -381,7 +379,7 @@ def _run_probe_study(dataset: str, seed: int, profile: str, cfg: StudyConfig, pr
                "num_sources": {k: int(len(set(v))) for k, v in s.sources.items()},
                "probe_s": time.perf_counter() - t, **log}
     write_results(CHAPTER, f"probes-{dataset}-seed{seed}", metrics, config=cfg, seed=seed, profile=profile,
-                  wall_time_s=time.perf_counter() - t0, device="cpu")
+                  wall_time_s=time.perf_counter() - t0, device=describe(get_device()))
     return metrics
 
 

@@ -125,36 +125,50 @@ class PatchAutoencoder(nn.Module):
 
 def train_autoencoder(patches: np.ndarray, config: AutoencoderConfig | None = None, *, steps: int = 1000,
                       batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
-                      progress: bool = False) -> tuple[PatchAutoencoder, list[float]]:
-    """Train on normalised patches ``(M, D)`` (any leading shape is flattened) with mean squared error.
+                      progress: bool = False,
+                      device: torch.device | str | None = None) -> tuple[PatchAutoencoder, list[float]]:
+    """Train on normalised patches ``(M, D)`` (any leading shape is flattened) with mean squared error, on
+    ``device`` (default :func:`audioformers.device.get_device`; the patches are held there).
 
-    Returns the model (in eval mode) and the training loss of every step.
+    Returns the model (in eval mode, on ``device``) and the training loss of every step.
     """
+    from .device import resolve
+
+    device = resolve(device)
     flat = torch.from_numpy(np.asarray(patches, dtype=np.float32).reshape(-1, patches.shape[-1]))  # (M, D)
     config = config or AutoencoderConfig(input_dim=flat.shape[1])
     torch.manual_seed(seed)
     model = PatchAutoencoder(config)
     gen = torch.Generator().manual_seed(seed)
 
+    resident = flat.to(device)  # (M, D) on the device, indexed there
+
     def next_batch(step: int) -> torch.Tensor:
-        return flat[torch.randint(0, len(flat), (batch_size,), generator=gen)]  # (B, D)
+        return resident[torch.randint(0, len(flat), (batch_size,), generator=gen).to(device)]  # (B, D)
 
     def loss_fn(m: PatchAutoencoder, batch: torch.Tensor) -> torch.Tensor:
         return torch.mean((m(batch) - batch) ** 2)
 
     losses = fit(model, next_batch, loss_fn, steps=steps, lr=lr, weight_decay=1e-4, grad_clip=None,
-                 desc="autoencoder", progress=progress).train_loss
+                 desc="autoencoder", progress=progress, device=device).train_loss
     model.eval()
     return model, losses
 
 
-@torch.no_grad()
-def encode_patches(model: PatchAutoencoder, patches: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-    """Bottleneck vectors of patches ``(..., D)`` -> ``(..., bottleneck_dim)``."""
+@torch.inference_mode()
+def encode_patches(model: PatchAutoencoder, patches: np.ndarray, batch_size: int = 8192,
+                   device: torch.device | str | None = None) -> np.ndarray:
+    """Bottleneck vectors of patches ``(..., D)`` -> ``(..., bottleneck_dim)``, computed in fp32 on ``device``
+    (default :func:`audioformers.device.get_device`; the model is moved there). fp32 even on CUDA: k-means
+    assigns codes by nearest centre, and bf16 rounding would move codes across boundaries."""
+    from .device import resolve
+
+    device = resolve(device)
+    model.to(device)
     shape = patches.shape[:-1]
     flat = torch.from_numpy(np.asarray(patches, dtype=np.float32).reshape(-1, patches.shape[-1]))  # (M, D)
-    out = torch.cat([model.encode(flat[i:i + batch_size]) for i in range(0, len(flat), batch_size)])
-    return out.numpy().reshape(*shape, -1)  # (..., bottleneck_dim)
+    out = torch.cat([model.encode(flat[i:i + batch_size].to(device)) for i in range(0, len(flat), batch_size)])
+    return out.cpu().numpy().reshape(*shape, -1)  # (..., bottleneck_dim)
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,8 +187,9 @@ def kmeans_sklearn(vectors: np.ndarray, num_codes: int, seed: int = 0, n_init: i
 
 def kmeans_torch(vectors: np.ndarray | torch.Tensor, num_codes: int, seed: int = 0, max_iter: int = 100,
                  init: np.ndarray | torch.Tensor | None = None, tol: float = 1e-4,
-                 device: torch.device | str = "cpu") -> np.ndarray:
-    """Lloyd's k-means in torch (for the GPU at ``paper`` scale): centres ``(num_codes, dim)``.
+                 device: torch.device | str | None = None) -> np.ndarray:
+    """Lloyd's k-means in torch (for the GPU at ``paper`` scale): centres ``(num_codes, dim)``, on ``device``
+    (default :func:`audioformers.device.get_device`).
 
     With the same ``init`` it follows the same iterations as scikit-learn's Lloyd algorithm;
     without, it starts from greedy k-means++ seeding, as scikit-learn's ``KMeans`` (its inertia ends
@@ -185,6 +200,9 @@ def kmeans_torch(vectors: np.ndarray | torch.Tensor, num_codes: int, seed: int =
     seed = check_int("seed", seed, minimum=0)
     max_iter = check_int("max_iter", max_iter, minimum=1)
     tol = check_float("tol", tol, minimum=0.0)
+    from .device import resolve
+
+    device = resolve(device)
     if isinstance(vectors, torch.Tensor):
         vectors = vectors.detach().cpu().numpy()
     x = torch.as_tensor(_check_vectors(np.asarray(vectors), num_codes), device=device)  # (M, d)

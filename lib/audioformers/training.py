@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .device import autocast
+from .device import autocast, loss_log_every, maybe_compile, resolve
 from .results import CorruptFileError, atomic_write
 
 Batch = Any
@@ -106,7 +106,8 @@ def fit(
     grad_clip: float | None = 1.0,
     evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
     eval_every: int = 0,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
+    compile: bool | None = False,
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 0,
     desc: str = "training",
@@ -116,8 +117,11 @@ def fit(
 ) -> History:
     """Train ``model`` for ``steps`` optimiser steps.
 
-    ``next_batch(step)`` returns a batch (already on ``device``); ``loss_fn(model, batch)`` returns
-    a scalar loss. AdamW with linear warm-up then cosine decay. ``evaluate(model)`` runs every
+    ``next_batch(step)`` returns a batch (already on ``device``: default :func:`audioformers.device.get_device`);
+    ``loss_fn(model, batch)`` returns a scalar loss. On CUDA the step runs under bf16 autocast and the loss is read
+    back to the host (checked for being finite and logged) every :func:`~audioformers.device.loss_log_every` steps,
+    not every step; on the CPU every step, as plain fp32. ``compile`` hands the model to
+    :func:`~audioformers.device.maybe_compile` for the forward passes (``None``: on CUDA unless ``$BOOK_COMPILE=0``). AdamW with linear warm-up then cosine decay. ``evaluate(model)`` runs every
     ``eval_every`` steps and at the end (the model is in eval mode and no-grad while it runs).
     With ``checkpoint_path``, training resumes from the checkpoint if it exists and saves one
     every ``checkpoint_every`` steps and at the end. A checkpoint holds the model, the optimiser, the
@@ -131,7 +135,9 @@ def fit(
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=0)
     eval_every = check_int("eval_every", eval_every, minimum=0)
     warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+    device = resolve(device)
     model.to(device)
+    forward = maybe_compile(model, device, compile)  # the model itself off CUDA (and when not asked)
     if optimizer is None:
         optimizer = adamw(model.parameters(), lr=lr, weight_decay=weight_decay)
     base_lrs = [group["lr"] for group in optimizer.param_groups]
@@ -167,7 +173,7 @@ def fit(
             return
         was_training = model.training
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device):
             metrics = evaluate(model)
         model.train(was_training)
         history.eval_step.append(step)
@@ -189,6 +195,22 @@ def fit(
             **({} if data_rng is None else {"data_rng": _rng_state(data_rng)}),
         )
 
+    log_every = loss_log_every(device)
+    pending: list[tuple[int, torch.Tensor]] = []  # (step, loss on the device) not yet read back
+
+    def flush() -> None:
+        """Read the pending losses back in one transfer; a non-finite one stops training, naming its step."""
+        if not pending:
+            return
+        values = torch.stack([loss for _, loss in pending]).float().tolist()
+        for (step, _), value in zip(pending, values):
+            if not math.isfinite(value):
+                pending.clear()
+                raise FloatingPointError(f"loss became {value} at step {step}; lower the learning rate")
+            history.step.append(step)
+            history.train_loss.append(value)
+        pending.clear()
+
     model.train()
     t0 = time.perf_counter() - elapsed_before
     bar = tqdm(range(start_step, steps), desc=desc, disable=not progress, initial=start_step, total=steps, leave=False)
@@ -197,23 +219,25 @@ def fit(
             group["lr"] = base * lr_factor(step)
         batch = next_batch(step)
         with autocast(device):
-            loss = loss_fn(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower the learning rate")
+            loss = loss_fn(forward, batch)
+        pending.append((step, loss.detach()))
+        if len(pending) >= log_every:  # every step on the CPU: a non-finite loss stops before its update
+            flush()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
-        history.step.append(step)
-        history.train_loss.append(float(loss.detach()))
-        if progress and step % 10 == 0:
+        if progress and step % 10 == 0 and history.train_loss:
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
         done = step + 1
         if eval_every and done % eval_every == 0 and done < steps:
+            flush()
             run_eval(done, time.perf_counter() - t0)
         if checkpoint_every and done % checkpoint_every == 0 and done < steps:
+            flush()  # a checkpoint holds every loss up to its step, all of them finite
             save(done, time.perf_counter() - t0)
+    flush()
     if start_step < steps or not history.eval_step or history.eval_step[-1] != steps:
         run_eval(steps, time.perf_counter() - t0)
     save(steps, time.perf_counter() - t0)

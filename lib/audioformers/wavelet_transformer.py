@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .audio_io import AudioError
+from .device import check_finite
 
 POOLINGS = ("average", "intermediate", "haar")
 
@@ -186,8 +187,7 @@ class WaveletAudioTransformer(nn.Module):
             )
         if waveform.shape[1] > c.clip_samples:
             raise AudioError(f"clip of {waveform.shape[1]} samples is longer than {c.clip_samples}; cut it into crops")
-        if not torch.isfinite(waveform).all():
-            raise AudioError("waveform contains non-finite values (NaN or inf)")
+        check_finite(waveform, AudioError, "waveform contains non-finite values (NaN or inf)")
         return waveform
 
     def embed(
