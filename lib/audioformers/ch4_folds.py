@@ -646,8 +646,11 @@ def describe_run(summary: dict, pre: dict, cfg: FoldConfig) -> str:
 
 
 def run_study(datasets: list[str] | None = None, seeds=(0, 1, 2), profile: str | None = None, say=print,
-        **overrides) -> dict[str, dict]:
-    """Run (or resume) the fold study; results are rewritten after every seed."""
+              reuse_recorded: bool = True, **overrides) -> dict[str, dict]:
+    """Run (or resume) the fold study; results are rewritten after every seed.
+
+    ``reuse_recorded=False`` ignores the seeds recorded in ``results/`` (a ``--no-resume`` run trains them
+    again; their records are overwritten only when the new run of that seed has finished)."""
     profile = validate_profile(profile or get_profile())
     cfg = fold_config(profile, **overrides)
     threads = torch.get_num_threads()
@@ -659,7 +662,7 @@ def run_study(datasets: list[str] | None = None, seeds=(0, 1, 2), profile: str |
         t0 = time.perf_counter()
         for seed in seeds:
             for name, ps in sets.items():
-                runs[name][seed] = probe_seed(ps, cfg, seed, say, profile=profile)
+                runs[name][seed] = probe_seed(ps, cfg, seed, say, profile=profile if reuse_recorded else None)
                 out[name] = write_tables(ps, cfg, runs[name], profile, time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
@@ -829,13 +832,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=None)
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="reuse the cached units (default); --no-resume deletes the fold study's cache first")
+                        help="reuse the cached units and the seeds recorded in results/ (default); --no-resume "
+                             "deletes the fold study's cache first and trains every seed again")
     args = parser.parse_args(argv)
     if not args.resume:
         for path in cache_dir().glob("*"):
             if path.is_file():
                 path.unlink()
-    for name, summary in run_study(args.datasets, args.seeds, args.profile).items():
+    for name, summary in run_study(args.datasets, args.seeds, args.profile, reuse_recorded=args.resume).items():
         print(f"{name}: {summary['folds']} folds, seeds {summary['seeds']}")
         for m, v in summary["table"].items():
             print(f"  {m:16s} {v['mean']:.3f}  (sd over folds {v['fold_std']:.3f})")
