@@ -46,22 +46,26 @@ def augment(x: torch.Tensor, gen: torch.Generator, crop_frames: int | None = Non
     crop = crop_frames or t
     if crop > t:
         raise ValueError(f"crop_frames {crop} exceeds {t} frames")
-    starts = torch.randint(0, t - crop + 1, (b,), generator=gen)
-    idx = starts[:, None] + torch.arange(crop)[None]  # (B, crop)
+    dev = x.device  # random numbers are drawn on the host from ``gen`` (the same on every device), applied on ``dev``
+    starts = torch.randint(0, t - crop + 1, (b,), generator=gen).to(dev)
+    idx = starts[:, None] + torch.arange(crop, device=dev)[None]  # (B, crop)
     x = torch.gather(x, 2, idx[:, None, :].expand(b, m, crop))  # (B, M, crop) random crop
-    x = x + torch.empty(b, 1, 1).uniform_(-1.0, 1.0, generator=gen)  # gain: +-1 nat ~ +-4.3 dB
+    x = x + torch.empty(b, 1, 1).uniform_(-1.0, 1.0, generator=gen).to(dev)  # gain: +-1 nat ~ +-4.3 dB
     noise_level = torch.empty(b, 1, 1).uniform_(0, 1, generator=gen) * (torch.rand(b, 1, 1, generator=gen) < 0.5)
-    x = torch.logaddexp(x, torch.full_like(x, -8.0) + 3.0 * noise_level + 0.3 * torch.randn(x.shape, generator=gen))  # additive noise floor
+    noise = torch.randn(x.shape, generator=gen).to(dev)
+    x = torch.logaddexp(x, torch.full_like(x, -8.0) + 3.0 * noise_level.to(dev) + 0.3 * noise)  # additive noise floor
     blur = torch.rand(b, generator=gen) < 0.3
     if blur.any():
-        kernel = torch.tensor([0.25, 0.5, 0.25]).view(1, 1, 3, 1)
-        x[blur] = F.conv2d(x[blur][:, None], kernel.to(x.dtype), padding=(1, 0))[:, 0]  # (b', M, crop) blur along mel
-    flip = torch.rand(b, generator=gen) < flip_prob
+        blur = blur.to(dev)
+        kernel = torch.tensor([0.25, 0.5, 0.25]).view(1, 1, 3, 1).to(dev, x.dtype)
+        x[blur] = F.conv2d(x[blur][:, None], kernel, padding=(1, 0))[:, 0]  # (b', M, crop) blur along mel
+    flip = (torch.rand(b, generator=gen) < flip_prob).to(dev)
     x[flip] = x[flip].flip(-1)  # time reversal (off by default)
     for axis, width in ((1, m // 6), (2, crop // 6)):  # mask a band of mel bins, then of frames
         size = torch.randint(0, width + 1, (b,), generator=gen)
         start = (torch.rand(b, generator=gen) * (x.shape[axis] - size + 1)).long()
-        pos = torch.arange(x.shape[axis])[None]  # (1, L)
+        pos = torch.arange(x.shape[axis], device=dev)[None]  # (1, L)
+        size, start = size.to(dev), start.to(dev)
         mask = (pos >= start[:, None]) & (pos < (start + size)[:, None])  # (B, L)
         mask = mask[:, :, None] if axis == 1 else mask[:, None, :]
         x = torch.where(mask, x.mean(dim=(1, 2), keepdim=True), x)  # masked cells set to the clip's mean
@@ -155,13 +159,13 @@ def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, b
     torch.manual_seed(seed)
     model = CNNEncoder(config)
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
+    resident = data.to(device)  # held on the device; views are cut and augmented there
     gen = torch.Generator().manual_seed(seed)
     batches = _batches(len(data), min(batch_size, len(data)), gen)
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = data[next(batches)]  # (B, M, T)
-        views = augment(x, gen, crop_frames, flip_prob), augment(x, gen, crop_frames, flip_prob)  # two views
-        return views[0].to(device), views[1].to(device)
+        x = resident[next(batches).to(device)]  # (B, M, T)
+        return augment(x, gen, crop_frames, flip_prob), augment(x, gen, crop_frames, flip_prob)  # two views
 
     def loss_fn(m: CNNEncoder, views: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return nt_xent(m.projection(m(views[0])), m.projection(m(views[1])), temperature)
@@ -205,13 +209,13 @@ def train_supervised(log_mels: np.ndarray, labels: np.ndarray, config: CNNConfig
 
     def next_batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = next(batches)
-        x = data[idx]  # (B, M, T)
+        x = data[idx].to(device)  # (B, M, T)
         if augment_inputs:
             x = augment(x, gen, crop_frames)
         elif crop_frames:
             s = int(torch.randint(0, x.shape[2] - crop_frames + 1, (1,), generator=gen))
             x = x[:, :, s:s + crop_frames]  # (B, M, crop)
-        return x.to(device), y[idx].to(device)
+        return x, y[idx].to(device)
 
     def loss_fn(m: CNNEncoder, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return F.cross_entropy(m.classifier(m(batch[0])), batch[1])
