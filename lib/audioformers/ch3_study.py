@@ -43,6 +43,7 @@ from torch import nn
 from . import evidence as ev
 from . import nextsample as ns
 from .baselines import BigramTable, LinearPredictor, choose_linear_order
+from .device import adamw_options, add_device_argument, autocast, describe, get_device, module_device, use_device_argument
 from .profiles import pick, validate_profile
 from .results import (CorruptFileError, atomic_write, atomic_write_text, cache_notice, load_results, read_cache_json,
                       write_results)
@@ -106,16 +107,19 @@ def scored_log_probs(predictor: nn.Module | BigramTable | LinearPredictor, windo
         logp = predictor.log_probs(ctx.reshape(-1, need)).reshape(len(w), s, -1)
         return torch.from_numpy(logp).float(), targets
     predictor.eval()
+    device = module_device(predictor)  # scored where the model is; log-probabilities returned on the host
     out = []
     for i in range(0, len(windows), batch_size):
-        chunk = windows[i : i + batch_size]
+        chunk = windows[i : i + batch_size].to(device)
         if isinstance(predictor, WaveNet):
             keep = predictor.receptive_field - 1 + s
             inputs = chunk[:, -(keep + 1) : -1]
         else:
             inputs, _ = ns.model_inputs(predictor, chunk, config)
-        out.append(torch.log_softmax(predictor(inputs)[:, -s:].float(), dim=-1))
-    return torch.cat(out), targets
+        with autocast(device):
+            logits = predictor(inputs)[:, -s:]
+        out.append(torch.log_softmax(logits.float(), dim=-1))
+    return torch.cat(out).cpu(), targets
 
 
 def position_scores(log_probs: torch.Tensor, targets: torch.Tensor) -> dict[str, np.ndarray]:
@@ -156,7 +160,7 @@ def _train_cached(name: str, config: ns.ExperimentConfig, seed: int, train: list
     if cached is not None:
         try:
             model.load_state_dict(load_checkpoint(weights))
-            return cached, model.eval()
+            return cached, model.to(get_device()).eval()
         except CorruptFileError as error:
             cache_notice(weights, error)
     base.parent.mkdir(parents=True, exist_ok=True)
@@ -261,7 +265,7 @@ def run_comparison(profile: str, seed: int, domain: str = "music") -> dict[str, 
                     **summarise_positions(position_scores(*scored_log_probs(base, windows, config)), ids, names)}
     out["linear"].update(order=linear.order, validation_bits_by_order={str(k): v for k, v in order_bits.items()})
     write_results(CHAPTER, f"compare_{domain}_seed{seed}", out, config=comparison_config(profile, domain,
-                  tuning["chosen_lr"]), seed=seed, device="cpu", wall_time_s=time.perf_counter() - start,
+                  tuning["chosen_lr"]), seed=seed, device=str(get_device()), wall_time_s=time.perf_counter() - start,
                   profile=profile)
     return out
 
@@ -349,6 +353,7 @@ def bits_vs_past(model: nn.Module, windows: np.ndarray, pasts: list[int], positi
     longest past) are the same for every ``k`` and, given the same ``first``, for every model.
     """
     rng = np.random.default_rng(seed)
+    device = module_device(model)
     first = max(pasts) if first is None else first
     if first < max(pasts) or windows.shape[1] <= first:
         raise ValueError(f"windows of {windows.shape[1]} samples cannot give a past of {max(pasts)} "
@@ -358,10 +363,11 @@ def bits_vs_past(model: nn.Module, windows: np.ndarray, pasts: list[int], positi
     out = []
     for k in pasts:
         inputs = np.stack([windows[r, c - k : c] for r, c in zip(rows, cols)])
-        targets = torch.from_numpy(windows[rows, cols])
+        targets = torch.from_numpy(windows[rows, cols]).to(device)
         total = 0.0
         for i in range(0, positions, batch_size):
-            logits = model(torch.from_numpy(inputs[i : i + batch_size]))[:, -1]
+            with autocast(device):
+                logits = model(torch.from_numpy(inputs[i : i + batch_size]).to(device))[:, -1]
             total += float(F.cross_entropy(logits.float(), targets[i : i + batch_size], reduction="sum"))
         out.append(total / positions / math.log(2))
     return out
@@ -441,9 +447,10 @@ def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: l
     ``windows``; given a dict of named window sets, ``bits_per_sample`` is on the first and every set is
     under ``bits_by_set``)."""
     sets = windows if isinstance(windows, dict) else {"test": windows}
+    device = get_device()
     seed_everything(seed)
-    model = ns.build_model(name, config)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model = ns.build_model(name, config).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, **adamw_options(device))
     rng = np.random.default_rng(seed + 1000)
     length = ns.window_length(config)
     warm = config.warmup_steps
@@ -451,10 +458,11 @@ def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: l
     def step(m: nn.Module, o: torch.optim.Optimizer, lr_now: float, r: np.random.Generator) -> None:
         for g in o.param_groups:
             g["lr"] = lr_now
-        batch = torch.from_numpy(ns.sample_windows(train, config.batch_size, length, r))
+        batch = torch.from_numpy(ns.sample_windows(train, config.batch_size, length, r)).to(device)
         inputs, targets = ns.model_inputs(m, batch, config)
-        logits = m(inputs)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        with autocast(device):
+            logits = m(inputs)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         o.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
@@ -625,6 +633,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--domains", nargs="+", default=["music", "speech", "orchestra"])
     parser.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
     parser.add_argument("--threads", type=int, default=1)
+    add_device_argument(parser)
     parser.add_argument("--no-resume", action="store_true",
                         help="delete chapter 3's cached study units (every profile) and the requested parts' results "
                              "at this profile first, and train everything from the start")
@@ -632,6 +641,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
+    print(f"device: {describe(use_device_argument(args.device))}", flush=True)
     if args.no_resume:
         forget(args.profile, args.parts, args.seeds, args.domains)
     if "tuning" in args.parts:
