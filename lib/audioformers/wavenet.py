@@ -32,7 +32,7 @@ from .training import count_parameters
 
 def check_tokens(tokens: torch.Tensor, num_classes: int, name: str = "tokens") -> torch.Tensor:
     """``tokens`` as int64 if it is a (B, T) integer tensor (any integer dtype: uint8 mu-law codes too) of
-    values in 0..num_classes-1; else a clear error naming it."""
+    values in 0..num_classes-1 (the range is checked on the CPU only); else a clear error naming it."""
     if not isinstance(tokens, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(tokens).__name__}")
     if tokens.ndim != 2:
@@ -41,7 +41,9 @@ def check_tokens(tokens: torch.Tensor, num_classes: int, name: str = "tokens") -
         raise TypeError(f"{name} must be integer mu-law codes, got dtype {tokens.dtype}")
     if tokens.shape[1] == 0:
         raise ValueError(f"{name} is empty along time")
-    low, high = int(tokens.min()), int(tokens.max())
+    if tokens.device.type != "cpu":  # on an accelerator the range check would synchronise with the host on
+        return tokens.long()         # every forward: there the data are checked once, where they are made
+    low, high = (int(v) for v in torch.aminmax(tokens))
     if low < 0 or high >= num_classes:
         raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values {low}..{high}")
     return tokens.long()
@@ -78,8 +80,9 @@ class WaveNetLayer(nn.Module):
         self.residual = nn.Conv1d(config.dilation_channels, config.residual_channels, 1)
         self.skip = nn.Conv1d(config.dilation_channels, config.skip_channels, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, T, R) -> (residual out (B, T, R), skip (B, T, S)).
+    def forward(self, x: torch.Tensor, residual: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """x (B, T, R) -> (residual out (B, T, R), skip (B, T, S)); ``residual=False`` skips the residual
+        product and returns ``None`` in its place (the last layer's residual output feeds nothing).
 
         Computed as matrix products in (batch, time, channel) layout, the same arithmetic as the causal
         dilated ``conv`` and the 1x1 ``residual`` and ``skip`` convolutions, with their parameters as they
@@ -91,8 +94,10 @@ class WaveNetLayer(nn.Module):
         taps = torch.stack([padded[:, j * d : j * d + t] for j in range(k)], dim=3).flatten(2)  # (B, T, R*K)
         f, g = F.linear(taps, w.flatten(1), self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
         z = torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
-        residual = F.linear(z, self.residual.weight[:, :, 0], self.residual.bias)  # (B, T, R)
-        return x + residual, F.linear(z, self.skip.weight[:, :, 0], self.skip.bias)  # (B, T, R), (B, T, S)
+        skip = F.linear(z, self.skip.weight[:, :, 0], self.skip.bias)  # (B, T, S)
+        if not residual:
+            return None, skip
+        return x + F.linear(z, self.residual.weight[:, :, 0], self.residual.bias), skip  # (B, T, R), (B, T, S)
 
     def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Weights for one-sample steps: conv taps stacked (K*R, 2D), oldest first; bias; residual|skip (D, R+S); bias."""
@@ -154,10 +159,14 @@ class WaveNet(nn.Module):
         return self.forward_embedded(self.embed(tokens))
 
     def forward_embedded(self, x: torch.Tensor) -> torch.Tensor:
-        """Embedded samples (B, T, R) -> logits (B, T, 256), every layer in (batch, time, channel) layout."""
+        """Embedded samples (B, T, R) -> logits (B, T, 256), every layer in (batch, time, channel) layout.
+
+        The last layer's residual output feeds nothing (only its skip reaches the head), so it is not computed.
+        """
         skip_sum = 0
-        for layer in self.layers:
-            x, skip = layer(x)  # (B, T, R), (B, T, S)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x, skip = layer(x, residual=i < last)  # (B, T, R) (None after the last layer), (B, T, S)
             skip_sum = skip_sum + skip
         return self.apply_head(skip_sum)
 
