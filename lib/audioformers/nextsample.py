@@ -43,16 +43,18 @@ MODEL_NAMES = ("wavenet", "transformer", "conditioned")
 
 
 # ---- data ---------------------------------------------------------------------------------------
-DOMAINS = ("music", "speech", "orchestra", "piano")
-#: Sample rate of each domain: wave-mini at 8 kHz; "piano" is the public MAESTRO corpus at 16 kHz (paper profile).
-DOMAIN_SAMPLE_RATES = {"music": 8000, "speech": 8000, "orchestra": 8000, "piano": 16000}
+DOMAINS = ("music", "speech", "orchestra", "piano-mini", "piano")
+#: Sample rate of each domain: wave-mini and orchestra-mini at 8 kHz; piano-mini (music21's Bach chorales
+#: rendered on a grand piano, offline) and "piano", the public MAESTRO corpus (paper profile), at 16 kHz.
+DOMAIN_SAMPLE_RATES = {"music": 8000, "speech": 8000, "orchestra": 8000, "piano-mini": 16000, "piano": 16000}
 PIANO_MAX_FILES = {"train": 200, "test": 50}  # bounds memory: 50 test tracks, as the paper's test set
 
 
 def load_tokens(domain: str = "music", split: str = "train") -> list[np.ndarray]:
     """Audio of one domain and split as mu-law tokens (one int64 array per source file).
 
-    ``music`` and ``speech`` are wave-mini, ``orchestra`` is orchestra-mini (offline, 8 kHz); ``piano`` is MAESTRO at 16 kHz, which must have
+    ``music`` and ``speech`` are wave-mini, ``orchestra`` is orchestra-mini (offline, 8 kHz), ``piano-mini`` is
+    chorales rendered on a piano (offline, 16 kHz); ``piano`` is MAESTRO at 16 kHz, which must have
     been downloaded (``python data_scripts/download_datasets.py --dataset maestro``).
     """
     from . import data
