@@ -175,6 +175,7 @@ DATASET_DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "examples": SOUNDFONT_PACKAGES + ASTERISK_PACKAGES + ("minetest-data",),
     "wave-mini": ASTERISK_PACKAGES,
     "orchestra-mini": ("wesnoth-1.16-music",),
+    "piano-mini": SOUNDFONT_PACKAGES,
     "instruments-mini": SOUNDFONT_PACKAGES,
     "instruments-mini-xl": SOUNDFONT_PACKAGES,
     "drums-mini": ("hydrogen-drumkits",),
@@ -187,7 +188,7 @@ DATASET_DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
 CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {
     "01_fourier_spectrograms": ("examples", "instruments-mini"),
     "02_raw_audio_mulaw": ("examples", "wave-mini"),
-    "03_wavenet_vs_transformer": ("wave-mini", "orchestra-mini"),
+    "03_wavenet_vs_transformer": ("wave-mini", "orchestra-mini", "piano-mini"),
     "04_textless_audio_lm": ("instruments-mini", "instruments-mini-xl", "drums-mini"),
     "05_wavelet_audio_transformer": ("soundmix-mini", "instruments-mini"),
     "R_reproduction_report": (),  # reads results/ only

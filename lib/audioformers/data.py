@@ -63,6 +63,8 @@ REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in (
                  builders.build_wave_mini, builders.WAVE_CONFIG, (_MUSIC, _SPEECH)),
     DatasetEntry("orchestra-mini", "offline", "orchestral music at 8 kHz, 40 tracks (chapter 3)",
                  builders.build_orchestra, builders.ORCHESTRA_CONFIG, (_src.WESNOTH_MUSIC,)),
+    DatasetEntry("piano-mini", "offline", "Bach chorales on a rendered grand piano at 16 kHz (chapter 3)",
+                 builders.build_piano, builders.PIANO_CONFIG, (_FLUID,)),
     DatasetEntry("instruments-mini", "offline", "GM notes in 12 families (chapters 4, 5)",
                  builders.build_instruments, builders.INSTRUMENTS_CONFIG, (_FLUID,)),
     DatasetEntry("instruments-mini-xl", "offline", "larger instruments set, built on demand",
@@ -75,7 +77,7 @@ REGISTRY: dict[str, DatasetEntry] = {e.name: e for e in (
                  builders.build_examples, builders.EXAMPLES_CONFIG, (_MUSIC, _SPEECH, _src.MINETEST, _FLUID)),
 )}
 DATASET_NAMES: tuple[str, ...] = tuple(REGISTRY)
-OFFLINE_DEFAULT: tuple[str, ...] = ("wave-mini", "orchestra-mini", "instruments-mini", "drums-mini",
+OFFLINE_DEFAULT: tuple[str, ...] = ("wave-mini", "orchestra-mini", "piano-mini", "instruments-mini", "drums-mini",
                                     "soundmix-mini", "examples")
 CLIP_DATASETS: tuple[str, ...] = ("instruments-mini", "instruments-mini-xl", "drums-mini")
 
@@ -294,15 +296,17 @@ def metadata(name: str) -> dict:
 # --- wave-mini --------------------------------------------------------------------------------
 
 def load_wave_mini(domain: str = "music", split: str = "train") -> list[np.ndarray]:
-    """One float32 array in [-1, 1] per source file, at 8 kHz (stored as 16-bit PCM).
+    """One float32 array in [-1, 1] per source file, at 8 kHz (16 kHz for ``piano-mini``; stored as 16-bit PCM).
 
-    ``music`` and ``speech`` come from wave-mini; ``orchestra`` from orchestra-mini (one excerpt per track).
+    ``music`` and ``speech`` come from wave-mini; ``orchestra`` from orchestra-mini (one excerpt per track);
+    ``piano-mini`` from piano-mini (one excerpt per rendered piece, at 16 kHz).
     """
-    _check(domain, ("music", "speech", "orchestra"), "domain")
+    _check(domain, ("music", "speech", "orchestra", "piano-mini"), "domain")
     _check(split, ("train", "test"), "split")
-    folder = ensure_dataset("orchestra-mini" if domain == "orchestra" else "wave-mini")
+    folder = ensure_dataset({"orchestra": "orchestra-mini", "piano-mini": "piano-mini"}.get(domain, "wave-mini"))
+    stored = "piano" if domain == "piano-mini" else domain  # piano-mini's rows name their domain "piano"
     rows = [r for r in builders.read_csv(folder / "files.csv")
-            if r["domain"] == domain and r["split"] == split]
+            if r["domain"] == stored and r["split"] == split]
     if not rows and domain == "speech":
         _src.require(_src.ASTERISK_SPEECH, "wave-mini speech")
     pcm = np.load(folder / "audio.npy", mmap_mode="r")

@@ -29,6 +29,7 @@ SMALL = {
     "soundmix-mini": {"max_files_per_class": 4, "max_events_per_file": 1, "phrases_per_program": 1},
     "examples": {"seconds": 2.0, "rate": 16000},
     "orchestra-mini": {"seconds_per_track": 2.0, "fallback_chorales": 16},
+    "piano-mini": {"pieces": 32, "seconds_per_piece": 1.0},
 }
 HAS_DEBIAN = all(s.available() for s in (sources.ASTERISK_MUSIC, sources.ASTERISK_SPEECH,
                                          sources.HYDROGEN, sources.MINETEST, sources.LINCITY,
@@ -479,3 +480,26 @@ def test_install_script_on_a_bare_machine_updates_installs_and_verifies(tmp_path
     else:
         assert result.returncode == 0, result.stderr
         assert f"All {len(listed)} Debian data packages are installed and complete" in result.stdout
+
+
+def test_piano_mini_is_rendered_piano_at_16khz_split_by_piece():
+    meta = json.loads((data.ensure_dataset("piano-mini") / "metadata.json").read_text())
+    assert meta["sample_rate"] == 16000 and meta["config"]["program"] == 0
+    assert meta["split_counts"] == {"piano_test": 8, "piano_train": 24}
+    rows = builders.read_csv(data.ensure_dataset("piano-mini") / "files.csv")
+    test = {r["file"] for r in rows if r["split"] == "test"}
+    assert test and not test & {r["file"] for r in rows if r["split"] == "train"}  # no piece in both splits
+    waves = data.load_wave_mini("piano-mini", "test")
+    assert len(waves) == 8 and all(len(w) == 16000 for w in waves)  # one second each, at 16 kHz
+    assert all(0.5 < np.abs(w).max() <= 1.0 for w in waves)  # peak-normalised, not silent
+    from audioformers import nextsample
+
+    tokens = nextsample.load_tokens("piano-mini", "train")
+    assert len(tokens) == 24 and nextsample.DOMAIN_SAMPLE_RATES["piano-mini"] == 16000
+
+
+def test_piano_mini_with_too_few_pieces_names_the_problem_and_leaves_nothing(monkeypatch, small_data):
+    monkeypatch.setitem(data._CONFIG_OVERRIDES, "piano-mini", {"pieces": 12, "seconds_per_piece": 1.0})
+    with pytest.raises(sources.SourceError, match=r"piano-mini would be incomplete: 3 test pieces \(need 8\)"):
+        data.ensure_dataset("piano-mini")
+    assert not (small_data / "piano-mini").exists()

@@ -175,6 +175,25 @@ def build_wave_mini(folder: Path, config: dict) -> dict:
                      missing={} if debian else {"speech": src.ASTERISK_SPEECH.package})
 
 
+def write_recordings(folder: Path, dataset: str, domain: str, recordings: list[tuple[str, str, np.ndarray]],
+                     unit: str, sources: list, least: int = 8) -> dict[str, int]:
+    """Write ``(name, split, audio)`` recordings as one peak-normalised int16 ``audio.npy`` and ``files.csv``
+    (rows named ``domain``), after checking that each split holds at least ``least`` of them (else an error
+    naming ``dataset``, the ``unit`` counted and the ``sources``). Returns ``{"<domain>_<split>": count}``."""
+    counts = {f"{domain}_{s}": sum(1 for _, split, _ in recordings if split == s) for s in ("train", "test")}
+    for key in (f"{domain}_train", f"{domain}_test"):
+        need(counts[key] >= least, dataset, f"{counts[key]} {key.rsplit('_', 1)[1]} {unit} (need {least})", sources)
+    rows, chunks, offset = [], [], 0
+    for name, split, audio in recordings:
+        pcm = src.to_int16(src.peak_normalise(audio))
+        rows.append({"domain": domain, "split": split, "file": name, "offset": offset, "length": len(pcm)})
+        chunks.append(pcm)
+        offset += len(pcm)
+    np.save(folder / "audio.npy", np.concatenate(chunks))
+    write_csv(folder / "files.csv", rows, ["domain", "split", "file", "offset", "length"])
+    return counts
+
+
 # --- orchestra-mini ---------------------------------------------------------------------------
 
 ORCHESTRA_CONFIG = {"seconds_per_track": 60.0, "skip_seconds": 5.0, "test_fraction": 0.25, "min_rms": 1e-3,
@@ -188,7 +207,7 @@ def build_orchestra(folder: Path, config: dict) -> dict:
     Needs: at least 8 test and 8 training tracks (a verdict over test recordings needs several); an
     excerpt quieter than ``min_rms`` (the package's ``silence.ogg``) is dropped and listed.
     """
-    rows, chunks, offset, dropped = [], [], 0, []
+    dropped = []
     if src.WESNOTH_MUSIC.available():
         files = src.WESNOTH_MUSIC.check("orchestra-mini")
         tracks = [(p.name, lambda p=p: src.read_excerpt(p, config["seconds_per_track"], WAVE_RATE,
@@ -201,25 +220,46 @@ def build_orchestra(folder: Path, config: dict) -> dict:
         sources = [{"package": "music21 (PyPI)", "licence": "BSD-3 (corpus: public domain)",
                     "attribution": "Bach chorales from the music21 corpus"}, soundfont_info()]
     split_of = stable_split([name for name, _ in tracks], "orchestra-mini", config["test_fraction"])
+    kept = []
     for name, read in tracks:
         audio = read()
         if len(audio) < WAVE_RATE or src.rms(audio) < config["min_rms"]:
             dropped.append(name)
-            continue
-        pcm = src.to_int16(src.peak_normalise(audio))
-        rows.append({"domain": "orchestra", "split": split_of[name], "file": name, "offset": offset,
-                     "length": len(pcm)})
-        chunks.append(pcm)
-        offset += len(pcm)
-    counts = {f"orchestra_{s}": sum(1 for r in rows if r["split"] == s) for s in ("train", "test")}
-    for key, least in (("orchestra_train", 8), ("orchestra_test", 8)):
-        need(counts[key] >= least, "orchestra-mini", f"{counts[key]} {key.split('_')[1]} tracks (need {least})",
-             [src.WESNOTH_MUSIC])
-    np.save(folder / "audio.npy", np.concatenate(chunks))
-    write_csv(folder / "files.csv", rows, ["domain", "split", "file", "offset", "length"])
+        else:
+            kept.append((name, split_of[name], audio))
+    counts = write_recordings(folder, "orchestra-mini", "orchestra", kept, "tracks", [src.WESNOTH_MUSIC])
     return _metadata("orchestra-mini", "Orchestral game music at 8 kHz: one excerpt per track, peak-normalised, "
                      "16-bit PCM, split by track.", WAVE_RATE, [], counts, sources, config,
                      domains=["orchestra"], dropped=dropped)
+
+
+# --- piano-mini -------------------------------------------------------------------------------
+
+PIANO_RATE = 16000
+PIANO_CONFIG = {"pieces": 48, "seconds_per_piece": 30.0, "test_fraction": 0.25, "seconds_per_quarter": 0.6,
+                "program": 0}
+
+
+def build_piano(folder: Path, config: dict) -> dict:
+    """Bach chorales from music21's corpus rendered on a grand piano (General-MIDI program 0) at 16 kHz, the
+    rate and instrument of the paper's piano data (MAESTRO), peak-normalised, int16, split by piece.
+
+    Needs: at least 8 test and 8 training pieces. The soundfont is FluidR3 (fluid-soundfont-gm) through
+    fluidsynth where installed, else TimGM6mb through tinysoundfont (lower quality, listed in the sources).
+    Each piece is its own recording: the test pieces are never heard in training.
+    """
+    rendered = src.music21_chorales(config["pieces"], PIANO_RATE, config["seconds_per_quarter"],
+                                    programs=(config["program"],), max_seconds=config["seconds_per_piece"])
+    split_of = stable_split([name for name, _ in rendered], "piano-mini", config["test_fraction"])
+    pieces = [(name, split_of[name], audio[: int(config["seconds_per_piece"] * PIANO_RATE)])
+              for name, audio in rendered]
+    counts = write_recordings(folder, "piano-mini", "piano", pieces, "pieces",
+                              ["music21's Bach chorales (PyPI): raise pieces"])
+    sources = [{"package": "music21 (PyPI)", "licence": "BSD-3 (corpus: public domain)",
+                "attribution": "Bach chorales from the music21 corpus"}, soundfont_info()]
+    return _metadata("piano-mini", "Bach chorales rendered on a General-MIDI grand piano at 16 kHz: one excerpt "
+                     "per piece, peak-normalised, 16-bit PCM, split by piece.", PIANO_RATE, [], counts, sources,
+                     config, domains=["piano"])
 
 
 # --- instruments-mini -------------------------------------------------------------------------

@@ -250,9 +250,13 @@ def fit_length(audio: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-def music21_chorales(count: int, sample_rate: int, seconds_per_quarter: float = 0.6) -> list[
-        tuple[str, np.ndarray]]:
-    """Render the first ``count`` Bach chorales of music21's corpus (PyPI-only music)."""
+def music21_chorales(count: int, sample_rate: int, seconds_per_quarter: float = 0.6,
+                     programs: tuple[int, ...] = (19, 0, 48, 71), max_seconds: float | None = None
+                     ) -> list[tuple[str, np.ndarray]]:
+    """Render the first ``count`` Bach chorales of music21's corpus (PyPI-only music), chorale ``i`` on the
+    General-MIDI program ``programs[i % len(programs)]`` (default: church organ, piano, strings, clarinet).
+
+    ``max_seconds``: render only the notes that start before it, into at most that many seconds."""
     try:
         from music21 import corpus
     except ImportError as err:
@@ -261,7 +265,6 @@ def music21_chorales(count: int, sample_rate: int, seconds_per_quarter: float = 
 
     paths = sorted(str(p) for p in corpus.getComposer("bach") if str(p).endswith((".mxl", ".xml")))
     out = []
-    programs = (19, 0, 48, 71)  # church organ, piano, strings, clarinet
     for path in paths:
         if len(out) >= count:
             break
@@ -273,8 +276,12 @@ def music21_chorales(count: int, sample_rate: int, seconds_per_quarter: float = 
             end = start + max(float(element.quarterLength), 0.25) * seconds_per_quarter
             for pitch in getattr(element, "pitches", ()):
                 notes.append(Note(start, end, int(pitch.midi), 80, program))
+        if max_seconds is not None:
+            notes = [n for n in notes if n.start < max_seconds]
         if not notes:
             continue
         seconds = max(n.end for n in notes) + 1.0
+        if max_seconds is not None:
+            seconds = min(seconds, max_seconds)
         out.append((Path(path).name, render_events(notes, seconds, sample_rate)))
     return out
