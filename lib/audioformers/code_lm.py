@@ -150,9 +150,13 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
     """
     if snapshot_every and snapshots is None:
         raise ValueError("snapshot_every needs a dict `snapshots` to store the weights in")
+    from . import distributed as dd
+
     device = resolve(device)
     torch.manual_seed(seed)
     model = CodeLM(config).to(device)
+    info = dd.current(device)  # under torchrun: each rank trains on its shard of every batch
+    dd.prepare(model, info)
     for name, given in (("train_codes", train_codes), ("test_codes", test_codes)):
         if given is not None:
             _check_codes(name, np.asarray(given), config.num_codes)  # once, on the host, not in every forward
@@ -169,10 +173,12 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
         for group in opt.param_groups:
             group["lr"] = lr * min((step + 1) / warmup, 0.5 * (1 + np.cos(np.pi * step / steps)))
         model.train()
+        batch = data[torch.randint(0, len(data), (batch_size,), generator=gen).to(device)]
         with autocast(device):
-            loss = model.loss(data[torch.randint(0, len(data), (batch_size,), generator=gen).to(device)])
+            loss = model.loss(dd.shard(batch, info) if info.enabled else batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dd.average_gradients(model, info)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if eval_every and ((step + 1) % eval_every == 0 or step + 1 == steps):

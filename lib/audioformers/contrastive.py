@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import distributed as dd
 from .device import adamw_options, autocast, resolve
 from .training import fit
 
@@ -168,7 +169,9 @@ def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, b
         return augment(x, gen, crop_frames, flip_prob), augment(x, gen, crop_frames, flip_prob)  # two views
 
     def loss_fn(m: CNNEncoder, views: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        return nt_xent(m.projection(m(views[0])), m.projection(m(views[1])), temperature)
+        info = dd.current(device)  # under torchrun: the loss is over the global batch's pairs, as in one process
+        z1, z2 = (dd.gather_batch(m.projection(m(v)), info) for v in views)
+        return dd.global_loss(nt_xent(z1, z2, temperature), info)
 
     evaluate = None
     if snapshot_every:
@@ -243,6 +246,8 @@ def train_supervised_early_stopping(log_mels: np.ndarray, labels: np.ndarray, va
     device = resolve(device)
     model, data, y, gen, batches = _supervised_start(log_mels, labels, config, seed, batch_size)
     model.to(device)
+    info = dd.current(device)  # under torchrun: each rank trains on its shard of every batch
+    dd.prepare(model, info)
     val = torch.from_numpy(np.asarray(val_log_mels, dtype=np.float32)).to(device)
     val_y = torch.from_numpy(np.asarray(val_labels, dtype=np.int64)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4, **adamw_options(device))
@@ -255,12 +260,17 @@ def train_supervised_early_stopping(log_mels: np.ndarray, labels: np.ndarray, va
         if crop_frames and crop_frames < x.shape[2]:
             s = int(torch.randint(0, x.shape[2] - crop_frames + 1, (1,), generator=gen))
             x = x[:, :, s:s + crop_frames]  # (B, M, crop)
+        x, target = x.to(device), y[idx].to(device)
+        if info.enabled:
+            x, target = dd.shard((x, target), info)
         with autocast(device):
-            loss = F.cross_entropy(model.classifier(model(x.to(device))), y[idx].to(device))
+            loss = F.cross_entropy(model.classifier(model(x)), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dd.average_gradients(model, info)
         opt.step()
-        pending.append(loss.detach())
+        dd.broadcast_state(model, info, buffers_only=True)
+        pending.append(dd.all_reduce_mean_tensor(loss.detach(), info))
         if step % eval_every == 0 or step == max_steps:
             losses += torch.stack(pending).float().tolist()  # read back once per evaluation, not once per step
             pending.clear()

@@ -91,11 +91,20 @@ def add_device_argument(parser: Any) -> None:
 
 def use_device_argument(device: str | None) -> torch.device:
     """Apply a command line's ``--device``: every later :func:`get_device` in this process (and its children)
-    returns it (through ``$BOOK_DEVICE``), TF32 and cuDNN autotuning are set up for it; returns it."""
+    returns it (through ``$BOOK_DEVICE``), TF32 and cuDNN autotuning are set up for it; returns it.
+
+    Launched under ``torchrun`` (``WORLD_SIZE`` > 1), it also joins the process group
+    (:func:`audioformers.distributed.init_from_env`: NCCL on ``cuda:LOCAL_RANK``, gloo on the CPU), so that the
+    chapters' training runs data-parallel."""
     if device:
         get_device(device)  # a clear error now if it is not there
         os.environ["BOOK_DEVICE"] = device
     chosen = get_device()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from .distributed import init_from_env
+
+        chosen = init_from_env(chosen).device  # cuda:LOCAL_RANK on GPUs
+        os.environ["BOOK_DEVICE"] = str(chosen)
     setup_backends(chosen)
     return chosen
 

@@ -9,6 +9,15 @@ and results (:func:`is_main`); every rank reads the checkpoint to resume.
 Without ``torchrun`` (no ``WORLD_SIZE`` in the environment) everything here is a no-op, and
 :func:`fit_data_parallel` is plain single-process training.
 
+The chapters' experiments use the same mechanism without a wrapper: when a process group is up (a command
+launched under ``torchrun``, see :func:`init_from_env`), :func:`audioformers.training.fit` and the chapters'
+own loops take their shard of each global batch (:func:`shard`), average the gradients over the processes
+with one all-reduce per step (:func:`average_gradients`, what DDP does, but the loss functions still see the
+model itself), log the global mean loss, and only rank 0 writes checkpoints. Evaluation runs on every rank on
+identical weights, so every rank computes the same metrics. Two exceptions to "N processes = one process up
+to rounding": dropout masks are drawn per shard, and BatchNorm statistics are per shard on the CPU
+(on CUDA, :func:`prepare` turns BatchNorm into ``SyncBatchNorm``).
+
 Notebook: ``chapters/R_reproduction_report.ipynb`` (section "More than one GPU").
 """
 
@@ -63,6 +72,83 @@ def init_from_env(device: torch.device | str | None = None, init_method: str | N
     if not dist.is_initialized():
         dist.init_process_group(backend, init_method=init_method or "env://", rank=rank, world_size=world_size)
     return DistInfo(rank, world_size, local_rank, device, backend)
+
+
+def current(device: torch.device | str | None = None) -> DistInfo:
+    """This process's place in the process group that is already up (single-process when none is)."""
+    device = torch.device(device) if device is not None else get_device()
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return DistInfo(device=device)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), device,
+                    str(dist.get_backend()))
+
+
+def prepare(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
+    """Before data-parallel training: BatchNorm becomes SyncBatchNorm on CUDA (in place, same state names), and
+    every rank starts from rank 0's parameters and buffers. Returns ``model``; a no-op in one process."""
+    if not info.enabled:
+        return model
+    if is_cuda(info.device):
+        for name, child in list(model.named_children()):
+            setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(child))
+    broadcast_state(model, info)
+    return model
+
+
+def broadcast_state(model: torch.nn.Module, info: DistInfo, buffers_only: bool = False) -> None:
+    """Rank 0's parameters (unless ``buffers_only``) and buffers on every rank (as DDP does before each forward)."""
+    if not info.enabled:
+        return
+    tensors = [*([] if buffers_only else model.parameters()), *model.buffers()]
+    with torch.no_grad():
+        for t in tensors:
+            dist.broadcast(t.data, src=0)
+
+
+def average_gradients(model: torch.nn.Module | list[torch.nn.Parameter], info: DistInfo) -> None:
+    """The mean over ranks of every gradient, in one all-reduce of a flattened buffer; a no-op in one process.
+
+    After it every rank holds the gradient of the global batch's mean loss (each rank's loss being the mean
+    over an equal shard), so clipping and the optimiser step agree on every rank."""
+    if not info.enabled:
+        return
+    params = model.parameters() if isinstance(model, torch.nn.Module) else model
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch._utils._flatten_dense_tensors(grads)
+    dist.all_reduce(flat)
+    flat /= info.world_size
+    for g, averaged in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+        g.copy_(averaged)
+
+
+def all_reduce_mean_tensor(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """The mean over ranks of a tensor (no host synchronisation; the tensor itself in one process)."""
+    if not info.enabled:
+        return value
+    value = value.clone()
+    dist.all_reduce(value)
+    return value / info.world_size
+
+
+def gather_batch(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Every rank's ``x`` concatenated along dim 0 in rank order (the global batch); gradients flow to this
+    rank's own slice only, so a loss over the gathered batch must pass through :func:`global_loss`."""
+    if not info.enabled:
+        return x
+    parts = [torch.empty_like(x) for _ in range(info.world_size)]
+    dist.all_gather(parts, x.detach().contiguous())
+    parts[info.rank] = x
+    return torch.cat(parts)
+
+
+def global_loss(loss: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """A loss computed on the gathered global batch, with its gradient scaled by the number of ranks, so that
+    after :func:`average_gradients` every rank holds the full gradient; its value is unchanged."""
+    if not info.enabled:
+        return loss
+    return loss * info.world_size - loss.detach() * (info.world_size - 1)
 
 
 def cleanup() -> None:

@@ -121,7 +121,11 @@ def fit(
     ``loss_fn(model, batch)`` returns a scalar loss. On CUDA the step runs under bf16 autocast and the loss is read
     back to the host (checked for being finite and logged) every :func:`~audioformers.device.loss_log_every` steps,
     not every step; on the CPU every step, as plain fp32. ``compile`` hands the model to
-    :func:`~audioformers.device.maybe_compile` for the forward passes (``None``: on CUDA unless ``$BOOK_COMPILE=0``). AdamW with linear warm-up then cosine decay. ``evaluate(model)`` runs every
+    :func:`~audioformers.device.maybe_compile` for the forward passes (``None``: on CUDA unless ``$BOOK_COMPILE=0``).
+
+    Under ``torchrun`` (a process group is up, see :mod:`audioformers.distributed`), ``next_batch(step)`` must
+    return the *global* batch (the same on every rank); each rank trains on its shard, the gradients are averaged
+    over ranks, the logged loss is the global mean, and only rank 0 writes the checkpoint. AdamW with linear warm-up then cosine decay. ``evaluate(model)`` runs every
     ``eval_every`` steps and at the end (the model is in eval mode and no-grad while it runs).
     With ``checkpoint_path``, training resumes from the checkpoint if it exists and saves one
     every ``checkpoint_every`` steps and at the end. A checkpoint holds the model, the optimiser, the
@@ -135,8 +139,12 @@ def fit(
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=0)
     eval_every = check_int("eval_every", eval_every, minimum=0)
     warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+    from . import distributed as dd
+
     device = resolve(device)
     model.to(device)
+    info = dd.current(device)
+    dd.prepare(model, info)  # one process: nothing
     forward = maybe_compile(model, device, compile)  # the model itself off CUDA (and when not asked)
     if optimizer is None:
         optimizer = adamw(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -183,6 +191,9 @@ def fit(
     def save(step: int, elapsed: float) -> None:
         if checkpoint_path is None:
             return
+        if not dd.is_main(info):
+            dd.barrier(info)  # rank 0 writes it
+            return
         save_checkpoint(
             checkpoint_path,
             model=model.state_dict(),
@@ -194,6 +205,7 @@ def fit(
             steps=steps,
             **({} if data_rng is None else {"data_rng": _rng_state(data_rng)}),
         )
+        dd.barrier(info)
 
     log_every = loss_log_every(device)
     pending: list[tuple[int, torch.Tensor]] = []  # (step, loss on the device) not yet read back
@@ -202,7 +214,7 @@ def fit(
         """Read the pending losses back in one transfer; a non-finite one stops training, naming its step."""
         if not pending:
             return
-        values = torch.stack([loss for _, loss in pending]).float().tolist()
+        values = dd.all_reduce_mean_tensor(torch.stack([loss for _, loss in pending]).float(), info).tolist()
         for (step, _), value in zip(pending, values):
             if not math.isfinite(value):
                 pending.clear()
@@ -218,6 +230,8 @@ def fit(
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * lr_factor(step)
         batch = next_batch(step)
+        if info.enabled:
+            batch = dd.shard(batch, info)  # this rank's slice of the global batch
         with autocast(device):
             loss = loss_fn(forward, batch)
         pending.append((step, loss.detach()))
@@ -225,9 +239,12 @@ def fit(
             flush()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        dd.average_gradients(model, info)  # one process: nothing
         if grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
+        if info.enabled:
+            dd.broadcast_state(model, info, buffers_only=True)  # rank 0's BatchNorm statistics, as DDP keeps them
         if progress and step % 10 == 0 and history.train_loss:
             bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}")
         done = step + 1
