@@ -630,7 +630,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", nargs="+", default=["tuning", "compare", "context", "scaling"],
                         choices=["tuning", "compare", "context", "scaling"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--domains", nargs="+", default=["music", "speech", "orchestra"])
+    parser.add_argument("--domains", nargs="+", default=["music", "speech", "orchestra", "piano-mini"])
     parser.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
     parser.add_argument("--threads", type=int, default=1)
     add_device_argument(parser)

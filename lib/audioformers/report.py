@@ -247,7 +247,7 @@ def _seeds_needed(iv: ev.Interval) -> str:
 
 # --- chapter 3 -----------------------------------------------------------------------------------
 
-_CH3_DOMAINS = ("music", "speech", "orchestra", "piano")
+_CH3_DOMAINS = ("music", "speech", "orchestra", "piano-mini", "piano")
 
 
 def _ch3_records(profile: str, directory: Path, domain: str) -> list[dict[str, Any]]:

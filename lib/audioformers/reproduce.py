@@ -9,7 +9,7 @@ checkpoints under ``data.data_dir()`` (``~/.cache/audioformers`` or ``$BOOK_DATA
 
 What resumes after an interruption (``kill -9`` included), when the same command is run again:
 
-* ``ch3`` (:mod:`audioformers.ch3_study`: equal tuning, the tuned comparison on music, speech and orchestra,
+* ``ch3`` (:mod:`audioformers.ch3_study`: equal tuning, the tuned comparison on music, speech, orchestra and piano-mini,
   context use, and with ``-- --parts scaling`` the scaling study): each model's training saves a checkpoint
   every tenth of its steps (model, optimiser, step, learning curve, the random states, the window sampler's
   included) under ``ch3/study/``; the rerun continues from the last one, and a model whose training finished
