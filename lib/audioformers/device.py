@@ -150,6 +150,15 @@ def adamw_options(device: torch.device | str) -> dict[str, Any]:
     return {"fused": True} if is_cuda(device) else {}
 
 
+def fits_in_memory(nbytes: int, device: torch.device | str, fraction: float = 0.5) -> bool:
+    """Whether ``nbytes`` may be held on ``device`` (at most ``fraction`` of its free memory on CUDA; always on the
+    CPU, where a tensor made from a NumPy array shares its memory)."""
+    if not is_cuda(device):
+        return True
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    return nbytes <= fraction * free
+
+
 def loss_log_every(device: torch.device | str) -> int:
     """Steps between reading the training loss back to the host: every step on the CPU (free there), every 50
     on an accelerator, where each read waits for the queued work (a host synchronisation)."""

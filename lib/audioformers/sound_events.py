@@ -38,7 +38,8 @@ from torch import nn
 from . import data
 from . import evidence as ev
 from .cnn_baselines import CNNConfig, LogMelCNN
-from .device import add_device_argument, autocast, describe, get_device, module_device, use_device_argument
+from .device import (add_device_argument, autocast, describe, fits_in_memory, get_device, is_cuda, module_device,
+                     to_device, use_device_argument)
 from .metrics import tagging_metrics
 from .profiles import get_profile, pick, validate_profile
 from .results import Stopwatch, atomic_write_text, load_results, read_cache_json, write_results
@@ -299,10 +300,23 @@ def train_model(config: RunConfig, device: torch.device | str | None = None, pro
     audio, targets = task["train_audio"], task["train_targets"]
     metric = "map" if multilabel else "accuracy"
 
+    resident = fits_in_memory(audio.nbytes + targets.nbytes, device)
+    if resident:  # the training audio held on the device; crops are cut there (on the CPU: no copy at all)
+        audio_on, targets_on = torch.from_numpy(audio).to(device), torch.from_numpy(targets).to(device)
+        offsets = torch.arange(CROP_SAMPLES, device=device)
+
     def next_batch(step: int):
         rng = np.random.default_rng([config.seed, step])
+        if resident:  # the same draws as random_crops, so the same crops
+            index = rng.integers(0, audio.shape[0], config.batch_size)
+            starts = rng.integers(0, audio.shape[1] - CROP_SAMPLES + 1, config.batch_size)
+            rows = torch.from_numpy(index).to(device)
+            cols = torch.from_numpy(starts).to(device)[:, None] + offsets  # (B, 16000)
+            return audio_on[rows[:, None], cols], targets_on[rows]
         index, crops = random_crops(audio, config.batch_size, rng)
-        return torch.from_numpy(crops).to(device), torch.from_numpy(targets[index]).to(device)
+        pinned = is_cuda(device)  # a page-locked copy, so the transfer does not block the host
+        return to_device((torch.from_numpy(crops).pin_memory() if pinned else torch.from_numpy(crops),
+                          torch.from_numpy(targets[index])), device)
 
     def loss_fn(net: nn.Module, batch) -> torch.Tensor:
         x, y = batch
