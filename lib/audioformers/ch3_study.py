@@ -427,6 +427,23 @@ def scaling_budgets(profile: str) -> list[int]:
 #: Rates the smallest size of each family is tried at for the long runs, as fractions of its rate tuned at the
 #: comparison's budget (a rate good for 300 steps can be too high for 2,500: the stable phase then stalls).
 SCALING_LR_FRACTIONS = {"smoke": (1.0,), "book": (1.0, 0.25), "paper": (1.0, 0.5, 0.25)}
+#: How many times the small size's rate grid is extended by one step past an edge that won (see :func:`next_rate`).
+SCALING_LR_EXTENSIONS = {"smoke": 0, "book": 1, "paper": 1}
+
+
+def next_rate(bits_by_lr: dict[float, float]) -> float | None:
+    """The rate to try next when the best rate so far (lowest validation bits) is at an edge of the rates
+    tried: one grid step beyond that edge (the spacing of the two rates nearest it); ``None`` when the best
+    rate is interior, or fewer than two rates were tried."""
+    rates = sorted(bits_by_lr)
+    if len(rates) < 2:
+        return None
+    best = min(rates, key=lambda lr: bits_by_lr[lr])
+    if best == rates[0]:
+        return rates[0] * rates[0] / rates[1]
+    if best == rates[-1]:
+        return rates[-1] * rates[-1] / rates[-2]
+    return None
 
 
 def _width(family: str, cfg: ns.ExperimentConfig) -> int:
@@ -548,9 +565,19 @@ def scaling_study(profile: str, families: tuple[str, ...] = ("transformer", "wav
                 for fraction in SCALING_LR_FRACTIONS[profile]:
                     lr = tuning["chosen_lr"][family] * fraction
                     tried[lr] = unit(family, cfg, lr)
-                best = min(tried, key=lambda lr: tried[lr]["bits_by_set"]["validation"][-1])
+                extended = []
+                for _ in range(SCALING_LR_EXTENSIONS[profile]):  # the winner at an edge: one step beyond it
+                    lr = next_rate({r: u["bits_by_set"]["validation"][-1] for r, u in tried.items()})
+                    if lr is None:
+                        break
+                    tried[lr] = unit(family, cfg, lr)
+                    extended.append(lr)
+                bits = {lr: r["bits_by_set"]["validation"][-1] for lr, r in tried.items()}
+                best = min(tried, key=lambda lr: bits[lr])
                 lr_tuning[family] = {"lr_small": best, "validation_bits_at_largest_budget":
-                                     {str(lr): r["bits_by_set"]["validation"][-1] for lr, r in tried.items()},
+                                     {str(lr): b for lr, b in sorted(bits.items())},
+                                     "extended_past_edge": extended,
+                                     "edge_of_grid": best in (min(bits), max(bits)),
                                      "rule": "wider sizes: lr_small x width_small / width"}
                 run = tried[best]
                 if "small" not in sizes:
@@ -603,6 +630,7 @@ def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.Expe
                   "sizes": SIZES, "schedule": "warm-up, stable, linear decay over the last 20% of each budget",
                   "compute": "6 x parameters x training tokens", "seed": 0,
                   "lr_fractions_tried_at_small": list(SCALING_LR_FRACTIONS[profile]),
+                  "lr_extensions_past_a_winning_edge": SCALING_LR_EXTENSIONS[profile],
                   "machine": "one torch thread on a shared 2-core machine (train_seconds are not benchmarks)"},
                   profile=profile)
 

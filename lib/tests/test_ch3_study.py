@@ -3,6 +3,8 @@ context use, the warm-up/stable/decay scaling run and its fits."""
 
 from dataclasses import replace
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -175,6 +177,34 @@ def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_
     assert sorted(calls) == sorted([("transformer", 4e-3), ("transformer", 2e-3), ("wavenet", 8e-3),
                                     ("wavenet", 4e-3)])
     assert "exponent" in out["families"]["wavenet"]
+
+
+def test_next_rate_steps_past_a_winning_edge_only():
+    assert cs.next_rate({4e-3: 5.0, 1e-3: 4.0}) == pytest.approx(2.5e-4)  # the lowest won: a step lower
+    assert cs.next_rate({4e-3: 4.0, 1e-3: 5.0}) == pytest.approx(1.6e-2)  # the highest won: a step higher
+    assert cs.next_rate({4e-3: 5.0, 2e-3: 4.0, 1e-3: 4.5}) is None  # interior
+    assert cs.next_rate({4e-3: 5.0}) is None
+
+
+@pytest.mark.parametrize("extensions, chosen, edge", [(1, 1e-3, True), (2, 1e-3, False)])
+def test_scaling_study_extends_the_rate_grid_past_a_winning_edge(monkeypatch, tmp_path, extensions, chosen, edge):
+    """Validation bits lowest at 1e-3; the grid starts at 4e-3 and 2e-3: one extension reaches 1e-3 (still at
+    the edge, and recorded so), a second tries 5e-4 and finds 1e-3 interior."""
+    _small_music_setup(monkeypatch, tmp_path)
+    monkeypatch.setitem(cs.SCALING_LR_FRACTIONS, "smoke", (1.0, 0.5))
+    monkeypatch.setitem(cs.SCALING_LR_EXTENSIONS, "smoke", extensions)
+
+    def fake(family, cfg, budgets, lr, train, sets):
+        val = [5.0, 4.0 + math.log2(lr / 1e-3) ** 2]
+        return {"steps": budgets[:2], "bits_per_sample": val, "bits_by_set": {"test": val, "validation": val},
+                "lr": lr, "parameters": 1000, "train_seconds": 0.0}
+
+    monkeypatch.setattr(cs, "_cached_wsd", fake)
+    out = cs.scaling_study("smoke", families=("transformer",), sizes=("small",), resamples=5)
+    tuned = out["lr_tuning"]["transformer"]
+    assert tuned["lr_small"] == pytest.approx(chosen) and tuned["edge_of_grid"] is edge
+    assert len(tuned["extended_past_edge"]) == extensions
+    assert len(tuned["validation_bits_at_largest_budget"]) == 2 + extensions
 
 
 def test_scaling_study_resumes_from_its_results_file_alone(monkeypatch, tmp_path):
