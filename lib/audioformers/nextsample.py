@@ -70,14 +70,47 @@ def load_tokens(domain: str = "music", split: str = "train") -> list[np.ndarray]
     return [mu_law_encode(np.asarray(w, dtype=np.float32), 256, clip=True) for w in waves]
 
 
-def sample_windows(tokens: list[np.ndarray], num_windows: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """``num_windows`` random windows of ``length`` tokens, files chosen in proportion to their usable length."""
+def window_starts(tokens: list[np.ndarray], num_windows: int, length: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The files and start samples of ``num_windows`` random windows of ``length`` tokens (files chosen in
+    proportion to their usable length): the draws of :func:`sample_windows`."""
     usable = np.array([max(0, len(t) - length + 1) for t in tokens], dtype=np.float64)
     if usable.sum() == 0:
         raise ValueError(f"no source file is as long as a window of {length} samples")
     files = rng.choice(len(tokens), size=num_windows, p=usable / usable.sum())
     starts = (rng.random(num_windows) * usable[files]).astype(np.int64)
+    return files, starts
+
+
+def sample_windows(tokens: list[np.ndarray], num_windows: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """``num_windows`` random windows of ``length`` tokens, files chosen in proportion to their usable length."""
+    files, starts = window_starts(tokens, num_windows, length, rng)
     return np.stack([tokens[f][s : s + length] for f, s in zip(files, starts)])  # (N, length)
+
+
+class DeviceWindows:
+    """The training tokens held on an accelerator as one uint8 tensor; windows are cut there from the same draws
+    as :func:`sample_windows` (so the same windows), returned as int64 ``(N, length)``."""
+
+    def __init__(self, tokens: list[np.ndarray], device: torch.device | str):
+        self.tokens, self.device = tokens, torch.device(device)
+        self.offsets = np.concatenate([[0], np.cumsum([len(t) for t in tokens])[:-1]]).astype(np.int64)
+        self.flat = torch.from_numpy(np.concatenate([np.asarray(t, dtype=np.uint8) for t in tokens])).to(self.device)
+
+    @staticmethod
+    def fits(tokens: list[np.ndarray], device: torch.device | str) -> bool:
+        """On an accelerator (not the host CPU itself), 8-bit tokens that fit in its memory."""
+        from .device import fits_in_memory
+
+        if torch.device(device) == torch.device("cpu") or not tokens:
+            return False
+        small = all(len(t) == 0 or (int(np.min(t)) >= 0 and int(np.max(t)) < 256) for t in tokens)
+        return small and fits_in_memory(sum(len(t) for t in tokens), device)
+
+    def sample(self, num_windows: int, length: int, rng: np.random.Generator) -> torch.Tensor:
+        files, starts = window_starts(self.tokens, num_windows, length, rng)
+        first = torch.from_numpy(self.offsets[files] + starts).to(self.device)  # (N,)
+        return self.flat[first[:, None] + torch.arange(length, device=self.device)].long()  # (N, length)
 
 
 @dataclass
@@ -205,8 +238,11 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
         raise ValueError("WaveNet receptive field is longer than the held-out windows allow; lengthen past_length")
     rng = np.random.default_rng(seed + 1000)
     length = window_length(config)
+    resident = DeviceWindows(train, device) if DeviceWindows.fits(train, device) else None
 
     def next_batch(step: int) -> torch.Tensor:
+        if resident is not None:  # cut on the accelerator, from the same draws
+            return resident.sample(config.batch_size, length, rng)
         return torch.from_numpy(sample_windows(train, config.batch_size, length, rng)).to(device)
 
     def loss_fn(m: nn.Module, windows: torch.Tensor) -> torch.Tensor:

@@ -97,3 +97,15 @@ def test_scaling_exponents_recover_power_laws():
     assert abs(slopes["linear"] - 1.0) < 1e-9 and abs(slopes["quadratic"] - 2.0) < 1e-9
     with pytest.raises(ValueError, match="two context"):
         nextsample.scaling_exponents([256], cost)
+
+
+def test_device_windows_are_the_host_windows():
+    """Tokens held on an accelerator as uint8 give the same windows, from the same draws, as sample_windows."""
+    tokens = [np.random.default_rng(i).integers(0, 256, 500 + 37 * i) for i in range(4)]
+    host = nextsample.sample_windows(tokens, 16, 100, np.random.default_rng(5))
+    held = nextsample.DeviceWindows(tokens, "cpu:0")  # a device other than the host CPU itself
+    assert held.flat.dtype == torch.uint8
+    windows = held.sample(16, 100, np.random.default_rng(5))
+    assert windows.dtype == torch.int64 and np.array_equal(windows.numpy(), host)
+    assert not nextsample.DeviceWindows.fits(tokens, "cpu")  # the host keeps its arrays (no copy)
+    assert not nextsample.DeviceWindows.fits([np.array([0, 300])], "cpu:0")  # not 8-bit: not held as uint8
