@@ -232,6 +232,9 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
     numbers as an uninterrupted run.
     """
     device = resolve(device)
+    for i, tokens in enumerate(train):  # checked once here, so the models need not check every batch on a GPU
+        if len(tokens) and (int(np.min(tokens)) < 0 or int(np.max(tokens)) > 255):
+            raise ValueError(f"train[{i}] must hold mu-law codes in 0..255, got {int(np.min(tokens))}..{int(np.max(tokens))}")
     seed_everything(seed)
     model = build_model(name, config).to(device)
     if isinstance(model, WaveNet) and model.receptive_field - 1 > window_length(config) - 1 - config.score_length:
