@@ -91,3 +91,53 @@ def test_resume_gives_the_same_losses(tmp_path):
     assert state["step"] == 5
     resumed = dd.fit_data_parallel(_model(), _batch, _loss, steps=STEPS, lr=1e-2, checkpoint_path=path)
     torch.testing.assert_close(torch.tensor(resumed["train_loss"]), torch.tensor(full["train_loss"]))
+
+
+def _contrastive_worker(rank: int, world_size: int, port: int, folder: str) -> None:
+    """One optimiser step of a batch-level loss (NT-Xent over the gathered batch) on this rank's shard."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    info = dd.init_from_env(device="cpu")
+    try:
+        model = _model()
+        x, _ = dd.shard(_batch(0), info)
+        loss = _contrastive_loss(model, x, x.flip(1), info)
+        loss.backward()
+        dd.average_gradients(model, info)
+        if dd.is_main(info):
+            torch.save({"loss": loss.detach(), "grads": [p.grad for p in model.parameters()]},
+                       os.path.join(folder, "contrastive.pt"))
+    finally:
+        dd.cleanup()
+
+
+def _contrastive_loss(model, a, b, info):
+    from audioformers.contrastive import nt_xent
+
+    z1, z2 = dd.gather_batch(model(a), info), dd.gather_batch(model(b), info)
+    return dd.global_loss(nt_xent(z1, z2), info)
+
+
+def test_a_loss_over_the_gathered_batch_has_the_single_process_gradient(tmp_path):
+    """NT-Xent couples every example of the batch; gathered over two ranks it is the one-process loss, and
+    after averaging every rank holds the one-process gradient."""
+    model = _model()
+    x, _ = _batch(0)
+    single = _contrastive_loss(model, x, x.flip(1), dd.DistInfo())
+    single.backward()
+    mp.spawn(_contrastive_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    two = torch.load(tmp_path / "contrastive.pt")
+    torch.testing.assert_close(two["loss"], single.detach(), rtol=1e-6, atol=1e-6)
+    for got, want in zip(two["grads"], [p.grad for p in model.parameters()]):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_average_gradients_and_gathering_are_no_ops_in_one_process():
+    model = _model()
+    _loss(model, _batch(0)).backward()
+    before = [p.grad.clone() for p in model.parameters()]
+    dd.average_gradients(model, dd.DistInfo())
+    assert all(torch.equal(a, p.grad) for a, p in zip(before, model.parameters()))
+    x = torch.randn(4, 3)
+    assert dd.gather_batch(x, dd.DistInfo()) is x and dd.global_loss(x.sum(), dd.DistInfo()).item() == x.sum().item()
