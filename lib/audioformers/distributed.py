@@ -233,6 +233,13 @@ def fit_data_parallel(model: torch.nn.Module, next_global_batch: Callable[[int],
         start, losses = int(state["step"]), list(state["train_loss"])
     t0 = time.perf_counter()
     net.train()
+    pending: list[torch.Tensor] = []  # losses on the device, read back (and averaged over ranks) in one go
+
+    def flush() -> None:
+        if pending:
+            losses.extend(all_reduce_mean_tensor(torch.stack(pending).double(), info).tolist())
+            pending.clear()
+
     for step in range(start, steps):
         batch = shard(next_global_batch(step), info)
         with autocast(info.device):
@@ -240,12 +247,14 @@ def fit_data_parallel(model: torch.nn.Module, next_global_batch: Callable[[int],
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # DDP averages the gradients over ranks here
         optimizer.step()
-        losses.append(all_reduce_mean(loss.item(), info))
+        pending.append(loss.detach())
         done = step + 1
         if checkpoint_path is not None and (done == steps or (checkpoint_every and done % checkpoint_every == 0)):
+            flush()
             if is_main(info):
                 save_checkpoint(checkpoint_path, model=unwrap(net).state_dict(), optimizer=optimizer.state_dict(),
                                 step=done, train_loss=losses)
             barrier(info)
+    flush()
     return {"train_loss": losses, "steps": steps, "world_size": info.world_size,
             "wall_time_s": time.perf_counter() - t0}
