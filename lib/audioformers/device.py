@@ -68,10 +68,15 @@ def autocast(device: torch.device | str, enabled: bool = True) -> contextlib.Abs
 
 
 def maybe_compile(model: torch.nn.Module, device: torch.device | str, enabled: bool | None = None) -> torch.nn.Module:
-    """``torch.compile`` the model on CUDA (``enabled=None``: on CUDA unless ``$BOOK_COMPILE=0``); unchanged elsewhere."""
+    """``torch.compile(model)``, or the model unchanged.
+
+    ``enabled=None`` (the chapters' default): compiled on CUDA unless ``$BOOK_COMPILE=0``; elsewhere only when
+    ``$BOOK_COMPILE=1`` (an opt-in: on the CPU compilation takes longer than the book's short runs save).
+    ``True`` / ``False`` decide outright. The compiled module shares the model's parameters."""
     if enabled is None:
-        enabled = os.environ.get("BOOK_COMPILE", "1") != "0"
-    if enabled and is_cuda(device):
+        flag = os.environ.get("BOOK_COMPILE")
+        enabled = flag != "0" if is_cuda(device) else flag == "1"
+    if enabled:
         return torch.compile(model)  # type: ignore[return-value]
     return model
 

@@ -176,7 +176,7 @@ def model_inputs(model: nn.Module, windows: torch.Tensor, config: ExperimentConf
     """From windows (B, past + context + 1): the model's input and the targets of its last ``context_length`` logits."""
     ctx = config.context_length
     targets = windows[:, -ctx:]  # (B, ctx)
-    if isinstance(model, ConditionedSampleTransformer):
+    if isinstance(getattr(model, "_orig_mod", model), ConditionedSampleTransformer):  # compiled or not
         return windows[:, -(ctx + 1 + model.past_length) : -1], targets
     return windows[:, -(ctx + 1) : -1], targets  # (B, ctx)
 

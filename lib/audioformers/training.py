@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -107,7 +108,7 @@ def fit(
     evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
     eval_every: int = 0,
     device: torch.device | str | None = None,
-    compile: bool | None = False,
+    compile: bool | None = None,
     checkpoint_path: str | Path | None = None,
     checkpoint_every: int = 0,
     desc: str = "training",
@@ -121,7 +122,9 @@ def fit(
     ``loss_fn(model, batch)`` returns a scalar loss. On CUDA the step runs under bf16 autocast and the loss is read
     back to the host (checked for being finite and logged) every :func:`~audioformers.device.loss_log_every` steps,
     not every step; on the CPU every step, as plain fp32. ``compile`` hands the model to
-    :func:`~audioformers.device.maybe_compile` for the forward passes (``None``: on CUDA unless ``$BOOK_COMPILE=0``).
+    :func:`~audioformers.device.maybe_compile` for the training forward passes (``None``: on CUDA unless
+    ``$BOOK_COMPILE=0``, on the CPU only with ``$BOOK_COMPILE=1``); if the compiled first step fails, training
+    warns and continues uncompiled. Evaluation always sees the model itself.
 
     Under ``torchrun`` (a process group is up, see :mod:`audioformers.distributed`), ``next_batch(step)`` must
     return the *global* batch (the same on every rank); each rank trains on its shard, the gradients are averaged
@@ -232,8 +235,17 @@ def fit(
         batch = next_batch(step)
         if info.enabled:
             batch = dd.shard(batch, info)  # this rank's slice of the global batch
-        with autocast(device):
-            loss = loss_fn(forward, batch)
+        try:
+            with autocast(device):
+                loss = loss_fn(forward, batch)
+        except Exception as error:  # torch.compile could not take this model: train it as it is
+            if forward is model or step != start_step:
+                raise
+            warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:160]}); "
+                          "training uncompiled", RuntimeWarning, stacklevel=2)
+            forward = model
+            with autocast(device):
+                loss = loss_fn(forward, batch)
         pending.append((step, loss.detach()))
         if len(pending) >= log_every:  # every step on the CPU: a non-finite loss stops before its update
             flush()

@@ -14,7 +14,9 @@ def test_cpu_fallback_and_gates(monkeypatch):
         y = torch.ones(2, 2) @ torch.ones(2, 2)
     assert y.dtype == torch.float32
     model = torch.nn.Linear(2, 2)
-    assert dev.maybe_compile(model, cpu, enabled=True) is model
+    monkeypatch.delenv("BOOK_COMPILE", raising=False)
+    assert dev.maybe_compile(model, cpu) is model  # compiling on the CPU is an opt-in
+    assert dev.maybe_compile(model, cpu, enabled=False) is model
     assert dev.loader_kwargs(cpu) == {"num_workers": 0, "pin_memory": False}
     dev.setup_backends(cpu)
     with dev.peak_memory(cpu) as stats:

@@ -145,3 +145,45 @@ def test_a_checkpoint_of_another_length_is_not_resumed(tmp_path):
     fit(model, nb, loss, steps=4, progress=False, checkpoint_path=tmp_path / "c.pt")
     with pytest.raises(ValueError, match="4-step run"):
         fit(model, nb, loss, steps=8, progress=False, checkpoint_path=tmp_path / "c.pt")
+
+
+def test_a_model_compile_cannot_take_trains_uncompiled(monkeypatch):
+    """If the compiled forward fails on the first step, fit warns and trains the model itself, to the same numbers."""
+    from audioformers import training
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise RuntimeError("backend compiler failed")
+
+    model, next_batch, loss_fn, evaluate = _problem()
+    plain = fit(model, next_batch, loss_fn, steps=5, evaluate=evaluate, progress=False, compile=False)
+    monkeypatch.setattr(training, "maybe_compile", lambda model, device, enabled: Broken())
+    model, next_batch, loss_fn, evaluate = _problem()
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        history = fit(model, next_batch, loss_fn, steps=5, evaluate=evaluate, progress=False)
+    assert history.train_loss == plain.train_loss and history.eval_metrics == plain.eval_metrics
+
+
+def test_losses_are_read_back_in_blocks_off_the_cpu_with_the_same_history(monkeypatch):
+    """Where reading a loss back costs a host synchronisation, fit reads them every few steps: the same history,
+    and a non-finite loss still stops training, naming its step."""
+    from audioformers import training
+
+    model, next_batch, loss_fn, evaluate = _problem()
+    every_step = fit(model, next_batch, loss_fn, steps=7, evaluate=evaluate, eval_every=3, progress=False)
+    monkeypatch.setattr(training, "loss_log_every", lambda device: 4)
+    model, next_batch, loss_fn, evaluate = _problem()
+    in_blocks = fit(model, next_batch, loss_fn, steps=7, evaluate=evaluate, eval_every=3, progress=False)
+    assert in_blocks.__dict__.keys() == every_step.__dict__.keys()
+    for key in ("step", "train_loss", "eval_step", "eval_metrics"):
+        assert getattr(in_blocks, key) == getattr(every_step, key), key
+    model, next_batch, loss_fn, _ = _problem()
+    calls = []
+
+    def nan_at_step_2(m, batch):
+        calls.append(1)
+        loss = loss_fn(m, batch)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    with pytest.raises(FloatingPointError, match="at step 2"):
+        fit(model, next_batch, nan_at_step_2, steps=6, progress=False)
