@@ -228,7 +228,7 @@ def fit(
 
     model.train()
     t0 = time.perf_counter() - elapsed_before
-    bar = tqdm(range(start_step, steps), desc=desc, disable=not progress, initial=start_step, total=steps, leave=False)
+    bar = tqdm(range(start_step, steps), desc=desc, disable=not progress or not dd.is_main(info), initial=start_step, total=steps, leave=False)
     for step in bar:
         for group, base in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base * lr_factor(step)
