@@ -311,13 +311,19 @@ def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
     take += " (power law with a floor fitted to one seed's learning curve under one learning-rate schedule)"
     families = _dig(rec, "metrics.families") or {}
     fitted = {m: f for m, f in families.items() if "exponent" in f}
-    if len(fitted) == 2:  # the scaling study: every size, bits against compute
-        why += "; over " + " and ".join(
-            f"{m}'s sizes {', '.join(f['runs'])} against compute: exponent {f['exponent']:.2f} "
-            f"[{f['exponent_interval'][0]:.2f}, {f['exponent_interval'][1]:.2f}]" for m, f in fitted.items())
-        crossing = _dig(rec, "metrics.crossover.text")
-        if crossing:
-            take += f"; against compute, all sizes pooled: {crossing}"
+    crossing = _dig(rec, "metrics.crossover.text")
+    if len(fitted) == 2 and crossing:  # the scaling study: every size and budget, bits against compute
+        sizes = {m: ", ".join(f["runs"]) for m, f in fitted.items()}
+        best = {m: min(b for r in f["runs"].values() for b in r["bits_per_sample"]) for m, f in fitted.items()}
+        why = ("the scaling study (one seed; " + "; ".join(
+            f"{m}: sizes {sizes[m]}, {f['points']} points, best {best[m]:.2f} bits per sample, exponent "
+            f"{f['exponent']:.2f} [{f['exponent_interval'][0]:.2f}, {f['exponent_interval'][1]:.2f}] against "
+            f"compute" for m, f in fitted.items()) + ")")
+        take = (f"against training compute, every size and budget pooled per family: {crossing} (power law with a "
+                f"floor per family, residual bootstrap). A fit to one size's learning curve alone (medium, against "
+                f"tokens) says: {cross.text('training tokens')}; it ignores how the curves move with model size, so "
+                f"the pooled fit is the verdict")
+    return why, take
     return why, take
 
 
