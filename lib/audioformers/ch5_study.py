@@ -89,8 +89,10 @@ def plan(profile: str | None = None) -> list[Unit]:
         *[(f"data {c} clips", sweep, steps, [c]) for c in fewer[1:]],
         ("table, ResNet", [m for m in models if m == "cnn-resnet"], steps, [everything]),
     ]
-    if long != steps:
-        stages += [(f"{long} steps", models, long, [everything]), (f"{long} steps, less data", sweep, long, fewer)]
+    if long != steps:  # the pair that answers "does the gap close with steps?" first, then the other models
+        stages += [(f"{long} steps", sweep, long, [everything]),
+                   (f"{long} steps, other models", [m for m in models if m not in sweep], long, [everything]),
+                   (f"{long} steps, less data", sweep, long, fewer)]
     units: list[Unit] = []
     # the first two stages (the table's cheapest models, the smallest training set) go seed by seed together,
     # so that a study stopped early still has every seed it finished for both the table and the data sweep
