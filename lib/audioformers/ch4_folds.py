@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from . import code_lm, contrastive, evidence, probes, tokenizer
+from .device import add_device_argument, describe, get_device, module_device, use_device_argument
 from .profiles import get_profile, pick, validate_profile
 from .results import atomic_write, atomic_write_text, read_cache_json, write_results
 
@@ -361,10 +362,11 @@ def pretrain(cfg: FoldConfig, seed: int, say=print) -> dict:
 def _lm_layers(lm: code_lm.CodeLM, codes: np.ndarray) -> list[np.ndarray]:
     """Per layer, mean+std pooled states ``(N, 2W)``."""
     out: list[list[np.ndarray]] = [[] for _ in range(lm.config.num_layers + 1)]
+    device = module_device(lm)
     with torch.no_grad():
         for i in range(0, len(codes), 512):
-            for layer, h in enumerate(lm.hidden_states(torch.from_numpy(codes[i:i + 512]))):
-                out[layer].append(torch.cat([h.mean(1), h.std(1, unbiased=False)], dim=1).numpy())
+            for layer, h in enumerate(lm.hidden_states(torch.from_numpy(codes[i:i + 512]).to(device))):
+                out[layer].append(torch.cat([h.mean(1), h.std(1, unbiased=False)], dim=1).cpu().numpy())
     return [np.concatenate(o) for o in out]
 
 
@@ -384,7 +386,7 @@ def pool_embeddings(ps: ProbeSet, cfg: FoldConfig, seed: int, state: dict) -> di
            "histogram": np.stack([np.bincount(c, minlength=tok.num_codes) / len(c) for c in codes])}
     lm_cfg = code_lm.CodeLMConfig(**state["lm_config"])
     for step, weights in state["lm_snapshots"].items():
-        lm = code_lm.CodeLM(lm_cfg)
+        lm = code_lm.CodeLM(lm_cfg).to(get_device())
         lm.load_state_dict(weights)
         lm.eval()
         for layer, e in enumerate(_lm_layers(lm, codes)):
@@ -595,7 +597,7 @@ def write_tables(ps: ProbeSet, cfg: FoldConfig, runs: dict[int, dict], profile: 
     summary = summarise(ps, cfg, runs)
     common = dict(config={**asdict(cfg), "dataset": ps.name, "augmentations": list(AUGMENTATIONS),
                           "threads": 1, "machine": "2 shared CPU cores (timings are not benchmarks)"},
-                  seed=summary["seeds"], profile=profile, device="cpu", wall_time_s=wall)
+                  seed=summary["seeds"], profile=profile, device=str(get_device()), wall_time_s=wall)
     write_results(CHAPTER, f"probe-table-{ps.name}", summary, **common)
     write_results(CHAPTER, f"pipeline-{ps.name}", pipeline_table(summary), **common)
     first = runs[summary["seeds"][0]]["pretrain_log"]
@@ -837,7 +839,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="reuse the cached units and the seeds recorded in results/ (default); --no-resume "
                              "deletes the fold study's cache first and trains every seed again")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
+    print(f"device: {describe(use_device_argument(args.device))}", flush=True)
     if not args.resume:
         for path in cache_dir().glob("*"):
             if path.is_file():

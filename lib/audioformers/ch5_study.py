@@ -445,7 +445,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-long", action="store_true", help="leave out the long-steps stages")
     parser.add_argument("--write-only", action="store_true", help="only rewrite the results from finished units")
+    se.add_device_argument(parser)
     args = parser.parse_args(argv)
+    print(f"device: {se.describe(se.use_device_argument(args.device))}", flush=True)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
