@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .device import adamw_options, autocast, module_device, resolve
+from .device import adamw_options, autocast, borrowed, module_device, resolve
 
 
 @dataclass
@@ -124,16 +124,17 @@ class CodeLM(nn.Module):
 def layer_embeddings(model: CodeLM, codes: np.ndarray, batch_size: int = 512,
                      device: torch.device | str | None = None) -> list[np.ndarray]:
     """Every layer's time-averaged states ``(N, W)`` (layer 0 = input embedding) from one pass over ``codes``
-    ``(N, T)``, computed on ``device`` (default :func:`audioformers.device.get_device`; the model is moved there)."""
+    ``(N, T)``, computed on ``device`` (default :func:`audioformers.device.get_device`; the model is lent there and
+    given back)."""
     device = resolve(device)
-    model.to(device).eval()
     data = torch.as_tensor(np.asarray(codes))
     layers: list[list[torch.Tensor]] = [[] for _ in range(model.config.num_layers + 1)]
-    for i in range(0, len(data), batch_size):
-        with autocast(device):
-            states = model.hidden_states(data[i:i + batch_size].to(device))
-        for layer, h in enumerate(states):
-            layers[layer].append(h.float().mean(1))
+    with borrowed(model.eval(), device):
+        for i in range(0, len(data), batch_size):
+            with autocast(device):
+                states = model.hidden_states(data[i:i + batch_size].to(device))
+            for layer, h in enumerate(states):
+                layers[layer].append(h.float().mean(1))
     return [torch.cat(chunks).cpu().numpy() for chunks in layers]  # (N, W) per layer
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import distributed as dd
-from .device import adamw_options, autocast, resolve
+from .device import adamw_options, autocast, borrowed, resolve
 from .training import fit
 
 
@@ -299,15 +299,15 @@ def pooled_embeddings(model: CNNEncoder, log_mels: np.ndarray, batch_size: int =
                       device: torch.device | str | None = None) -> np.ndarray:
     """Mean and standard deviation over time of the last feature map (averaged over mel):
     ``(N, n_mels, frames)`` -> ``(N, 2C)``, in eval mode, on ``device`` (default
-    :func:`audioformers.device.get_device`; the model is moved there)."""
+    :func:`audioformers.device.get_device`; the model is lent there and given back)."""
     device = resolve(device)
-    model.to(device).eval()
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
     out = []
-    for i in range(0, len(data), batch_size):
-        with autocast(device):
-            h = model.feature_map(data[i:i + batch_size].to(device)).float()  # (b, C, T')
-        out.append(torch.cat([h.mean(2), h.std(2, unbiased=False)], dim=1))
+    with borrowed(model.eval(), device):
+        for i in range(0, len(data), batch_size):
+            with autocast(device):
+                h = model.feature_map(data[i:i + batch_size].to(device)).float()  # (b, C, T')
+            out.append(torch.cat([h.mean(2), h.std(2, unbiased=False)], dim=1))
     return torch.cat(out).cpu().numpy()  # (N, 2C)
 
 
@@ -315,12 +315,12 @@ def pooled_embeddings(model: CNNEncoder, log_mels: np.ndarray, batch_size: int =
 def embed_clips(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256,
                 device: torch.device | str | None = None) -> np.ndarray:
     """Embeddings ``(N, embed_dim)`` of whole spectrograms ``(N, n_mels, frames)`` in eval mode, on ``device``
-    (default :func:`audioformers.device.get_device`; the model is moved there)."""
+    (default :func:`audioformers.device.get_device`; the model is lent there and given back)."""
     device = resolve(device)
-    model.to(device).eval()
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
     out = []
-    for i in range(0, len(data), batch_size):
-        with autocast(device):
-            out.append(model(data[i:i + batch_size].to(device)).float())
+    with borrowed(model.eval(), device):
+        for i in range(0, len(data), batch_size):
+            with autocast(device):
+                out.append(model(data[i:i + batch_size].to(device)).float())
     return torch.cat(out).cpu().numpy()

@@ -137,6 +137,18 @@ def module_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+@contextlib.contextmanager
+def borrowed(model: torch.nn.Module, device: torch.device | str) -> Iterator[torch.nn.Module]:
+    """``model`` on ``device`` inside the block and back where it was after it (a no-op when it is already there):
+    evaluation helpers compute on the helper's device without moving the caller's model for good."""
+    home = module_device(model)
+    model.to(device)
+    try:
+        yield model
+    finally:
+        model.to(home)
+
+
 def to_device(batch: Any, device: torch.device | str) -> Any:
     """Tensors of a batch (tensor, tuple/list or dict of them) on ``device``; copies from pinned host memory to
     CUDA do not block the host."""

@@ -178,7 +178,7 @@ def build_tokenizer(train_log_mels: np.ndarray, cfg: StudyConfig, seed: int) -> 
     rng = np.random.default_rng(seed)
     sample = vectors[rng.choice(len(vectors), min(cfg.kmeans_vectors, len(vectors)), replace=False)]
     centres = tokenizer.kmeans_sklearn(sample, cfg.num_codes, seed=seed, n_init=1)
-    return tokenizer.Tokenizer(norm, ae, centres, cfg.patch_frames), {"ae_loss": losses}
+    return tokenizer.Tokenizer(norm, ae.cpu(), centres, cfg.patch_frames), {"ae_loss": losses}  # host-side, as loaded
 
 
 def tokenizer_path(cfg: StudyConfig, seed: int) -> Path:

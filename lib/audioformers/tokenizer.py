@@ -159,15 +159,15 @@ def train_autoencoder(patches: np.ndarray, config: AutoencoderConfig | None = No
 def encode_patches(model: PatchAutoencoder, patches: np.ndarray, batch_size: int = 8192,
                    device: torch.device | str | None = None) -> np.ndarray:
     """Bottleneck vectors of patches ``(..., D)`` -> ``(..., bottleneck_dim)``, computed in fp32 on ``device``
-    (default :func:`audioformers.device.get_device`; the model is moved there). fp32 even on CUDA: k-means
-    assigns codes by nearest centre, and bf16 rounding would move codes across boundaries."""
-    from .device import resolve
+    (default :func:`audioformers.device.get_device`; the model is lent there and given back). fp32 even on
+    CUDA: k-means assigns codes by nearest centre, and bf16 rounding would move codes across boundaries."""
+    from .device import borrowed, resolve
 
     device = resolve(device)
-    model.to(device)
     shape = patches.shape[:-1]
     flat = torch.from_numpy(np.asarray(patches, dtype=np.float32).reshape(-1, patches.shape[-1]))  # (M, D)
-    out = torch.cat([model.encode(flat[i:i + batch_size].to(device)) for i in range(0, len(flat), batch_size)])
+    with borrowed(model, device):
+        out = torch.cat([model.encode(flat[i:i + batch_size].to(device)) for i in range(0, len(flat), batch_size)])
     return out.cpu().numpy().reshape(*shape, -1)  # (..., bottleneck_dim)
 
 

@@ -34,3 +34,23 @@ def test_forced_cuda_without_gpu_is_clear(monkeypatch):
 
 def test_describe_cpu():
     assert dev.describe("cpu").startswith("cpu (")
+
+
+def test_a_borrowed_model_goes_back_where_it_was():
+    model = torch.nn.Linear(2, 2)
+    with dev.borrowed(model, "cpu:0") as lent:
+        assert lent is model
+    assert dev.module_device(model) == torch.device("cpu")
+    with pytest.raises(RuntimeError, match="inside"):
+        with dev.borrowed(model, "cpu"):
+            raise RuntimeError("an error inside the block")
+    assert dev.module_device(torch.nn.ReLU()) == torch.device("cpu")  # no parameters: the host
+
+
+def test_batches_move_whole_and_the_loss_is_read_back_every_step_only_on_the_cpu():
+    batch = {"x": torch.ones(2), "pair": (torch.zeros(1), 3)}
+    moved = dev.to_device(batch, "cpu")
+    assert torch.equal(moved["x"], batch["x"]) and moved["pair"][1] == 3
+    assert dev.loss_log_every("cpu") == 1 and dev.loss_log_every("cuda") > 1
+    assert dev.adamw_options("cpu") == {} and dev.adamw_options("cuda") == {"fused": True}
+    assert dev.fits_in_memory(10**15, "cpu")
