@@ -464,9 +464,13 @@ def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: l
     ``windows``; given a dict of named window sets, ``bits_per_sample`` is on the first and every set is
     under ``bits_by_set``)."""
     sets = windows if isinstance(windows, dict) else {"test": windows}
+    from . import distributed as dd
+
     device = get_device()
     seed_everything(seed)
     model = ns.build_model(name, config).to(device)
+    info = dd.current(device)  # under torchrun: each rank trains on its shard of every batch
+    dd.prepare(model, info)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0, **adamw_options(device))
     rng = np.random.default_rng(seed + 1000)
     length = ns.window_length(config)
@@ -476,12 +480,13 @@ def wsd_run(name: str, config: ns.ExperimentConfig, budgets: list[int], train: l
         for g in o.param_groups:
             g["lr"] = lr_now
         batch = torch.from_numpy(ns.sample_windows(train, config.batch_size, length, r)).to(device)
-        inputs, targets = ns.model_inputs(m, batch, config)
+        inputs, targets = ns.model_inputs(m, dd.shard(batch, info) if info.enabled else batch, config)
         with autocast(device):
             logits = m(inputs)
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         o.zero_grad(set_to_none=True)
         loss.backward()
+        dd.average_gradients(m, info)
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         o.step()
 

@@ -91,7 +91,9 @@ def _close(a, b, rtol=0.0, atol=0.0, what=""):
 
 # --------------------------------------------------------------------------------------------- jobs
 def _ch3() -> dict:
-    """Chapter 3's three models at the smoke profile (next_sample.train_one through training.fit)."""
+    """Chapter 3's three models at the smoke profile (next_sample.train_one through training.fit) and a
+    warm-up/stable/decay run of the scaling study (ch3_study.wsd_run, its own loop)."""
+    from audioformers import ch3_study
     from audioformers import nextsample as ns
 
     rng = np.random.default_rng(0)
@@ -105,6 +107,7 @@ def _ch3() -> dict:
         run = ns.train_one(name, config, 0, recs[1:], windows)
         out[name] = {"final": run["final"], "curve": {k: run["curve"][k] for k in ("top1", "top5", "bits_per_sample")},
                      "train_loss_last": run["train_loss_last"]}
+    out["wsd"] = ch3_study.wsd_run("transformer", config, [2, 4], recs[1:], windows, 2e-3)["bits_per_sample"]
     return out
 
 
@@ -154,6 +157,7 @@ def test_chapter3_two_processes_match_one(tmp_path, monkeypatch):
     one = _one_process("ch3", tmp_path, monkeypatch)
     ranks = _two_processes("ch3", tmp_path)
     assert ranks[0] == ranks[1]  # every rank evaluates the same weights on the same windows
+    _close(ranks[0].pop("wsd"), one.pop("wsd"), atol=METRIC_ATOL, what="scaling study's WSD run")
     for name, run in one.items():
         two = ranks[0][name]
         _close(two["train_loss_last"], run["train_loss_last"], rtol=LOSS_RTOL, what=name)
