@@ -605,6 +605,23 @@ def fit_family(compute: list[float], bits: list[float], resamples: int = 200) ->
             "floor_interval": q("floor"), "scale": fit.scale, "x_ref": fit.x_ref, "points": len(compute)}
 
 
+def compute_frontier(by_size: dict[str, dict[str, Any]]) -> dict[str, list]:
+    """The compute-efficient frontier of a family's runs (the lower envelope, as in Kaplan et al. 2020): at every
+    measured compute, the lowest held-out bits of any run at that compute or less, and the size that reached it.
+
+    Evaluated at every measured compute, it is flat where no run improved on a cheaper one: that is what was
+    measured (a larger model stopped early is worse than a smaller one run longer for the same compute), and a fit
+    must not extrapolate the cheap end's slope past it."""
+    points = sorted((c, b, size) for size, r in by_size.items() for c, b in zip(r["compute"], r["bits_per_sample"]))
+    out: dict[str, list] = {"compute": [], "bits_per_sample": [], "size": []}
+    for c, b, size in points:
+        improved = not out["bits_per_sample"] or b < out["bits_per_sample"][-1]
+        out["compute"].append(c)
+        out["bits_per_sample"].append(b if improved else out["bits_per_sample"][-1])
+        out["size"].append(size if improved else out["size"][-1])
+    return out
+
+
 def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.ExperimentConfig, budgets: list[int],
                   chosen_lr: dict[str, float], resamples: int = 200,
                   lr_tuning: dict[str, dict[str, Any]] | None = None,
@@ -615,12 +632,16 @@ def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.Expe
     for family, by_size in runs.items():
         compute = [c for r in by_size.values() for c in r["compute"]]
         bits = [b for r in by_size.values() for b in r["bits_per_sample"]]
+        front = compute_frontier(by_size)
         entry: dict[str, Any] = {"runs": by_size, "chosen_lr": {size: r["lr"] for size, r in by_size.items()},
-                                 "comparison_lr": chosen_lr[family]}
-        if len(compute) >= 3:
-            entry.update(fit_family(compute, bits, resamples))
+                                 "comparison_lr": chosen_lr[family], "frontier": front}
+        if len(front["compute"]) >= 3:  # the family's scaling law: fitted to its compute-efficient frontier
+            entry.update(fit_family(front["compute"], front["bits_per_sample"], resamples))
+            entry["fitted_to"] = "compute-efficient frontier"
+        if len(compute) >= 3:  # every point pooled, for comparison (undertrained large sizes pull it up)
+            entry["all_points"] = fit_family(compute, bits, resamples)
         metrics["families"][family] = entry
-        pooled[family] = (compute, bits)
+        pooled[family] = (front["compute"], front["bits_per_sample"])
         medium = by_size.get("medium") or next(iter(by_size.values()), None)
         if medium:  # the report's reader: one learning curve per family (bits against tokens)
             metrics[family] = {"curve": {"tokens": medium["tokens"], "bits_per_sample": medium["bits_per_sample"]},
@@ -634,6 +655,8 @@ def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.Expe
     write_results(CHAPTER, "scaling", metrics, config={**asdict(config), "budgets_steps": budgets,
                   "sizes": SIZES, "schedule": "warm-up, stable, linear decay over the last 20% of each budget",
                   "compute": "6 x parameters x training tokens", "seed": 0,
+                  "fit": "per family, bits = floor + scale x (compute / x_ref)^-exponent on the compute-efficient "
+                         "frontier (the best size at each compute); the crossover compares the two frontiers' fits",
                   "lr_fractions_tried_at_small": list(SCALING_LR_FRACTIONS[profile]),
                   "lr_extensions_past_a_winning_edge": SCALING_LR_EXTENSIONS[profile],
                   "machine": "one torch thread on a shared 2-core machine (train_seconds are not benchmarks)"},

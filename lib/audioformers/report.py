@@ -315,14 +315,16 @@ def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
     if len(fitted) == 2 and crossing:  # the scaling study: every size and budget, bits against compute
         sizes = {m: ", ".join(f["runs"]) for m, f in fitted.items()}
         best = {m: min(b for r in f["runs"].values() for b in r["bits_per_sample"]) for m, f in fitted.items()}
+        front = {m: ", ".join(dict.fromkeys(f.get("frontier", {}).get("size", []))) or "?" for m, f in fitted.items()}
         why = ("the scaling study (one seed; " + "; ".join(
-            f"{m}: sizes {sizes[m]}, {f['points']} points, best {best[m]:.2f} bits per sample, exponent "
-            f"{f['exponent']:.2f} [{f['exponent_interval'][0]:.2f}, {f['exponent_interval'][1]:.2f}] against "
-            f"compute" for m, f in fitted.items()) + ")")
-        take = (f"against training compute, every size and budget pooled per family: {crossing} (power law with a "
-                f"floor per family, residual bootstrap). A fit to one size's learning curve alone (medium, against "
-                f"tokens) says: {cross.text('training tokens')}; it ignores how the curves move with model size, so "
-                f"the pooled fit is the verdict")
+            f"{m}: sizes {sizes[m]}, best {best[m]:.2f} bits per sample; its compute-efficient frontier "
+            f"({f['points']} points, from the {front[m]} size) has exponent {f['exponent']:.2f} "
+            f"[{f['exponent_interval'][0]:.2f}, {f['exponent_interval'][1]:.2f}] against compute"
+            for m, f in fitted.items()) + ")")
+        take = (f"against training compute, each family's compute-efficient frontier (the best size at each "
+                f"compute): {crossing} (power law with a floor per family, residual bootstrap). A fit to one "
+                f"size's learning curve alone (medium, against tokens) says: {cross.text('training tokens')}; it "
+                f"ignores how the curves move with model size, so the frontier fit is the verdict")
     return why, take
     return why, take
 

@@ -179,6 +179,15 @@ def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_
     assert "exponent" in out["families"]["wavenet"]
 
 
+def test_compute_frontier_keeps_the_best_size_at_each_compute():
+    runs = {"small": {"compute": [1.0, 2.0, 4.0], "bits_per_sample": [6.0, 5.5, 5.3]},
+            "large": {"compute": [3.0, 6.0, 12.0], "bits_per_sample": [6.2, 5.4, 5.0]}}
+    front = cs.compute_frontier(runs)
+    # large at 3 and 6 lose to small at less compute: there the frontier stays at small's best so far
+    assert front == {"compute": [1.0, 2.0, 3.0, 4.0, 6.0, 12.0], "bits_per_sample": [6.0, 5.5, 5.5, 5.3, 5.3, 5.0],
+                     "size": ["small", "small", "small", "small", "small", "large"]}
+
+
 def test_next_rate_steps_past_a_winning_edge_only():
     assert cs.next_rate({4e-3: 5.0, 1e-3: 4.0}) == pytest.approx(2.5e-4)  # the lowest won: a step lower
     assert cs.next_rate({4e-3: 4.0, 1e-3: 5.0}) == pytest.approx(1.6e-2)  # the highest won: a step higher

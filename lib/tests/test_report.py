@@ -366,15 +366,17 @@ def test_scaling_study_fits_against_compute_reach_the_report(tmp_path):
         _ch3(tmp_path, "music", seed, (0.30, 0.25 - 0.002 * seed, 0.2))
     tokens = list(np.geomspace(2e5, 2.4e6, 5))
     fam = {m: {"runs": {"small": {"bits_per_sample": [6.0, 5.8]}, "medium": {"bits_per_sample": [5.9, 5.6]}},
-               "exponent": e, "exponent_interval": [e - 0.1, e + 0.1], "points": 4}
+               "exponent": e, "exponent_interval": [e - 0.1, e + 0.1], "points": 3,
+               "frontier": {"size": ["small", "small", "medium"]}}
            for m, e in (("transformer", 0.31), ("wavenet", 0.12))}
     metrics = {"families": fam, "crossover": {"text": "no crossover in sight at the measured slopes"},
                **{m: {"curve": {"tokens": tokens, "bits_per_sample": list(5 + 1.0 / np.sqrt(np.array(tokens) / 2e5))},
                       "train_seconds": 50.0} for m in ("transformer", "wavenet")}}
     _write(tmp_path, "ch3", "scaling", "book", metrics, {"steps": 300})
     row = _rows(tmp_path)["3a"]
-    assert ("transformer: sizes small, medium, 4 points, best 5.60 bits per sample, exponent 0.31 [0.21, 0.41] "
-            "against compute") in row["why"]
+    assert ("transformer: sizes small, medium, best 5.60 bits per sample; its compute-efficient frontier (3 points, "
+            "from the small, medium size) has exponent 0.31 [0.21, 0.41] against compute") in row["why"]
     take = row["what it would take"]
-    assert take.startswith("against training compute, every size and budget pooled per family: no crossover in sight")
-    assert "the pooled fit is the verdict" in take  # the one-curve extrapolation is shown as the weaker reading
+    assert take.startswith("against training compute, each family's compute-efficient frontier (the best size at "
+                           "each compute): no crossover in sight")
+    assert "the frontier fit is the verdict" in take  # the one-curve extrapolation is shown as the weaker reading
