@@ -94,10 +94,10 @@ class WaveNetLayer(nn.Module):
         taps = torch.stack([padded[:, j * d : j * d + t] for j in range(k)], dim=3).flatten(2)  # (B, T, R*K)
         f, g = F.linear(taps, w.flatten(1), self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
         z = torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
-        skip = F.linear(z, self.skip.weight[:, :, 0], self.skip.bias)  # (B, T, S)
+        skip = F.linear(z, self.skip.weight.squeeze(2), self.skip.bias)  # (B, T, S)
         if not residual:
             return None, skip
-        return x + F.linear(z, self.residual.weight[:, :, 0], self.residual.bias), skip  # (B, T, R), (B, T, S)
+        return x + F.linear(z, self.residual.weight.squeeze(2), self.residual.bias), skip  # (B, T, R), (B, T, S)
 
     def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Weights for one-sample steps: conv taps stacked (K*R, 2D), oldest first; bias; residual|skip (D, R+S); bias."""
@@ -173,8 +173,8 @@ class WaveNet(nn.Module):
     def apply_head(self, skip_sum: torch.Tensor) -> torch.Tensor:
         """The output head (ReLU, 1x1 conv, ReLU, 1x1 conv) on (..., S) -> (..., 256), as matrix products."""
         first, last = self.head[1], self.head[3]
-        hidden = F.linear(F.relu(skip_sum), first.weight[:, :, 0], first.bias)  # (..., S)
-        return F.linear(F.relu(hidden), last.weight[:, :, 0], last.bias)  # (..., C)
+        hidden = F.linear(F.relu(skip_sum), first.weight.squeeze(2), first.bias)  # (..., S)
+        return F.linear(F.relu(hidden), last.weight.squeeze(2), last.bias)  # (..., C)
 
     # ---- fast generation -------------------------------------------------------------------
     def init_state(self, batch_size: int, device: torch.device | str | None = None) -> WaveNetState:
