@@ -60,6 +60,30 @@ def _fit_length(waveform: np.ndarray, length: int) -> np.ndarray:
 
 # --- FSD50K -----------------------------------------------------------------------------------
 
+def _to_pcm(audio: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def _from_pcm(pcm: np.ndarray) -> np.ndarray:
+    return pcm.astype(np.float32) / 32767.0
+
+
+def _cache_key(files: list[Path], *settings: object) -> str:
+    """What a decoded cache depends on: each source file's name and size, and the loader's settings."""
+    import hashlib
+
+    payload = [["/".join(f.parts[-2:]), f.stat().st_size if f.exists() else None] for f in files] + [str(v) for v in settings]
+    return hashlib.sha1(repr(payload).encode()).hexdigest()[:12]
+
+
+def _save_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez`` of ``arrays`` to a temporary name, then renamed into place (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
 def fsd50k_vocabulary(root: str | Path | None = None) -> tuple[list[str], list[str]]:
     """The 200 class names and their AudioSet ids, in ``vocabulary.csv`` order (its index column)."""
     folder = dataset_root("fsd50k", root) / "FSD50K.ground_truth"
@@ -148,11 +172,15 @@ def maestro_index(split: str, root: str | Path | None = None) -> list[dict[str, 
 
 
 def load_maestro(split: str = "train", root: str | Path | None = None, max_files: int | None = None,
-                 max_seconds: float | None = None, sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
+                 max_seconds: float | None = None, sample_rate: int = SAMPLE_RATE, cache: bool = True
+                 ) -> list[np.ndarray]:
     """One float32 mono waveform at ``sample_rate`` per MAESTRO recording of ``split``.
 
     The split is MAESTRO's own (by recording), so no piece is on both sides. ``max_files`` and
-    ``max_seconds`` (per recording) bound the memory: all of MAESTRO at 16 kHz is about 46 GB.
+    ``max_seconds`` (per recording) bound the memory: all of MAESTRO at 16 kHz is about 46 GB. Decoding and
+    resampling happen once: with ``cache`` the waveforms are kept as 16-bit PCM in ``<maestro>/.cache``
+    (written atomically, keyed by the files' names and sizes and these arguments) and every call, the first
+    included, returns the same 16-bit values.
     """
     sample_rate = check_sample_rate(sample_rate, "sample_rate")
     if max_files is not None:
@@ -160,13 +188,25 @@ def load_maestro(split: str = "train", root: str | Path | None = None, max_files
     if max_seconds is not None:
         max_seconds = _positive(max_seconds, "max_seconds")
     rows = maestro_index(split, root)[: max_files]
-    waveforms = []
-    for r in rows:
-        waveform, _ = load_audio(r["path"], sample_rate)
-        if max_seconds is not None:
-            waveform = waveform[: int(round(max_seconds * sample_rate))]
-        waveforms.append(waveform.astype(np.float32))
-    return waveforms
+    files = [Path(r["path"]) for r in rows]
+    cached = (dataset_root("maestro", root) / ".cache" /
+              f"{split}-{sample_rate}hz-{len(rows)}-{_cache_key(files, sample_rate, max_seconds, 'soxr')}.npz")
+    if cache and cached.exists():
+        with np.load(cached) as stored:
+            pcm, lengths = stored["pcm"], stored["lengths"]
+    else:
+        pieces = []
+        for path in tqdm(files, desc=f"MAESTRO {split}", leave=False):
+            waveform, _ = load_audio(path, sample_rate)
+            if max_seconds is not None:
+                waveform = waveform[: int(round(max_seconds * sample_rate))]
+            pieces.append(_to_pcm(waveform))
+        lengths = np.array([len(w) for w in pieces], np.int64)
+        pcm = np.concatenate(pieces) if pieces else np.zeros(0, np.int16)
+        if cache:
+            _save_atomic(cached, pcm=pcm, lengths=lengths)
+    ends = np.cumsum(lengths)
+    return [_from_pcm(pcm[end - n:end]) for n, end in zip(lengths, ends)]
 
 
 # --- Speech Commands v2 -----------------------------------------------------------------------
@@ -194,8 +234,12 @@ def speech_commands_index(split: str, root: str | Path | None = None) -> list[tu
     return rows
 
 
-def load_speech_commands(split: str, root: str | Path | None = None, max_clips: int | None = None) -> ClipSet:
-    """Speech Commands v2 as a :class:`data.ClipSet`: 1 s at 16 kHz, 35 words, speakers as sources."""
+def load_speech_commands(split: str, root: str | Path | None = None, max_clips: int | None = None,
+                         cache: bool = True) -> ClipSet:
+    """Speech Commands v2 as a :class:`data.ClipSet`: 1 s at 16 kHz, 35 words, speakers as sources.
+
+    With ``cache`` the decoded clips are kept as 16-bit PCM in ``<speech-commands-v2>/.cache`` (written
+    atomically, keyed by the files' names and sizes) and every call, the first included, returns those values."""
     if max_clips is not None:
         max_clips = _whole(max_clips, "max_clips", 0)
     rows = speech_commands_index(split, root)[: max_clips]
@@ -207,9 +251,19 @@ def load_speech_commands(split: str, root: str | Path | None = None, max_clips: 
     unknown = sorted({w for _, w, _ in rows} - set(column))
     if unknown:
         raise ValueError(f"Speech Commands: words {unknown} are not among the 35 of version 2")
-    audio = np.zeros((len(rows), SAMPLE_RATE), np.float32)  # (N, T)
-    for i, (name, _, _) in enumerate(rows):
-        audio[i] = _fit_length(load_audio(folder / name, SAMPLE_RATE)[0], SAMPLE_RATE)
+    files = [folder / name for name, _, _ in rows]
+    cached = (dataset_root("speech-commands-v2", root) / ".cache" /
+              f"{split}-{len(rows)}-{_cache_key(files, SAMPLE_RATE, 'soxr')}.npz")
+    if cache and cached.exists():
+        with np.load(cached) as stored:
+            pcm = stored["pcm"]
+    else:
+        pcm = np.zeros((len(rows), SAMPLE_RATE), np.int16)  # (N, T)
+        for i, path in enumerate(files):
+            pcm[i] = _to_pcm(_fit_length(load_audio(path, SAMPLE_RATE)[0], SAMPLE_RATE))
+        if cache:
+            _save_atomic(cached, pcm=pcm)
+    audio = _from_pcm(pcm)
     return ClipSet(audio=audio, labels=np.array([column[w] for _, w, _ in rows], np.int64), classes=classes,
                    sources=np.array([s for _, _, s in rows], dtype=str), sample_rate=SAMPLE_RATE,
                    info={"word": np.array([w for _, w, _ in rows], dtype=str)})

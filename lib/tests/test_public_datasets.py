@@ -79,6 +79,37 @@ def test_maestro_file_level_split_at_16k(tmp_path):
         pdx.load_maestro("val", root=tmp_path)
 
 
+def _never_decode(monkeypatch):
+    monkeypatch.setattr(pdx, "load_audio", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded again")))
+
+
+def test_maestro_and_speech_commands_are_decoded_once(tmp_path, monkeypatch):
+    folder = tmp_path / "maestro-v3.0.0"
+    lines = ["canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration"]
+    for name, seconds in (("2004/a.wav", 1.0), ("2006/c.wav", 0.25)):
+        _wav(folder / name, seconds, 44100, channels=2)
+        lines.append(f"X,Y,train,2004,{name[:-4]}.midi,{name},{seconds}")
+    (folder / "maestro-v3.0.0.csv").write_text("\n".join(lines) + "\n")
+    sc = tmp_path / "speech_commands_v0.02"
+    for name in ("yes/aa_nohash_0.wav", "no/aa_nohash_0.wav"):
+        _wav(sc / name, 0.8, 16000)
+    (sc / "validation_list.txt").write_text("")
+    (sc / "testing_list.txt").write_text("")
+    piano = pdx.load_maestro("train", root=tmp_path)
+    words = pdx.load_speech_commands("train", root=tmp_path)
+    assert all(np.array_equal(w, np.round(w * 32767) / 32767) for w in piano)  # 16-bit values from the first call
+    _never_decode(monkeypatch)
+    again = pdx.load_maestro("train", root=tmp_path)
+    assert [len(w) for w in again] == [16000, 4000] and all(np.array_equal(a, b) for a, b in zip(again, piano))
+    np.testing.assert_array_equal(pdx.load_speech_commands("train", root=tmp_path).audio, words.audio)
+    assert not list(tmp_path.rglob("*.partial*"))
+    # other arguments or another file are another cache: decoded afresh
+    with pytest.raises(AssertionError, match="decoded again"):
+        pdx.load_maestro("train", root=tmp_path, max_seconds=0.5)
+    with pytest.raises(AssertionError, match="decoded again"):
+        pdx.load_maestro("train", root=tmp_path, cache=False)
+
+
 def test_speech_commands_official_lists_and_speakers(tmp_path):
     folder = tmp_path / "speech_commands_v0.02"
     files = ["yes/aa_nohash_0.wav", "yes/bb_nohash_0.wav", "no/aa_nohash_1.wav", "no/cc_nohash_0.wav",
