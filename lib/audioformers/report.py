@@ -608,6 +608,45 @@ def ch5_doubling(profile: str, directory: Path | None = None) -> dict[str, Any] 
             "sd": {tf_model: sd_tf, cnn_model: sd_cnn}, "t": t, "study": study}
 
 
+def ch5_gap_by_steps(profile: str, directory: Path | None = None) -> dict[str, Any] | None:
+    """From :mod:`audioformers.ch5_study`'s 3-seed runs: the transformer–CNN gap at its shortest and longest
+    step counts on all the clips, and its change per doubling of steps with the study's paired interval
+    (bootstrap over seeds and test sources) divided by the number of doublings; ``None`` without two points."""
+    study = _load(directory or results_dir(), "ch5", "study", validate_profile(profile))
+    trend = _dig(study, "metrics.scale.gap_by_steps") if study else None
+    change, points = (trend or {}).get("change"), (trend or {}).get("points", [])
+    if not change or len(points) < 2:
+        return None
+    first, last = points[0], points[-1]
+    doublings = math.log2(last["steps"] / first["steps"])
+    iv = ev.Interval(change["difference"] / doublings, change["low"] / doublings, change["high"] / doublings, 0.95,
+                     f"{change['method'].split('; test sources')[0].removeprefix('95% ')}, divided by "
+                     f"{doublings:.2f} doublings", len(change.get("seeds", [])),
+                     int(change.get("test_sources", 0)))
+    return {"steps": (first["steps"], last["steps"]), "models": (trend["a"], trend["b"]), "per_doubling": iv,
+            "gap_now": last["difference"], "gap_first": first["difference"], "study": study}
+
+
+def gap_by_steps_text(d: dict[str, Any]) -> tuple[str, str]:
+    """(why, what it would take) for :func:`ch5_gap_by_steps`: the measured gaps and where the trend leads."""
+    tf, cnn = d["models"]
+    iv, gap, (s0, s1) = d["per_doubling"], d["gap_now"], d["steps"]
+    why = (f"study ({iv.seeds} seeds): {tf} − {cnn} = {d['gap_first']:+.3f} mAP at {s0} steps and {gap:+.3f} at "
+           f"{s1} steps")
+    slope = f"the gap ({gap:+.3f} mAP at {s1} steps) changes by {iv.text(digits=3)} per doubling of steps"
+    if (gap < 0 < iv.low) or (gap > 0 > iv.high):
+        n = -gap / iv.mean
+        lo, hi = sorted((-gap / iv.low, -gap / iv.high))
+        take = (f"{slope}: if that trend held, the gap would close after about {n:.1f} more doublings "
+                f"(≈ {s1 * 2 ** n:,.0f} steps; interval {s1 * 2 ** lo:,.0f}–{s1 * 2 ** hi:,.0f}); a straight line "
+                f"in log-steps is an assumption the 5,000-step stage of the study tests")
+    elif (gap < 0 < iv.high) or (gap > 0 > iv.low):
+        take = f"{slope}: the interval includes a closing trend, so a crossover is not excluded but not in sight"
+    else:
+        take = f"{slope}: no crossover in sight at the measured slopes"
+    return why, take
+
+
 def doubling_text(d: dict[str, Any]) -> tuple[str, str]:
     """(why, what it would take) for :func:`ch5_doubling`'s result: the gains and the gap's trend per doubling."""
     tf, cnn = d["models"]
@@ -647,8 +686,10 @@ def _ch5_transformer_vs_cnn(profile: str, directory: Path) -> Measured:
         if not found and not notes:
             notes.append(_sources_note(False, record.get("config", {}).get("test_clips"), "test clips"))
     verdict = ev.combine(c.verdict for c in comps)
-    d = ch5_doubling(profile, directory)
-    why_study, take = doubling_text(d) if d else ("", "no chapter-5 study in results/: nothing to extrapolate from")
+    g = ch5_gap_by_steps(profile, directory)
+    d = None if g else ch5_doubling(profile, directory)
+    why_study, take = (gap_by_steps_text(g) if g else doubling_text(d) if d
+                       else ("", "no chapter-5 study in results/: nothing to extrapolate from"))
     if verdict == ev.REPRODUCED:
         take = "–"
     why = " | ".join([_ch5_facts(record, scores)] + notes + ([why_study] if why_study else []))

@@ -198,19 +198,23 @@ def _numbers(text):
 def test_generated_numbers_match_the_committed_results():
     """Every number in the chapter-5 rows' explanations is one the results files record (rounded)."""
     directory = REPO / "results"
-    record_path = directory / "ch5" / "comparison.book.json"
-    if not record_path.exists():
+    if not (directory / "ch5" / "comparison.book.json").exists():
         pytest.skip("no chapter-5 book results committed")
-    record = json.loads(record_path.read_text())
+    record = report._ch5_table("book", directory)  # the study's complete table, else the chapter's comparison
     cfg, runs = record["config"], record["metrics"]["runs"]
     expected = {float(cfg["steps"]), float(cfg["batch_size"]), float(cfg["train_clips"]), float(cfg["test_clips"]),
                 round(cfg["steps"] * cfg["batch_size"] / cfg["train_clips"], 1)}
     for model in {r["config"]["model"] for r in runs}:
         expected.add(float(round(np.mean([r["train_seconds"] for r in runs if r["config"]["model"] == model]))))
-    study = json.loads((directory / "ch5" / "study.book.json").read_text())["metrics"]["variants"]
-    expected |= {float(study["baseline"]["config"]["steps"]), float(study["2x steps"]["config"]["steps"]),
-                 round(study["2x steps"]["mAP"] - study["baseline"]["mAP"], 3),
-                 round(study["CNN (VGG-like), 2x steps"]["mAP"] - study["CNN (VGG-like)"]["mAP"], 3), 1.0}
+    gaps = report.ch5_gap_by_steps("book", directory)
+    if gaps:  # the 3-seed gap at the study's shortest and longest step counts
+        expected |= {float(gaps["steps"][0]), float(gaps["steps"][1]), round(gaps["gap_first"], 3),
+                     round(gaps["gap_now"], 3), float(gaps["per_doubling"].seeds)}
+    else:
+        study = json.loads((directory / "ch5" / "study.book.json").read_text())["metrics"]["variants"]
+        expected |= {float(study["baseline"]["config"]["steps"]), float(study["2x steps"]["config"]["steps"]),
+                     round(study["2x steps"]["mAP"] - study["baseline"]["mAP"], 3),
+                     round(study["CNN (VGG-like), 2x steps"]["mAP"] - study["CNN (VGG-like)"]["mAP"], 3), 1.0}
     why = _rows(directory)["5b"]["why"] + " | " + _rows(directory)["5a"]["why"]
     names = re.sub(r"(transformer|cnn)-\w+|test sources: 1|ch5|'[^']*'", " ", why)  # labels, not measurements
     found = _numbers(names)
@@ -380,3 +384,20 @@ def test_scaling_study_fits_against_compute_reach_the_report(tmp_path):
     assert take.startswith("against training compute, each family's compute-efficient frontier (the best size at "
                            "each compute): no crossover in sight")
     assert "the frontier fit is the verdict" in take  # the one-curve extrapolation is shown as the weaker reading
+
+
+def test_ch5_gap_trend_comes_from_the_multi_seed_study(tmp_path):
+    """Claim 5a's 'what it would take' reads the study's paired gap change (3 seeds) per doubling of steps."""
+    change = {"difference": 0.04, "low": 0.02, "high": 0.06, "seeds": [0, 1, 2], "test_sources": 5,
+              "method": "95% paired bootstrap over seeds and test sources (10 resamples, seed 0); test sources: 5"}
+    points = [{"steps": 250, "difference": -0.14}, {"steps": 1000, "difference": -0.1}]
+    _write(tmp_path, "ch5", "study", "book",
+           {"scale": {"gap_by_steps": {"a": "transformer-average", "b": "cnn-vgg", "change": change,
+                                       "points": points}}}, {})
+    d = report.ch5_gap_by_steps("book", tmp_path)
+    iv = d["per_doubling"]  # 250 -> 1000 steps: two doublings
+    assert (iv.mean, iv.low, iv.high, iv.seeds, iv.sources) == pytest.approx((0.02, 0.01, 0.03, 3, 5))
+    why, take = report.gap_by_steps_text(d)
+    assert "= -0.140 mAP at 250 steps and -0.100 at 1000 steps" in why
+    assert "close after about 5.0 more doublings (≈ 32,000 steps; interval 10,079–1,024,000)" in take
+    assert "test sources: 5; test sources" not in take  # the method is not repeated
