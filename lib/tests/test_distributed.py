@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 
@@ -31,18 +32,25 @@ def _loss(model, batch):
     return torch.nn.functional.cross_entropy(model(x), y)
 
 
-def _worker(rank: int, world_size: int, port: int, folder: str) -> None:
+@contextlib.contextmanager
+def _rank(rank: int, world_size: int, port: int):
+    """This process as rank ``rank`` of a gloo group on 127.0.0.1 (one thread); the group is left on exit."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     info = dd.init_from_env(device="cpu")
     try:
+        yield info
+    finally:
+        dd.cleanup()
+
+
+def _worker(rank: int, world_size: int, port: int, folder: str) -> None:
+    with _rank(rank, world_size, port) as info:
         out = dd.fit_data_parallel(_model(), _batch, _loss, steps=STEPS, lr=1e-2, info=info,
                                    checkpoint_path=os.path.join(folder, "ddp.pt"))
         if dd.is_main(info):
             torch.save(out["train_loss"], os.path.join(folder, "losses.pt"))
-    finally:
-        dd.cleanup()
 
 
 def _free_port() -> int:
@@ -95,11 +103,7 @@ def test_resume_gives_the_same_losses(tmp_path):
 
 def _contrastive_worker(rank: int, world_size: int, port: int, folder: str) -> None:
     """One optimiser step of a batch-level loss (NT-Xent over the gathered batch) on this rank's shard."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    info = dd.init_from_env(device="cpu")
-    try:
+    with _rank(rank, world_size, port) as info:
         model = _model()
         x, _ = dd.shard(_batch(0), info)
         loss = _contrastive_loss(model, x, x.flip(1), info)
@@ -108,8 +112,6 @@ def _contrastive_worker(rank: int, world_size: int, port: int, folder: str) -> N
         if dd.is_main(info):
             torch.save({"loss": loss.detach(), "grads": [p.grad for p in model.parameters()]},
                        os.path.join(folder, "contrastive.pt"))
-    finally:
-        dd.cleanup()
 
 
 def _contrastive_loss(model, a, b, info):
