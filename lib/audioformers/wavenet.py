@@ -80,24 +80,54 @@ class WaveNetLayer(nn.Module):
         self.residual = nn.Conv1d(config.dilation_channels, config.residual_channels, 1)
         self.skip = nn.Conv1d(config.dilation_channels, config.skip_channels, 1)
 
+    def taps_weight(self) -> torch.Tensor:
+        """The causal conv's weight (2D, R, K) as one matrix (2D, K*R): tap blocks side by side, oldest first
+        (tap j multiplies the input ``(K-1-j) * dilation`` steps ago). A copy of 2D*R*K numbers per call."""
+        return self.conv.weight.transpose(1, 2).flatten(1)
+
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, R) -> the gated activation z = tanh(f) * sigmoid(g), (B, T, D).
+
+        The causal dilated conv as one matrix product in (batch, time, channel) layout: the K delayed copies
+        of the input side by side (zeros before the start) times :meth:`taps_weight`.
+        """
+        t, d, k = x.shape[1], self.dilation, self.kernel_size
+        padded = F.pad(x, (0, 0, (k - 1) * d, 0))  # (B, T + (K-1)d, R): zeros before the start (causal)
+        taps = torch.cat([padded[:, j * d : j * d + t] for j in range(k)], dim=2)  # (B, T, K*R), oldest first
+        f, g = F.linear(taps, self.taps_weight(), self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
+        return torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
+
+    def gate_from_tokens(self, tokens: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """The gate of a *first* layer, whose input is ``embedding[tokens]``, (B, T) -> (B, T, D).
+
+        Each tap's product with an embedded token depends on the token only, so it is read from a table
+        (V, K*2D) = embedding x each tap's weight, computed once per call: V*R*K*2D multiply-adds instead of
+        B*T*R*K*2D. The same numbers as :meth:`gate` on the embedded tokens, up to float rounding.
+        """
+        t, d, k = tokens.shape[1], self.dilation, self.kernel_size
+        w = self.conv.weight  # (2D, R, K)
+        table = F.linear(embedding, w.permute(2, 0, 1).flatten(0, 1))  # (V, K*2D): block j = tap j's products
+        rows = F.embedding(tokens, table).chunk(k, dim=2)  # K x (B, T, 2D)
+        fg = rows[k - 1] + self.conv.bias  # the current sample's tap
+        for j in range(k - 1):  # tap j sees the input (K-1-j)*d steps ago: shift, zeros before the start
+            fg = fg + F.pad(rows[j], (0, 0, (k - 1 - j) * d, 0))[:, :t]
+        f, g = fg.chunk(2, dim=2)  # (B, T, D) each
+        return torch.tanh(f) * torch.sigmoid(g)
+
+    def residual_out(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The layer's residual output x + W_res z, (B, T, R)."""
+        return x + F.linear(z, self.residual.weight.squeeze(2), self.residual.bias)
+
     def forward(self, x: torch.Tensor, residual: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
         """x (B, T, R) -> (residual out (B, T, R), skip (B, T, S)); ``residual=False`` skips the residual
         product and returns ``None`` in its place (the last layer's residual output feeds nothing).
 
-        Computed as matrix products in (batch, time, channel) layout, the same arithmetic as the causal
-        dilated ``conv`` and the 1x1 ``residual`` and ``skip`` convolutions, with their parameters as they
-        are: the kernel's taps (tap j is the input ``(K-1-j) * dilation`` steps ago) interleaved channel by
-        channel, so that the conv weight (2D, R, K) is the product's weight (2D, R*K) without a copy.
+        The same arithmetic as the causal dilated ``conv`` and the 1x1 ``residual`` and ``skip``
+        convolutions, with their parameters as they are, computed as matrix products (:meth:`gate`).
         """
-        w, t, d, k = self.conv.weight, x.shape[1], self.dilation, self.kernel_size
-        padded = F.pad(x, (0, 0, (k - 1) * d, 0))  # (B, T + (K-1)d, R): zeros before the start (causal)
-        taps = torch.stack([padded[:, j * d : j * d + t] for j in range(k)], dim=3).flatten(2)  # (B, T, R*K)
-        f, g = F.linear(taps, w.flatten(1), self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
-        z = torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
+        z = self.gate(x)  # (B, T, D)
         skip = F.linear(z, self.skip.weight.squeeze(2), self.skip.bias)  # (B, T, S)
-        if not residual:
-            return None, skip
-        return x + F.linear(z, self.residual.weight.squeeze(2), self.residual.bias), skip  # (B, T, R), (B, T, S)
+        return (self.residual_out(x, z) if residual else None), skip
 
     def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Weights for one-sample steps: conv taps stacked (K*R, 2D), oldest first; bias; residual|skip (D, R+S); bias."""
@@ -155,19 +185,33 @@ class WaveNet(nn.Module):
         return total - self.embed.weight.numel() if non_embedding else total
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, T) -> logits (B, T, 256). The first layer's conv reads embedded tokens, so its products
+        come from a table (:meth:`WaveNetLayer.gate_from_tokens`); the rest as :meth:`forward_embedded`."""
         tokens = check_tokens(tokens, self.config.num_classes)
-        return self.forward_embedded(self.embed(tokens))
+        first = self.layers[0].gate_from_tokens(tokens, self.embed.weight)  # (B, T, D)
+        return self._trunk(self.embed(tokens), first)
 
     def forward_embedded(self, x: torch.Tensor) -> torch.Tensor:
-        """Embedded samples (B, T, R) -> logits (B, T, 256), every layer in (batch, time, channel) layout.
+        """Embedded samples (B, T, R) -> logits (B, T, 256), every layer in (batch, time, channel) layout."""
+        return self._trunk(x, None)
 
-        The last layer's residual output feeds nothing (only its skip reaches the head), so it is not computed.
+    def _trunk(self, x: torch.Tensor, first_gate: torch.Tensor | None) -> torch.Tensor:
+        """The layers and the head on the embedded input x (B, T, R); ``first_gate``: layer 0's z if known.
+
+        The skip outputs are summed by one product: the layers' gates side by side (B, T, L*D) times their
+        skip weights side by side (S, L*D), plus the sum of the skip biases -- the same sum as L separate
+        1x1 convolutions added up, in one larger matrix product. The last layer's residual output feeds
+        nothing (only its skip reaches the head), so it is not computed.
         """
-        skip_sum = 0
-        last = len(self.layers) - 1
+        gates, last = [], len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            x, skip = layer(x, residual=i < last)  # (B, T, R) (None after the last layer), (B, T, S)
-            skip_sum = skip_sum + skip
+            z = first_gate if i == 0 and first_gate is not None else layer.gate(x)  # (B, T, D)
+            gates.append(z)
+            if i < last:
+                x = layer.residual_out(x, z)  # (B, T, R)
+        weight = torch.cat([layer.skip.weight.squeeze(2) for layer in self.layers], dim=1)  # (S, L*D)
+        bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
+        skip_sum = F.linear(torch.cat(gates, dim=2), weight, bias)  # (B, T, S)
         return self.apply_head(skip_sum)
 
     def apply_head(self, skip_sum: torch.Tensor) -> torch.Tensor:

@@ -124,7 +124,7 @@ class OldWaveNet(nn.Module):
         return self.head(skip_sum).transpose(1, 2)
 
 
-@pytest.mark.parametrize("kernel_size", [2, 3])
+@pytest.mark.parametrize("kernel_size", [2, 3, 4])
 def test_old_layout_state_dict_loads_and_gives_the_same_logits(kernel_size):
     """The (batch, time, channel) matrix-product forward keeps every parameter name and shape of the
     channels-first convolutions, so checkpoints trained before it load (strictly) and predict the same."""
@@ -147,3 +147,25 @@ def test_old_layout_state_dict_loads_and_gives_the_same_logits(kernel_size):
     for (name, p_old), p_new in zip(old.named_parameters(), new.parameters()):
         want, got = (torch.zeros_like(p) if p.grad is None else p.grad for p in (p_old, p_new))  # None: feeds nothing
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3])
+def test_token_table_first_layer_equals_the_embedded_path(kernel_size):
+    """forward(tokens) reads the first layer's conv products from a (vocabulary x taps) table; forward_embedded
+    computes them from the embedded samples: the same logits and the same gradients for every parameter."""
+    config = WaveNetConfig(residual_channels=8, dilation_channels=6, skip_channels=10, layers_per_stack=3,
+                           num_stacks=1, kernel_size=kernel_size)
+    torch.manual_seed(1)
+    model = WaveNet(config)
+    tokens = torch.randint(0, 256, (2, 40))
+    grads = []
+    for logits in (lambda: model(tokens), lambda: model.forward_embedded(model.embed(tokens))):
+        model.zero_grad()
+        out = logits()
+        F.cross_entropy(out.reshape(-1, 256), tokens.roll(-1, 1).reshape(-1)).backward()
+        grads.append((out.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (a, ga), (b, gb) = grads
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    assert ga.keys() == gb.keys()
+    for name in ga:
+        torch.testing.assert_close(ga[name], gb[name], rtol=1e-4, atol=1e-6, msg=name)
