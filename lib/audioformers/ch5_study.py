@@ -15,6 +15,7 @@ Command line (one thread is the default; ``--until`` starts no unit that would n
 
     nice -n 10 python -m audioformers.ch5_study --profile book --until 03:30
     python -m audioformers.ch5_study --profile book             # resume: everything still pending
+    python -m audioformers.ch5_study --profile book --extended  # and the optional long stages (plan())
     python -m audioformers.ch5_study --profile book --write-only  # rewrite the results from finished units
 """
 
@@ -75,8 +76,23 @@ def study_sizes(profile: str | None = None) -> dict[str, Any]:
     }
 
 
-def plan(profile: str | None = None) -> list[Unit]:
-    """Every unit of the study in the order it runs (stages by priority, seed by seed within a stage)."""
+EXTENDED = ("other models", "less data")  # the long stages run only with --extended (see :func:`plan`)
+
+
+def is_extended(stage: str) -> bool:
+    """Whether ``stage`` is one of the optional long stages (:data:`EXTENDED`)."""
+    return any(stage.endswith(", " + tail) for tail in EXTENDED)
+
+
+def plan(profile: str | None = None, extended: bool = False) -> list[Unit]:
+    """Every unit of the study in the order it runs (stages by priority, seed by seed within a stage).
+
+    The study's question for longer training -- does the transformer-CNN gap close with steps? -- is answered
+    by the pair of the data sweep (the transformer with average pooling and the VGG-like CNN) at
+    ``long_steps`` with every seed: that stage is part of the plan. The other models and the smaller training
+    sets at ``long_steps`` (about four more hours of one core at ``book``) are optional: ``extended=True``
+    (``--extended`` on the command line) adds them after it.
+    """
     s = study_sizes(profile)
     steps, long, everything = s["table_steps"], s["long_steps"], s["all_clips"]
     fewer = [c for c in s["clips"] if c != everything]
@@ -93,6 +109,8 @@ def plan(profile: str | None = None) -> list[Unit]:
         stages += [(f"{long} steps", sweep, long, [everything]),
                    (f"{long} steps, other models", [m for m in models if m not in sweep], long, [everything]),
                    (f"{long} steps, less data", sweep, long, fewer)]
+    if not extended:
+        stages = [st for st in stages if not is_extended(st[0])]
     units: list[Unit] = []
     # the first two stages (the table's cheapest models, the smallest training set) go seed by seed together,
     # so that a study stopped early still has every seed it finished for both the table and the data sweep
@@ -338,12 +356,13 @@ def table_record(scale: dict[str, Any], profile: str | None = None) -> dict[str,
 
 
 def collect(profile: str | None = None) -> tuple[list[dict[str, Any]], list[Unit]]:
-    """(rows of every finished unit, including the comparison's runs as the shortest budget; pending units)."""
+    """(rows of every finished unit, including the comparison's runs as the shortest budget and any finished
+    unit of the optional stages; pending units of the whole plan, optional stages included)."""
     profile = validate_profile(profile or get_profile())
     rows = [_row(u, run, f"results/ch5/comparison.{profile}.json") for u, run in comparison_units(profile)]
     pending = []
     recorded = recorded_units(profile)
-    for unit in plan(profile):
+    for unit in plan(profile, extended=True):
         run = finished_unit(unit, unit_config(unit, profile), recorded)
         if run is None:
             pending.append(unit)
@@ -360,14 +379,17 @@ def write_study(profile: str | None = None) -> dict[str, Any]:
         old = load_results(se.CHAPTER, NAME, profile)
     except FileNotFoundError:
         old = {"metrics": {}, "config": {}}
-    units = plan(profile)
+    units = plan(profile, extended=True)
     stages = list(dict.fromkeys(u.stage for u in units))
-    scale = {**summarise_study(rows, profile), "units": rows, "pending": [asdict(u) for u in pending],
+    scale = {**summarise_study(rows, profile), "units": rows,
+             "pending": [asdict(u) for u in pending if not is_extended(u.stage)],
+             "pending_optional": [asdict(u) for u in pending if is_extended(u.stage)],
              "stages": [{"stage": st, "units": sum(u.stage == st for u in units),
-                         "pending": sum(u.stage == st for u in pending)} for st in stages],
+                         "pending": sum(u.stage == st for u in pending), "optional": is_extended(st)}
+                        for st in stages],
              "note": NOTE, "why": " ".join(study_sizes.__doc__.split("``book``:", 1)[1].split())}
     metrics = {**{k: v for k, v in old.get("metrics", {}).items() if k != "scale"}, "scale": scale}
-    config = {**old.get("config", {}), "scale": {**study_sizes(profile), "units": len(units),
+    config = {**old.get("config", {}), "scale": {**study_sizes(profile), "units": len(plan(profile)),
                                                  "base": asdict(se._base_config(se.profile_sizes(profile)))}}
     ours = [r for r in rows if r["source"] == "study unit"]
     scale["table_record"] = table_record(scale, profile)
@@ -378,18 +400,19 @@ def write_study(profile: str | None = None) -> dict[str, Any]:
 
 
 def run_study(profile: str | None = None, until: str | dt.datetime | None = None, include_long: bool = True,
-              progress: bool = False, log=print) -> dict[str, Any]:
+              progress: bool = False, log=print, extended: bool = False) -> dict[str, Any]:
     """Run the pending units in plan order (rewriting the results after each) and return the metrics.
 
     ``until`` (``HH:MM`` UTC or a date-time): start no unit expected to end after it (the estimate is
-    :func:`estimate_seconds`). ``include_long=False`` leaves out the ``long_steps`` stages.
+    :func:`estimate_seconds`). ``include_long=False`` leaves out the ``long_steps`` stages; ``extended=True``
+    adds the optional ones (:func:`plan`).
     """
     profile = validate_profile(profile or get_profile())
     deadline = parse_until(until) if isinstance(until, str) or until is None else until
     s = study_sizes(profile)
     finished: list[dict[str, Any]] = []
     recorded = recorded_units(profile)
-    for unit in plan(profile):
+    for unit in plan(profile, extended=extended):
         if not include_long and unit.steps != s["table_steps"]:
             continue
         cfg = unit_config(unit, profile)
@@ -444,6 +467,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--until", default=None, help="HH:MM (UTC) or ISO date-time: start no unit that would end later")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--no-long", action="store_true", help="leave out the long-steps stages")
+    parser.add_argument("--extended", action="store_true",
+                        help="also the optional long stages: the other models and fewer clips at the long step count")
     parser.add_argument("--write-only", action="store_true", help="only rewrite the results from finished units")
     se.add_device_argument(parser)
     args = parser.parse_args(argv)
@@ -452,7 +477,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     scale = (write_study(args.profile) if args.write_only else
-             run_study(args.profile, args.until, include_long=not args.no_long, progress=False, log=lambda m: print(m, flush=True))
+             run_study(args.profile, args.until, include_long=not args.no_long, progress=False,
+                       log=lambda m: print(m, flush=True), extended=args.extended)
              )["scale"]
     for model, row in scale["summary"].items():
         print(f"{model:22s} mAP {row['mAP_mean']:.3f} ± {row['mAP_std']:.3f} over {row['seeds']} seed(s) at "

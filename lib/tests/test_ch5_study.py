@@ -29,6 +29,20 @@ def test_book_plan_puts_the_fixed_table_first_and_every_model_and_seed_in_it():
     assert (cfg.steps, cfg.eval_every, cfg.batch_size, cfg.test_clips) == (1000, 250, 16, 150)
 
 
+def test_long_stages_the_pair_by_default_every_model_and_data_size_only_when_extended():
+    sizes = cs.study_sizes("book")
+    core, everything = cs.plan("book"), cs.plan("book", extended=True)
+    long_core = {(u.model, u.seed, u.train_clips) for u in core if u.steps == sizes["long_steps"]}
+    assert long_core == {(m, s, sizes["all_clips"]) for m in sizes["sweep_models"] for s in sizes["seeds"]}
+    assert everything[: len(core)] == core  # the optional stages only add units, after the plan's own
+    extra = everything[len(core):]
+    assert extra and all(cs.is_extended(u.stage) and u.steps == sizes["long_steps"] for u in extra)
+    assert {u.model for u in extra if u.train_clips == sizes["all_clips"]} == (
+        set(sizes["models"]) - set(sizes["sweep_models"]))
+    assert {u.train_clips for u in extra} - {sizes["all_clips"]} == set(sizes["clips"]) - {sizes["all_clips"]}
+    assert not any(cs.is_extended(u.stage) for u in core)
+
+
 def test_estimate_uses_finished_units_of_the_same_family():
     unit = cs.Unit("table", "cnn-vgg", 0, 1000, 2000)
     assert cs.estimate_seconds(unit, []) == pytest.approx(1000 * cs.SECONDS_PER_STEP["cnn-vgg"] + 4 * 10.0)
