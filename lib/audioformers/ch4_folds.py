@@ -593,6 +593,14 @@ def pipeline_table(summary: dict) -> dict:
     return {"stages": stages, "steps": steps, "folds": summary["folds"], "seeds": summary["seeds"]}
 
 
+def recorded_seconds(runs: dict[int, dict]) -> float:
+    """The training seconds the seeds' runs recorded (tokenizer, next-code model, SimCLR, and the supervised CNN
+    of every fold), summed: the tables' ``wall_time_s``, the same whether a seed ran now or was read back from
+    ``results/`` (probing and embedding, a few seconds per fold, are not counted)."""
+    return float(sum(sum(run["pretrain_log"]["seconds"].values())
+                     + sum(f.get("seconds", 0.0) for f in run["supervised"].values()) for run in runs.values()))
+
+
 def write_tables(ps: ProbeSet, cfg: FoldConfig, runs: dict[int, dict], profile: str, wall: float) -> dict:
     summary = summarise(ps, cfg, runs)
     common = dict(config={**asdict(cfg), "dataset": ps.name, "augmentations": list(AUGMENTATIONS),
@@ -664,11 +672,10 @@ def run_study(datasets: list[str] | None = None, seeds=(0, 1, 2), profile: str |
     try:
         sets = {d: load_probe_set(d, cfg) for d in (datasets or fold_datasets(profile))}
         runs: dict[str, dict[int, dict]] = {d: {} for d in sets}
-        t0 = time.perf_counter()
         for seed in seeds:
             for name, ps in sets.items():
                 runs[name][seed] = probe_seed(ps, cfg, seed, say, profile=profile if reuse_recorded else None)
-                out[name] = write_tables(ps, cfg, runs[name], profile, time.perf_counter() - t0)
+                out[name] = write_tables(ps, cfg, runs[name], profile, recorded_seconds(runs[name]))
     finally:
         torch.set_num_threads(threads)
     return out

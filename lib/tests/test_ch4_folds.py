@@ -197,7 +197,9 @@ def test_a_recorded_seed_is_reused_when_the_cache_is_purged(monkeypatch):
     for run in runs.values():
         run["pretrain_log"].update(pool={"clips": {"music": 3}}, pool_clips=3, lm_curve=[1.0], simclr_loss=[2.0],
                                    code_perplexity=5.0, cpu_seconds={"code_lm": 1.0, "simclr": 1.1})
-    ch4_folds.write_tables(ps, cfg, runs, "smoke", 1.0)
+    ch4_folds.write_tables(ps, cfg, runs, "smoke", ch4_folds.recorded_seconds(runs))
+    # the tables' wall time is the seeds' recorded training time: 2 seeds x (22 s + 6 folds x 5 s)
+    assert ch4_folds.recorded_seconds(runs) == pytest.approx(2 * (22.0 + 6 * 5.0))
     monkeypatch.setattr(ch4_folds, "pretrain", lambda *a, **k: pytest.fail("a recorded seed was pre-trained again"))
     for seed, run in runs.items():
         assert ch4_folds.probe_seed(ps, cfg, seed, profile="smoke") == json.loads(json.dumps(run))
