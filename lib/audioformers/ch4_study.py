@@ -5,6 +5,10 @@ held-out sources with the fold study's probe and pooling:
 
 * ``num_codes`` — the k-means dictionary: 16, 64, 256 and 1024 codes, and GSLM's 100 (Lakhotia et al. 2021
   used 50, 100 and 200 units) — on the seed's autoencoder: what the ``centroid`` and ``histogram`` stages keep;
+* ``pretrain_scale`` — 5x longer pre-training of the next-code model and SimCLR on the same unlabelled pool (6,000
+  and 4,125 steps at ``book``: equal wall-clock again), probed at an eighth, a quarter, a half and all of the
+  run as the fold study probes its own runs (the layer of the next-code model chosen on validation sources at
+  the last snapshot): does the ordering turn with more pre-training?
 * ``patch_frames`` — the patch length (1, 2, 4 and 8 frames of 10 ms) with its own autoencoder and 64 codes: the
   ``bottleneck``, ``centroid`` and ``histogram`` stages.
 
@@ -14,8 +18,7 @@ the background, niced, one thread::
 
     nice -n 10 python -m audioformers.ch4_study --profile book --seeds 0
 
-Longer pre-training of the next-code model and SimCLR is the fold study's ``lm_steps`` / ``simclr_steps``
-(``python -m audioformers.ch4_folds --profile book``, with a larger value through :func:`ch4_folds.fold_config`).
+The units run in the order num_codes, pretrain_scale, patch_frames (the cheapest and the most asked-for first).
 
 Notebook: chapters/04_textless_audio_lm.ipynb
 """
@@ -25,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -36,6 +39,8 @@ from .results import atomic_write_text, read_cache_json, write_results
 
 NUM_CODES = (16, 64, 100, 256, 1024)
 PATCH_FRAMES = (1, 2, 4, 8)
+PRETRAIN_SCALES = (5,)  # multiples of the fold study's lm_steps and simclr_steps (1x is the fold study itself)
+SWEEPS = ("num_codes", "pretrain_scale", "patch_frames")
 
 
 def _probe_all_folds(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dict[str, np.ndarray]) -> dict:
@@ -50,6 +55,35 @@ def _probe_all_folds(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dic
             out[m].append(r["test_accuracy"])
             chosen[m].append(r["c"])
     return {"accuracy": out, "c": chosen}
+
+
+def _probe_pretraining(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dict[str, np.ndarray],
+                       state: dict) -> dict:
+    """Probe accuracy per fold of the next-code model and SimCLR at every snapshot, as
+    :func:`ch4_folds.probe_seed` probes the fold study's runs: ``accuracy["code_lm@<step>"]`` and
+    ``accuracy["simclr@<step>"]`` (lists over folds), the next-code layer chosen per fold on validation sources
+    at the last snapshot (``layer``), and the steps (``lm_steps``, ``simclr_steps``)."""
+    lm_steps, cnn_steps = sorted(state["lm_snapshots"]), sorted(state["simclr_snapshots"])
+    out: dict[str, list[float]] = {}
+    chosen: dict[str, list[float]] = {}
+    layers_chosen = []
+    for fold in ps.folds(cfg.max_folds):
+        s = ps.split(fold)
+
+        def probe(x: np.ndarray) -> dict:
+            return probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
+                                     x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid)
+
+        last = {layer: probe(emb[f"lm_layer{layer}@{lm_steps[-1]}"]) for layer in range(cfg.lm_layers + 1)}
+        best = max(last, key=lambda layer: (last[layer]["val_accuracy"], -layer))  # on validation only
+        layers_chosen.append(best)
+        runs = {f"code_lm@{step}": (last[best] if step == lm_steps[-1] else probe(emb[f"lm_layer{best}@{step}"]))
+                for step in lm_steps}
+        runs.update({f"simclr@{step}": probe(emb[f"simclr@{step}"]) for step in cnn_steps})
+        for name, r in runs.items():
+            out.setdefault(name, []).append(r["test_accuracy"])
+            chosen.setdefault(name, []).append(r["c"])
+    return {"accuracy": out, "c": chosen, "layer": layers_chosen, "lm_steps": lm_steps, "simclr_steps": cnn_steps}
 
 
 def _pool_vectors(tok: tokenizer.Tokenizer, pool: np.ndarray) -> np.ndarray:
@@ -81,6 +115,19 @@ def unit(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, sweep: str, value: i
         centres = tokenizer.kmeans_sklearn(sample, value, seed=seed, n_init=1)
         emb, codes = _code_representations(tok, ps, centres)
         emb.pop("bottleneck")  # the same for every K: in the fold study's table
+    elif sweep == "pretrain_scale":
+        longer = replace(cfg, lm_steps=cfg.lm_steps * value, simclr_steps=cfg.simclr_steps * value)
+        state = ch4_folds.pretrain(longer, seed, say)
+        emb = ch4_folds.pool_embeddings(ps, longer, seed, state)
+        result = {"sweep": sweep, "value": value, "seed": seed, **_probe_pretraining(ps, longer, emb, state),
+                  "code_perplexity": state["log"]["code_perplexity"], "pretrain_seconds": state["log"]["seconds"],
+                  "pretrain_cpu_seconds": state["log"]["cpu_seconds"],
+                  "simclr_loss_last": float(np.mean(state["log"]["simclr_loss"][-10:])),
+                  "seconds": time.perf_counter() - t}
+        atomic_write_text(path, json.dumps(result))
+        say(f"[study {ps.name} {sweep}={value} seed {seed}] {result['seconds']:.0f}s  " + "  ".join(
+            f"{m} {np.mean(v):.3f}" for m, v in result["accuracy"].items()))
+        return result
     elif sweep == "patch_frames":
         from .textless import StudyConfig, build_tokenizer
 
@@ -90,7 +137,7 @@ def unit(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, sweep: str, value: i
         tok, _ = build_tokenizer(pool, scfg, seed)
         emb, codes = _code_representations(tok, ps, tok.centres)
     else:
-        raise ValueError(f"sweep must be 'num_codes' or 'patch_frames', got {sweep!r}")
+        raise ValueError(f"sweep must be one of {', '.join(SWEEPS)}, got {sweep!r}")
     _, perplexity = tokenizer.code_usage(codes, int(codes.max()) + 1)
     result = {"sweep": sweep, "value": value, "seed": seed, **_probe_all_folds(ps, cfg, emb),
               "code_perplexity": perplexity, "seconds": time.perf_counter() - t}
@@ -125,7 +172,7 @@ def summarise(units: list[dict]) -> dict:
 
 
 def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None, num_codes=NUM_CODES,
-              patch_frames=PATCH_FRAMES, say=print) -> dict:
+              patch_frames=PATCH_FRAMES, say=print, pretrain_scales=PRETRAIN_SCALES) -> dict:
     profile = validate_profile(profile or get_profile())
     cfg = ch4_folds.fold_config(profile)
     dataset = dataset or ch4_folds.fold_datasets(profile)[0]
@@ -134,7 +181,8 @@ def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None
     try:
         ps = ch4_folds.load_probe_set(dataset, cfg)
         units, t0 = [], time.perf_counter()
-        plan = [("num_codes", k) for k in num_codes] + [("patch_frames", p) for p in patch_frames]
+        plan = ([("num_codes", k) for k in num_codes] + [("pretrain_scale", m) for m in pretrain_scales]
+                + [("patch_frames", p) for p in patch_frames])
         summary = {}
         for seed in seeds:
             for sweep, value in plan:
@@ -144,6 +192,13 @@ def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None
                               {"sweeps": summary, "num_codes": sorted({u["value"] for u in units
                                                                        if u["sweep"] == "num_codes"}),
                                "patch_frames": sorted({u["value"] for u in units if u["sweep"] == "patch_frames"}),
+                               "pretrain_scale": {str(u["value"]): {"lm_steps": u["lm_steps"],
+                                                                    "simclr_steps": u["simclr_steps"],
+                                                                    "layer": u["layer"],
+                                                                    "pretrain_seconds": u["pretrain_seconds"],
+                                                                    "pretrain_cpu_seconds": u["pretrain_cpu_seconds"],
+                                                                    "simclr_loss_last": u["simclr_loss_last"]}
+                                                  for u in units if u["sweep"] == "pretrain_scale"},
                                "folds": len(ps.folds(cfg.max_folds)), "units_done": len(units),
                                "units_planned": len(plan) * len(seeds),
                                "gslm_units": [50, 100, 200], "pretrain_steps": {"code_lm": cfg.lm_steps,
@@ -181,6 +236,74 @@ def plot_sweeps(axes, metrics: dict, chance: float | None = None):
     return axes
 
 
+def pretraining_points(study: dict, probe_table: dict, seed: int = 0) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """Per model (``code_lm``, ``simclr``): ``[(pre-training steps, accuracy per fold)]`` of one seed, from the fold
+    study's own run (``probe_table``: 1x) and the study's longer runs (``pretrain_scale``), sorted by steps."""
+    seeds = probe_table["seeds"]
+    out: dict[str, list[tuple[int, np.ndarray]]] = {"code_lm": [], "simclr": []}
+    if seed in seeds:
+        for model in out:
+            curve = probe_table["curves"][model]
+            for step, acc in zip(curve["pretrain_steps"], curve["accuracy"]):
+                out[model].append((int(step), np.array([a[seeds.index(seed)] for a in acc], dtype=float)))
+    for row in study.get("sweeps", {}).get("pretrain_scale", {}).values():
+        for name, per_fold in row["per_fold"].items():
+            model, step = name.split("@")
+            out[model].append((int(step), np.array(per_fold, dtype=float).mean(axis=1)))  # mean over the seeds
+    return {m: sorted(v, key=lambda x: x[0]) for m, v in out.items()}
+
+
+def plot_pretraining(ax, study: dict, probe_table: dict, chance: float | None = None):
+    """Probe accuracy against pre-training steps, the fold study's runs (up to 1x) and the longer runs together
+    (seed 0; 95% t interval over folds)."""
+    from scipy import stats
+
+    for model, color, label in (("code_lm", "tab:blue", "next-code model"), ("simclr", "tab:orange", "SimCLR")):
+        points = pretraining_points(study, probe_table)[model]
+        if not points:
+            continue
+        steps = np.array([p[0] for p in points], dtype=float)
+        acc = np.stack([p[1] for p in points])  # (points, folds)
+        n = acc.shape[1]
+        half = stats.t.ppf(0.975, n - 1) * acc.std(1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(len(steps))
+        ax.errorbar(steps, acc.mean(1), yerr=half, fmt="o-", color=color, capsize=3, label=label)
+    if chance is not None:
+        ax.axhline(chance, color="k", ls=":", lw=0.8, label="chance")
+    ax.set(xscale="log", xlabel="pre-training steps (seed 0)", ylabel="probe test accuracy",
+           title="probe accuracy vs pre-training, 1x and longer runs")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def pretraining_lines(study: dict, probe_table: dict) -> list[str]:
+    """Paired over folds (seed 0): each model's longest run against its 1x run, and next-code − SimCLR at the
+    longest runs -- does the ordering turn with more pre-training? Empty when the longer runs are missing."""
+    from . import evidence
+
+    rows = study.get("sweeps", {}).get("pretrain_scale", {})
+    if not rows or 0 not in probe_table["seeds"]:
+        return []
+    seed = probe_table["seeds"].index(0)
+    base = {m: (probe_table["curves"][m]["pretrain_steps"][-1],
+                np.array([a[seed] for a in probe_table["curves"][m]["accuracy"][-1]], dtype=float))
+            for m in ("code_lm", "simclr")}
+    lines = []
+    for scale in sorted(rows, key=int):
+        longest = {}
+        for m in ("code_lm", "simclr"):
+            name = max((k for k in rows[scale]["per_fold"] if k.startswith(m + "@")), key=lambda k: int(k.split("@")[1]))
+            longest[m] = (int(name.split("@")[1]), np.array(rows[scale]["per_fold"][name], dtype=float).mean(axis=1))
+            a, b = longest[m][1][:, None], base[m][1][:, None]
+            comp = evidence.compare(a, b, names=(f"{m} at {longest[m][0]} steps", f"{m} at {base[m][0]} steps"),
+                                    folds=True)
+            lines.append(comp.line(scale=100, digits=1, unit=" pts"))
+        comp = evidence.compare(longest["code_lm"][1][:, None], longest["simclr"][1][:, None],
+                                names=(f"code_lm at {longest['code_lm'][0]} steps",
+                                       f"simclr at {longest['simclr'][0]} steps"), folds=True)
+        lines.append(comp.line(scale=100, digits=1, unit=" pts"))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Chapter 4's study: number of codes and patch length")
     parser.add_argument("--profile", default=None)
@@ -188,8 +311,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--num-codes", type=int, nargs="+", default=list(NUM_CODES))
     parser.add_argument("--patch-frames", type=int, nargs="+", default=list(PATCH_FRAMES))
+    parser.add_argument("--pretrain-scales", type=int, nargs="*", default=list(PRETRAIN_SCALES),
+                        help="multiples of the fold study's pre-training steps (none: skip)")
     args = parser.parse_args(argv)
-    summary = run_study(args.dataset, args.seeds, args.profile, args.num_codes, args.patch_frames)
+    if any(m < 1 for m in args.pretrain_scales):
+        parser.error(f"--pretrain-scales must be at least 1, got {args.pretrain_scales}")
+    summary = run_study(args.dataset, args.seeds, args.profile, args.num_codes, args.patch_frames,
+                        pretrain_scales=args.pretrain_scales)
     for sweep, rows in summary.items():
         for value, row in rows.items():
             print(f"{sweep}={value}: " + "  ".join(f"{m} {row['mean'][m]:.3f} [{row['ci_low'][m]:.3f}, "

@@ -209,3 +209,51 @@ def test_a_recorded_seed_is_reused_when_the_cache_is_purged(monkeypatch):
     assert ch4_folds.recorded_seed(ps, cfg, 2, "smoke") is None  # a seed never run
     with pytest.raises(pytest.fail.Exception, match="pre-trained again"):
         ch4_folds.probe_seed(ps, other, 0, profile="smoke")
+
+
+def test_longer_pretraining_joins_the_fold_studys_curve_and_is_compared_paired_over_folds():
+    from audioformers import ch4_study
+
+    folds = 6
+    fold_effect = np.linspace(-0.05, 0.05, folds)
+    # the fold study: seeds 0 and 1, snapshots at 2 and 4 steps; accuracy[step][fold][seed]
+    table = {"seeds": [0, 1], "curves": {
+        m: {"pretrain_steps": [2, 4], "accuracy": [[[base + d + f, base + d + f + 0.5] for f in fold_effect]
+                                                    for d in (0.0, 0.02)]}
+        for m, base in (("code_lm", 0.30), ("simclr", 0.40))}}
+    # the 5x run of seed 0: snapshots at 10 and 20 steps; the next-code model gains 10 points, SimCLR nothing
+    units = [{"sweep": "pretrain_scale", "value": 5, "seed": 0, "code_perplexity": 9.0,
+              "accuracy": {"code_lm@10": list(0.40 + fold_effect), "code_lm@20": list(0.42 + fold_effect),
+                           "simclr@10": list(0.42 + fold_effect), "simclr@20": list(0.42 + fold_effect + 0.001 * np.arange(folds))}}]
+    study = {"sweeps": ch4_study.summarise(units)}
+    points = ch4_study.pretraining_points(study, table)
+    assert [p[0] for p in points["code_lm"]] == [2, 4, 10, 20]
+    np.testing.assert_allclose(points["code_lm"][1][1], 0.32 + fold_effect)  # seed 0 only, not seed 1's +0.5
+    lines = ch4_study.pretraining_lines(study, table)
+    assert len(lines) == 3
+    assert lines[0].startswith("code_lm at 20 steps − code_lm at 4 steps = +10.0 pts") and "reproduced" in lines[0]
+    assert "simclr at 20 steps − simclr at 4 steps" in lines[1] and "reproduced" in lines[1]
+    assert lines[2].startswith("code_lm at 20 steps − simclr at 20 steps") and "inconclusive" not in lines[2]
+    assert ch4_study.pretraining_lines({"sweeps": {}}, table) == []
+
+
+def test_the_longer_pretraining_unit_runs_at_smoke_and_is_cached(tmp_path, monkeypatch):
+    """The study's pretrain_scale unit on real clips at smoke: snapshots at the multiplied steps, the same
+    probe protocol (accuracy per fold at every snapshot), and a second call read from the cache."""
+    from audioformers import ch4_study, data
+
+    if not data.is_complete("instruments-mini"):
+        pytest.skip("the offline dataset instruments-mini is not built here")
+    monkeypatch.setattr(ch4_folds, "cache_dir", lambda: tmp_path)
+    cfg = ch4_folds.fold_config("smoke", kmeans_vectors=500, max_folds=2)
+    ps = ch4_folds.load_probe_set("instruments-mini", cfg)
+    out = ch4_study.unit(ps, cfg, "pretrain_scale", 2, 0, say=lambda *a: None)
+    assert out["lm_steps"][-1] == 2 * cfg.lm_steps and out["simclr_steps"][-1] == 2 * cfg.simclr_steps
+    assert set(out["accuracy"]) == ({f"code_lm@{s}" for s in out["lm_steps"]}
+                                    | {f"simclr@{s}" for s in out["simclr_steps"]})
+    assert all(len(v) == 2 and all(0.0 <= a <= 1.0 for a in v) for v in out["accuracy"].values())
+    assert len(out["layer"]) == 2 and all(0 <= layer <= cfg.lm_layers for layer in out["layer"])
+    monkeypatch.setattr(ch4_folds, "pretrain", lambda *a, **k: pytest.fail("the cached unit was trained again"))
+    assert ch4_study.unit(ps, cfg, "pretrain_scale", 2, 0, say=lambda *a: None) == out
+    with pytest.raises(ValueError, match="sweep must be one of"):
+        ch4_study.unit(ps, cfg, "pretraining", 2, 0)
