@@ -501,11 +501,27 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
                          if c.verdict == ev.INCONCLUSIVE and c.interval.method.startswith("t interval")), "")
             take = take or "more test sources (folds over held-out sources) than the current split holds"
         else:
-            take = ("no pre-training study in results/ch4 yet: the budget at which the ordering could turn is not "
-                    "measured" if not study else "see chapter 4's pre-training study")
+            longer = _ch4_longer_pretraining(profile, directory)
+            take = (longer or "no pre-training study in results/ch4 yet: the budget at which the ordering could "
+                    "turn is not measured" if not study else longer or "see chapter 4's pre-training curves")
         return Measured("; ".join(texts), verdict, " | ".join(notes), take, device, seconds, tuple(comps))
 
     return measure
+
+
+def _ch4_longer_pretraining(profile: str, directory: Path) -> str:
+    """The chapter-4 study's 5x pre-training, paired over folds (seed 0), per dataset it ran on; '' if none."""
+    from . import ch4_study
+
+    texts = []
+    for dataset in _PROBE_DATASETS:
+        study = _load(directory, "ch4", f"study-{dataset}", profile)
+        table = _load(directory, "ch4", f"probe-table-{dataset}", profile)
+        if study and table:
+            lines = ch4_study.pretraining_lines(study["metrics"], table["metrics"])
+            if lines:
+                texts.append(f"{dataset}, longer pre-training (seed 0, paired over folds): " + "; ".join(lines))
+    return " | ".join(texts)
 
 
 def _ch4_codes(profile: str, directory: Path) -> Measured:
