@@ -7,6 +7,7 @@ files, written by the cell or command-line run that computed it.
 from __future__ import annotations
 
 import json
+import sys
 import math
 import os
 import platform
@@ -150,6 +151,15 @@ def _rebuild_hint(chapter: str, profile: str) -> str:
     return "rerun the code that wrote it"
 
 
+def _is_rank_zero() -> bool:
+    """False only in a process of an initialised torch.distributed group whose rank is not 0 (torch is not
+    imported for this: a process that never loaded torch.distributed has no group)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return True
+    return dist.get_rank() == 0
+
+
 def write_results(
     chapter: str,
     name: str,
@@ -162,11 +172,17 @@ def write_results(
     profile: str | None = None,
     directory: Path | None = None,
 ) -> Path:
-    """Write one result file atomically and return its path."""
+    """Write one result file atomically and return its path.
+
+    Under ``torchrun`` only rank 0 writes (every rank computes the same metrics on identical weights); the
+    other ranks get the path without touching the file, so no two processes replace it at once."""
     for label, text in (("chapter", chapter), ("name", name)):
         if not text or "/" in text or "\\" in text or text.startswith("."):
             raise ValueError(f"{label} must be a plain non-empty name, got {text!r}")
     profile = validate_profile(profile) if profile is not None else get_profile()
+    folder = (directory or results_dir()) / chapter
+    if not _is_rank_zero():
+        return folder / f"{name}.{profile}.json"
     record = {
         "chapter": chapter,
         "name": name,
@@ -180,7 +196,6 @@ def write_results(
         "wall_time_s": wall_time_s,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    folder = (directory or results_dir()) / chapter
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.{profile}.json"
     return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from pathlib import Path
 
 import pytest
 import torch
@@ -143,3 +144,25 @@ def test_average_gradients_and_gathering_are_no_ops_in_one_process():
     assert all(torch.equal(a, p.grad) for a, p in zip(before, model.parameters()))
     x = torch.randn(4, 3)
     assert dd.gather_batch(x, dd.DistInfo()) is x and dd.global_loss(x.sum(), dd.DistInfo()).item() == x.sum().item()
+
+
+def _results_worker(rank: int, world_size: int, port: int, folder: str) -> None:
+    from audioformers.results import write_results
+
+    with _rank(rank, world_size, port) as info:
+        path = write_results("chx", "ranks", {"rank": rank}, profile="smoke", directory=Path(folder))
+        dd.barrier(info)
+        with open(os.path.join(folder, f"path{rank}.txt"), "w") as handle:
+            handle.write(str(path))
+
+
+def test_only_rank_zero_writes_results_in_a_gloo_group(tmp_path):
+    """Under torchrun every rank computes the metrics; one file is written, by rank 0, and every rank is
+    told its path."""
+    import json
+
+    mp.spawn(_results_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    written = tmp_path / "chx" / "ranks.smoke.json"
+    assert json.loads(written.read_text())["metrics"] == {"rank": 0}
+    assert {(tmp_path / f"path{r}.txt").read_text() for r in (0, 1)} == {str(written)}
+    assert sorted(p.name for p in (tmp_path / "chx").iterdir()) == ["ranks.smoke.json"]  # no temporary left
