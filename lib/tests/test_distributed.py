@@ -150,8 +150,10 @@ def _results_worker(rank: int, world_size: int, port: int, folder: str) -> None:
     from audioformers.results import write_results
 
     with _rank(rank, world_size, port) as info:
-        path = write_results("chx", "ranks", {"rank": rank}, profile="smoke", directory=Path(folder))
-        dd.barrier(info)
+        for turn in range(world_size):  # rank 0 first, then the others: a later write would replace rank 0's
+            if turn == rank:
+                path = write_results("chx", "ranks", {"rank": rank}, profile="smoke", directory=Path(folder))
+            dd.barrier(info)
         with open(os.path.join(folder, f"path{rank}.txt"), "w") as handle:
             handle.write(str(path))
 
