@@ -76,7 +76,7 @@ def study_sizes(profile: str | None = None) -> dict[str, Any]:
     }
 
 
-EXTENDED = ("other models", "less data")  # the long stages run only with --extended (see :func:`plan`)
+EXTENDED = ("other transformers", "other CNNs", "less data")  # long stages run only with --extended (:func:`plan`)
 
 
 def is_extended(stage: str) -> bool:
@@ -89,8 +89,9 @@ def plan(profile: str | None = None, extended: bool = False) -> list[Unit]:
 
     The study's question for longer training -- does the transformer-CNN gap close with steps? -- is answered
     by the pair of the data sweep (the transformer with average pooling and the VGG-like CNN) at
-    ``long_steps`` with every seed: that stage is part of the plan. The other models and the smaller training
-    sets at ``long_steps`` (about four more hours of one core at ``book``) are optional: ``extended=True``
+    ``long_steps`` with every seed: that stage is part of the plan. The other models (the transformers first:
+    Haar pooling and the DFT front end against average pooling; then the ResNet) and the smaller training sets
+    at ``long_steps`` (about three more hours of one core at ``book``) are optional: ``extended=True``
     (``--extended`` on the command line) adds them after it.
     """
     s = study_sizes(profile)
@@ -106,9 +107,14 @@ def plan(profile: str | None = None, extended: bool = False) -> list[Unit]:
         ("table, ResNet", [m for m in models if m == "cnn-resnet"], steps, [everything]),
     ]
     if long != steps:  # the pair that answers "does the gap close with steps?" first, then the other models
+        others = [m for m in models if m not in sweep]
         stages += [(f"{long} steps", sweep, long, [everything]),
-                   (f"{long} steps, other models", [m for m in models if m not in sweep], long, [everything]),
+                   (f"{long} steps, other transformers", [m for m in others if m.startswith("transformer")], long,
+                    [everything]),
+                   (f"{long} steps, other CNNs", [m for m in others if not m.startswith("transformer")], long,
+                    [everything]),
                    (f"{long} steps, less data", sweep, long, fewer)]
+        stages = [st for st in stages if st[1]]
     if not extended:
         stages = [st for st in stages if not is_extended(st[0])]
     units: list[Unit] = []
