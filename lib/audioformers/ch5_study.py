@@ -327,6 +327,13 @@ def summarise_study(rows: list[dict[str, Any]], profile: str | None = None) -> d
             cell["seed"].append(r["seed"]), cell["map"].append(r["map"])
     tf, cnn = s["sweep_models"]
     budgets = sorted({r["steps"] for r in rows if r["train_clips"] == everything})
+    long_steps = s["long_steps"]
+    long_table = _select(rows, long_steps, everything) if long_steps != steps else []
+    long_models = [m for m in s["models"] if any(r["model"] == m for r in long_table)]
+    long_pairs = [(a, b) for a, b in ([(m, "transformer-average") for m in long_models if m.startswith("transformer")
+                                       and m != "transformer-average"]
+                                      + [(t, c) for t in long_models if t.startswith("transformer")
+                                         for c in long_models if c.startswith("cnn")])]
     return {
         "rule": (f"The table is read at {steps:,} steps on all {everything:,} training clips for every model and seed: "
                  "a step count fixed in audioformers.ch5_study.study_sizes before any unit of the study ran."),
@@ -336,6 +343,9 @@ def summarise_study(rows: list[dict[str, Any]], profile: str | None = None) -> d
         "summary": se.summarise([{**r, "mAP": r["map"], "config": {"model": r["model"], "steps": r["steps"]}}
                                  for r in table]) if table else {},
         "comparisons": se.paired_comparisons(table, pairs) if table else [],
+        # the same pairs at the long step count, over the seeds both models have there (the table is the rule's)
+        "long_steps": long_steps,
+        "comparisons_long": se.paired_comparisons(long_table, long_pairs) if long_table else [],
         "by_steps": by_steps, "by_clips": by_clips,
         "gap_by_steps": gap_trend(rows, tf, cnn, [(b, everything) for b in budgets]),
         "gap_by_clips": gap_trend(rows, tf, cnn, [(steps, c) for c in sorted(s["clips"])]),

@@ -152,3 +152,20 @@ def test_deadline_stops_before_a_unit_that_would_not_finish(monkeypatch):
     soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
     cs.run_study("smoke", until=soon, log=messages.append)
     assert len(messages) == 1 and messages[0].startswith("stopping before") and "resume with" in messages[0]
+
+
+def test_long_step_comparisons_pair_the_models_that_reached_the_long_step_count():
+    sizes = cs.study_sizes("book")
+    long, everything = sizes["long_steps"], sizes["all_clips"]
+    rows = [{"stage": "5000 steps", "model": m, "seed": seed, "steps": long, "train_clips": everything,
+             "map": base + 0.01 * seed, "per_source": {f"s{i}": base + 0.01 * seed + 0.002 * i for i in range(4)},
+             "train_seconds": 1.0}
+            for m, base in (("transformer-average", 0.40), ("cnn-vgg", 0.50), ("transformer-haar", 0.41))
+            for seed in (0, 1)]
+    out = cs.summarise_study(rows, "book")
+    pairs = {(c["a"], c["b"]): c for c in out["comparisons_long"]}
+    assert set(pairs) == {("transformer-haar", "transformer-average"), ("transformer-average", "cnn-vgg"),
+                          ("transformer-haar", "cnn-vgg")}
+    assert pairs[("transformer-average", "cnn-vgg")]["difference"] == pytest.approx(-0.10)
+    assert pairs[("transformer-average", "cnn-vgg")]["verdict"] == "reversed"
+    assert out["comparisons"] == [] and out["long_steps"] == long  # nothing at the table's step count
