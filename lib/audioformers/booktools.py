@@ -215,8 +215,9 @@ def chapter_costs(chapter: str, root: Path | None = None) -> str:
 
     smoke: ``results/bench.json``'s timed smoke run. book: the wall time of the run that made the committed
     outputs (the notebook's provenance cell); when that run reloaded its training runs from the cache in
-    ``results/`` (its time is shorter than theirs), the cost without the cache (a fresh Colab runtime) is its time
-    plus the recorded runs' ``wall_time_s``. paper: measured once a run at that profile is committed.
+    ``results/`` (its time is shorter than theirs), a fresh Colab runtime reloads them too (``results/`` is part of
+    the book), so the cost is the notebook's own time and a note says what it reloads. paper: measured once a run
+    at that profile is committed.
     Lines are at most :data:`COST_WIDTH` characters, so that the book shows them without scrolling.
     """
     import json
@@ -241,14 +242,12 @@ def chapter_costs(chapter: str, root: Path | None = None) -> str:
     if info.get("profile") and "wall_time_s" in info:
         own = float(info["wall_time_s"])
         runs = training_seconds(root / "results", int(chapter[:2]), info["profile"]) if chapter[:2].isdigit() else None
-        if runs and own < runs:  # the committed run reloaded its training runs from results/
-            cold = own + runs
-            notes.append(f"{info['profile']}: about {_minutes(own)} for the notebook with the cache in results/, plus "
-                         f"{_minutes(runs)} of recorded training runs, which a fresh runtime repeats.")
-        else:
-            cold = own
-            if runs and runs >= 1:
-                notes.append(f"{info['profile']}: {_minutes(runs)} of it training runs, which results/ caches for later runs.")
+        cold = own  # the committed run started from an empty model cache; results/ travels with the book
+        if runs and own < runs:  # the notebook reloads the recorded runs and studies from results/
+            notes.append(f"{info['profile']}: the notebook reloads {_minutes(runs)} of recorded runs and studies "
+                         f"from results/ rather than repeating them (python -m audioformers.reproduce reruns them).")
+        elif runs and runs >= 1:
+            notes.append(f"{info['profile']}: {_minutes(runs)} of it training runs, recorded in results/.")
         rows.append((info["profile"], _minutes(cold), info.get("device", "?")))
         if info["profile"] == "book":
             cold_text = f"{_minutes(cold)} measured on {info.get('device', '?')}"

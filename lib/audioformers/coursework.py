@@ -256,15 +256,16 @@ def provenance_of(path: Path | str) -> dict[str, str]:
 
 
 def training_seconds(results_dir: Path | str, chapter: int, profile: str = "book") -> float | None:
-    """Sum of ``wall_time_s`` over ``results/ch<chapter>/*.<profile>.json``: the time the chapter's runs took
-    from scratch (the notebook itself reloads them from the cache), or ``None`` if none recorded one."""
+    """Sum of ``wall_time_s`` over ``results/ch<chapter>/*.<profile>.json``: the time the chapter's recorded runs
+    and command-line studies took (the notebook reloads them from ``results/``), or ``None`` if none recorded one.
+    A run that writes several files records the same wall time in each: equal values are counted once."""
     import json
 
-    times = []
+    times = set()
     for path in sorted(Path(results_dir, f"ch{chapter}").glob(f"*.{profile}.json")):
         value = json.loads(path.read_text()).get("wall_time_s")
         if isinstance(value, (int, float)):
-            times.append(float(value))
+            times.add(float(value))
     return sum(times) if times else None
 
 
@@ -586,21 +587,21 @@ def _minutes(seconds: float) -> str:
 
 
 def teacher_timing_table(notebooks: Iterable[Path | str], results_dir: Path | str = "results") -> str:
-    """Per chapter, in minutes: the committed run of the notebook, its training runs in ``results_dir``, and what
-    a fresh runtime needs (the two together when the committed run reloaded its models from the cache)."""
-    rows = ["| chapter | profile, device | notebook as committed (min) | training runs (min) | fresh runtime (min) |",
-            "|---|---|---|---|---|"]
+    """Per chapter, in minutes: the committed run of the notebook and the runs and studies recorded in
+    ``results_dir``, which the notebook reloads rather than repeats (what a fresh runtime needs is the
+    notebook's own time: the committed runs were made with an empty model cache where it matters)."""
+    rows = ["| chapter | profile, device | notebook as committed (min) | recorded runs and studies, reloaded (min) |",
+            "|---|---|---|---|"]
     for path in map(Path, notebooks):
         info = provenance_of(path)
         if "wall_time_s" not in info:
-            rows.append(f"| {path.stem} | not recorded | - | - | - |")
+            rows.append(f"| {path.stem} | not recorded | - | - |")
             continue
         own = float(info["wall_time_s"])
         chapter = path.stem.split("_", 1)[0]
         runs = training_seconds(results_dir, int(chapter), info.get("profile", "book")) if chapter.isdigit() else None
-        fresh = own + runs if runs and own < 0.5 * runs else own  # the committed run reloaded its models
         rows.append(f"| {path.stem} | {info.get('profile', '?')}, {info.get('device', '?')} | {_minutes(own)} | "
-                    f"{_minutes(runs) if runs else 'none'} | {_minutes(fresh)} |")
+                    f"{_minutes(runs) if runs else 'none'} |")
     return "\n".join(rows) + "\n"
 
 
