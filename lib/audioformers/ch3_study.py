@@ -622,10 +622,12 @@ def compute_frontier(by_size: dict[str, dict[str, Any]]) -> dict[str, list]:
     return out
 
 
-def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.ExperimentConfig, budgets: list[int],
-                  chosen_lr: dict[str, float], resamples: int = 200,
-                  lr_tuning: dict[str, dict[str, Any]] | None = None,
-                  units: dict[str, dict[str, Any]] | None = None) -> None:
+def scaling_metrics(runs: dict[str, dict[str, Any]], chosen_lr: dict[str, float], resamples: int = 200,
+                    lr_tuning: dict[str, dict[str, Any]] | None = None,
+                    units: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The scaling record's metrics from the finished runs (``runs[family][size]``): per family its
+    compute-efficient frontier and the power law fitted to it (every point pooled as ``all_points``), one learning
+    curve per family for the report, and the crossover of the two frontiers' fits."""
     metrics: dict[str, Any] = {"families": {}, "sizes_done": {f: list(r) for f, r in runs.items()},
                                "lr_tuning": lr_tuning or {}, "units": units or {}}
     pooled = {}
@@ -652,6 +654,14 @@ def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.Expe
         metrics["crossover"] = {"text": cross.text("FLOPs of training compute"), "median": cross.median,
                                 "low": cross.low, "high": cross.high, "fraction": cross.fraction,
                                 "horizon": cross.horizon, "x_last": cross.x_last}
+    return metrics
+
+
+def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.ExperimentConfig, budgets: list[int],
+                  chosen_lr: dict[str, float], resamples: int = 200,
+                  lr_tuning: dict[str, dict[str, Any]] | None = None,
+                  units: dict[str, dict[str, Any]] | None = None) -> None:
+    metrics = scaling_metrics(runs, chosen_lr, resamples, lr_tuning, units)
     write_results(CHAPTER, "scaling", metrics, config={**asdict(config), "budgets_steps": budgets,
                   "sizes": SIZES, "schedule": "warm-up, stable, linear decay over the last 20% of each budget",
                   "compute": "6 x parameters x training tokens", "seed": 0,
@@ -661,6 +671,83 @@ def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.Expe
                   "lr_extensions_past_a_winning_edge": SCALING_LR_EXTENSIONS[profile],
                   "machine": "one torch thread on a shared 2-core machine (train_seconds are not benchmarks)"},
                   profile=profile)
+
+
+def load_scaling(profile: str, resamples: int = 200) -> dict[str, Any] | None:
+    """The stored scaling record (``None`` if the study has not run at this profile).
+
+    A record written before the frontier fit (a family without ``frontier``) is refitted here from its stored runs,
+    in memory, with ``refitted_on_load`` set, so a reader never mixes an old record's fits with today's figure."""
+    stored = load_stored("scaling", profile)
+    if stored is None:
+        return None
+    families = stored["metrics"].get("families", {})
+    if all("frontier" in f for f in families.values()):
+        return stored
+    runs = {family: f.get("runs", {}) for family, f in families.items()}
+    chosen = {family: f.get("comparison_lr", float("nan")) for family, f in families.items()}
+    metrics = scaling_metrics(runs, chosen, resamples, stored["metrics"].get("lr_tuning"),
+                              stored["metrics"].get("units"))
+    return {**stored, "metrics": {**metrics, "refitted_on_load": True}}
+
+
+def scaling_lines(metrics: dict[str, Any]) -> list[str]:
+    """What the scaling record says, a line each: the rates tried at the smallest size and the one kept, each
+    family's frontier fit (with every point pooled beside it), and the crossover."""
+    lines = []
+    for family, tuned in metrics.get("lr_tuning", {}).items():
+        tried = ", ".join(f"{float(lr):.2g}: {bits:.3f}" for lr, bits in tuned["validation_bits_at_largest_budget"].items())
+        extra = (f" (extended past a winning edge: {', '.join(f'{lr:.2g}' for lr in tuned['extended_past_edge'])})"
+                 if tuned.get("extended_past_edge") else "")
+        edge = ""
+        if "edge_of_grid" in tuned:
+            edge = ", still at an edge of the rates tried" if tuned["edge_of_grid"] else ", interior"
+        lines.append(f"{family}: smallest size tried at {tried} (validation bits at the largest budget){extra} "
+                     f"-> {tuned['lr_small']:.2g}{edge}")
+    for family, fit in metrics.get("families", {}).items():
+        if "exponent" not in fit:
+            continue
+        lo, hi = fit["exponent_interval"]
+        rates = ", ".join(f"{size} {lr:.2g}" for size, lr in fit["chosen_lr"].items())
+        pooled = fit.get("all_points", {})
+        lines.append(f"{family:<12} frontier: exponent {fit['exponent']:.2f} (90% bootstrap {lo:.2f}–{hi:.2f}), floor "
+                     f"{fit['floor']:.2f} bits, from {fit['points']} points; learning rates: {rates}"
+                     + (f"; every point pooled instead: exponent {pooled['exponent']:.2f}, floor {pooled['floor']:.2f}"
+                        if pooled else ""))
+    if "crossover" in metrics:
+        lines.append("transformer vs WaveNet: " + metrics["crossover"]["text"])
+    return lines
+
+
+SCALING_COLOURS = {"transformer": "tab:orange", "wavenet": "tab:blue"}
+
+
+def plot_scaling(metrics: dict[str, Any], ax: Any = None) -> Any:
+    """Held-out bits against training compute: each family's sizes (lighter = smaller), its compute-efficient
+    frontier (a wide step) and the power law fitted to the frontier (dashed, drawn to 100x its reference compute).
+    Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    order = ("small", "medium", "large")
+    for family, fit in metrics.get("families", {}).items():
+        colour = SCALING_COLOURS.get(family, "tab:gray")
+        for size, run in fit.get("runs", {}).items():
+            shade = 0.4 + 0.2 * order.index(size) if size in order else 0.6
+            ax.plot(run["compute"], run["bits_per_sample"], "o-", color=colour, alpha=shade,
+                    label=f"{family} {size} ({run['parameters']:,})")
+        if "frontier" in fit:
+            ax.step(fit["frontier"]["compute"], fit["frontier"]["bits_per_sample"], where="post", color=colour, lw=4,
+                    alpha=0.25, label=f"{family}: compute-efficient frontier")
+        if "exponent" in fit:
+            x = np.logspace(np.log10(min(fit["frontier"]["compute"])), np.log10(100 * fit["x_ref"]), 100)
+            ax.plot(x, fit["floor"] + fit["scale"] * (x / fit["x_ref"]) ** -fit["exponent"], "--", color=colour,
+                    label=f"{family}: fit to the frontier")
+    ax.set(xscale="log", xlabel="training compute (6 × parameters × tokens, FLOPs)", ylabel="held-out bits per sample",
+           title="music: scaling of both families (dashed: power law with a floor fitted to the frontier)")
+    ax.legend(fontsize=7)
+    return ax
 
 
 def forget(profile: str, parts: list[str], seeds: list[int], domains: list[str]) -> None:

@@ -264,3 +264,73 @@ def test_trained_model_is_the_comparisons_model(monkeypatch, tmp_path):
     again = cs.trained_model("smoke", "transformer")  # from the disk cache
     for (k, a), (_, b) in zip(first.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+def _scaling_runs() -> dict:
+    """Two families, two sizes each, with compute, bits and what a finished unit stores."""
+    def run(compute, bits, lr, params):
+        return {"compute": compute, "bits_per_sample": bits, "tokens": [c / (6 * params) for c in compute],
+                "lr": lr, "parameters": params, "train_seconds": 1.0, "steps": list(range(1, len(compute) + 1))}
+    return {"transformer": {"small": run([1e9, 2e9, 4e9, 8e9], [6.0, 5.6, 5.4, 5.3], 2e-3, 1000),
+                            "medium": run([4e9, 8e9, 16e9, 32e9], [6.1, 5.5, 5.1, 4.9], 1e-3, 4000)},
+            "wavenet": {"small": run([1e9, 2e9, 4e9, 8e9], [5.8, 5.5, 5.35, 5.3], 4e-3, 1000),
+                        "medium": run([4e9, 8e9, 16e9, 32e9], [5.9, 5.4, 5.2, 5.15], 2e-3, 4000)}}
+
+
+def test_load_scaling_refits_a_record_written_before_the_frontier_fit(monkeypatch, tmp_path):
+    """An old record (families without ``frontier``) is refitted from its runs in memory, never read as current;
+    a current record comes back as stored; a missing one is None."""
+    from audioformers.results import write_results
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    assert cs.load_scaling("smoke") is None
+    runs = _scaling_runs()
+    old = {"families": {f: {"runs": r, "comparison_lr": 1e-3, "exponent": 9.9} for f, r in runs.items()},
+           "lr_tuning": {}, "units": {}}
+    write_results("ch3", "scaling", old, profile="smoke")
+    before = (tmp_path / "ch3" / "scaling.smoke.json").read_bytes()
+    loaded = cs.load_scaling("smoke", resamples=5)
+    assert loaded["metrics"]["refitted_on_load"] is True
+    for family, r in runs.items():
+        fit = loaded["metrics"]["families"][family]
+        assert fit["frontier"] == cs.compute_frontier(r)
+        assert fit["exponent"] != 9.9 and fit["fitted_to"] == "compute-efficient frontier"
+    assert "crossover" in loaded["metrics"]
+    assert (tmp_path / "ch3" / "scaling.smoke.json").read_bytes() == before  # the file is left as it was
+
+    current = cs.scaling_metrics(runs, {"transformer": 1e-3, "wavenet": 2e-3}, resamples=5)
+    write_results("ch3", "scaling", current, profile="smoke")
+    again = cs.load_scaling("smoke")
+    assert "refitted_on_load" not in again["metrics"]
+    assert again["metrics"]["families"]["wavenet"]["exponent"] == pytest.approx(current["families"]["wavenet"]["exponent"])
+
+
+def test_scaling_lines_and_plot_show_each_family_fit_and_the_crossover():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = _scaling_runs()
+    metrics = cs.scaling_metrics(runs, {"transformer": 1e-3, "wavenet": 2e-3}, resamples=5,
+                                 lr_tuning={"wavenet": {"validation_bits_at_largest_budget": {"0.004": 5.3, "0.008": 5.5},
+                                                        "lr_small": 4e-3, "edge_of_grid": True}})
+    lines = cs.scaling_lines(metrics)
+    assert any(line.startswith("wavenet: smallest size tried at 0.004: 5.300") and "still at an edge" in line
+               for line in lines)
+    for family in runs:
+        fit = metrics["families"][family]
+        assert any(line.startswith(family) and f"exponent {fit['exponent']:.2f}" in line for line in lines)
+    assert lines[-1] == "transformer vs WaveNet: " + metrics["crossover"]["text"]
+
+    ax = cs.plot_scaling(metrics)
+    labels = [line.get_label() for line in ax.get_lines()]
+    for family in runs:
+        assert f"{family} small (1,000)" in labels and f"{family} medium (4,000)" in labels
+        assert f"{family}: compute-efficient frontier" in labels and f"{family}: fit to the frontier" in labels
+    fit_line = ax.get_lines()[labels.index("wavenet: fit to the frontier")]
+    fit = metrics["families"]["wavenet"]
+    x, y = fit_line.get_data()
+    assert x[-1] == pytest.approx(100 * fit["x_ref"])
+    assert y[0] == pytest.approx(fit["floor"] + fit["scale"] * (x[0] / fit["x_ref"]) ** -fit["exponent"])
+    assert ax.get_xscale() == "log"
+    plt.close(ax.figure)
