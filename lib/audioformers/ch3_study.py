@@ -741,9 +741,9 @@ def plot_scaling(metrics: dict[str, Any], ax: Any = None) -> Any:
             ax.step(fit["frontier"]["compute"], fit["frontier"]["bits_per_sample"], where="post", color=colour, lw=4,
                     alpha=0.25, label=f"{family}: compute-efficient frontier")
         if "exponent" in fit:
+            law = ev.Trend(fit["floor"], fit["scale"], fit["exponent"], fit["x_ref"])
             x = np.logspace(np.log10(min(fit["frontier"]["compute"])), np.log10(100 * fit["x_ref"]), 100)
-            ax.plot(x, fit["floor"] + fit["scale"] * (x / fit["x_ref"]) ** -fit["exponent"], "--", color=colour,
-                    label=f"{family}: fit to the frontier")
+            ax.plot(x, law(x), "--", color=colour, label=f"{family}: fit to the frontier")
     ax.set(xscale="log", xlabel="training compute (6 × parameters × tokens, FLOPs)", ylabel="held-out bits per sample",
            title="music: scaling of both families (dashed: power law with a floor fitted to the frontier)")
     ax.legend(fontsize=7)
