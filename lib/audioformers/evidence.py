@@ -24,10 +24,16 @@ with ``higher_is_better=False`` or ``claimed="lower"``):
 * *reversed*: the whole interval lies on the other side;
 * *inconclusive*: the interval contains zero;
 * *not comparable*: different data, sample rate or metric: a number shown for scale only;
-* *not yet run*: no results.
+* *not yet run*: no results;
+* *not yet evidence* (:data:`BASELINE_RULE`, :func:`gate`): a compared model is not above its trivial
+  baseline (a bigram count model, an untrained encoder, the label prior, chance), so the comparison says
+  nothing about the claim yet, whatever its interval.
 
 Several data sets for one claim (:func:`combine`): reproduced (reversed) only where every one is
-reproduced (reversed); otherwise inconclusive.
+reproduced (reversed); *not yet evidence* where any one is; otherwise inconclusive.
+
+Every verdict is read at a budget (tokens, steps, clips): :func:`at_budget` writes it beside the verdict,
+with its fraction of the paper's (``reversed at 614k tokens, 0.02% of the paper's data``).
 """
 
 from __future__ import annotations
@@ -38,9 +44,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-REPRODUCED, REVERSED, INCONCLUSIVE, NOT_COMPARABLE, NOT_YET_RUN = (
-    "reproduced", "reversed", "inconclusive", "not comparable", "not yet run")
-VERDICTS = (REPRODUCED, REVERSED, INCONCLUSIVE, NOT_COMPARABLE, NOT_YET_RUN)
+REPRODUCED, REVERSED, INCONCLUSIVE, NOT_COMPARABLE, NOT_YET_RUN, NOT_YET_EVIDENCE = (
+    "reproduced", "reversed", "inconclusive", "not comparable", "not yet run", "not yet evidence")
+VERDICTS = (REPRODUCED, REVERSED, INCONCLUSIVE, NOT_COMPARABLE, NOT_YET_RUN, NOT_YET_EVIDENCE)
 
 #: The two kinds of rows in the report: the papers' empirical results, and mechanism facts the book demonstrates.
 EMPIRICAL, MECHANISM = "empirical claim", "mechanism"
@@ -52,8 +58,16 @@ RULE = ("A claim that A scores better than B is *reproduced* when the whole inte
         "sources when there are at least two test sources; with one (pooled) test source it is a 95% t interval "
         "over seeds, flagged 'test sources: 1'; with folds, a 95% t (or sign-test) interval over per-fold "
         "differences. Numbers from other data, sample rates or metrics are *not comparable* (shown for scale); "
-        "a claim without results is *not yet run*. A claim measured on several data sets is reproduced (reversed) "
-        "only where every one is.")
+        "a claim without results is *not yet run*. A comparison where a compared model is not above its trivial "
+        "baseline is *not yet evidence*. A claim measured on several data sets is reproduced (reversed) only where "
+        "every one is, and not yet evidence where any one is.")
+
+BASELINE_RULE = ("A comparison is *not yet evidence* when a compared model is not above its trivial baseline (a "
+                 "bigram count model, an untrained encoder, the label prior, chance): the 95% interval of the "
+                 "paired difference model − baseline must lie wholly on the better side of zero. A model that "
+                 "has not beaten a count table has not learned what the claim is about, so an ordering between "
+                 "it and another model is not read as reproduced or reversed, even when that ordering's interval "
+                 "excludes zero.")
 
 
 @dataclass(frozen=True)
@@ -298,7 +312,50 @@ def combine(verdicts: Iterable[str]) -> str:
         return measured[0]
     if NOT_COMPARABLE in measured:
         raise ValueError("verdicts mixes 'not comparable' with measured verdicts: keep them in separate claims")
+    if NOT_YET_EVIDENCE in measured:
+        return NOT_YET_EVIDENCE
     return INCONCLUSIVE
+
+
+def above_baseline(iv: Interval | None, *, higher_is_better: bool = True) -> bool:
+    """Whether the interval of ``model − baseline`` lies wholly on the better side of zero (:data:`BASELINE_RULE`)."""
+    if iv is None:
+        return False
+    if not isinstance(iv, Interval):
+        raise ValueError(f"iv must be an Interval (model − baseline) or None, got {type(iv).__name__}")
+    if not isinstance(higher_is_better, bool):
+        raise ValueError(f"higher_is_better must be True or False, got {higher_is_better!r}")
+    return iv.low > 0 if higher_is_better else iv.high < 0
+
+
+def gate(verdict_word: str, baselines: Iterable[Interval | None], *, higher_is_better: bool = True) -> str:
+    """:data:`BASELINE_RULE`: ``verdict_word`` unless a compared model is not above its trivial baseline.
+
+    ``baselines``: one interval of ``model − baseline`` per compared model (None where the baseline is not
+    measured: then the rule cannot be applied to that model and the verdict is kept). A reproduced, reversed
+    or inconclusive verdict becomes *not yet evidence* when any measured interval is not wholly on the better
+    side of zero; *not comparable* and *not yet run* stay as they are.
+    """
+    if verdict_word not in VERDICTS:
+        raise ValueError(f"verdict_word must be among {VERDICTS}, got {verdict_word!r}")
+    checks = list(baselines)
+    if verdict_word in (NOT_COMPARABLE, NOT_YET_RUN):
+        return verdict_word
+    measured = [iv for iv in checks if iv is not None]
+    if any(not above_baseline(iv, higher_is_better=higher_is_better) for iv in measured):
+        return NOT_YET_EVIDENCE
+    return verdict_word
+
+
+def at_budget(verdict_word: str, budget: str, fraction: str = "") -> str:
+    """``reversed at 614k tokens, 0.02% of the paper's data``: a verdict with the budget it was read at."""
+    if verdict_word not in VERDICTS:
+        raise ValueError(f"verdict_word must be among {VERDICTS}, got {verdict_word!r}")
+    if not isinstance(budget, str) or not isinstance(fraction, str):
+        raise ValueError("budget and fraction must be strings")
+    if verdict_word == NOT_YET_RUN or not budget:
+        return verdict_word
+    return f"{verdict_word} at {budget}" + (f", {fraction}" if fraction else "")
 
 
 @dataclass(frozen=True)
@@ -326,6 +383,25 @@ def compare(a, b, *, names: Sequence[str] = ("a", "b"), claimed: str = "higher",
         raise ValueError(f"names must be two strings, got {names!r}")
     iv = fold_interval(a, b, level=level, method=method) if folds else interval(a, b, level=level, seed=seed)
     return Comparison(names[0], names[1], iv, verdict(iv, claimed=claimed), claimed)
+
+
+def compare_gated(a, b, baseline, *, names: Sequence[str] = ("a", "b"), baseline_name: str = "baseline",
+                  claimed: str = "higher", higher_is_better: bool = True, level: float = 0.95, seed: int = 0,
+                  folds: bool = False, method: str = "t") -> tuple[Comparison, tuple[Comparison, Comparison]]:
+    """:func:`compare` of ``a`` and ``b`` with :data:`BASELINE_RULE` applied: each of them is compared with the
+    trivial ``baseline`` (paired like them; a scalar such as chance is broadcast) and the verdict becomes
+    *not yet evidence* unless both are above it. Returns the comparison and the two baseline comparisons."""
+    comp = compare(a, b, names=names, claimed=claimed, level=level, seed=seed, folds=folds, method=method)
+    shape = paired_differences(a, b).shape
+    base = np.asarray(baseline, dtype=np.float64)
+    if base.ndim == 0:
+        base = np.full(shape, float(base))
+    side = "higher" if higher_is_better else "lower"
+    checks = tuple(compare(x, base.reshape(shape) if base.size == math.prod(shape) else base,
+                           names=(n, baseline_name), claimed=side, level=level, seed=seed, folds=folds, method=method)
+                   for x, n in zip((a, b), names))
+    word = gate(comp.verdict, (c.interval for c in checks), higher_is_better=higher_is_better)
+    return Comparison(comp.a, comp.b, comp.interval, word, claimed), checks
 
 
 # --- trends: power laws with an irreducible term, and where two of them cross ---------------------

@@ -213,3 +213,77 @@ def test_units_to_resolve_is_the_first_n_whose_t_interval_excludes_zero():
     assert ev.units_to_resolve(0.001, 1.0, 2, limit=50) is None
     with pytest.raises(ValueError, match="sd"):
         ev.units_to_resolve(1.0, float("nan"), 2)
+
+
+# --- the sixth word: not yet evidence (a compared model not above its trivial baseline) ---------------
+
+def test_a_model_below_its_baseline_makes_a_clear_ordering_not_yet_evidence():
+    rng = np.random.default_rng(3)
+    bigram = 0.33 + 0.01 * rng.standard_normal((3, 10))
+    wavenet = bigram + 0.06 + 0.003 * rng.standard_normal((3, 10))
+    transformer = bigram - 0.02 + 0.003 * rng.standard_normal((3, 10))  # below the count table
+    plain = ev.compare(transformer, wavenet, names=("transformer", "wavenet"))
+    assert plain.verdict == ev.REVERSED and plain.interval.high < 0  # the interval excludes zero ...
+    comp, checks = ev.compare_gated(transformer, wavenet, bigram, names=("transformer", "wavenet"),
+                                    baseline_name="bigram")
+    assert comp.verdict == ev.NOT_YET_EVIDENCE  # ... and still it is not read as reversed
+    assert comp.interval == plain.interval
+    assert [c.verdict for c in checks] == [ev.REVERSED, ev.REPRODUCED]
+    assert comp.line().endswith(": not yet evidence")
+
+
+def test_a_model_level_with_its_baseline_is_not_above_it():
+    rng = np.random.default_rng(4)
+    bigram = 0.33 + 0.01 * rng.standard_normal((3, 10))
+    level = bigram + 0.004 * rng.standard_normal((3, 10))  # interval of level − bigram contains zero
+    better = bigram + 0.08
+    check = ev.compare(level, bigram)
+    assert check.verdict == ev.INCONCLUSIVE and not ev.above_baseline(check.interval)
+    assert ev.compare_gated(better, level, bigram)[0].verdict == ev.NOT_YET_EVIDENCE
+
+
+def test_models_above_their_baseline_keep_the_usual_verdicts():
+    rng = np.random.default_rng(5)
+    chance = np.full((3, 8), 0.1)
+    weak = 0.4 + 0.01 * rng.standard_normal((3, 8))
+    strong = weak + 0.05
+    same = weak + 0.002 * rng.standard_normal((3, 8))
+    assert ev.compare_gated(strong, weak, chance)[0].verdict == ev.REPRODUCED
+    assert ev.compare_gated(weak, strong, chance)[0].verdict == ev.REVERSED
+    assert ev.compare_gated(same, weak, chance)[0].verdict == ev.INCONCLUSIVE
+    # a scalar baseline (chance) is broadcast over the paired cells
+    assert ev.compare_gated(strong, weak, 0.1)[0].verdict == ev.REPRODUCED
+    # lower is better (bits per sample): above the baseline means below it
+    bits = 6.0 - strong
+    assert ev.compare_gated(bits, 6.0 - weak, 6.5, claimed="lower", higher_is_better=False)[0].verdict == \
+        ev.REPRODUCED
+    assert ev.compare_gated(bits, 6.0 - weak, 5.0, claimed="lower", higher_is_better=False)[0].verdict == \
+        ev.NOT_YET_EVIDENCE
+
+
+def test_gate_leaves_unmeasured_and_not_comparable_alone_and_combine_propagates_it():
+    above = ev.Interval(0.05, 0.02, 0.08, 0.95, "t", 3, 1)
+    below = ev.Interval(-0.02, -0.03, -0.01, 0.95, "t", 3, 1)
+    assert ev.gate(ev.REVERSED, [above, above]) == ev.REVERSED
+    assert ev.gate(ev.REVERSED, [above, below]) == ev.NOT_YET_EVIDENCE
+    assert ev.gate(ev.INCONCLUSIVE, [below]) == ev.NOT_YET_EVIDENCE
+    assert ev.gate(ev.REPRODUCED, [None, above]) == ev.REPRODUCED  # an unmeasured baseline cannot veto
+    assert ev.gate(ev.NOT_COMPARABLE, [below]) == ev.NOT_COMPARABLE
+    assert ev.gate(ev.NOT_YET_RUN, [below]) == ev.NOT_YET_RUN
+    assert ev.gate(ev.REVERSED, [below], higher_is_better=False) == ev.REVERSED
+    assert ev.combine([ev.REVERSED, ev.NOT_YET_EVIDENCE, ev.REVERSED]) == ev.NOT_YET_EVIDENCE
+    assert ev.combine([ev.NOT_YET_EVIDENCE, ev.NOT_YET_RUN]) == ev.NOT_YET_EVIDENCE
+    assert len(ev.VERDICTS) == 6 and "not yet evidence" in ev.RULE
+    with pytest.raises(ValueError, match="verdict_word"):
+        ev.gate("partly", [above])
+    with pytest.raises(ValueError, match="iv must be an Interval"):
+        ev.above_baseline(0.3)
+
+
+def test_a_verdict_states_its_budget():
+    assert ev.at_budget(ev.REVERSED, "614k tokens", "0.02% of the paper's data") == \
+        "reversed at 614k tokens, 0.02% of the paper's data"
+    assert ev.at_budget(ev.INCONCLUSIVE, "1,000 steps") == "inconclusive at 1,000 steps"
+    assert ev.at_budget(ev.NOT_YET_RUN, "614k tokens") == "not yet run"
+    with pytest.raises(ValueError, match="verdict_word"):
+        ev.at_budget("maybe", "614k tokens")
