@@ -65,7 +65,7 @@ test-latest: data
 	$(LATEST_VENV)/bin/python -m pip install --quiet -e ".[test,fallback]"
 	$(LATEST_VENV)/bin/python -m pip install --quiet --no-deps tinysoundfont || echo "note: tinysoundfont unavailable"
 	@$(LATEST_VENV)/bin/python -c "import importlib.metadata as m; print('newest allowed:', ', '.join(f'{n} {m.version(n)}' for n in ('numpy', 'scipy', 'librosa', 'matplotlib', 'scikit-learn', 'PyWavelets', 'soundfile', 'torch', 'torchaudio')))"
-	BOOK_PROFILE=smoke $(LATEST_VENV)/bin/python -m pytest lib/tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider -k "$(LATEST_SKIP)"
+	BOOK_PROFILE=smoke $(LATEST_VENV)/bin/python -m pytest lib/tests $(NOTEBOOKS) --nbval-lax --nbval-current-env -p no:cacheprovider -k "$(LATEST_SKIP)" -m "not colab"
 
 build-check: install
 	$(VENV)/bin/jupyter-book build . $(BOOK_FLAGS) --path-output $(VENV)/book-check > $(VENV)/book-check.log 2>&1 \

@@ -161,6 +161,11 @@ def repository_url(root: Path | None = None) -> str:
     return str(url).rstrip("/")
 
 
+def clone_folder(root: Path | None = None) -> str:
+    """The folder the set-up cell fetches the book into on Colab (beside the notebook): the repository's name."""
+    return repository_url(root).rsplit("/", 1)[-1].removesuffix(".git") or "book"
+
+
 def install_reference(root: Path | None = None) -> str:
     """What the set-up cell asks pip for on Colab: the package at this version's tag."""
     return f"audioformers @ git+{repository_url(root)}@{release_tag(root)}"
@@ -280,11 +285,14 @@ COST_WIDTH = 76
 
 
 _SETUP_TEMPLATE = '''# Set-up (generated: `python -m audioformers.booktools sync-setup-cells`; edit booktools.setup_cell, not here).
-# On Colab it installs the Debian packages this chapter's data needs and the book's package at the book's tag,
+# On Colab it installs the Debian packages this chapter's data needs, fetches the book at its tag (the package and
+# results/, the stored runs and studies the chapter reads instead of repeating them) and installs the package,
 # keeping Colab's own torch and torchaudio; elsewhere it only checks that the package is installed.
 import importlib, importlib.util, os, subprocess, sys, time
-INSTALL_SPEC = os.environ.get("AUDIOFORMERS_INSTALL_SPEC")  # a local checkout: how the book tests this cell
-PACKAGE = {package!r}
+from pathlib import Path
+INSTALL_SPEC = os.environ.get("AUDIOFORMERS_INSTALL_SPEC")  # a local checkout of the book: how the book tests this cell
+REPOSITORY, TAG = {repository!r}, {tag!r}
+BOOK = Path(INSTALL_SPEC) if INSTALL_SPEC else Path.cwd() / {folder!r}
 DEBIAN = {debian!r}
 
 
@@ -302,20 +310,26 @@ def run_step(what, command, advice):
 
 
 if ("google.colab" in sys.modules or INSTALL_SPEC) and importlib.util.find_spec("audioformers") is None:
+    retry = ("run this cell again (a mirror that is briefly unreachable is the usual cause); if it fails twice, "
+             "Runtime > Disconnect and delete runtime, then run the notebook from the top")
     if "google.colab" in sys.modules and DEBIAN:
-        retry = ("run this cell again (a mirror that is briefly unreachable is the usual cause); if it fails twice, "
-                 "Runtime > Disconnect and delete runtime, then run the notebook from the top")
         run_step("apt-get update", ["apt-get", "-q", "update"], retry)
         run_step("installing the Debian packages this chapter's data needs: " + " ".join(DEBIAN),
                  ["apt-get", "-q", "install", "-y", "--no-install-recommends", *DEBIAN], retry)
-    run_step("installing the book's package " + (INSTALL_SPEC or PACKAGE),
-             [sys.executable, "-m", "pip", "install", "--progress-bar", "off", INSTALL_SPEC or PACKAGE],
+    if not (BOOK / "pyproject.toml").exists():
+        run_step(f"fetching the book at {{TAG}} into {{BOOK}}",
+                 ["git", "clone", "--quiet", "--depth", "1", "--branch", TAG, REPOSITORY, str(BOOK)], retry)
+    run_step(f"installing the book's package from {{BOOK}}",
+             [sys.executable, "-m", "pip", "install", "--progress-bar", "off", str(BOOK)],
              "check the network, then run this cell again; if pip names a version conflict, "
              "Runtime > Disconnect and delete runtime, then run the notebook from the top")
     importlib.invalidate_caches()
 if importlib.util.find_spec("audioformers") is None:
     raise ModuleNotFoundError("The book's package is not installed: run `make install` in the repository "
                               "(or `pip install -e .`) and restart the kernel.")
+if (BOOK / "results").is_dir() and not os.environ.get("BOOK_RESULTS_DIR"):
+    os.environ["BOOK_RESULTS_DIR"] = str(BOOK / "results")  # the book's stored runs and studies, read, not re-run
+    print(f"[set-up] stored results: {{BOOK / 'results'}}")
 print("""{costs}""")'''
 
 
@@ -333,8 +347,8 @@ def setup_cell(chapter: str | None, root: Path | None = None) -> str:
     costs = setup_cell_output(chapter, root).rstrip("\n")
     if '"""' in costs or "\\" in costs:
         raise ValueError(f"the cost table of {chapter} cannot be quoted in the set-up cell: {costs!r}")
-    return _SETUP_TEMPLATE.format(package=install_reference(root), debian=debian_packages(chapter or ""),
-                                  costs=costs)
+    return _SETUP_TEMPLATE.format(repository=repository_url(root), tag=release_tag(root), folder=clone_folder(root),
+                                  debian=debian_packages(chapter or ""), costs=costs)
 
 
 def setup_notebooks(root: Path | None = None) -> list[Path]:

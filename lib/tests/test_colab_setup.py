@@ -31,7 +31,7 @@ def test_setup_cell_is_valid_python_and_keeps_colab_torch(name, cell):
     compile(cell, "setup-cell", "exec")
     assert "AUDIOFORMERS_INSTALL_SPEC" in cell and "importlib.invalidate_caches()" in cell
     assert cell.index('"update"') < cell.index('"install", "-y"')  # a fresh runtime has no package lists
-    assert f"PACKAGE = {booktools.install_reference(ROOT)!r}" in cell  # pinned to the book's tag
+    assert f"REPOSITORY, TAG = {booktools.repository_url(ROOT)!r}, {booktools.release_tag(ROOT)!r}" in cell  # the book's tag
     pip_line = next(line for line in cell.splitlines() if '"-m", "pip", "install"' in line)
     assert "torch" not in pip_line  # torch and torchaudio are never named for pip: Colab's own are kept
 
@@ -134,10 +134,52 @@ def test_prepare_notebook_refuses_an_old_setup_cell(tmp_path):
         fresh.prepare_notebook(source, tmp_path / "out")
 
 
-def test_package_sources_copy_what_pip_needs(tmp_path):
+def test_package_sources_copy_the_book_as_a_clone_holds_it(tmp_path):
     src = fresh.package_sources(tmp_path)
     assert (src / "pyproject.toml").is_file() and (src / "lib" / "audioformers" / "__init__.py").is_file()
-    assert not list(src.rglob("__pycache__"))
+    assert (src / "results" / "ch5").is_dir()  # the stored studies travel with the book, as in a clone at the tag
+    assert not list(src.rglob("__pycache__")) and not (src / ".venv").exists()
+
+
+def test_setup_cell_points_results_at_the_fetched_book(tmp_path, monkeypatch, capsys):
+    """On Colab the package is installed (not editable) from the clone, so ``results_dir`` finds no repository: the
+    set-up cell must point ``BOOK_RESULTS_DIR`` at the clone's results/ (and leave a reader's own setting alone)."""
+    from audioformers import results
+
+    book = tmp_path / "book"
+    (book / "results").mkdir(parents=True)
+    monkeypatch.setenv("AUDIOFORMERS_INSTALL_SPEC", str(book))
+    monkeypatch.delenv("BOOK_RESULTS_DIR", raising=False)
+    exec(booktools.setup_cell("05_wavelet_audio_transformer", ROOT), {})  # the package is installed: no pip
+    assert os.environ["BOOK_RESULTS_DIR"] == str(book / "results") and results.results_dir() == book / "results"
+    assert f"[set-up] stored results: {book / 'results'}" in capsys.readouterr().out
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path / "mine"))
+    exec(booktools.setup_cell("05_wavelet_audio_transformer", ROOT), {})
+    assert os.environ["BOOK_RESULTS_DIR"] == str(tmp_path / "mine")
+
+
+def test_setup_cell_fetches_the_book_at_its_tag_on_colab(tmp_path, monkeypatch):
+    """What the cell runs on a fresh Colab runtime: apt, a shallow clone of the repository at the tag, then pip
+    install of the clone (recorded here instead of run)."""
+    import types
+
+    monkeypatch.delenv("AUDIOFORMERS_INSTALL_SPEC", raising=False)
+    monkeypatch.delenv("BOOK_RESULTS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    cell = booktools.setup_cell("05_wavelet_audio_transformer", ROOT)
+    cell = cell.replace('importlib.util.find_spec("audioformers") is None:\n    retry', 'True:\n    retry', 1)
+    commands: list[list[str]] = []
+    namespace: dict = {}
+    exec(cell.split("\n\n\nif ", 1)[0], namespace)  # the definitions, then the install block with run_step recorded
+    namespace["run_step"] = lambda what, command, advice: commands.append(command)
+    exec("if " + cell.split("\n\n\nif ", 1)[1].split("\nif importlib.util.find_spec", 1)[0], namespace)
+    clone = next(c for c in commands if c[:2] == ["git", "clone"])
+    assert clone[-3:] == [booktools.release_tag(ROOT), booktools.repository_url(ROOT), str(tmp_path / booktools.clone_folder(ROOT))]
+    assert "--depth" in clone
+    pip = next(c for c in commands if "pip" in c)
+    assert pip[-1] == str(tmp_path / booktools.clone_folder(ROOT)) and not any("torch" in part for part in pip)
+    assert [c[0] for c in commands].index("git") > max(i for i, c in enumerate(commands) if c[0] == "apt-get")
 
 
 @pytest.mark.skipif(os.environ.get("AUDIOFORMERS_FRESH_ENV_TEST") != "1",
@@ -161,4 +203,19 @@ def test_setup_cell_installs_from_the_repository_and_tag_in_config():
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
     url = config["url"].rstrip("/")
-    assert f"git+{url}@{config['branch']}" in fresh.SETUP_CELL
+    assert f"REPOSITORY, TAG = {url!r}, {config['branch']!r}" in fresh.SETUP_CELL
+
+
+@pytest.mark.colab
+def test_chapter_5_runs_as_colab_runs_it(tmp_path):
+    """What Colab does, as closely as this machine can: a fresh environment with Colab's usual packages and not
+    the book's, an empty working folder outside the repository, the notebook's own set-up cell installing the
+    package from a copy of the book (``AUDIOFORMERS_INSTALL_SPEC``, in place of the clone at the tag), then the
+    whole chapter at the book profile. It must read the stored studies (no result written again) and finish
+    within 5 minutes here."""
+    notebook = ROOT / "chapters" / "05_wavelet_audio_transformer.ipynb"
+    (report,) = fresh.check([notebook], tmp_path / "venv", profile="book", timeout=600, max_minutes=5.0)
+    assert any(name.startswith("audioformers==") for name in report["installed_by_first_cell"])
+    assert report["stored_results_rewritten"] == []
+    print(f"chapter 5 as Colab runs it: {report['notebook_s']:.0f} s at the book profile "
+          f"(environment {report['environment_s']:.0f} s)")
