@@ -20,7 +20,7 @@ def test_stft_matches_librosa():
 
 
 @pytest.mark.parametrize("n_fft,hop", [(512, 128), (400, 160), (256, 64), (512, 200)])
-def test_istft_matches_librosa_and_reconstructs(n_fft, hop):
+def test_istft_without_n_fft_assumes_an_even_size(n_fft, hop):
     spec = stft.stft(NOISE, n_fft, hop)
     ours = stft.istft(spec, hop)
     ref = librosa.istft(spec, hop_length=hop, n_fft=n_fft)
@@ -30,26 +30,89 @@ def test_istft_matches_librosa_and_reconstructs(n_fft, hop):
     assert np.abs(rebuilt - NOISE).max() < 1e-6  # perfect reconstruction (float32 input)
 
 
-def test_hann_frames_without_overlap_lose_the_samples_where_the_window_is_zero():
-    rebuilt = stft.istft(stft.stft(NOISE, 256, 256), 256, length=len(NOISE))
-    wrong = np.flatnonzero(np.abs(rebuilt - NOISE) > 1e-6)
-    assert wrong.size and np.all(wrong % 256 == 128)  # the frame edges (centre=True shifts them by n_fft/2)
+WINDOWS = {"hann": "hann", "hamming": "hamming", "rectangular": "boxcar"}  # ours -> scipy/librosa name
 
 
-def test_istft_matches_scipy_on_the_interior():
-    _, _, ref_spec = scipy.signal.stft(NOISE, nperseg=512, noverlap=384, window="hann", boundary="zeros")
-    _, ref = scipy.signal.istft(ref_spec, nperseg=512, noverlap=384, window="hann")
-    ours = stft.istft(stft.stft(NOISE, 512, 128), 128, length=len(NOISE))
-    assert np.abs(ours - ref[: len(NOISE)]).max() < 1e-6
+@pytest.mark.parametrize("n_fft", [512, 511, 1023, 255, 400, 401])
+@pytest.mark.parametrize("window,hop_fraction", [("hann", 4), ("hann", 2.5), ("hamming", 2), ("hamming", 3),
+                                                 ("rectangular", 1), ("rectangular", 1.7)])
+def test_istft_matches_librosa_for_odd_and_even_sizes(n_fft, window, hop_fraction):
+    hop = int(n_fft // hop_fraction)
+    spec = stft.stft(NOISE, n_fft, hop, window)
+    assert spec.shape[0] == n_fft // 2 + 1
+    ref_spec = librosa.stft(NOISE.astype(np.float64), n_fft=n_fft, hop_length=hop, window=WINDOWS[window],
+                            pad_mode="constant")
+    assert np.abs(spec - ref_spec).max() < 1e-9 * np.abs(ref_spec).max()
+    ours = stft.istft(spec, hop, window, n_fft=n_fft)
+    ref = librosa.istft(spec, hop_length=hop, n_fft=n_fft, window=WINDOWS[window])
+    assert ours.shape == ref.shape  # the same default length (one sample more for an odd n_fft)
+    assert np.abs(ours - ref).max() < 1e-9
+    for length in (len(NOISE), len(NOISE) - 37, len(NOISE) + 300):
+        ours = stft.istft(spec, hop, window, length=length, n_fft=n_fft)
+        ref = librosa.istft(spec, hop_length=hop, n_fft=n_fft, window=WINDOWS[window], length=length)
+        assert ours.shape == ref.shape == (length,) and np.abs(ours - ref).max() < 1e-9
+    covered = stft.istft(spec, hop, window, n_fft=n_fft)  # the frames reach this far (a rectangular hop of
+    assert np.abs(covered - NOISE[: len(covered)]).max() < 1e-6  # a whole frame can stop short of the end)
 
 
-def test_istft_rejects_bad_input():
-    with pytest.raises(ValueError, match="complex"):
-        stft.istft(np.ones((257, 4)), 128)
-    with pytest.raises(ValueError, match="hop_length"):
-        stft.istft(np.ones((257, 4), dtype=complex), 0)
-    with pytest.raises(ValueError, match="exceed"):
-        stft.stft(NOISE, 256, 512)
+@pytest.mark.parametrize("n_fft", [1023, 255, 511])
+@pytest.mark.parametrize("hop_fraction", [4, 2, 3.3])
+def test_odd_size_round_trip_is_exact(n_fft, hop_fraction):
+    x = np.random.default_rng(0).standard_normal(8000)
+    hop = int(n_fft // hop_fraction)
+    rebuilt = stft.istft(stft.stft(x, n_fft, hop), hop, length=len(x), n_fft=n_fft)
+    assert np.abs(rebuilt - x).max() < 1e-10
+    # what issue #33 found: without n_fft the rows read as an even frame of n_fft - 1 samples, and the audio is wrong
+    assert np.abs(stft.istft(stft.stft(x, n_fft, hop), hop, length=len(x)) - x).max() > 0.1
+
+
+def test_istft_with_a_window_array_matches_librosa():
+    n_fft, hop = 301, 75
+    window = scipy.signal.get_window("blackman", n_fft, fftbins=True)
+    spec = stft.stft(NOISE, n_fft, hop, window)
+    ours = stft.istft(spec, hop, window, n_fft=n_fft)
+    assert np.abs(ours - librosa.istft(spec, hop_length=hop, n_fft=n_fft, window=window)).max() < 1e-9
+    assert np.abs(stft.istft(spec, hop, window, length=len(NOISE), n_fft=n_fft) - NOISE).max() < 1e-6
+
+
+def test_griffin_lim_and_instantaneous_frequency_take_an_odd_n_fft():
+    sr, f = 16000, 441.3
+    tone = np.sin(2 * np.pi * f * np.arange(sr) / sr)
+    spec = stft.stft(tone, 511, 128)
+    peak = int(np.argmax(np.abs(spec[:, 20])))
+    assert abs(np.median(stft.instantaneous_frequency(spec, sr, 128, n_fft=511)[peak, 5:-5]) - f) < 0.05
+    estimate = stft.griffin_lim(np.abs(spec), 128, n_iter=4, length=len(tone), n_fft=511)
+    assert estimate.shape == tone.shape and np.all(np.isfinite(estimate))
+    with pytest.raises(ValueError, match="n_fft=512 gives 257"):
+        stft.griffin_lim(np.abs(spec), 128, n_fft=512)
+
+
+def test_istft_rejects_an_impossible_combination():
+    spec = stft.stft(NOISE, 511, 128)  # 256 rows
+    with pytest.raises(ValueError, match="n_fft=512 gives 257 frequency rows, but the spectrogram has 256"):
+        stft.istft(spec, 128, n_fft=512)
+    with pytest.raises(ValueError, match="n_fft must be a positive integer"):
+        stft.istft(spec, 128, n_fft=510.0)
+    with pytest.raises(ValueError, match="hop_length .600. must not exceed n_fft .511."):
+        stft.istft(spec, 600, n_fft=511)
+    with pytest.raises(ValueError, match="window has 512 samples but n_fft is 511"):
+        stft.istft(spec, 128, np.hanning(512), n_fft=511)
+    with pytest.raises(ValueError, match="window has 512 samples but n_fft is 511"):
+        stft.stft(NOISE, 511, 128, np.hanning(512))
+    with pytest.raises(ValueError, match="NOLA"):  # a Hann window is zero at the frame edges: no overlap, no inverse
+        stft.istft(stft.stft(NOISE, 256, 256), 256, n_fft=256)
+    with pytest.raises(ValueError, match="NOLA"):
+        stft.istft(stft.stft(NOISE, 256, 200, np.r_[np.zeros(100), np.ones(156)]), 200, np.r_[np.zeros(100), np.ones(156)])
+    with pytest.raises(ValueError, match="length"):
+        stft.istft(spec, 128, length=-1, n_fft=511)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, complex(0, -np.inf)])
+def test_istft_refuses_nan_or_inf_bins(bad):
+    spec = stft.stft(NOISE, 512, 128)
+    spec[40, 7] = bad
+    with pytest.raises(ValueError, match=r"spectrogram holds 1 NaN or inf bin\(s\) \(the first at row 40, frame 7\)"):
+        stft.istft(spec, 128)
 
 
 @pytest.mark.parametrize("window,n_fft,hop", [("hann", 512, 256), ("hann", 512, 128), ("hann", 512, 200),
