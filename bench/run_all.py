@@ -221,11 +221,9 @@ README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 _README_KEYS = re.compile(r"status|mfu|speedup|over_naive|over_reference|real_time|per_s$|per_second|matmul|total|wall|load_average")
 
 
-def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[str, Any]) -> None:
-    """Replace the block between the bench markers in README.md with this run's headline figures."""
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme.name} has no {README_START} ... {README_END} block to refresh")
+def readme_block(rows: list[tuple[str, str, str]], report: dict[str, Any]) -> str:
+    """README.md's figures block (markers included) for a run's report: text generated from the stored run only,
+    so it reads the same on every machine (``lib/tests/test_generated_text.py``)."""
     lines = [README_START,
              f"Measured by `{report['command']}` on {report['device'].split(' (')[0]} (each benchmark sets its own "
              "torch threads: `machine.threads`), commit "
@@ -238,9 +236,24 @@ def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[s
              "", "| what | figure | value |", "|---|---|---|"]
     lines += [f"| {g} | {k} | {v} |" for g, k, v in rows if _README_KEYS.search(k)]
     lines.append(README_END)
+    return "\n".join(lines)
+
+
+def readme_block_in(readme: Path) -> str:
+    """The figures block as it stands in ``readme`` (markers included)."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{readme.name} has no {README_START} ... {README_END} block to refresh")
+    return README_START + text.split(README_START, 1)[1].split(README_END, 1)[0] + README_END
+
+
+def update_readme(readme: Path, rows: list[tuple[str, str, str]], report: dict[str, Any]) -> None:
+    """Replace the block between the bench markers in README.md with this run's headline figures."""
+    text = readme.read_text()
+    readme_block_in(readme)  # refuses a README without the block
     head, _, rest = text.partition(README_START)
     _, _, tail = rest.partition(README_END)
-    readme.write_text(head + "\n".join(lines) + tail)
+    readme.write_text(head + readme_block(rows, report) + tail)
 
 
 if __name__ == "__main__":

@@ -453,11 +453,19 @@ def plan_markdown(notebooks: Iterable[Path | str]) -> str:
 
 
 # ================================================================== answer keys, computed by the reference solutions
+def _s(value, spec: str) -> str:
+    """``format(value, spec)``, refusing a value so close to a rounding boundary that another machine's float
+    kernels or thread count could print another last digit (see :func:`audioformers.booktools.stable`)."""
+    from .booktools import stable
+
+    return stable(float(value), spec)
+
+
 def _fmt(values, digits: int = 4) -> str:
     import numpy as np
 
     array = np.atleast_1d(np.asarray(values, dtype=float))
-    return ", ".join(f"{v:.{digits}g}" for v in array)
+    return ", ".join(_s(v, f".{digits}g") for v in array)
 
 
 def answer_keys() -> list[tuple[str, str, str]]:
@@ -490,18 +498,18 @@ def answer_keys() -> list[tuple[str, str, str]]:
     hann = np.hanning(sr + 1)[:-1]
     windowed = 2 * np.abs(np.fft.rfft(off_bin * hann)).max() / hann.sum()
     rows.append(("ch1 exercise 4 (open)", "peak of a 440.5 Hz sinusoid (half-way between 1 Hz bins), 1 s at 16 kHz",
-                 f"rectangular {rect:.3f} ({20 * np.log10(rect):.1f} dB), Hann {windowed:.3f} ({20 * np.log10(windowed):.1f} dB)"))
+                 f"rectangular {_s(rect, '.3f')} ({_s(20 * np.log10(rect), '.1f')} dB), Hann {_s(windowed, '.3f')} ({_s(20 * np.log10(windowed), '.1f')} dB)"))
     f48, f49 = 440 * 2 ** ((48 - 69) / 12), 440 * 2 ** ((49 - 69) / 12)
     n_fft = next(2**k for k in range(8, 18) if 2 * sr / 2**k < f49 - f48)
     rows.append(("ch1 exercise 5 (open)", "MIDI 48 and 49 resolved by a Hann window (main lobe 2 sr / n_fft narrower than their distance)",
-                 f"{f48:.1f} and {f49:.1f} Hz, {f49 - f48:.2f} Hz apart: n_fft = {n_fft} ({n_fft / sr:.2f} s) at 16 kHz"))
+                 f"{_s(f48, '.1f')} and {_s(f49, '.1f')} Hz, {_s(f49 - f48, '.2f')} Hz apart: n_fft = {n_fft} ({_s(n_fft / sr, '.2f')} s) at 16 kHz"))
 
     edges = np.array([-1.0, -0.5, -0.001, 0.0, 0.001, 0.5, 1.0])
     rows.append(("ch2.mu_law_encode", "x = -1, -0.5, -0.001, 0, 0.001, 0.5, 1",
                  ", ".join(str(int(c)) for c in ch2.solution_mu_law_encode(edges))))
     decoded = ch2.solution_mu_law_decode(np.arange(256))
     rows.append(("ch2.mu_law_decode", "step between neighbouring codes near 0 (codes 127, 128) and near 1 (254, 255)",
-                 f"{decoded[128] - decoded[127]:.3g} and {decoded[255] - decoded[254]:.3g}"))
+                 f"{_s(decoded[128] - decoded[127], '.3g')} and {_s(decoded[255] - decoded[254], '.3g')}"))
     uniform = np.random.default_rng(0).uniform(-1, 1, 200000)
     snrs = [ch2.solution_snr_db(uniform, ch2.solution_quantize_uniform(uniform, 2**bits)) for bits in (2, 4, 8)]
     rows.append(("ch2.quantize_uniform + snr_db (exercise 5)", "SNR of 200,000 samples uniform in [-1, 1] at 2, 4, 8 bits",
@@ -514,8 +522,8 @@ def answer_keys() -> list[tuple[str, str, str]]:
     gen = torch.Generator().manual_seed(0)
     targets = torch.randint(0, 256, (1000,), generator=gen)
     rows.append(("ch3.bits_per_sample", "uniform logits over 256 codes; logits giving the target probability 0.5",
-                 f"{ch3.solution_bits_per_sample(torch.zeros(1000, 256), targets):.3f}; "
-                 f"{ch3.solution_bits_per_sample(torch.zeros(1000, 256).scatter(1, targets[:, None], float(np.log(255))), targets):.3f} bits"))
+                 f"{_s(ch3.solution_bits_per_sample(torch.zeros(1000, 256), targets), '.3f')}; "
+                 f"{_s(ch3.solution_bits_per_sample(torch.zeros(1000, 256).scatter(1, targets[:, None], float(np.log(255))), targets), '.3f')} bits"))
     from .sample_transformer import SampleTransformer, SampleTransformerConfig
 
     torch.manual_seed(0)
@@ -524,22 +532,23 @@ def answer_keys() -> list[tuple[str, str, str]]:
     with torch.no_grad():
         gap = float((ch3.cached_logits(model, tokens, ch3.solution_attend_with_cache) - model(tokens)).abs().max())
     rows.append(("ch3.attend_with_cache", "2-layer SampleTransformer, 32 tokens one at a time: largest |cached - whole-window| logit",
-                 f"{gap:.1e} (float32 rounding; a real mistake gives differences of order 0.1 or more)"))
+                 f"{'below 1e-5' if gap < 1e-5 else _s(gap, '.1e')} (float32 rounding, which differs between machines; "
+                 "a real mistake gives differences of order 0.1 or more)"))
 
     rows.append(("ch4.code_perplexity", "1,000,000 codes uniform over 16; half code 0, the rest uniform over 15",
-                 f"{ch4.solution_code_perplexity(np.arange(16).repeat(62500), 16):.2f}; "
-                 f"{ch4.solution_code_perplexity(np.r_[np.zeros(15, int), np.arange(1, 16)], 16):.2f}"))
+                 f"{_s(ch4.solution_code_perplexity(np.arange(16).repeat(62500), 16), '.2f')}; "
+                 f"{_s(ch4.solution_code_perplexity(np.r_[np.zeros(15, int), np.arange(1, 16)], 16), '.2f')}"))
     z = torch.eye(4)
     rows.append(("ch4.nt_xent", "B = 4, the two views identical one-hot vectors, temperature 0.2 and 1.0",
-                 f"{float(ch4.solution_nt_xent(z, z, 0.2)):.4f}; {float(ch4.solution_nt_xent(z, z, 1.0)):.4f}"))
+                 f"{_s(float(ch4.solution_nt_xent(z, z, 0.2)), '.4f')}; {_s(float(ch4.solution_nt_xent(z, z, 1.0)), '.4f')}"))
     rows.append(("ch4.assign_codes", "vectors (0, 0), (0.9, 1), (3, 3) with centres (0, 0), (1, 1), (3, 2.5)",
                  ", ".join(str(int(c)) for c in ch4.solution_assign_codes(np.array([[0, 0], [0.9, 1], [3, 3]], float),
                                                                           np.array([[0, 0], [1, 1], [3, 2.5]], float)))))
     (correct_a, correct_b, _, _), _ = ch4._bootstrap_cases(44)[0]
     low, high = ch4.solution_paired_bootstrap(correct_a, correct_b, 2000, 0)
     unpaired = ch4.BOOTSTRAP_MISTAKES[0].fn(correct_a, correct_b, 2000, 0)
-    rows.append(("ch4.paired_bootstrap", f"the check's first case: 200 clips, accuracies {correct_a.mean():.3f} and {correct_b.mean():.3f}, 2000 resamples, seed 0",
-                 f"[{low:.3f}, {high:.3f}] (unpaired: [{unpaired[0]:.3f}, {unpaired[1]:.3f}], wider)"))
+    rows.append(("ch4.paired_bootstrap", f"the check's first case: 200 clips, accuracies {_s(correct_a.mean(), '.3f')} and {_s(correct_b.mean(), '.3f')}, 2000 resamples, seed 0",
+                 f"[{_s(low, '.3f')}, {_s(high, '.3f')}] (unpaired: [{_s(unpaired[0], '.3f')}, {_s(unpaired[1], '.3f')}], wider)"))
 
     clip = torch.randn(2, sr, generator=gen)
     rows.append(("ch5.patchify", "1 s at 16 kHz, 400-sample patches", f"shape {tuple(ch5.solution_patchify(clip, 400).shape)}"))
@@ -550,7 +559,7 @@ def answer_keys() -> list[tuple[str, str, str]]:
     y = np.array([[1, 0], [0, 1], [1, 0], [0, 0]], float)
     s = np.array([[0.9, 0.1], [0.8, 0.7], [0.3, 0.2], [0.1, 0.9]])
     rows.append(("ch5.macro_map", "4 clips, 2 classes: targets [[1,0],[0,1],[1,0],[0,0]], scores [[.9,.1],[.8,.7],[.3,.2],[.1,.9]]",
-                 f"{ch5.solution_macro_map(y, s):.4f} (class APs 1.0 and 0.5)"))
+                 f"{_s(ch5.solution_macro_map(y, s), '.4f')} (class APs 1.0 and 0.5)"))
     x = torch.arange(12, dtype=torch.float32).reshape(2, 3, 2)
     mask = torch.tensor([[True, True, False], [False, False, False]])
     rows.append(("ch5.masked_time_mean", "x = arange(12).reshape(2, 3, 2), mask [[T, T, F], [F, F, F]]",
@@ -559,7 +568,7 @@ def answer_keys() -> list[tuple[str, str, str]]:
     peaks = np.sort(np.abs(np.fft.rfft(rng.standard_normal((64, 400)), axis=1)).argmax(axis=1) * sr / 400)
     r = np.corrcoef(peaks, np.arange(64))[0, 1]
     rows.append(("ch5 exercise 5 (open)", "64 random Gaussian 400-tap filters: peak frequencies, sorted, against a straight line",
-                 f"correlation {r:.3f}; lowest {peaks[0]:.0f} Hz, highest {peaks[-1]:.0f} Hz"))
+                 f"correlation {_s(r, '.3f')}; lowest {_s(peaks[0], '.0f')} Hz, highest {_s(peaks[-1], '.0f')} Hz"))
     return rows
 
 
