@@ -65,7 +65,8 @@ def test_missing_results_are_not_yet_run_and_both_kinds_are_counted_apart(tmp_pa
     assert kinds.count(ev.MECHANISM) == 3 and kinds.count(ev.EMPIRICAL) == len(rows) - 3
     line = report.headline(rows)
     assert line.startswith(f"{kinds.count(ev.EMPIRICAL)} empirical claims: {kinds.count(ev.EMPIRICAL)} not yet run")
-    assert "Counted apart — 3 mechanisms: 3 not yet run" in line
+    assert "mechanism" not in line
+    assert report.mechanisms_line(rows) == "3 mechanisms, counted apart: 3 not yet run"
 
 
 def test_mechanism_facts_never_enter_the_headline_count(tmp_path):
@@ -74,8 +75,8 @@ def test_mechanism_facts_never_enter_the_headline_count(tmp_path):
                                                             "wavenet": [0.01, 0.02, 0.04, 0.08]}})
     rows = report.build_report("book", tmp_path)
     assert {r["claim"]: r for r in rows}["3d"]["verdict"] == ev.REPRODUCED
-    assert "reproduced" not in report.headline(rows).split("Counted apart")[0]
-    assert "3 mechanisms: 1 reproduced, 2 not yet run" in report.headline(rows)
+    assert "reproduced" not in report.headline(rows)
+    assert report.mechanisms_line(rows) == "3 mechanisms, counted apart: 1 reproduced, 2 not yet run"
 
 
 def test_transformer_ahead_everywhere_is_reproduced(tmp_path):
@@ -401,3 +402,111 @@ def test_ch5_gap_trend_comes_from_the_multi_seed_study(tmp_path):
     assert "= -0.140 mAP at 250 steps and -0.100 at 1000 steps" in why
     assert "close after about 5.0 more doublings (≈ 32,000 steps; interval 10,079–1,024,000)" in take
     assert "test sources: 5; test sources" not in take  # the method is not repeated
+
+
+# --- verdicts carry their budget; a model below its trivial baseline is not yet evidence ---------------
+
+def _ch3_with_bigram(directory, domain, seed, top5, bigram):
+    _ch3(directory, domain, seed, top5)
+    path = directory / "ch3" / f"compare_{domain}_seed{seed}.book.json"
+    record = json.loads(path.read_text())
+    record["metrics"]["bigram"] = {"final": {"top5": bigram}}
+    path.write_text(json.dumps(record))
+
+
+def test_a_transformer_below_the_bigram_makes_3a_not_yet_evidence(tmp_path):
+    for seed, gap in enumerate((0.05, 0.045, 0.055)):  # WaveNet clearly ahead, the transformer below the bigram
+        _ch3_with_bigram(tmp_path, "music", seed, (0.24, 0.24 - gap, 0.17), 0.21 + 0.001 * seed)
+    row = _rows(tmp_path)["3a"]
+    assert row["verdict"] == ev.NOT_YET_EVIDENCE
+    assert "transformer not above the bigram count model" in row["ours (book)"]
+    assert "bigram" in row["what it would take"]
+    # the budget: the curve's last point (251,904 tokens) as a fraction of 56 h at 16 kHz
+    assert row["budget"] == "252k tokens (123 steps), 0.0078% of the paper's data (tokens)"
+    assert row["verdict at budget"] == f"not yet evidence at {row['budget']}"
+    assert "2 not yet evidence (3a, 3b)" in report.headline(list(_rows(tmp_path).values()))
+    assert "chapter 3 at 252k tokens (123 steps), 0.0078% of the paper's data" in \
+        report.headline(list(_rows(tmp_path).values()))
+
+
+def test_models_above_the_bigram_keep_the_usual_verdict_with_its_budget(tmp_path):
+    for seed, gap in enumerate((0.05, 0.045, 0.055)):
+        _ch3_with_bigram(tmp_path, "music", seed, (0.24, 0.24 - gap, 0.17), 0.10)
+    row = _rows(tmp_path)["3a"]
+    assert row["verdict"] == ev.REVERSED
+    assert row["verdict at budget"].startswith("reversed at 252k tokens (123 steps), 0.0078% of the paper's")
+    lines = report.chapter_verdicts(3, "book", tmp_path)
+    assert lines[0].startswith("3a (empirical claim) A causal transformer beats WaveNet at next-sample prediction: "
+                               "reversed at 252k tokens")
+
+
+def test_probe_representation_below_the_untrained_encoder_is_not_yet_evidence(tmp_path):
+    rng = np.random.default_rng(0)
+    base = 0.4 + 0.1 * rng.standard_normal((6, 3))
+    per_fold = {"code_lm": (base - 0.08).tolist(), "simclr": base.tolist(), "supervised_cnn": (base + 0.01).tolist(),
+                "untrained": (base - 0.04).tolist()}
+    _write(tmp_path, "ch4", "probe-table-instruments-mini-xl", "book", {"per_fold": per_fold, "chance": 0.08})
+    row = _rows(tmp_path)["4a"]
+    assert row["verdict"] == ev.NOT_YET_EVIDENCE and "code_lm not above the untrained encoder" in row["ours (book)"]
+    per_fold.pop("untrained")  # without the untrained row, chance is the baseline: both are far above it
+    _write(tmp_path, "ch4", "probe-table-instruments-mini-xl", "book", {"per_fold": per_fold, "chance": 0.08})
+    assert _rows(tmp_path)["4a"]["verdict"] == ev.REVERSED
+
+
+def test_the_absolute_row_sets_a_transformer_beside_the_papers_transformer(tmp_path):
+    _ch5(tmp_path, {"transformer-average": [0.20, 0.21, 0.22], "cnn-vgg": [0.53, 0.54, 0.535]})
+    row = _rows(tmp_path)["5c"]
+    assert "best transformer (transformer-average) mAP 0.210" in row["ours (book)"] and "cnn" not in row["ours (book)"]
+    assert row["budget"] == "100 steps on 1,789 training clips, 4.4% of the paper's data (clips)"
+
+
+def test_budget_numbers_and_paper_table():
+    from audioformers import budgets as bg
+
+    assert bg.compact(614_400) == "614k" and bg.compact(5_120_000) == "5.12M" and bg.compact(950) == "950"
+    assert bg.percent(614_400 / bg.PAPER_DATA["ch3"].amount) == "0.019%"
+    assert bg.PAPER_DATA["ch3"].amount == 56 * 3600 * 16_000 and bg.PAPER_DATA["ch4"].amount is None
+    assert bg.fraction_of_paper("ch4", 10) == "the paper's data size is not in our sources"
+    assert bg.ratio_text(5_120_000, 614_400) == "8.3 times"
+    with pytest.raises(ValueError, match="chapter"):
+        bg.fraction_of_paper("ch9", 1.0)
+    with pytest.raises(ValueError, match="fraction"):
+        bg.percent(0.0)
+
+
+# figure -> the claims whose rows it illustrates
+_FIGURES = {
+    "ch3_series": (lambda d: report.ch3_series("book", directory=d), ("3a", "3b", "3c")),
+    "ch4_series": (lambda d: report.ch4_series("book", d), ("4a", "4b")),
+    "ch5_series": (lambda d: report.ch5_series("book", d), ("5a", "5b", "5c")),
+    "plot_ch5_study": (lambda d: report.plot_ch5_study(__import__("matplotlib.pyplot").pyplot.subplots()[1], "book", d),
+                       ("5a",)),
+}
+
+
+@pytest.mark.parametrize("figure", sorted(_FIGURES))
+def test_each_figure_reads_the_files_its_rows_read(figure):
+    """On the committed results: every results file a figure of the page reads is one its rows read."""
+    from audioformers import budgets as bg
+
+    import matplotlib
+    matplotlib.use("Agg")
+    draw, claims = _FIGURES[figure]
+    directory = REPO / "results"
+    with bg.reading() as figure_files:
+        draw(directory)
+    with bg.reading() as row_files:
+        for claim in report.CLAIMS:
+            if claim.key in claims:
+                claim.measure("book", directory)
+    assert figure_files, f"{figure} read no results file"
+    assert figure_files <= row_files, f"{figure} reads files its rows do not: {sorted(figure_files - row_files)}"
+
+
+def test_the_page_types_no_stale_text():
+    """The chapter-3 figure takes each domain's rate from the data loader; the study's multiple is computed."""
+    nb = json.loads((REPO / "chapters" / "R_reproduction_report.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"])
+    assert "8 kHz" not in text and "four times" not in text
+    assert report.ch3_domain_title("piano-mini") == "piano-mini (16 kHz)"
+    assert report.ch3_domain_title("speech") == "speech (8 kHz)"
