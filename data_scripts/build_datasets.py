@@ -7,6 +7,9 @@
 
 A dataset is built whole or not at all: a Debian package that is missing, empty or partial stops
 the build with one line naming the package and the command that (re)installs it (exit status 1).
+Each line says what was done: ``up to date`` (every file as its build recorded it), ``built``,
+``rebuilt (out of date)``, ``rebuilt (damaged file)`` (the file is named on stderr) or ``checked, file
+record added`` (a dataset built before builds recorded their files, found consistent).
 """
 from __future__ import annotations
 
@@ -17,6 +20,11 @@ import time
 
 from audioformers import data
 from audioformers.datasets import builders, sources
+
+
+#: What the build did, by what :func:`audioformers.data.check_dataset` found before it.
+STATUS = {"ok": "up to date", "missing": "built", "outdated": "rebuilt (out of date)",
+          "damaged": "rebuilt (damaged file)", "unrecorded": "checked, file record added"}
 
 
 def verify() -> int:
@@ -52,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
                 with data.file_lock(data.data_dir() / f".{name}.lock", f"the build of {name}"):
                     if (data.data_dir() / name).exists():
                         shutil.rmtree(data.data_dir() / name)
+            before = data.check_dataset(name)  # a damaged file is named (stderr) and rebuilt by ensure_dataset
             folder = data.ensure_dataset(name)
         except (sources.SourceError, RuntimeError) as error:
             print(f"error: {name}: {error}", file=sys.stderr)
             return 1
         size = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
         counts = data.metadata(name)["split_counts"]
-        print(f"{name:22s} {time.perf_counter() - start:6.1f} s  {size:7.1f} MB  {counts}", flush=True)
+        print(f"{name:22s} {STATUS[before.state]:26s} {time.perf_counter() - start:6.1f} s  {size:7.1f} MB  "
+              f"{counts}", flush=True)
     print(f"{'total':22s} {time.perf_counter() - total:6.1f} s")
     return 0
 

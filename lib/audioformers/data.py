@@ -7,24 +7,31 @@ Offline datasets are built from Debian / PyPI packages on first use (see ``data.
 build is never used. A file lock (``.NAME.lock``) lets two processes ask for the same dataset at
 once: the second waits and uses the finished folder. Partial folders left by killed processes are
 removed by the next build once their process is gone.
+
+The marker also records every file the build wrote (size and sha256, :func:`file_record`); each use
+of a dataset checks its files against that record (:func:`check_dataset`), so a truncated or
+overwritten file is named and rebuilt, never read as data. The record is not part of the build hash
+(the cache key). The locks, partial folders and :func:`data_dir` live in :mod:`audioformers.storage`,
+shared with :mod:`audioformers.downloads`.
 """
 from __future__ import annotations
 
-import contextlib
+import csv
 import hashlib
 import json
 import os
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from . import downloads
 from .datasets import builders
 from .datasets import sources as _src
+from .storage import PARTIAL_TAG, data_dir, file_lock, partial_folder, remove_stale_partials  # noqa: F401 (API)
 from .audio_io import check_sample_rate
 from .datasets.synth import Note, render_events
 
@@ -109,13 +116,6 @@ def _positive(value, name: str) -> float:
     return float(value)
 
 
-def data_dir() -> Path:
-    """``$BOOK_DATA_DIR`` or ``~/.cache/audioformers``, created if missing."""
-    path = Path(os.environ.get("BOOK_DATA_DIR") or Path.home() / ".cache" / "audioformers")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _config(name: str) -> dict:
     return {**REGISTRY[name].config, **_CONFIG_OVERRIDES.get(name, {})}
 
@@ -163,25 +163,219 @@ def inputs_state(name: str) -> dict:
     return state
 
 
-def is_complete(name: str) -> bool:
-    """True when the dataset folder exists with a marker matching the current build hash."""
-    marker = data_dir() / name / MARKER
+# --- the build record: what a finished build wrote, checked when it is used -------------------
+
+#: Files up to this size, and every file that is not ``.npy`` (CSV and JSON tables), are hashed when a
+#: dataset is used; larger arrays are checked by size (their header by numpy when loaded).
+HASH_ON_LOAD_BYTES = 1 << 20
+_VERIFIED: dict[str, tuple] = {}  # folder -> stat signature of the files last verified in this process
+
+
+@dataclass(frozen=True)
+class DatasetCheck:
+    """What :func:`check_dataset` found: ``state`` is one of
+
+    * ``"ok"``: built by the current code and config from the current inputs, every file as the build wrote it;
+    * ``"missing"``: no folder or no completion marker (never built, or interrupted);
+    * ``"outdated"``: built from other code, config or inputs (the build hash differs);
+    * ``"damaged"``: ``problems`` names each file that differs from the build record (missing, other
+      size, other sha256) or, for a dataset without a record, that fails the consistency checks;
+    * ``"unrecorded"``: built by a version that wrote no file record, consistent as far as
+      :func:`consistency_problems` can tell (:func:`ensure_dataset` then writes the record).
+    """
+
+    name: str
+    state: str
+    problems: tuple[str, ...] = ()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _built_files(folder: Path) -> list[Path]:
+    """The files a build wrote (the marker and other hidden files excluded)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def file_record(folder: Path) -> dict[str, dict]:
+    """``{relative path: {"size": bytes, "sha256": hex}}`` of every file the build wrote into ``folder``."""
+    return {p.relative_to(folder).as_posix(): {"size": p.stat().st_size, "sha256": _sha256(p)}
+            for p in _built_files(folder)}
+
+
+def _hashed_on_load(rel: str, size: int) -> bool:
+    return not rel.endswith(".npy") or size <= HASH_ON_LOAD_BYTES
+
+
+def record_problems(folder: Path, record: dict[str, dict]) -> list[str]:
+    """Each file of ``folder`` that differs from ``record`` (see :data:`HASH_ON_LOAD_BYTES`), one line each."""
+    problems = []
+    for rel, expected in sorted(record.items()):
+        path = folder / rel
+        try:
+            size = path.stat().st_size
+        except OSError:
+            problems.append(f"{path} is missing")
+            continue
+        if size != expected["size"]:
+            problems.append(f"{path} has {size} bytes, the build wrote {expected['size']}")
+        elif _hashed_on_load(rel, size) and _sha256(path) != expected["sha256"]:
+            problems.append(f"{path} differs from what the build wrote (sha256)")
+    return problems
+
+
+def _npy_rows(path: Path) -> tuple[int, str | None]:
+    """(rows, problem) of an ``.npy`` file: its header read, its size checked against the header."""
     try:
-        return json.loads(marker.read_text()).get("build_hash") == build_hash(name)
-    except (OSError, ValueError):
-        return False
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f".npy format version {version} (np.save writes 1.0 or 2.0)")
+            shape, _, dtype = read_header(handle)
+            offset = handle.tell()
+    except (OSError, ValueError, EOFError) as error:
+        return 0, f"{path} is not a readable .npy file ({error})"
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    size = path.stat().st_size
+    if size != expected:
+        return 0, f"{path} has {size} bytes, its header says {expected}"
+    return (shape[0] if shape else 1), None
+
+
+def _csv_rows(path: Path) -> tuple[list[dict[str, str]], str | None]:
+    """(rows, problem) of a CSV table: every row must have exactly the header's columns."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        return [], f"{path} is not a readable CSV table ({error})"
+    for i, row in enumerate(rows):
+        if None in row or None in row.values():
+            return rows, f"{path} row {i + 2} does not have the header's columns (truncated?)"
+    return rows, None
+
+
+def consistency_problems(folder: Path) -> list[str]:
+    """What a dataset's files say about each other, for a dataset built without a file record.
+
+    ``metadata.json`` must parse; every ``.npy`` must be as long as its header says; every CSV row must have the
+    header's columns; a ``{split}_meta.csv`` must have one row per clip of ``{split}_audio.npy``; the rows of
+    ``files.csv`` / ``events.csv`` must end where ``audio.npy`` / ``bank_audio.npy`` ends; each example must have
+    the samples ``metadata.json`` lists.
+    """
+    problems: list[str] = []
+    meta_path = folder / "metadata.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        return [f"{meta_path} is not readable ({type(error).__name__}: {error})"]
+    rows: dict[str, int] = {}
+    for path in _built_files(folder):
+        if path.suffix == ".npy":
+            rows[path.name], problem = _npy_rows(path)
+            if problem:
+                problems.append(problem)
+    tables: dict[str, list[dict[str, str]]] = {}
+    for path in _built_files(folder):
+        if path.suffix == ".csv":
+            tables[path.name], problem = _csv_rows(path)
+            if problem:
+                problems.append(problem)
+    if problems:
+        return problems
+    for table, table_rows in tables.items():
+        if table.endswith("_meta.csv") and f"{table[:-len('_meta.csv')]}_audio.npy" in rows:
+            clips = rows[f"{table[:-len('_meta.csv')]}_audio.npy"]
+            if len(table_rows) != clips:
+                problems.append(f"{folder / table} has {len(table_rows)} rows for {clips} clips")
+        array = {"files.csv": "audio.npy", "events.csv": "bank_audio.npy"}.get(table)
+        if array in rows:
+            try:
+                end = max((int(r["offset"]) + int(r["length"]) for r in table_rows), default=0)
+            except (KeyError, ValueError):
+                end = -1
+            if end != rows[array]:
+                problems.append(f"{folder / table} ends at sample {end}, {array} at {rows[array]}")
+    for example, info in (meta.get("examples") or {}).items():
+        if isinstance(info, dict) and rows.get(f"{example}.npy") != info.get("samples"):
+            problems.append(f"{folder / (example + '.npy')} does not hold the {info.get('samples')} samples "
+                            "metadata.json lists")
+    return problems
+
+
+def _signature(folder: Path) -> tuple:
+    return tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                 for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def check_dataset(name: str) -> DatasetCheck:
+    """Whether offline dataset ``name`` can be used as it is (see :class:`DatasetCheck`); builds nothing.
+
+    The files are compared with the record the build wrote into the completion marker: every file's size, and
+    the sha256 of the tables and small arrays. Within one process a folder whose files have not changed
+    (same sizes and modification times) since they were last verified is not hashed again.
+    """
+    _check(name, DATASET_NAMES, "offline dataset")
+    folder = data_dir() / name
+    try:
+        marker = json.loads((folder / MARKER).read_text())
+        if not isinstance(marker, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError, UnicodeDecodeError):
+        return DatasetCheck(name, "missing")
+    if marker.get("build_hash") != build_hash(name):
+        return DatasetCheck(name, "outdated")
+    try:
+        signature = _signature(folder)
+    except OSError:  # a file vanished while it was listed (a rebuild replacing the folder)
+        return DatasetCheck(name, "damaged", (f"{folder} changed while it was checked",))
+    if _VERIFIED.get(str(folder)) == signature:
+        return DatasetCheck(name, "ok")
+    record = marker.get("files")
+    if not isinstance(record, dict):
+        problems = consistency_problems(folder)
+        return DatasetCheck(name, "damaged" if problems else "unrecorded", tuple(problems))
+    problems = record_problems(folder, record)
+    if problems:
+        return DatasetCheck(name, "damaged", tuple(problems))
+    _VERIFIED[str(folder)] = signature
+    return DatasetCheck(name, "ok")
+
+
+def is_complete(name: str) -> bool:
+    """True when the dataset folder holds a build of the current build hash whose files match its record."""
+    return check_dataset(name).state == "ok"
+
+
+def _write_marker(folder: Path, marker: dict) -> None:
+    tmp = folder / f"{MARKER}.{os.getpid()}.tmp"
+    builders.write_json(tmp, marker)
+    os.replace(tmp, folder / MARKER)
 
 
 def ensure_dataset(name: str) -> Path:
-    """Return the dataset's folder, building it first if missing, incomplete or out of date.
+    """Return the dataset's folder, building it first if missing, incomplete, out of date or damaged.
 
     A public dataset (see :mod:`audioformers.downloads`) is never fetched implicitly — it is tens of
     gigabytes — so a missing one is an error that names the download command. Two processes asking
     for the same offline dataset at once are serialised by a file lock: the second waits, then uses
     the folder the first built.
-    """
-    from . import downloads
 
+    A file that differs from the build record (truncated, overwritten, deleted) is never read as data:
+    the dataset is rebuilt, after a one-line notice on stderr naming the file. A dataset built by a version
+    that wrote no file record is checked for consistency (:func:`consistency_problems`): consistent, its
+    record is written from its files (no rebuild); inconsistent, it is rebuilt like a damaged one.
+    """
     if name in downloads.REGISTRY:
         if not downloads.is_complete(name):
             raise FileNotFoundError(f"public dataset {name!r} is not downloaded: run "
@@ -192,17 +386,33 @@ def ensure_dataset(name: str) -> Path:
     if is_complete(name):
         return folder
     with file_lock(data_dir() / f".{name}.lock", f"the build of {name}"):
-        if is_complete(name):  # another process built it while this one waited
+        found = check_dataset(name)  # another process may have built it while this one waited
+        if found.state == "ok":
             return folder
+        if found.state == "unrecorded":
+            marker = json.loads((folder / MARKER).read_text())
+            _write_marker(folder, {**marker, "files": file_record(folder)})
+            if is_complete(name):
+                return folder
+        if found.state == "damaged":
+            shown = "; ".join(found.problems[:3]) + (f"; and {len(found.problems) - 3} more"
+                                                      if len(found.problems) > 3 else "")
+            print(f"audioformers: dataset {name!r} is damaged ({shown}); rebuilding it", file=sys.stderr,
+                  flush=True)
         remove_stale_partials(data_dir(), name)
         _build(name, folder)
     return folder
 
 
 def _build(name: str, folder: Path) -> None:
-    """Build ``name`` into ``.NAME.partial-PID`` and move it into place (the lock is held)."""
-    if folder.exists():  # interrupted or outdated build: never used
+    """Build ``name`` into ``.NAME.partial-PID`` and move it into place (the lock is held).
+
+    The completion marker, written last, holds the build hash and the record of every file written
+    (:func:`file_record`); the record is not part of the build hash, so adding it changed no cache key.
+    """
+    if folder.exists():  # interrupted, outdated or damaged build: never used
         shutil.rmtree(folder)
+    _VERIFIED.pop(str(folder), None)
     tmp = partial_folder(data_dir(), name)
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -215,77 +425,11 @@ def _build(name: str, folder: Path) -> None:
         metadata["build_hash"] = digest
         builders.write_json(tmp / "metadata.json", metadata)
         builders.write_json(tmp / MARKER, {"name": name, "builder_version": BUILD_VERSION,
-                                          "build_hash": digest})
+                                          "build_hash": digest, "files": file_record(tmp)})
         os.replace(tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-
-
-# --- concurrency: locks and partial folders ---------------------------------------------------
-
-PARTIAL_TAG = ".partial-"
-
-
-def partial_folder(root: Path, name: str, pid: int | None = None) -> Path:
-    """``root/.NAME.partial-PID``: where process ``pid`` (default: this one) builds ``name``."""
-    return root / f".{name}{PARTIAL_TAG}{os.getpid() if pid is None else pid}"
-
-
-def _process_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def remove_stale_partials(root: Path, name: str) -> list[Path]:
-    """Remove ``root/.NAME.partial-PID`` folders whose process is gone; return what was removed."""
-    removed = []
-    for path in root.glob(f".{name}{PARTIAL_TAG}*"):
-        pid_text = path.name[len(f".{name}{PARTIAL_TAG}"):]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _process_alive(int(pid_text)):
-            continue
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, what: str, notice_after: float = 2.0):
-    """Hold an exclusive lock on ``path`` (created if needed) while the block runs.
-
-    Another process holding it makes this one wait, with a one-line notice on stderr once it has
-    waited ``notice_after`` seconds. The lock is released when the process dies, so a killed
-    build never blocks the next one. Where ``fcntl`` is missing (Windows) no lock is taken.
-    """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        start, told = time.monotonic(), False
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not told and time.monotonic() - start >= notice_after:
-                    print(f"audioformers: waiting for another process to finish {what} ({path})",
-                          file=sys.stderr)
-                    told = True
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def metadata(name: str) -> dict:

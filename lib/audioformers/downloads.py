@@ -40,6 +40,8 @@ from typing import BinaryIO, Iterable
 
 from tqdm.auto import tqdm
 
+from .storage import data_dir, file_lock, partial_folder, remove_stale_partials
+
 MARKER = ".complete.json"
 CHECKSUMS = "checksums.json"
 CHUNK = 1 << 20  # bytes read per network / disk read
@@ -180,8 +182,6 @@ def get_dataset(name: str, registry: dict[str, PublicDataset] | None = None) -> 
 
 def downloads_root() -> Path:
     """``<data_dir>/public`` (``$BOOK_DATA_DIR`` or ``~/.cache/audioformers``)."""
-    from .data import data_dir
-
     return data_dir() / "public"
 
 
@@ -586,8 +586,6 @@ def download_dataset(name: str, dest: str | Path | None = None, *, trust_unverif
     The folder appears only when everything succeeded (it carries ``.complete.json``); archives are
     kept in ``<dest>/.downloads/<name>`` until then, so an interrupted run resumes where it stopped.
     """
-    from .data import file_lock
-
     entry = get_dataset(name, registry)
     if dest is not None and Path(dest).exists() and not Path(dest).is_dir():
         raise DownloadError(f"dest {dest} is a file, not a folder: give a folder to download into")
@@ -605,8 +603,6 @@ def download_dataset(name: str, dest: str | Path | None = None, *, trust_unverif
 
 def _download_locked(entry: PublicDataset, folder: Path, trust_unverified: bool, progress: bool) -> Path:
     """:func:`download_dataset` once its lock is held."""
-    from .data import partial_folder, remove_stale_partials
-
     name, root = entry.name, folder.parent
     if (folder / MARKER).exists():  # another process finished it while this one waited
         return folder

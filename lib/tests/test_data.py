@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib.util
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -503,3 +505,172 @@ def test_piano_mini_with_too_few_pieces_names_the_problem_and_leaves_nothing(mon
     with pytest.raises(sources.SourceError, match=r"piano-mini would be incomplete: 3 test pieces \(need 8\)"):
         data.ensure_dataset("piano-mini")
     assert not (small_data / "piano-mini").exists()
+
+
+# --- the build record: a damaged file is named and rebuilt, never read as data (issue 28) -------
+
+def _clip_builder(folder: Path, config: dict) -> dict:
+    """A small clip dataset in the layout of drums-mini: ``test_audio.npy`` and one CSV row per clip."""
+    with open(config["log"], "a") as log:
+        log.write("built\n")
+    audio = (np.arange(40 * 160, dtype=np.int16) % 97).reshape(40, 160)
+    np.save(folder / "test_audio.npy", audio)
+    builders.write_csv(folder / "test_meta.csv", [{"label": i % 3, "source": f"kit{i // 10}"} for i in range(40)],
+                       ["label", "source"])
+    return {"split_counts": {"test": 40}, "classes": ["a", "b", "c"], "sample_rate": 16000}
+
+
+@pytest.fixture()
+def clip_dataset(monkeypatch, tmp_path):
+    entry = data.DatasetEntry("clip-mini", "offline", "test", _clip_builder, {"log": str(tmp_path / "log")})
+    monkeypatch.setitem(data.REGISTRY, "clip-mini", entry)
+    monkeypatch.setattr(data, "DATASET_NAMES", data.DATASET_NAMES + ("clip-mini",))
+    monkeypatch.setattr(data, "_VERIFIED", {})
+    return tmp_path / "log"
+
+
+def _builds(log: Path) -> int:
+    return len(log.read_text().split()) if log.exists() else 0
+
+
+def _truncate(path: Path, keep: int) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def test_the_build_records_every_file_it_wrote(clip_dataset):
+    folder = data.ensure_dataset("clip-mini")
+    marker = json.loads((folder / data.MARKER).read_text())
+    assert sorted(marker["files"]) == ["metadata.json", "test_audio.npy", "test_meta.csv"]
+    for name, record in marker["files"].items():
+        assert record == {"size": (folder / name).stat().st_size,
+                          "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest()}
+    assert marker["build_hash"] == data.build_hash("clip-mini")  # the record is not part of the cache key
+    assert data.check_dataset("clip-mini") == data.DatasetCheck("clip-mini", "ok")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: _truncate(f / "test_meta.csv", 100), r"test_meta.csv has 100 bytes, the build wrote \d+"),
+    (lambda f: (f / "test_meta.csv").write_text((f / "test_meta.csv").read_text().replace("kit1", "kit9")),
+     "test_meta.csv differs from what the build wrote"),
+    (lambda f: (f / "metadata.json").write_text("{}" + " " * ((f / "metadata.json").stat().st_size - 2)),
+     "metadata.json differs from what the build wrote"),
+    (lambda f: (f / "test_audio.npy").unlink(), "test_audio.npy is missing"),
+    (lambda f: _truncate(f / "test_audio.npy", 2000), "test_audio.npy has 2000 bytes"),
+], ids=["truncated-csv", "same-size-csv", "same-size-json", "deleted-npy", "truncated-npy"])
+def test_a_damaged_file_is_named_and_rebuilt_on_load(clip_dataset, capsys, damage, message):
+    folder = data.ensure_dataset("clip-mini")
+    reference = _files(folder)
+    damage(folder)
+    found = data.check_dataset("clip-mini")
+    assert found.state == "damaged" and len(found.problems) == 1 and re.search(message, found.problems[0])
+    assert str(folder) in found.problems[0] and not data.is_complete("clip-mini")
+    data.ensure_dataset("clip-mini")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dataset 'clip-mini' is damaged" in err and re.search(message, err)
+    assert "rebuilding it" in err
+    assert _builds(clip_dataset) == 2 and _files(folder) == reference
+
+
+def test_large_arrays_are_checked_by_size_small_ones_and_tables_by_hash(clip_dataset, monkeypatch):
+    folder = data.ensure_dataset("clip-mini")
+    monkeypatch.setattr(data, "HASH_ON_LOAD_BYTES", 1000)  # test_audio.npy (12,928 bytes) is now "large"
+    monkeypatch.setattr(data, "_VERIFIED", {})
+    audio = bytearray((folder / "test_audio.npy").read_bytes())
+    audio[-1] ^= 0xFF  # same size, other bytes: not hashed on load
+    (folder / "test_audio.npy").write_bytes(bytes(audio))
+    assert data.check_dataset("clip-mini").state == "ok"
+    monkeypatch.setattr(data, "HASH_ON_LOAD_BYTES", 1 << 20)
+    monkeypatch.setattr(data, "_VERIFIED", {})
+    assert "test_audio.npy differs" in data.check_dataset("clip-mini").problems[0]
+
+
+def test_a_verified_folder_is_not_hashed_again_until_a_file_changes(clip_dataset, monkeypatch):
+    folder = data.ensure_dataset("clip-mini")
+    assert data.is_complete("clip-mini")
+    hashed = []
+    monkeypatch.setattr(data, "_sha256", lambda path: hashed.append(path.name) or "x")
+    assert data.is_complete("clip-mini") and hashed == []  # same sizes and times: no hashing
+    _truncate(folder / "test_meta.csv", 100)
+    assert not data.is_complete("clip-mini")
+
+
+def test_a_dataset_built_without_a_file_record_is_checked_and_recorded_not_rebuilt(clip_dataset, capsys):
+    folder = data.ensure_dataset("clip-mini")
+    recorded = (folder / data.MARKER).read_text()
+    marker = json.loads(recorded)
+    del marker["files"]
+    builders.write_json(folder / data.MARKER, marker)  # as an older version wrote it
+    assert data.check_dataset("clip-mini").state == "unrecorded" and not data.is_complete("clip-mini")
+    assert data.ensure_dataset("clip-mini") == folder
+    assert _builds(clip_dataset) == 1 and capsys.readouterr().err == ""  # no rebuild, no notice
+    assert (folder / data.MARKER).read_text() == recorded  # the record a build would have written
+    assert data.is_complete("clip-mini") and not list(folder.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "test_meta.csv").write_text("\n".join((f / "test_meta.csv").read_text().split("\n")[:30]) + "\n"),
+     "test_meta.csv has 29 rows for 40 clips"),
+    (lambda f: _truncate(f / "test_meta.csv", (f / "test_meta.csv").read_text().index("\n", 50) + 2),
+     "does not have the header's columns"),
+    (lambda f: _truncate(f / "test_audio.npy", 3000), "test_audio.npy has 3000 bytes, its header says 12928"),
+    (lambda f: (f / "metadata.json").write_text('{"classes": ['), "metadata.json is not readable"),
+], ids=["csv-cut-at-a-row", "csv-cut-mid-row", "npy", "json"])
+def test_a_damaged_dataset_without_a_file_record_is_rebuilt(clip_dataset, capsys, damage, message):
+    folder = data.ensure_dataset("clip-mini")
+    reference = _files(folder)
+    marker = json.loads((folder / data.MARKER).read_text())
+    del marker["files"]
+    builders.write_json(folder / data.MARKER, marker)
+    damage(folder)
+    found = data.check_dataset("clip-mini")
+    assert found.state == "damaged" and any(message in p for p in found.problems), found
+    data.ensure_dataset("clip-mini")
+    assert message in capsys.readouterr().err
+    assert _builds(clip_dataset) == 2 and _files(folder) == reference
+
+
+def test_consistency_checks_cover_every_layout_of_the_builders(tmp_path):
+    """files.csv / events.csv against their array, examples against metadata.json."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    np.save(folder / "audio.npy", np.zeros(100, np.int16))
+    builders.write_csv(folder / "files.csv", [{"offset": 0, "length": 60}, {"offset": 60, "length": 40}],
+                       ["offset", "length"])
+    np.save(folder / "piano.npy", np.zeros(30, np.int16))
+    builders.write_json(folder / "metadata.json", {"examples": {"piano": {"samples": 30}}})
+    assert data.consistency_problems(folder) == []
+    builders.write_csv(folder / "files.csv", [{"offset": 0, "length": 60}], ["offset", "length"])
+    builders.write_json(folder / "metadata.json", {"examples": {"piano": {"samples": 31}}})
+    problems = data.consistency_problems(folder)
+    assert len(problems) == 2 and "files.csv ends at sample 60, audio.npy at 100" in problems[0]
+    assert "piano.npy does not hold the 31 samples" in problems[1]
+
+
+def test_the_build_script_says_what_it_did_and_rebuilds_a_damaged_file(clip_dataset, capsys):
+    script = _build_script()
+    assert script.main(["clip-mini"]) == 0
+    assert "clip-mini" in (out := capsys.readouterr().out) and " built " in out
+    assert script.main(["clip-mini"]) == 0
+    assert " up to date " in capsys.readouterr().out and _builds(clip_dataset) == 1
+    _truncate(data.data_dir() / "clip-mini" / "test_meta.csv", 200)
+    assert script.main(["clip-mini"]) == 0
+    captured = capsys.readouterr()
+    assert " rebuilt (damaged file) " in captured.out and "test_meta.csv has 200 bytes" in captured.err
+    assert _builds(clip_dataset) == 2 and data.is_complete("clip-mini")
+
+
+@needs_debian
+def test_a_truncated_drums_mini_table_is_never_read_as_data(capsys):
+    """Issue 28: a truncated test_meta.csv loaded as 137 clips with 69 labels, and the build script said success."""
+    reference = data.load_clips("drums-mini", "test")
+    folder = data.data_dir() / "drums-mini"
+    table = folder / "test_meta.csv"
+    _truncate(table, table.stat().st_size // 2)
+    clips = data.load_clips("drums-mini", "test")
+    assert "test_meta.csv has" in capsys.readouterr().err
+    assert len(clips) == len(reference) == len(clips.audio) and np.array_equal(clips.labels, reference.labels)
+    _truncate(table, table.stat().st_size // 3)
+    assert _build_script().main(["drums-mini"]) == 0
+    captured = capsys.readouterr()
+    assert "rebuilt (damaged file)" in captured.out and str(table) in captured.err
+    assert data.is_complete("drums-mini")
