@@ -1003,8 +1003,9 @@ def plot_series(ax, series: Series, *, published: dict[str, float] | None = None
                        linewidths=2.5, label="published (other data: scale only)", zorder=3)
     ax.set_xticks(xs, [f"{k}\n(n={series[k][2]})" for k in labels], fontsize=8,
                   rotation=25 if rotate else 0, ha="right" if rotate else "center")
-    ax.set(title=title, ylabel=ylabel, ylim=(0, 1))
-    ax.legend(fontsize=8, loc="upper right")
+    ax.set(title=title, ylabel=ylabel, ylim=(0, 1.3))  # headroom above 1 for the legend: no tick hides under it
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.legend(fontsize=7, loc="upper right")
     return ax
 
 
