@@ -57,8 +57,9 @@ def quantize_noise_shaped(waveform: np.ndarray, num_levels: int = 256, seed: int
     dither (+-0.5 step without), the most it ever reaches when the quantiser does not saturate: inside full
     scale nothing changes, and for any input within [-1, 1] the output error stays within 3 steps
     (1 step without dither). The cost: while the signal sits within about 2.5 steps of full scale the error
-    is not shaped (there is no room to push it back), so a heavily limited signal gets roughly the flat error
-    spectrum of plain dither there, and an SNR between plain dither's and 3 dB below it.
+    is not shaped (there is no room to push it back), so a heavily limited signal gets roughly plain
+    dither's error spectrum there; the SNR stays within about 3 dB of plain dither's (measured in the tests
+    and in chapter 2 on a full-scale square wave and on limited music).
     """
     x = check_audio(waveform).astype(np.float64)
     levels = _check_levels(num_levels)

@@ -4,7 +4,8 @@ A magnitude spectrogram (:func:`audioformers.signals.stft_magnitude`) keeps ``|X
 This module keeps it: :func:`stft` returns complex coefficients, :func:`istft` inverts them by weighted
 overlap-add (as ``librosa.istft``), :func:`griffin_lim` estimates a phase from the magnitude alone (as
 ``librosa.griffinlim``), and :func:`instantaneous_frequency` reads the precise frequency of a partial from the
-phase advance between frames.
+phase advance between frames. An STFT's ``n_fft // 2 + 1`` rows do not say whether ``n_fft`` was even or odd:
+the three take ``n_fft=`` and assume the even size ``2 * (rows - 1)`` only when it is not given.
 
 Notebook: ``chapters/01_fourier_spectrograms.ipynb`` (sections "Phase", "Inverting the STFT",
 "Griffin-Lim", "Zero-padding is not resolution", "Window transfer functions and coherent gain").
