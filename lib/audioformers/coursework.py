@@ -23,7 +23,8 @@ the web book. The same module also
   the exercise plan (type, time, points), the answer keys computed by the reference solutions, and the mistakes
   each self-check recognises;
 * **grades** a folder of submitted notebooks (``python -m audioformers.coursework grade SUBMISSIONS --out
-  grades.csv``): every self-check on every exercise cell, one CSV row per student and exercise.
+  grades.csv``): every self-check on every exercise cell, one CSV row per student and exercise, each notebook in
+  a sandbox, the checks outside the student's kernel (:mod:`audioformers.grading`).
 
 Notebook: ``instructor_guide.md`` (sections "Student edition", "Grading").
 """
@@ -660,163 +661,32 @@ def guide_sections(guide: Path | str) -> dict[str, str]:
 
 
 # ================================================================== grading a folder of submissions
-GRADE_FIELDS = ["student", "notebook", "exercise", "passed", "points", "max_points", "message"]
-_PREAMBLE = "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom audioformers import exercises\n"
-
-
-def _without_checks(source: str) -> str:
-    """The cell's code without its top-level ``exercises....check_...(...)`` calls (the grader runs them)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source  # exec reports the syntax error
-    lines = source.splitlines()
-    for node in reversed(tree.body):
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and "check_" in ast.unparse(node.value.func):
-            lines[node.lineno - 1 : node.end_lineno] = ["pass"] * (node.end_lineno - node.lineno + 1)
-    return "\n".join(lines)
-
-
-def grade_notebook(path: Path | str) -> list[dict[str, object]]:
-    """Run every self-check of a submitted notebook's exercise cells; one result per exercise.
-
-    The grader runs the Exercises section's import cell and the exercise cells (without their check calls) in
-    one namespace, then calls each exercise's check on the function it defines. Nothing else in the notebook runs.
-    """
-    import contextlib
-    import io
-
-    from .exercises import ExerciseFailed, get_exercise
-
-    notebook = nbformat.read(Path(path), as_version=4)
-    cells = [c for c in notebook.cells if c.cell_type == "code"]
-    keyed = [c for c in cells if c.metadata.get("exercise")]
-    heading = next((i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and _source(c).startswith("## Exercises")), None)
-    imports = ""
-    if heading is not None:
-        first = next((c for c in notebook.cells[heading:] if c.cell_type == "code"), None)
-        if first is not None and not first.metadata.get("exercise"):
-            imports = _source(first)
-    namespace: dict[str, object] = {"__name__": "__submission__"}
-    results = []
-    setup_error = None
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(_PREAMBLE + imports, f"{Path(path).name}: imports", "exec"), namespace)
-    except Exception as error:  # noqa: BLE001 - reported per exercise
-        setup_error = f"the Exercises import cell failed: {type(error).__name__}: {error}"
-    for cell in keyed:
-        key = cell.metadata["exercise"]
-        exercise = get_exercise(key)
-        _, minutes, points = TYPE_PLAN["implement"]
-        max_points = HARDER.get(key, (minutes, points))[1]
-        result = {"exercise": key, "passed": False, "points": 0, "max_points": max_points, "message": ""}
-        out = io.StringIO()
-        try:
-            if setup_error:
-                raise RuntimeError(setup_error)
-            with contextlib.redirect_stdout(out):
-                exec(compile(_without_checks(_source(cell)), f"{Path(path).name}: {key}", "exec"), namespace)
-            function = namespace.get(exercise.name)
-            if function is None:
-                raise NameError(f"the cell defines no function called {exercise.name}")
-            with contextlib.redirect_stdout(out):
-                passed = exercise.check(function, raise_on_failure=False)
-            lines = [line for line in out.getvalue().splitlines() if line.startswith(("✓", "✗"))]
-            result.update(passed=bool(passed), points=max_points if passed else 0, message=lines[-1] if lines else "")
-        except ExerciseFailed as failure:
-            result["message"] = str(failure)
-        except Exception as error:  # noqa: BLE001 - the student's code: report it, grade 0
-            result["message"] = f"✗ {exercise.name}: the cell raised {type(error).__name__}: {error}"
-        results.append(result)
-    return results
-
-
-def _student_of(path: Path, folder: Path) -> str:
-    relative = path.relative_to(folder)
-    return relative.parts[0] if len(relative.parts) > 1 else path.stem
-
-
-def _grade_child(path: str, connection) -> None:
-    try:
-        connection.send({"results": grade_notebook(path)})
-    except BaseException as error:  # noqa: BLE001 - whatever stops the grading is reported, not raised
-        connection.send({"error": f"{type(error).__name__}: {error}"})
-    finally:
-        connection.close()
-
-
-def _grade_with_time_limit(path: Path, timeout_s: float) -> list[dict[str, object]]:
-    """Grade one notebook in a child process (forked where the platform allows: no new imports) with a time limit."""
-    import multiprocessing
-
-    def failed(message: str) -> list[dict[str, object]]:
-        return [{"exercise": "-", "passed": False, "points": 0, "max_points": 0, "message": message}]
-
-    try:
-        context = multiprocessing.get_context("fork")
-    except ValueError:  # no fork (Windows): a fresh interpreter per notebook
-        import json
-        import subprocess
-        import sys
-
-        try:
-            done = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade-one", str(path)],
-                                  capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            return failed(f"stopped after {timeout_s:.0f} s (an endless loop?)")
-        if done.returncode == 0 and done.stdout.strip():
-            return json.loads(done.stdout.strip().splitlines()[-1])
-        return failed(f"could not grade: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_grade_child, args=(str(path), send), daemon=True)
-    child.start()
-    send.close()
-    answer = receive.recv() if receive.poll(timeout_s) else None
-    child.join(5)
-    if child.is_alive():
-        child.kill()
-        child.join()
-    if answer is None:
-        return failed(f"stopped after {timeout_s:.0f} s (an endless loop?)" if child.exitcode in (None, -9)
-                      else f"could not grade: the grader exited with code {child.exitcode}")
-    return answer["results"] if "results" in answer else failed(f"could not grade: {answer['error']}")
-
-
-def grade_folder(folder: Path | str, out: Path | str, timeout_s: float = 300.0) -> list[dict[str, object]]:
-    """Grade every ``*.ipynb`` under ``folder`` (``STUDENT/notebook.ipynb`` or ``notebook.ipynb``), each in its own
-    process with a time limit, and write the grade table ``out`` (CSV, one row per student and exercise)."""
-    import csv
-
-    from . import exercises  # noqa: F401 - imported once here, inherited by every forked grader
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"SUBMISSIONS must be a folder of notebooks, got {folder}")
-    if timeout_s <= 0:
-        raise ValueError(f"timeout_s must be positive, got {timeout_s}")
-    notebooks = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-    if not notebooks:
-        raise FileNotFoundError(f"no notebooks (*.ipynb) under {folder}")
-    rows = []
-    for path in notebooks:
-        base = {"student": _student_of(path, folder), "notebook": str(path.relative_to(folder))}
-        rows += [{**base, **result} for result in _grade_with_time_limit(path, timeout_s)]
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=GRADE_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return rows
+# The grader lives in :mod:`audioformers.grading` (a sandbox per submission, checks run outside the student's kernel).
+from .grading import GRADE_FIELDS, grade_folder, grade_notebook  # noqa: E402,F401 - the public names stay here
 
 
 # ================================================================== command line
-COMMANDS = ("student", "answers", "grade", "grade-one", "timings")
+COMMANDS = ("student", "answers", "grade", "timings")
+
+
+def _positive_number(name: str, unit: str):
+    """An argparse type: a finite number above zero (``nan``, ``inf``, 0 and negative values are refused)."""
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number of {unit}, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive, finite number of {unit}, got {text!r}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
 def main(argv: list[str] | None = None) -> list[Path] | None:
-    import json
     import sys
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -839,9 +709,10 @@ def main(argv: list[str] | None = None) -> list[Path] | None:
     grade = commands.add_parser("grade", help="run every self-check over a folder of submitted notebooks; write a CSV")
     grade.add_argument("submissions", type=Path, help="folder of notebooks: STUDENT/notebook.ipynb or notebook.ipynb")
     grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grade table (default grades.csv)")
-    grade.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook (default 300)")
-    one = commands.add_parser("grade-one", help=argparse.SUPPRESS)
-    one.add_argument("notebook", type=Path)
+    grade.add_argument("--timeout", type=_positive_number("--timeout", "seconds"), default=300.0,
+                       help="seconds per notebook, from its first cell to its last check (default 300)")
+    grade.add_argument("--memory", type=_positive_number("--memory", "GiB"), default=6.0,
+                       help="address-space limit of each notebook's kernel, in GiB (default 6)")
     timings = commands.add_parser("timings", help="print the recorded wall times (Markdown table)")
     timings.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
@@ -867,10 +738,7 @@ def main(argv: list[str] | None = None) -> list[Path] | None:
             for name, body in generated_sections(chapters).items():
                 print(f"## {name}\n\n{body}")
         return None
-    if args.command == "grade-one":
-        print(json.dumps(grade_notebook(args.notebook), ensure_ascii=False))
-        return None
-    rows = grade_folder(args.submissions, args.out, args.timeout)
+    rows = grade_folder(args.submissions, args.out, args.timeout, args.memory)
     totals: dict[str, list[int]] = {}
     for row in rows:
         got, best = totals.setdefault(str(row["student"]), [0, 0])
