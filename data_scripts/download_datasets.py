@@ -2,7 +2,7 @@
 """Download the full public datasets for the ``paper`` profile (checksummed, resumable, safe to interrupt).
 
     python data_scripts/download_datasets.py --list
-    python data_scripts/download_datasets.py --dataset fsd50k [--dest DIR] [--trust-unverified]
+    python data_scripts/download_datasets.py --dataset fsd50k [--dest DIR] [--trust-unverified] [--deadline S]
 
 Everything goes under ``$BOOK_DATA_DIR/public`` (default ``~/.cache/audioformers/public``) unless ``--dest``
 is given. The registry (URLs, sizes, checksums and where each checksum comes from) is
@@ -25,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trust-unverified", action="store_true",
                         help="accept files that have no published checksum (their sha256 is recorded)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                        help="most seconds one file may take in all (default: an hour plus its size at 256 KiB/s); "
+                             "an unfinished file is kept and resumed by the next run")
     args = parser.parse_args(argv)
+    if args.deadline is not None and not 0 < args.deadline < float("inf"):
+        parser.error(f"--deadline must be a finite number of seconds > 0, got {args.deadline!r}")
     if args.list or not args.dataset:
         print(f"{'name':<20} {'disk GiB':>8}  {'files':>5}  checksums / description")
         for row in downloads.describe():
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.dataset:
         try:
             folder = downloads.download_dataset(name, args.dest, trust_unverified=args.trust_unverified,
-                                                progress=not args.quiet)
+                                                progress=not args.quiet, deadline_s=args.deadline)
         except (downloads.DownloadError, OSError) as error:  # one line, not a traceback
             print(f"error: {name}: {error}", file=sys.stderr)
             return 1

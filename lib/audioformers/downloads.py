@@ -9,9 +9,13 @@ archives to unpack. :func:`download_dataset`:
 * verifies every finished file (sha256, else the publisher's md5); a mismatch deletes the file and
   fetches it again once, then stops with a clear error; a file with no published checksum is refused
   unless ``trust_unverified=True``, and its computed sha256 is recorded in ``checksums.json``;
+* gives each file an overall deadline (:func:`default_deadline`: an hour plus the time at 256 KiB/s),
+  besides the per-read timeout, so a server that sends a byte now and then cannot hold a download forever;
 * extracts zip (including multi-part ``.z01 ... .zip``) and tar archives into a temporary folder,
-  refusing any member that would land outside it, writes a completion marker, then renames it into
-  place (an interrupted extraction is never used).
+  refusing any member that would land outside it, and any archive with more members than its
+  :class:`Archive` allows or whose members would take more than ``max_ratio`` times its own size
+  (a decompression bomb), before anything is written; writes a completion marker, then renames it
+  into place (an interrupted extraction is never used).
 
 Only the standard library (``urllib``) and ``tqdm`` are used. Checksums are never invented: where the
 publisher gives none and none could be found, the entry says so (``sha256=None, md5=None``).
@@ -46,6 +50,11 @@ MARKER = ".complete.json"
 CHECKSUMS = "checksums.json"
 CHUNK = 1 << 20  # bytes read per network / disk read
 GiB = 1 << 30
+MAX_MEMBERS = 10_000  # members of one archive, unless its Archive says otherwise
+MAX_RATIO = 100.0  # extracted bytes per archive byte, unless its Archive says otherwise
+RATIO_SLACK = 1 << 20  # extracted bytes allowed on top of the ratio (tiny archives of text compress well)
+DEADLINE_BASE_S = 3600.0  # a file's overall deadline: this, plus its size at DEADLINE_RATE
+DEADLINE_RATE = 256 << 10  # bytes per second
 
 
 class DownloadError(RuntimeError):
@@ -57,7 +66,8 @@ class ChecksumError(DownloadError):
 
 
 class UnsafeArchiveError(DownloadError):
-    """An archive member that would be written outside the target folder (or is a link/device)."""
+    """An archive member that would be written outside the target folder (or is a link/device), or an
+    archive with more members, or more extracted bytes, than its registry entry allows."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,8 @@ class Archive:
 
     parts: tuple[str, ...]
     into: str = "."  # sub-folder of the dataset folder that receives the members
+    max_members: int = MAX_MEMBERS  # more (files and folders) is refused before anything is written
+    max_ratio: float = MAX_RATIO  # extracted bytes per byte of the archive's parts (plus RATIO_SLACK)
 
 
 @dataclass(frozen=True)
@@ -129,8 +141,9 @@ REGISTRY: dict[str, PublicDataset] = {d.name: d for d in (
             Archive(("FSD50K.ground_truth.zip",)),
             Archive(("FSD50K.metadata.zip",)),
             Archive(("FSD50K.doc.zip",)),
-            Archive(tuple(f"FSD50K.dev_audio.z0{i}" for i in range(1, 6)) + ("FSD50K.dev_audio.zip",)),
-            Archive(("FSD50K.eval_audio.z01", "FSD50K.eval_audio.zip")),
+            Archive(tuple(f"FSD50K.dev_audio.z0{i}" for i in range(1, 6)) + ("FSD50K.dev_audio.zip",),
+                    max_members=45_000),  # 40,966 clips
+            Archive(("FSD50K.eval_audio.z01", "FSD50K.eval_audio.zip"), max_members=12_000),  # 10,231 clips
         ),
         disk_bytes=65 * GiB,  # 24 GiB of archives + about 31 GiB of wav files, with margin
         licence="CC-BY 4.0 (per clip: CC0, CC-BY, CC-BY-NC, CC Sampling+)",
@@ -163,7 +176,8 @@ REGISTRY: dict[str, PublicDataset] = {d.name: d for d in (
             max_bytes=3 * GiB,
             sha256="af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
             note="sha256 as used by public loaders of this archive (torchaudio-style registries)"),),
-        archives=(Archive(("speech_commands_v0.02.tar.gz",), into="speech_commands_v0.02"),),
+        archives=(Archive(("speech_commands_v0.02.tar.gz",), into="speech_commands_v0.02",
+                          max_members=110_000),),  # 105,829 utterances, 6 noise files, 36 folders
         disk_bytes=8 * GiB,
         licence="CC-BY 4.0",
         homepage="https://arxiv.org/abs/1804.03209",
@@ -249,8 +263,33 @@ def _content_range(header: str | None) -> tuple[int, int, int | None] | None:
     return int(start), int(end), None if total == "*" else int(total)
 
 
+def default_deadline(size: int | None) -> float:
+    """Seconds a file of ``size`` bytes (None: unknown, counted as 1 GiB) may take in all: an hour plus
+    the time to fetch it at 256 KiB/s."""
+    return DEADLINE_BASE_S + (GiB if size is None else size) / DEADLINE_RATE
+
+
+def _content_length(value: str | None, url: str) -> int | None:
+    """The ``Content-Length`` header as bytes, None when absent; a :class:`DownloadError` when malformed."""
+    if value is None:
+        return None
+    if not re.fullmatch(r"\s*\d+\s*", value):
+        raise DownloadError(f"fetching {url}: the server sent a malformed Content-Length {value!r} "
+                            "(not a whole number of bytes)")
+    return int(value)
+
+
+def _check_deadline(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        raise ValueError(f"deadline_s must be a finite number of seconds > 0 (or None), got {value!r}")
+    return float(value)
+
+
 def fetch(url: str, target: Path, expected_size: int | None = None, progress: bool = True,
-          timeout: float = 60.0, max_attempts: int = 5, max_bytes: int | None = None) -> Path:
+          timeout: float = 60.0, max_attempts: int = 5, max_bytes: int | None = None,
+          deadline_s: float | None = None) -> Path:
     """Fetch ``url`` to ``target`` through ``target.partial``, resuming with HTTP Range requests.
 
     A connection that ends early is resumed (up to ``max_attempts`` connections without progress).
@@ -258,12 +297,28 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
     (and, where ``expected_size`` is known, states that total); otherwise the partial file is
     discarded and the transfer starts again, once. No more than ``expected_size`` (or, where the
     exact size is not published, ``max_bytes``) bytes are ever written: a server that sends more is
-    an error. Returns ``target`` once the transfer completed; the caller verifies its checksum.
+    an error. A malformed ``Content-Length`` is an error naming it.
+
+    ``timeout`` bounds each connection and read; ``deadline_s`` (default :func:`default_deadline` of the
+    file's size) bounds the whole transfer, resumes included: past it (by at most one ``timeout``) the
+    partial file is kept (a later call resumes it) and :class:`DownloadError` says how far it got. Returns ``target`` once the transfer
+    completed; the caller verifies its checksum.
     """
+    deadline_s = _check_deadline(deadline_s)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     limit = expected_size if expected_size is not None else max_bytes
     stalled, restarts = 0, 0
+    budget = deadline_s if deadline_s is not None else default_deadline(limit)
+    deadline = time.monotonic() + budget
+
+    def remaining(have: int) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DownloadError(f"fetching {url}: not finished within the deadline of {budget:.0f} s "
+                                f"({have} bytes so far, kept in {partial.name}; run again to resume, or allow "
+                                "more time)")
+        return left
 
     def restart(reason: str) -> None:
         nonlocal restarts
@@ -277,15 +332,16 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
         if limit is not None and have > limit:
             partial.unlink()  # larger than the file can be: start again
             have = 0
+        left = remaining(have)
         request = urllib.request.Request(url, headers={"User-Agent": "audioformers-downloader"})
         if have:
             request.add_header("Range", f"bytes={have}-")
         total: int | None = expected_size
         before = have
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with urllib.request.urlopen(request, timeout=min(timeout, left)) as response:
                 status = getattr(response, "status", 200)
-                length = response.headers.get("Content-Length")
+                length = _content_length(response.headers.get("Content-Length"), url)
                 if have and status == 206:
                     span = _content_range(response.headers.get("Content-Range"))
                     if span is None or span[0] != have:
@@ -300,7 +356,7 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
                 elif have:  # the server ignored the Range header: start over
                     have = 0
                 if total is None and length is not None:
-                    total = have + int(length)
+                    total = have + length
                 if limit is not None and total is not None and total > limit:
                     partial.unlink(missing_ok=True)
                     raise DownloadError(f"fetching {url}: the server announces {total} bytes, more than "
@@ -310,7 +366,8 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
                 with partial.open("ab" if have else "wb") as out, tqdm(
                         total=total, initial=have, unit="B", unit_scale=True, desc=target.name,
                         disable=not progress, leave=False) as bar:
-                    for chunk in iter(lambda: response.read(CHUNK), b""):
+                    for chunk in iter(lambda: response.read1(CHUNK), b""):  # what has arrived: a trickle
+                        # cannot hold one read past the deadline
                         if limit is not None and have + len(chunk) > limit:
                             out.close()
                             partial.unlink()
@@ -319,6 +376,7 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
                         out.write(chunk)
                         bar.update(len(chunk))
                         have += len(chunk)
+                        remaining(have)
         except urllib.error.HTTPError as error:
             if error.code == 416 and have:  # range not satisfiable: already complete (or too long)
                 break
@@ -327,7 +385,7 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
             stalled = 0 if have > before else stalled + 1  # bytes arrived: resume, else count a failure
             if stalled >= max_attempts:
                 raise DownloadError(f"fetching {url} failed {stalled} times: {error}") from error
-            time.sleep(min(2.0 ** stalled, 30.0) * 0.05)
+            time.sleep(min(min(2.0 ** stalled, 30.0) * 0.05, max(0.0, deadline - time.monotonic())))
             continue
         if total is None or have >= total:
             break
@@ -339,13 +397,16 @@ def fetch(url: str, target: Path, expected_size: int | None = None, progress: bo
 
 
 def fetch_verified(remote: RemoteFile, folder: Path, trust_unverified: bool = False, progress: bool = True,
-                   retries: int = 1) -> dict[str, str]:
-    """Fetch one file into ``folder`` and verify it; a bad file is deleted and fetched again ``retries`` times."""
+                   retries: int = 1, deadline_s: float | None = None) -> dict[str, str]:
+    """Fetch one file into ``folder`` and verify it; a bad file is deleted and fetched again ``retries`` times.
+
+    ``deadline_s`` bounds each fetch of the file (see :func:`fetch`)."""
     target = folder / remote.filename
     last_error: ChecksumError | None = None
     for _ in range(retries + 1):
         if not target.exists():
-            fetch(remote.url, target, remote.size, progress=progress, max_bytes=remote.max_bytes)
+            fetch(remote.url, target, remote.size, progress=progress, max_bytes=remote.max_bytes,
+                  deadline_s=deadline_s)
         try:
             return verify_file(target, remote, trust_unverified, progress=False)
         except ChecksumError as error:
@@ -495,10 +556,47 @@ def _check_collisions(into: Path, members: list[tuple[str, bool]]) -> None:
                                      "needs it to be a folder")
 
 
-def _extract_zip(parts: list[Path], into: Path) -> int:
+class _Limits:
+    """How many members, and how many extracted bytes, one archive may have (checked before writing)."""
+
+    def __init__(self, parts: list[Path], max_members: int, max_ratio: float):
+        self.name = (parts[-1] if len(parts) > 1 else parts[0]).name
+        self.archive_bytes = sum(p.stat().st_size for p in parts)
+        self.max_members, self.max_ratio = max_members, max_ratio
+        self.max_bytes = int(max_ratio * self.archive_bytes) + RATIO_SLACK
+        self.members, self.total = 0, 0
+
+    def add(self, size: int) -> None:
+        """Count one more member of ``size`` bytes; :class:`UnsafeArchiveError` past a limit."""
+        self.members += 1
+        self.total += max(0, size)
+        if self.members > self.max_members:
+            raise UnsafeArchiveError(f"{self.name} has more than {self.max_members} members, the most its "
+                                     "registry entry allows (Archive.max_members); refused before extracting")
+        if self.total > self.max_bytes:
+            raise UnsafeArchiveError(
+                f"{self.name} would extract to more than {self.max_bytes} bytes, over {self.max_ratio:g} times "
+                f"its own {self.archive_bytes} bytes (a decompression bomb?); refused before extracting "
+                "(Archive.max_ratio)")
+
+
+def _copy_member(source: BinaryIO, out: BinaryIO, declared: int, name: str) -> None:
+    """Copy one member, never more bytes than its header declared (the limits were checked on those)."""
+    written = 0
+    for chunk in iter(lambda: source.read(CHUNK), b""):
+        written += len(chunk)
+        if written > declared:
+            raise UnsafeArchiveError(f"archive member {name!r} holds more than the {declared} bytes its "
+                                     "header declares")
+        out.write(chunk)
+
+
+def _extract_zip(parts: list[Path], into: Path, limits: _Limits) -> int:
     count = 0
     with open_zip(parts) as archive:
         infos = archive.infolist()
+        for info in infos:
+            limits.add(info.file_size)
         for info in infos:  # refuse the whole archive before writing anything
             _safe_member_path(into, info.filename)
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
@@ -511,15 +609,18 @@ def _extract_zip(parts: list[Path], into: Path) -> int:
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as source, destination.open("wb") as out:
-                shutil.copyfileobj(source, out, CHUNK)  # CRC-checked by zipfile while reading
+                _copy_member(source, out, info.file_size, info.filename)  # CRC-checked by zipfile
             count += 1
     return count
 
 
-def _extract_tar(path: Path, into: Path) -> int:
+def _extract_tar(path: Path, into: Path, limits: _Limits) -> int:
     count = 0
     with tarfile.open(path) as archive:
-        members = archive.getmembers()
+        members = []
+        for member in archive:  # headers one by one: a bomb is refused before it is all decompressed
+            limits.add(member.size)
+            members.append(member)
         for member in members:
             _safe_member_path(into, member.name)
             if not (member.isfile() or member.isdir()):
@@ -534,29 +635,37 @@ def _extract_tar(path: Path, into: Path) -> int:
             source = archive.extractfile(member)
             assert source is not None
             with source, destination.open("wb") as out:
-                shutil.copyfileobj(source, out, CHUNK)
+                _copy_member(source, out, member.size, member.name)
             count += 1
     return count
 
 
-def extract(parts: list[Path], into: Path) -> int:
+def extract(parts: list[Path], into: Path, max_members: int = MAX_MEMBERS, max_ratio: float = MAX_RATIO) -> int:
     """Extract a zip / split zip / tar archive into ``into``; return the number of files written.
 
-    Every member is checked first: absolute paths, ``..`` components, links and devices, and members
-    that collide (:class:`UnsafeArchiveError`) are refused before anything is written. When the
+    Every member is checked first: absolute paths, ``..`` components, links and devices, members
+    that collide, more than ``max_members`` members (files and folders), and members whose declared
+    sizes add up to more than ``max_ratio`` times the archive's size plus 1 MiB (a decompression bomb)
+    are refused (:class:`UnsafeArchiveError`) before anything is written; no member is written past its
+    declared size. When the
     extraction fails part-way (a damaged member, a full disk), a folder ``into`` that this call
     created is removed again, so no half-extracted folder is left behind.
     """
     if into.exists() and not into.is_dir():
         raise DownloadError(f"cannot extract into {into}: it is a file, not a folder")
+    if isinstance(max_members, bool) or not isinstance(max_members, int) or max_members < 1:
+        raise ValueError(f"max_members must be a whole number >= 1, got {max_members!r}")
+    if isinstance(max_ratio, bool) or not isinstance(max_ratio, (int, float)) or not 0 < max_ratio < float("inf"):
+        raise ValueError(f"max_ratio must be a finite number > 0, got {max_ratio!r}")
+    limits = _Limits(parts, max_members, max_ratio)
     created = not into.exists()
     into.mkdir(parents=True, exist_ok=True)
     first = parts[-1] if len(parts) > 1 else parts[0]
     try:
         if len(parts) > 1 or zipfile.is_zipfile(first):
-            return _extract_zip(parts, into)
+            return _extract_zip(parts, into, limits)
         if tarfile.is_tarfile(first):
-            return _extract_tar(first, into)
+            return _extract_tar(first, into, limits)
         raise DownloadError(f"{first.name} is neither a zip nor a tar archive")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
         if created:
@@ -580,13 +689,17 @@ def is_complete(name: str, dest: str | Path | None = None) -> bool:
 
 
 def download_dataset(name: str, dest: str | Path | None = None, *, trust_unverified: bool = False,
-                     progress: bool = True, registry: dict[str, PublicDataset] | None = None) -> Path:
+                     progress: bool = True, registry: dict[str, PublicDataset] | None = None,
+                     deadline_s: float | None = None) -> Path:
     """Download, verify and unpack ``name``; return its folder (immediately if already complete).
+
+    ``deadline_s`` bounds the fetch of each file (default: :func:`default_deadline` of its size).
 
     The folder appears only when everything succeeded (it carries ``.complete.json``); archives are
     kept in ``<dest>/.downloads/<name>`` until then, so an interrupted run resumes where it stopped.
     """
     entry = get_dataset(name, registry)
+    deadline_s = _check_deadline(deadline_s)
     if dest is not None and Path(dest).exists() and not Path(dest).is_dir():
         raise DownloadError(f"dest {dest} is a file, not a folder: give a folder to download into")
     folder = dataset_folder(name, dest)
@@ -598,10 +711,11 @@ def download_dataset(name: str, dest: str | Path | None = None, *, trust_unverif
     except OSError as error:
         raise DownloadError(f"cannot create the destination folder {root}: {error}") from error
     with file_lock(root / f".{name}.lock", f"the download of {name}"):
-        return _download_locked(entry, folder, trust_unverified, progress)
+        return _download_locked(entry, folder, trust_unverified, progress, deadline_s)
 
 
-def _download_locked(entry: PublicDataset, folder: Path, trust_unverified: bool, progress: bool) -> Path:
+def _download_locked(entry: PublicDataset, folder: Path, trust_unverified: bool, progress: bool,
+                     deadline_s: float | None = None) -> Path:
     """:func:`download_dataset` once its lock is held."""
     name, root = entry.name, folder.parent
     if (folder / MARKER).exists():  # another process finished it while this one waited
@@ -614,14 +728,16 @@ def _download_locked(entry: PublicDataset, folder: Path, trust_unverified: bool,
     check_disk_space(root, max(0, needed - already))
     records = {}
     for remote in entry.files:
-        records[remote.filename] = fetch_verified(remote, downloads, trust_unverified, progress)
+        records[remote.filename] = fetch_verified(remote, downloads, trust_unverified, progress,
+                                                  deadline_s=deadline_s)
     tmp = partial_folder(root, name)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
         for archive in entry.archives:
-            extract([downloads / part for part in archive.parts], tmp / archive.into)
+            extract([downloads / part for part in archive.parts], tmp / archive.into, archive.max_members,
+                    archive.max_ratio)
         for remote in entry.files:  # plain files (CSVs) that are not archives are copied alongside
             if not any(remote.filename in a.parts for a in entry.archives):
                 shutil.copy2(downloads / remote.filename, tmp / remote.filename)

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tarfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -48,9 +49,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 start = 0  # and, like a broken proxy, the whole file
         else:
             self.send_response(200)
-        if name not in self.server.no_length:  # type: ignore[attr-defined]
+        bad_length = self.server.bad_length.get(name)  # type: ignore[attr-defined]
+        if bad_length is not None:
+            self.send_header("Content-Length", bad_length)
+            self.close_connection = True
+        elif name not in self.server.no_length:  # type: ignore[attr-defined]
             self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
+        delay = self.server.drip.get(name)  # type: ignore[attr-defined]
+        if delay is not None:  # one byte at a time: each read is quick, the whole never ends in time
+            try:
+                for i in range(start, len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(delay)
+            except OSError:  # the client gave up
+                pass
+            self.close_connection = True
+            return
         cut = self.server.truncate.pop(name, None)  # type: ignore[attr-defined]
         payload = body[start:] if cut is None else body[start:start + cut]
         self.wfile.write(payload)
@@ -64,6 +80,7 @@ def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.truncate, httpd.requests = {}, {}, []  # type: ignore[attr-defined]
     httpd.bad_range, httpd.no_length = {}, set()  # type: ignore[attr-defined]
+    httpd.bad_length, httpd.drip = {}, {}  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/"  # type: ignore[attr-defined]
@@ -416,3 +433,140 @@ def test_two_processes_downloading_one_dataset_fetch_it_once(server, tmp_path):
     assert [c.exitcode for c in children] == [0, 0]
     assert {queue.get(timeout=5) for _ in children} == {str(tmp_path / "two")}
     assert [n for n, _ in server.requests] == ["t.zip"]
+
+
+# --- limits: malformed headers, an overall deadline, archive bombs (issue 28) ------------------------
+
+@pytest.mark.parametrize("length", ["abc", "-5", "1e3", ""])
+def test_a_malformed_content_length_is_a_clear_error(server, tmp_path, length):
+    server.files["m.bin"] = b"m" * 1000
+    server.bad_length["m.bin"] = length
+    with pytest.raises(dl.DownloadError, match=f"malformed Content-Length {length!r}"):
+        dl.fetch(server.url + "m.bin", tmp_path / "m.bin", progress=False)
+    assert not (tmp_path / "m.bin").exists()
+
+
+def test_a_malformed_content_length_is_one_line_from_the_command_line(server, tmp_path, monkeypatch, capsys):
+    server.bad_length["gt.zip"] = "abc"
+    reg = _entry(server, "fsd50k", {"gt.zip": _zip_bytes({"a.csv": b"a"})}, [dl.Archive(("gt.zip",))])
+    monkeypatch.setattr(dl, "REGISTRY", reg)
+    assert _cli().main(["--dataset", "fsd50k", "--dest", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "malformed Content-Length 'abc'" in err
+
+
+def test_a_trickling_server_is_stopped_by_the_overall_deadline(server, tmp_path):
+    """Each byte arrives well within the per-read timeout; the whole file never would."""
+    payload = b"t" * 10_000
+    server.files["slow.bin"] = payload
+    server.drip["slow.bin"] = 0.01
+    start = time.monotonic()
+    with pytest.raises(dl.DownloadError, match=r"not finished within the deadline of 1 s \(\d+ bytes so far"):
+        dl.fetch(server.url + "slow.bin", tmp_path / "slow.bin", expected_size=len(payload), progress=False,
+                 timeout=30.0, deadline_s=1.0)
+    assert time.monotonic() - start < 5.0
+    kept = (tmp_path / "slow.bin.partial").read_bytes()  # kept for a later run to resume
+    assert 0 < len(kept) < len(payload) and not (tmp_path / "slow.bin").exists()
+    del server.drip["slow.bin"]
+    dl.fetch(server.url + "slow.bin", tmp_path / "slow.bin", expected_size=len(payload), progress=False)
+    assert (tmp_path / "slow.bin").read_bytes() == payload and server.requests[-1][1] == f"bytes={len(kept)}-"
+
+
+def test_the_deadline_reaches_fetch_from_the_dataset_and_the_command_line(server, tmp_path, monkeypatch, capsys):
+    noise = b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(1000))  # does not compress
+    server.files["d.zip"] = _zip_bytes({"a.bin": noise})
+    server.drip["d.zip"] = 0.01
+    reg = _entry(server, "fsd50k", {"d.zip": server.files["d.zip"]}, [dl.Archive(("d.zip",))])
+    with pytest.raises(dl.DownloadError, match="deadline of 1 s"):
+        dl.download_dataset("fsd50k", tmp_path, registry=reg, progress=False, deadline_s=1)
+    monkeypatch.setattr(dl, "REGISTRY", reg)
+    assert _cli().main(["--dataset", "fsd50k", "--dest", str(tmp_path), "--quiet", "--deadline", "1"]) == 1
+    assert "deadline of 1 s" in capsys.readouterr().err
+    assert not (tmp_path / "fsd50k").exists()
+    with pytest.raises(SystemExit):
+        _cli().main(["--dataset", "fsd50k", "--deadline", "nan"])
+    assert "--deadline must be a finite number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "60", True])
+def test_a_bad_deadline_is_named(tmp_path, bad):
+    with pytest.raises(ValueError, match="deadline_s must be a finite number of seconds > 0"):
+        dl.fetch("http://127.0.0.1:9/x", tmp_path / "x", deadline_s=bad)
+
+
+def test_the_default_deadline_grows_with_the_size():
+    assert dl.default_deadline(0) == 3600.0
+    assert dl.default_deadline(3_221_225_472) == pytest.approx(3600 + 12_288)  # an FSD50K part: 4.4 h
+    assert dl.default_deadline(None) == dl.default_deadline(dl.GiB)
+
+
+def _bomb(kind: str, path: Path, size: int = 10_000_000) -> float:
+    """An archive of one member of ``size`` zero bytes; returns its compression ratio."""
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            archive.writestr("zeros.bin", bytes(size))
+    else:
+        with tarfile.open(path, "w:gz", compresslevel=9) as archive:
+            info = tarfile.TarInfo("zeros.bin")
+            info.size = size
+            archive.addfile(info, io.BytesIO(bytes(size)))
+    return size / path.stat().st_size
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_a_decompression_bomb_is_refused_before_anything_is_written(tmp_path, kind):
+    path = tmp_path / f"bomb.{kind}"
+    assert _bomb(kind, path) > 900  # about 1000:1
+    with pytest.raises(dl.UnsafeArchiveError, match=r"over 100 times its own \d+ bytes \(a decompression bomb"):
+        dl.extract([path], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert dl.extract([path], tmp_path / "allowed", max_ratio=2000) == 1  # a registry entry may allow more
+    assert (tmp_path / "allowed" / "zeros.bin").stat().st_size == 10_000_000
+
+
+def _many(kind: str, path: Path, count: int) -> None:
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            for i in range(count):
+                archive.writestr(f"m/{i}.txt", b"")
+    else:
+        with tarfile.open(path, "w:gz") as archive:
+            for i in range(count):
+                archive.addfile(tarfile.TarInfo(f"m/{i}.txt"), io.BytesIO(b""))
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_an_archive_of_20000_members_is_refused(tmp_path, kind):
+    path = tmp_path / f"many.{kind}"
+    _many(kind, path, 20_000)
+    with pytest.raises(dl.UnsafeArchiveError, match="many.* has more than 10000 members"):
+        dl.extract([path], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_member_limit_comes_from_the_registry_entry(server, tmp_path):
+    path = tmp_path / "fifty.zip"
+    _many("zip", path, 50)
+    reg = _entry(server, "few", {"fifty.zip": path.read_bytes()}, [dl.Archive(("fifty.zip",), max_members=40)])
+    with pytest.raises(dl.UnsafeArchiveError, match="more than 40 members"):
+        dl.download_dataset("few", tmp_path / "dest", registry=reg, progress=False)
+    assert not (tmp_path / "dest" / "few").exists() and not list((tmp_path / "dest").glob(".few.partial-*"))
+    reg = _entry(server, "few", {"fifty.zip": path.read_bytes()}, [dl.Archive(("fifty.zip",), max_members=50)])
+    folder = dl.download_dataset("few", tmp_path / "dest", registry=reg, progress=False)
+    assert len(list((folder / "m").iterdir())) == 50
+
+
+def test_registry_archives_allow_their_published_member_counts():
+    archives = {a.parts[-1]: a for entry in dl.REGISTRY.values() for a in entry.archives}
+    assert archives["FSD50K.dev_audio.zip"].max_members > 40_966
+    assert archives["FSD50K.eval_audio.zip"].max_members > 10_231
+    assert archives["speech_commands_v0.02.tar.gz"].max_members > 105_829
+    assert all(a.max_ratio >= 2 for a in archives.values())
+
+
+@pytest.mark.parametrize("kwargs, message", [({"max_members": 0}, "max_members must be a whole number >= 1"),
+                                             ({"max_ratio": float("nan")}, "max_ratio must be a finite number > 0")])
+def test_bad_extraction_limits_are_named(tmp_path, kwargs, message):
+    (tmp_path / "a.zip").write_bytes(_zip_bytes({"a.txt": b"a"}))
+    with pytest.raises(ValueError, match=message):
+        dl.extract([tmp_path / "a.zip"], tmp_path / "out", **kwargs)
