@@ -711,8 +711,8 @@ def main(argv: list[str] | None = None) -> list[Path] | None:
     grade.add_argument("--out", type=Path, default=Path("grades.csv"), help="the grade table (default grades.csv)")
     grade.add_argument("--timeout", type=_positive_number("--timeout", "seconds"), default=300.0,
                        help="seconds per notebook, from its first cell to its last check (default 300)")
-    grade.add_argument("--memory", type=_positive_number("--memory", "GiB"), default=6.0,
-                       help="address-space limit of each notebook's kernel, in GiB (default 6)")
+    grade.add_argument("--memory", type=_positive_number("--memory", "GiB"), default=4.0,
+                       help="address-space limit of each notebook's kernel, in GiB (default 4)")
     timings = commands.add_parser("timings", help="print the recorded wall times (Markdown table)")
     timings.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)

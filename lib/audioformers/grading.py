@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 GRADE_FIELDS = ["student", "notebook", "exercise", "passed", "points", "max_points", "message", "flags"]
 DEFAULT_TIMEOUT_S = 300.0
-DEFAULT_MEMORY_GIB = 6.0
+DEFAULT_MEMORY_GIB = 4.0
 MIME = "application/x-audioformers-grader"
 _PREAMBLE = "import numpy as np\nfrom audioformers import exercises\n"
 _MAX_REPLY_BYTES = 256 << 20
@@ -692,7 +692,7 @@ def _positive(name: str, value: float) -> float:
     import math
 
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of {'seconds' if 'time' in name else 'GiB'}, got {value!r}")
+        raise ValueError(f"{name} must be positive, a finite number of {'seconds' if 'time' in name else 'GiB'}, got {value!r}")
     return float(value)
 
 
