@@ -27,7 +27,6 @@ Notebook: ``chapters/R_reproduction_report.ipynb``.
 from __future__ import annotations
 
 import glob
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 from . import budgets as bg
 from . import evidence as ev
 from .profiles import validate_profile
-from .results import results_dir
+from .results import read_results_file, results_dir
 
 SOURCE_TAGS = ("paper", "lecture", "secondary")
 
@@ -172,14 +171,14 @@ class Claim:
 def _load(directory: Path, chapter: str, name: str, profile: str) -> dict[str, Any] | None:
     path = directory / chapter / f"{name}.{profile}.json"
     bg.note_read(path, path.exists())
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_results_file(path, fields=()) if path.exists() else None  # corrupt: an error naming it
 
 
 def _load_glob(directory: Path, chapter: str, pattern: str, profile: str) -> list[dict[str, Any]]:
     paths = sorted(glob.glob(str(directory / chapter / f"{pattern}.{profile}.json")))
     for p in paths:
         bg.note_read(Path(p), True)
-    return [json.loads(Path(p).read_text()) for p in paths]
+    return [read_results_file(p, fields=()) for p in paths]
 
 
 def _dig(record: Any, dotted: str) -> Any:

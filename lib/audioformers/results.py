@@ -214,14 +214,31 @@ def load_results(chapter: str, name: str, profile: str | None = None, directory:
             f"no results at {path}: run the experiment at the {profile!r} profile first "
             f"({_rebuild_hint(chapter, profile)})"
         )
+    return read_results_file(path)
+
+
+def read_results_file(path: str | Path, fields: tuple[str, ...] = ("metrics", "config")) -> dict[str, Any]:
+    """The record in the results file ``path`` (``<chapter>/<name>.<profile>.json``), however it was found.
+
+    The one reader of stored results (:func:`load_results`, the reproduction report, the studies): a file that
+    is truncated or garbled, not a JSON object, or without the keys ``fields`` is a :class:`CorruptFileError`
+    naming the file and the command that rewrites it, never a bare ``JSONDecodeError``.
+    """
+    path = Path(path)
+    parts = path.name.split(".")
+    hint = _rebuild_hint(path.parent.name, parts[-2] if len(parts) >= 3 else "book")
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no results at {path} ({hint})") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise CorruptFileError(f"results file {path} is corrupt ({type(error).__name__}: {error}); delete it and "
-                               f"rebuild it ({_rebuild_hint(chapter, profile)})") from None
-    if not isinstance(record, dict) or not {"metrics", "config"} <= set(record):
-        raise CorruptFileError(f"results file {path} is not a results record (no metrics/config); delete it and "
-                               f"rebuild it ({_rebuild_hint(chapter, profile)})")
+                               f"rebuild it ({hint})") from None
+    missing = [f for f in fields if not isinstance(record, dict) or f not in record]
+    if not isinstance(record, dict) or missing:
+        what = "not a JSON object" if not isinstance(record, dict) else f"no {'/'.join(missing)}"
+        raise CorruptFileError(f"results file {path} is not a results record ({what}); delete it and "
+                               f"rebuild it ({hint})")
     return record
 
 

@@ -70,3 +70,48 @@ def test_bad_names(tmp_path, name):
 def test_profile_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_PROFILE", "smoke")
     assert results.write_results("ch0", "p", {}, directory=tmp_path).name == "p.smoke.json"
+
+
+# --- one reader of stored results: a damaged file is named, never a bare JSONDecodeError (issue 28) -----
+
+@pytest.mark.parametrize("content, what", [('{"metrics": {"a": 1', "is corrupt (JSONDecodeError"),
+                                           ("\x00\xff", "is corrupt (UnicodeDecodeError"),
+                                           ("[1, 2]", "not a JSON object"),
+                                           ('{"metrics": {}}', "no config")])
+def test_read_results_file_names_the_file_and_the_command(tmp_path, content, what):
+    path = tmp_path / "ch3" / "scaling.book.json"
+    path.parent.mkdir()
+    path.write_bytes(content.encode("latin-1"))
+    with pytest.raises(results.CorruptFileError) as error:
+        results.read_results_file(path)
+    message = str(error.value)
+    assert str(path) in message and what in message
+    assert "python -m audioformers.reproduce ch3 --profile book" in message
+
+
+def test_read_results_file_fields_are_optional_but_the_record_must_be_an_object(tmp_path):
+    path = tmp_path / "ch5" / "front_end.smoke.json"
+    path.parent.mkdir()
+    path.write_text('{"metrics": {}}')
+    assert results.read_results_file(path, fields=()) == {"metrics": {}}
+    path.write_text('"text"')
+    with pytest.raises(results.CorruptFileError, match="reproduce ch5 --profile smoke"):
+        results.read_results_file(path, fields=())
+
+
+def test_the_report_names_a_truncated_results_file(tmp_path):
+    """Issue 28: a truncated results JSON read by report.build_report gave a bare JSONDecodeError."""
+    from audioformers import report
+
+    path = results.write_results("ch5", "comparison", {"mAP": 0.5}, config={}, profile="book", directory=tmp_path)
+    assert report.build_report("book", tmp_path)  # readable: the report is built
+    path.write_text(path.read_text()[:40])
+    with pytest.raises(results.CorruptFileError) as error:
+        report.build_report("book", tmp_path)
+    assert str(path) in str(error.value) and "python -m audioformers.reproduce ch5 --profile book" in str(error.value)
+    path.unlink()
+    path = results.write_results("ch3", "compare_music_seed0", {"top5": 0.3}, config={}, profile="book",
+                                 directory=tmp_path)
+    path.write_text(path.read_text()[:25])  # read through the report's glob of seeds
+    with pytest.raises(results.CorruptFileError, match="compare_music_seed0.book.json is corrupt"):
+        report.build_report("book", tmp_path)
