@@ -50,7 +50,7 @@ import torch
 from . import code_lm, contrastive, evidence, probes, tokenizer
 from .device import add_device_argument, describe, get_device, module_device, use_device_argument
 from .profiles import get_profile, pick, validate_profile
-from .results import atomic_write, atomic_write_text, read_cache_json, write_results
+from .results import atomic_write, atomic_write_text, read_cache_json, read_cache_npz, write_results
 
 CHAPTER = "ch4"
 SAMPLE_RATE = 16000
@@ -253,9 +253,9 @@ def unlabelled_pool(cfg: FoldConfig) -> tuple[np.ndarray, dict]:
     from . import data
 
     path = cache_dir() / f"pool-{cfg.pretrain_key()}.npz"
-    if path.exists():
-        with np.load(path) as cached:
-            return cached["log_mels"], json.loads(str(cached["info"]))
+    cached = read_cache_npz(path, ("log_mels", "info"))  # None when missing or damaged (then with a notice)
+    if cached is not None:
+        return cached["log_mels"], json.loads(str(cached["info"]))
     rng = np.random.default_rng(0)
     n = cfg.pool_clips_per_domain
     parts, info = [], {"clips": {}, "seconds_of_audio": {}}
@@ -373,9 +373,9 @@ def _lm_layers(lm: code_lm.CodeLM, codes: np.ndarray) -> list[np.ndarray]:
 def pool_embeddings(ps: ProbeSet, cfg: FoldConfig, seed: int, state: dict) -> dict[str, np.ndarray]:
     """Every pool-trained representation of every clip of ``ps`` (cached per seed)."""
     path = cache_dir() / f"emb-{ps.name}-{cfg.pretrain_key()}-{cfg.max_clips_per_source}-seed{seed}.npz"
-    if path.exists():
-        with np.load(path) as cached:
-            return {k: cached[k] for k in cached.files}
+    cached = read_cache_npz(path)  # None when missing or damaged (then with a notice): recomputed
+    if cached is not None:
+        return cached
     tok = state["tokenizer"]
     patches = tok.normaliser(tokenizer.make_patches(ps.log_mels, tok.patch_frames))  # (N, P, D)
     z = tokenizer.encode_patches(tok.autoencoder, patches)  # (N, P, d)
@@ -407,9 +407,9 @@ def supervised_embeddings(ps: ProbeSet, cfg: FoldConfig, fold: int, seed: int) -
     sup_key = hashlib.sha1(json.dumps({k: v for k, v in asdict(cfg).items() if k != "probe_c_grid"},
                                       sort_keys=True).encode()).hexdigest()[:12]
     path = cache_dir() / f"sup-{ps.name}-{sup_key}-fold{fold}-seed{seed}.npz"
-    if path.exists():
-        with np.load(path) as cached:
-            return cached["emb"], json.loads(str(cached["log"]))
+    cached = read_cache_npz(path, ("emb", "log"))  # None when missing or damaged (then with a notice)
+    if cached is not None:
+        return cached["emb"], json.loads(str(cached["log"]))
     s = ps.split(fold)
     sup_cfg = contrastive.CNNConfig(n_mels=cfg.n_mels, channels=cfg.cnn_channels, embed_dim=cfg.cnn_embed,
                                     projection_dim=cfg.cnn_embed, num_classes=len(ps.classes))

@@ -131,6 +131,28 @@ def read_cache_json(path: str | Path) -> Any | None:
         return None
 
 
+def read_cache_npz(path: str | Path, keys: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Every array of a cached ``.npz``, or ``None`` when it is missing, or corrupt (truncated, garbled, without
+    one of ``keys``): then with a one-line notice, the file removed, for the caller to recompute it."""
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as cached:
+            arrays = {k: cached[k] for k in cached.files}
+        missing = [k for k in keys if k not in arrays]
+        if missing:
+            raise KeyError(f"no {', '.join(missing)} in the cache")
+        return arrays
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        cache_notice(path, error)
+        return None
+
+
 def cache_notice(path: Path, error: BaseException) -> None:
     """Print the one-line notice for a corrupt cache file and remove it (the caller recomputes it)."""
     import sys
