@@ -20,8 +20,11 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import resource
+import re
+import signal
 import sys
+import time
+from pathlib import Path
 
 CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE, MNT_DETACH = 0x00020000, 0x1000, 0x4000, 1 << 18, 2
 
@@ -93,7 +96,79 @@ def expose(paths: list[str], uid: int, gid: int, stash_root: str) -> None:
     raise OSError("could not make the interpreter reachable for the sandbox user")
 
 
+# ------------------------------------------------------------------ after a submission: its processes and files
+def fresh_user() -> tuple[int, int]:
+    """An unused user and group id (no account, no process): files and processes of a submission are its own."""
+    import pwd
+    import random
+
+    while True:
+        uid = random.randrange(1_500_000_000, 2_000_000_000)
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if not _processes_of(uid):
+                return uid, uid
+
+
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                status = Path("/proc", entry, "status").read_text()
+            except OSError:
+                continue
+            ids = re.search(r"^Uid:\s+(\d+)\s+(\d+)", status, re.M)
+            if ids and uid in (int(ids.group(1)), int(ids.group(2))):
+                pids.append(int(entry))
+    return pids
+
+
+def kill_user_processes(uid: int) -> None:
+    """SIGKILL every process of ``uid`` (a sandbox user), until none is left."""
+    for _ in range(100):
+        pids = _processes_of(uid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
+
+
+def remove_user_files(uid: int, roots: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
+    """Delete what ``uid`` left in the world-writable folders under ``roots`` (the only places it could write)."""
+    import shutil
+    import tempfile
+
+    todo = list(dict.fromkeys([*roots, tempfile.gettempdir()]))
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_uid == uid:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            elif entry.is_dir(follow_symlinks=False) and st.st_mode & 0o002:
+                todo.append(entry.path)
+
+
+
 def main(argv: list[str]) -> None:
+    import resource
+
     config = json.loads(argv[0])
     command = argv[2:] if len(argv) > 1 and argv[1] == "--" else argv[1:]
     uid, gid = config.get("uid"), config.get("gid")

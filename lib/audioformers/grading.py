@@ -28,7 +28,6 @@ Notebook: ``instructor_guide.md`` (section "Grading a class").
 
 from __future__ import annotations
 
-import ast
 import base64
 import io
 import json
@@ -38,13 +37,12 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 GRADE_FIELDS = ["student", "notebook", "exercise", "passed", "points", "max_points", "message", "flags"]
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MEMORY_GIB = 4.0
 MIME = "application/x-audioformers-grader"
-_PREAMBLE = "import numpy as np\nfrom audioformers import exercises\n"
 _MAX_REPLY_BYTES = 256 << 20
 
 
@@ -154,222 +152,14 @@ def kernel_probe(namespace: dict, name: str) -> None:
                                             "type": type(value).__name__})})
 
 
-# ================================================================== what runs, and what is flagged (static reading)
-def python_source(cell_source: str) -> str:
-    """A cell as plain Python (IPython's own translation of ``%magics`` and ``!commands``)."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return TransformerManager().transform_cell(cell_source)
-    except Exception:  # noqa: BLE001 - IPython missing or the cell unreadable: the kernel reports it
-        return cell_source
-
-
-def without_checks(source: str) -> str:
-    """The cell's code without its top-level ``...check_...(...)`` calls (the grader runs the checks)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source  # the kernel reports the syntax error
-    lines = source.splitlines()
-    for node in reversed(tree.body):
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and "check_" in ast.unparse(node.value.func):
-            lines[node.lineno - 1 : node.end_lineno] = ["pass"] * (node.end_lineno - node.lineno + 1)
-    return "\n".join(lines)
-
-
-def _is_constant(node: ast.AST) -> bool:
-    return not any(isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Lambda,
-                                  ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)) for n in ast.walk(node))
-
-
-def definitions_only(source: str) -> str:
-    """The imports, function and class definitions and constant assignments of a cell (a student's helpers);
-    experiments, plots and training in the same cell do not run."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return ""
-    kept = [node for node in tree.body
-            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            or (isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and _is_constant(node.value))]
-    return "\n\n".join(ast.get_source_segment(source, node) or "" for node in kept)
-
-
-# Library functions that compute what an exercise asks the student to write (full dotted names, prefixes).
-LIBRARY_ANSWERS: dict[str, tuple[str, ...]] = {
-    "ch1.dft_magnitude": ("numpy.fft", "scipy.fft", "scipy.fftpack", "torch.fft", "torch.stft", "librosa"),
-    "ch1.dft_amplitude": ("numpy.fft", "scipy.fft", "scipy.fftpack", "torch.fft", "torch.stft", "librosa"),
-    "ch1.frame_signal": ("librosa.util.frame", "numpy.lib.stride_tricks.sliding_window_view"),
-    "ch1.spectrogram": ("librosa.stft", "torch.stft", "scipy.signal.stft", "scipy.signal.spectrogram",
-                        "scipy.signal.ShortTimeFFT", "torchaudio"),
-    "ch1.hz_to_mel": ("librosa.hz_to_mel", "librosa.mel_frequencies", "torchaudio"),
-    "ch2.mu_law_encode": ("torchaudio", "librosa.mu_compress"),
-    "ch2.mu_law_decode": ("torchaudio", "librosa.mu_expand"),
-    "ch3.attend_with_cache": ("torch.nn.functional.scaled_dot_product_attention", "torch.nn.MultiheadAttention"),
-    "ch4.assign_codes": ("sklearn", "scipy.cluster.vq"),
-    "ch4.paired_bootstrap": ("scipy.stats.bootstrap",),
-    "ch5.haar_multiscale": ("pywt",),
-    "ch5.macro_map": ("sklearn.metrics", "torchmetrics"),
-}
-# Parts of the package a student may call in an exercise: the self-checks and the argument checks.
-_ALLOWED_PACKAGE = re.compile(r"^audioformers(\.exercises(\.ch\d(\.check_\w+)?|\.ExerciseFailed)?|\.validation(\..*)?"
-                              r"|\.audio_io\.check_\w+)?$")
-
-
-def _aliases(trees: list[ast.AST]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return names
-
-
-def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
-    attrs = []
-    while isinstance(node, ast.Attribute):
-        attrs.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name) and node.id in aliases:
-        return ".".join([aliases[node.id]] + attrs[::-1])
-    return None
-
-
-def _parse(source: str) -> ast.AST | None:
-    try:
-        return ast.parse(python_source(source))
-    except SyntaxError:
-        return None
-
-
-def flags_for(key: str, exercise_source: str, other_sources: list[str]) -> list[str]:
-    """What a person should look at in an exercise's code (and the helpers it calls): a call of the package's
-    reference solution or own implementation, or of the library function the exercise asks the student to write."""
-    trees = [t for t in map(_parse, other_sources) if t is not None]
-    cell = _parse(exercise_source)
-    if cell is None:
-        return []
-    helpers = {node.name: node for tree in trees for node in tree.body
-               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    seen, todo, code = set(), [cell], []
-    while todo:  # the exercise's cell and, transitively, every helper it names
-        node = todo.pop()
-        code.append(node)
-        for name in {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} - seen:
-            seen.add(name)
-            if name in helpers:
-                todo.append(helpers[name])
-    aliases = {"np": "numpy", "exercises": "audioformers.exercises", **_aliases([ast.parse(_PREAMBLE)] + trees + [cell])}
-    found: list[str] = []
-    library = LIBRARY_ANSWERS.get(key, ())
-    nodes = [n for tree in code for n in ast.walk(tree)]
-    inner = {id(n.value) for n in nodes if isinstance(n, ast.Attribute)}  # read each dotted name once, whole
-    for node in nodes:
-        name = None
-        if id(node) in inner:
-            continue
-        if isinstance(node, (ast.Attribute, ast.Name)):
-            name = _dotted(node, aliases)
-            if isinstance(node, ast.Attribute) and (node.attr == "reference" or node.attr.startswith(("solution_", "_reference"))):
-                name = name or f"….{node.attr}"
-                found.append(f"calls a reference solution ({name})")
-                continue
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.search(r"solution_|_reference", node.value):
-            found.append(f"names a reference solution ({node.value[:60]!r})")
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            module = node.module if isinstance(node, ast.ImportFrom) else None
-            for alias in node.names:
-                full = f"{module}.{alias.name}" if module else alias.name
-                if re.search(r"(^|\.)(solution_|_reference)", full):
-                    found.append(f"calls a reference solution ({full})")
-        if not name:
-            continue
-        if re.search(r"(^|\.)(solution_|_reference)", name):
-            found.append(f"calls a reference solution ({name})")
-        elif name.startswith("audioformers") and not _ALLOWED_PACKAGE.match(name) and name.count(".") >= 1:
-            found.append(f"calls the package's own implementation ({name})")
-        elif any(name == prefix or name.startswith(prefix + ".") for prefix in library):
-            found.append(f"uses {name}, which computes what the exercise asks for")
-    return list(dict.fromkeys(found))
+from ._sandbox import fresh_user, kill_user_processes, remove_user_files  # noqa: E402,F401
+from .submission_code import PREAMBLE, LIBRARY_ANSWERS, definitions_only, flags_for, python_source, without_checks  # noqa
 
 
 # ================================================================== the sandbox: a copy, a kernel, limits, a user
 class Stopped(BaseException):
     """The submission's kernel ran out of time or died: grading of this notebook stops (not an ``Exception``, so
     that no check mistakes it for an error of the student's function)."""
-
-
-def _fresh_user() -> tuple[int, int]:
-    """An unused user and group id (no account, no process): files and processes of a submission are its own."""
-    import pwd
-    import random
-
-    while True:
-        uid = random.randrange(1_500_000_000, 2_000_000_000)
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            if not _processes_of(uid):
-                return uid, uid
-
-
-def _processes_of(uid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            try:
-                status = Path("/proc", entry, "status").read_text()
-            except OSError:
-                continue
-            ids = re.search(r"^Uid:\s+(\d+)\s+(\d+)", status, re.M)
-            if ids and uid in (int(ids.group(1)), int(ids.group(2))):
-                pids.append(int(entry))
-    return pids
-
-
-def kill_user_processes(uid: int) -> None:
-    """SIGKILL every process of ``uid`` (a sandbox user), until none is left."""
-    for _ in range(100):
-        pids = _processes_of(uid)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        time.sleep(0.05)
-
-
-def remove_user_files(uid: int, roots: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
-    """Delete what ``uid`` left in the world-writable folders under ``roots`` (the only places it could write)."""
-    import shutil
-    import tempfile
-
-    todo = list(dict.fromkeys([*roots, tempfile.gettempdir()]))
-    while todo:
-        folder = todo.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if st.st_uid == uid:
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            elif entry.is_dir(follow_symlinks=False) and st.st_mode & 0o002:
-                todo.append(entry.path)
 
 
 def _copy_tree(source: Path, target: Path, notebook_name: str, notebook_bytes: bytes, whole_folder: bool) -> None:
@@ -568,7 +358,7 @@ def _plan(notebook) -> tuple[list[tuple[str | None, str]], dict[str, list[str]]]
     from .coursework import _source
 
     cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    plan: list[tuple[str | None, str]] = [(None, _PREAMBLE)]
+    plan: list[tuple[str | None, str]] = [(None, PREAMBLE)]
     helpers = [_source(c) for c in cells if not c.metadata.get("exercise")]
     flags = {}
     for cell in cells:
@@ -623,7 +413,7 @@ def grade_notebook(path: Path | str, *, notebook_bytes: bytes | None = None, fol
         return _failed(f"could not grade: not a readable notebook ({type(error).__name__}: {str(error)[:200]})")
     keys = [key for key, _ in plan if key]
     if user == "auto":
-        user = _fresh_user() if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+        user = fresh_user() if hasattr(os, "geteuid") and os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="audioformers-grade-"))
     results: dict[str, dict[str, object]] = {}
     errors: dict[str, str] = {}

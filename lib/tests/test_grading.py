@@ -265,3 +265,9 @@ def test_the_wire_carries_plain_data_and_never_unpickles():
         grading.decode({"ndarray": base64.b64encode(buffer.getvalue()).decode()})
     with pytest.raises(ValueError, match="malformed"):
         grading.decode({"pickle": base64.b64encode(pickle.dumps(1)).decode()})
+
+
+def test_the_students_own_function_is_not_the_package_function_of_the_same_name():
+    imports = ["from audioformers.wavelet_transformer import haar_multiscale\nimport pywt"]
+    own = "def haar_multiscale(x):\n    return pywt.wavedec(x, 'haar')[0]\n\nexercises.ch5.check_haar_multiscale(haar_multiscale)"
+    assert grading.flags_for("ch5.haar_multiscale", own, imports) == []
