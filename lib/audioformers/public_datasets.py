@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from . import downloads
 from .audio_io import check_sample_rate, load_audio
 from .data import ClipSet, MultiLabelSet, _positive, _whole
+from .results import read_cache_npy, read_cache_npz
 
 FSD50K_NUM_CLASSES = 200
 SPEECH_COMMANDS_WORDS: tuple[str, ...] = (
@@ -138,8 +139,9 @@ def load_fsd50k(split: str, root: str | Path | None = None, clip_seconds: float 
     length = int(round(clip_seconds * sample_rate))
     # "soxr": the resampler; a cache made with scipy's resample_poly (aliasing) is not reused
     cached = dataset_root("fsd50k", root) / ".cache" / f"{split}-{sample_rate}hz-{length}-{len(paths)}-soxr.npy"
-    if cache and cached.exists():
-        audio = np.load(cached).astype(np.float32) / 32767.0  # (N, T)
+    stored = read_cache_npy(cached) if cache else None  # None when missing or damaged (with a notice)
+    if stored is not None:
+        audio = stored.astype(np.float32) / 32767.0  # (N, T)
     else:
         audio = np.zeros((len(paths), length), np.float32)  # (N, T)
         for i, path in enumerate(tqdm(paths, desc=f"FSD50K {split}", leave=False)):
@@ -191,9 +193,9 @@ def load_maestro(split: str = "train", root: str | Path | None = None, max_files
     files = [Path(r["path"]) for r in rows]
     cached = (dataset_root("maestro", root) / ".cache" /
               f"{split}-{sample_rate}hz-{len(rows)}-{_cache_key(files, sample_rate, max_seconds, 'soxr')}.npz")
-    if cache and cached.exists():
-        with np.load(cached) as stored:
-            pcm, lengths = stored["pcm"], stored["lengths"]
+    stored = read_cache_npz(cached, ("pcm", "lengths")) if cache else None  # None: missing or damaged
+    if stored is not None:
+        pcm, lengths = stored["pcm"], stored["lengths"]
     else:
         pieces = []
         for path in tqdm(files, desc=f"MAESTRO {split}", leave=False):
@@ -254,9 +256,9 @@ def load_speech_commands(split: str, root: str | Path | None = None, max_clips: 
     files = [folder / name for name, _, _ in rows]
     cached = (dataset_root("speech-commands-v2", root) / ".cache" /
               f"{split}-{len(rows)}-{_cache_key(files, SAMPLE_RATE, 'soxr')}.npz")
-    if cache and cached.exists():
-        with np.load(cached) as stored:
-            pcm = stored["pcm"]
+    stored = read_cache_npz(cached, ("pcm",)) if cache else None  # None when missing or damaged (with a notice)
+    if stored is not None:
+        pcm = stored["pcm"]
     else:
         pcm = np.zeros((len(rows), SAMPLE_RATE), np.int16)  # (N, T)
         for i, path in enumerate(files):

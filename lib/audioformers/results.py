@@ -131,6 +131,21 @@ def read_cache_json(path: str | Path) -> Any | None:
         return None
 
 
+def read_cache_npy(path: str | Path) -> Any | None:
+    """A cached ``.npy`` array, or ``None`` when it is missing, or corrupt (then with a one-line notice, the file
+    removed, for the caller to recompute it)."""
+    import numpy as np
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return np.load(path)
+    except (ValueError, OSError, EOFError) as error:
+        cache_notice(path, error)
+        return None
+
+
 def read_cache_npz(path: str | Path, keys: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Every array of a cached ``.npz``, or ``None`` when it is missing, or corrupt (truncated, garbled, without
     one of ``keys``): then with a one-line notice, the file removed, for the caller to recompute it."""

@@ -190,3 +190,28 @@ def test_fsd50k_accepts_numpy_integers(fsd50k):
     clips = pdx.load_fsd50k("train", root=fsd50k, clip_seconds=1.0, max_clips=np.int64(1),
                             sample_rate=np.int32(8000), cache=False)
     assert clips.audio.shape == (1, 8000) and clips.sample_rate == 8000
+
+
+def test_a_damaged_decoded_cache_is_decoded_again_with_a_notice(fsd50k, capsys):
+    """Issue 28: a truncated cache file is treated as absent (a notice), never a bare numpy or zip error."""
+    first = pdx.load_fsd50k("train", root=fsd50k, clip_seconds=1.0)
+    (cached,) = (fsd50k / ".cache").glob("*.npy")
+    cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
+    again = pdx.load_fsd50k("train", root=fsd50k, clip_seconds=1.0)
+    np.testing.assert_array_equal(again.audio, first.audio)
+    err = capsys.readouterr().err
+    assert f"notice: cache {cached} is corrupt" in err and "recomputing it" in err
+    np.testing.assert_allclose(np.load(cached) / 32767.0, first.audio, atol=1 / 32767)  # written again, whole
+
+
+def test_a_damaged_maestro_cache_is_decoded_again_with_a_notice(tmp_path, capsys):
+    folder = tmp_path / "maestro-v3.0.0"
+    _wav(folder / "2004" / "a.wav", 1.0, 16000)
+    (folder / "maestro-v3.0.0.csv").write_text("canonical_composer,canonical_title,split,year,midi_filename,"
+                                              "audio_filename,duration\nX,Y,train,2004,2004/a.midi,2004/a.wav,1.0\n")
+    piano = pdx.load_maestro("train", root=tmp_path)
+    (cached,) = (tmp_path / ".cache").glob("*.npz")
+    cached.write_bytes(cached.read_bytes()[:-20])
+    again = pdx.load_maestro("train", root=tmp_path)
+    assert all(np.array_equal(a, b) for a, b in zip(again, piano))
+    assert f"notice: cache {cached} is corrupt" in capsys.readouterr().err
