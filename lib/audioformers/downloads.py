@@ -266,6 +266,8 @@ def _content_range(header: str | None) -> tuple[int, int, int | None] | None:
 def default_deadline(size: int | None) -> float:
     """Seconds a file of ``size`` bytes (None: unknown, counted as 1 GiB) may take in all: an hour plus
     the time to fetch it at 256 KiB/s."""
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise ValueError(f"size must be a whole number of bytes >= 0 (or None), got {size!r}")
     return DEADLINE_BASE_S + (GiB if size is None else size) / DEADLINE_RATE
 
 

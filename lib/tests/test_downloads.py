@@ -498,6 +498,9 @@ def test_the_default_deadline_grows_with_the_size():
     assert dl.default_deadline(0) == 3600.0
     assert dl.default_deadline(3_221_225_472) == pytest.approx(3600 + 12_288)  # an FSD50K part: 4.4 h
     assert dl.default_deadline(None) == dl.default_deadline(dl.GiB)
+    for bad in (-1, 2.5, float("nan")):
+        with pytest.raises(ValueError, match="size must be a whole number of bytes"):
+            dl.default_deadline(bad)
 
 
 def _bomb(kind: str, path: Path, size: int = 10_000_000) -> float:
