@@ -101,3 +101,55 @@ def check_finite_array(name: str, values: Any, *, ndim: int | tuple[int, ...] | 
     if not np.isfinite(array).all():
         raise ValueError(f"{name} holds NaN or infinite values")
     return array
+
+
+def check_choice(name: str, value: Any, choices: Any) -> Any:
+    """``value`` if it is one of ``choices``; else a ``ValueError`` naming ``name`` and listing the choices."""
+    choices = tuple(choices)
+    if not isinstance(value, str) and not isinstance(value, type(choices[0]) if choices else object):
+        raise TypeError(f"{name} must be one of {', '.join(map(repr, choices))}, got {type(value).__name__} {value!r}")
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(map(str, choices))}")
+    return value
+
+
+def check_fields(config: Any, *, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 probability: tuple[str, ...] = (), positive_float: tuple[str, ...] = ()) -> None:
+    """Check a config's fields in its ``__post_init__``: integers >= 1 (``positive``) or >= 0 (``non_negative``),
+    a probability in [0, 1), a finite float > 0. Errors name the config and the field; the fields keep their values."""
+    kind = type(config).__name__
+    for field in positive:
+        check_int(f"{kind}.{field}", getattr(config, field), minimum=1)
+    for field in non_negative:
+        check_int(f"{kind}.{field}", getattr(config, field), minimum=0)
+    for field in probability:
+        value = check_float(f"{kind}.{field}", getattr(config, field), minimum=0.0)
+        if value >= 1.0:
+            raise ValueError(f"{kind}.{field} must be a probability in [0, 1), got {value}")
+    for field in positive_float:
+        check_float(f"{kind}.{field}", getattr(config, field), minimum=0.0, strict_minimum=True)
+
+
+def check_heads(config: Any, width: str = "width", heads: str = "num_heads") -> None:
+    """``config.<width>`` must divide into ``config.<heads>`` attention heads (both already positive)."""
+    w, h = getattr(config, width), getattr(config, heads)
+    if w % h:
+        raise ValueError(f"{type(config).__name__}.{width} ({w}) must be divisible by {heads} ({h})")
+
+
+def check_step_token(token: Any, num_classes: int, name: str = "token") -> torch.Tensor:
+    """One token per batch item for a model's ``step``: a non-empty 1-D integer tensor in ``[0, num_classes)``
+    (the range is checked on the CPU only: on an accelerator it would wait for the device every step)."""
+    if not isinstance(token, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (batch,), got {type(token).__name__}")
+    if token.ndim != 1:
+        raise ValueError(f"{name}: step expects one token per batch item, shape (B,), got {tuple(token.shape)}")
+    if token.is_floating_point() or token.is_complex() or token.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer codes, got dtype {token.dtype}")
+    if token.numel() == 0:
+        raise ValueError(f"{name} is empty: step needs one token per batch item")
+    if token.device.type == "cpu":
+        low, high = (int(v) for v in torch.aminmax(token))
+        if low < 0 or high >= num_classes:
+            raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values {low}..{high}")
+    return token.long()
