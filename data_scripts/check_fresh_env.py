@@ -255,6 +255,27 @@ def check(notebooks: list[Path], venv: Path, base: str = "link", profile: str = 
     return reports
 
 
+def record(path: Path, reports: list[dict]) -> dict:
+    """Merge ``reports`` into ``path`` (one entry per notebook stem and profile), written atomically."""
+    import platform
+
+    sys.path.insert(0, str(ROOT / "lib"))
+    from audioformers import results
+
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    threads = os.cpu_count()
+    for report in reports:
+        stem = Path(report["notebook"]).stem
+        stored.setdefault(stem, {})[report["profile"]] = {
+            "notebook_s": report["notebook_s"], "environment_s": report["environment_s"],
+            "installed_by_first_cell": len(report["installed_by_first_cell"]),
+            "device": f"cpu ({threads} threads)", "machine": platform.machine(),
+            "measured_at": time.strftime("%Y-%m-%d"), "command": "python data_scripts/check_fresh_env.py "
+            f"{report['notebook']} --profile {report['profile']} --record {path.name}"}
+    results.atomic_write_text(path, json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return stored
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
@@ -265,11 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per cell")
     parser.add_argument("--keep", action="store_true", help="keep the executed notebook next to the venv")
     parser.add_argument("--max-minutes", type=float, default=None, help="fail a notebook that takes longer")
+    parser.add_argument("--record", type=Path, default=None, metavar="JSON",
+                        help="merge each notebook's measured times into this file (results/colab.json: the set-up "
+                             "cells' cost tables and the instructor guide read it)")
     args = parser.parse_args(argv)
     notebooks = sorted((ROOT / "chapters").glob("*.ipynb")) if args.all else args.notebooks
     if not notebooks:
         parser.error("give notebooks or --all")
-    check(notebooks, args.venv, args.base, args.profile, args.timeout, args.keep, args.max_minutes)
+    reports = check(notebooks, args.venv, args.base, args.profile, args.timeout, args.keep, args.max_minutes)
+    if args.record:
+        record(args.record, reports)
     print(f"fresh-environment run: {len(notebooks)} notebook(s) passed")
     return 0
 

@@ -306,6 +306,12 @@ def chapter_costs(chapter: str, root: Path | None = None) -> str:
                   "choose a GPU runtime only for the paper profile.")
     else:
         advice = f"On Colab: choose a GPU runtime (the book profile took {cold_text}); the paper profile needs one too."
+    colab_path = root / "results" / "colab.json"
+    colab = (json.loads(colab_path.read_text()) if colab_path.exists() else {}).get(chapter, {}).get("book")
+    if colab:
+        advice += (f" Measured as Colab runs it (a fresh environment whose set-up cell installs the package and reads "
+                   f"the stored results; data_scripts/check_fresh_env.py): {_minutes(float(colab['notebook_s']))} at "
+                   f"the book profile on {colab['device']} with the offline data already built, {colab['measured_at']}.")
     for paragraph in notes + [advice]:
         lines += textwrap.wrap(paragraph, COST_WIDTH, subsequent_indent="  ")
     return "\n".join(lines)
