@@ -75,7 +75,12 @@ def soxr_resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """
     import soxr
 
+    rate_in, rate_out = check_sample_rate(rate_in, "rate_in"), check_sample_rate(rate_out, "rate_out")
     audio = np.asarray(audio)
+    if audio.ndim not in (1, 2) or (audio.ndim == 2 and audio.shape[1] == 0):
+        raise AudioError(f"audio must be 1-D or (frames, channels) with at least one channel, got shape {audio.shape}")
+    if audio.size and audio.dtype.kind in "fc" and not np.isfinite(audio).all():
+        raise AudioError("audio contains NaN or infinite values: resampling would spread them over the signal")
     if rate_in == rate_out or audio.shape[0] == 0:
         return audio.astype(np.float32)
     return soxr.resample(np.ascontiguousarray(audio, dtype=np.float64), rate_in, rate_out,
@@ -141,6 +146,9 @@ def read_file(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioError(f"{path} is truncated: {stated} samples stated, {data.shape[0]} readable")
     if data.shape[0] == 0:
         raise AudioError(f"audio file {path} contains no samples")
+    if not np.isfinite(data).all():  # a float file can hold NaN or inf: never returned as samples
+        bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+        raise AudioError(f"{path} holds {bad} non-finite samples (NaN or inf)")
     return data, int(rate)
 
 
@@ -185,6 +193,9 @@ def save_audio(path: str | Path, waveform: np.ndarray, sample_rate: int, subtype
 def peak_normalise(waveform: np.ndarray, peak: float = 0.99) -> np.ndarray:
     """Scale so that max |x| equals ``peak``; silent input raises :class:`AudioError`."""
     array = check_audio(waveform, ndim=None).astype(np.float32)
+    from .validation import check_float
+
+    peak = check_float("peak", peak, minimum=0.0, strict_minimum=True)
     top = float(np.max(np.abs(array)))
     if top == 0.0:
         raise AudioError("cannot normalise silent audio (all zeros)")

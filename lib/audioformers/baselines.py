@@ -62,6 +62,11 @@ class BigramTable:
     alpha: float = 0.5
     counts: np.ndarray | None = None  # (256, 256): counts[previous, next]
 
+    def __post_init__(self) -> None:
+        from .validation import check_float
+
+        check_float("alpha", self.alpha, minimum=0.0, strict_minimum=True)
+
     def fit(self, tokens: list[np.ndarray]) -> BigramTable:
         if not (isinstance(self.alpha, (int, float)) and self.alpha > 0):
             raise ValueError(f"alpha must be a positive number, got {self.alpha!r}")
@@ -107,6 +112,14 @@ class LinearPredictor:
     coef: np.ndarray | None = None  # (order + 1,): weights for the previous samples (oldest first), then a bias
     scale: float | None = None  # Laplace scale of the prediction error, in amplitude
 
+    def __post_init__(self) -> None:
+        from .validation import check_float, check_int
+
+        check_int("order", self.order, minimum=1)
+        check_int("max_rows", self.max_rows, minimum=1)
+        if self.scale is not None:
+            check_float("scale", self.scale, minimum=0.0, strict_minimum=True)
+
     def fit(self, tokens: list[np.ndarray]) -> LinearPredictor:
         if not (isinstance(self.order, int) and self.order >= 1):
             raise ValueError(f"order must be a positive integer, got {self.order!r}")
@@ -149,6 +162,16 @@ class LinearPredictor:
 
 def mean_bits(log_probs: np.ndarray, targets: np.ndarray) -> float:
     """Bits per sample of (N, 256) natural-log probabilities against (N,) target codes."""
+    from .validation import check_tokens
+
+    log_probs = np.asarray(log_probs)
+    if log_probs.ndim != 2 or log_probs.shape[0] == 0:
+        raise ValueError(f"log_probs must be (N, classes) with N >= 1, got shape {log_probs.shape}")
+    if np.isnan(log_probs).any():
+        raise ValueError("log_probs holds NaN values")
+    targets = check_tokens("targets", targets, log_probs.shape[1], ndim=1).numpy()  # -1 would score class 255
+    if len(targets) != len(log_probs):
+        raise ValueError(f"targets ({len(targets)}) and log_probs ({len(log_probs)}) must have the same length")
     return float(-log_probs[np.arange(len(targets)), targets].mean() / math.log(2))
 
 

@@ -30,6 +30,13 @@ class CodeLMConfig:
     dropout: float = 0.1        # on attention, MLP output and embeddings
     mlp_ratio: int = 4          # MLP hidden width = mlp_ratio * width
 
+    def __post_init__(self) -> None:
+        from .validation import check_fields, check_heads
+
+        check_fields(self, positive=("num_codes", "context_length", "width", "num_layers", "num_heads",
+                                     "mlp_ratio"), probability=("dropout",))
+        check_heads(self)
+
 
 class Block(nn.Module):
     """Pre-norm transformer block with causal self-attention."""
@@ -205,7 +212,9 @@ def _check_codes(name: str, codes: np.ndarray, num_codes: int) -> None:
 def evaluate_ce(model: CodeLM, codes: torch.Tensor | np.ndarray) -> float:
     """Mean next-code cross-entropy (nats) in eval mode, on the model's device (one read-back at the end)."""
     device = module_device(model)
-    codes = torch.as_tensor(np.asarray(codes.cpu() if isinstance(codes, torch.Tensor) else codes), dtype=torch.long)
+    array = np.asarray(codes.cpu() if isinstance(codes, torch.Tensor) else codes)
+    _check_codes("codes", array, model.config.num_codes)  # float codes would be truncated silently
+    codes = torch.as_tensor(array, dtype=torch.long)
     was = model.training
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=device)

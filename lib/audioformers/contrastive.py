@@ -86,6 +86,16 @@ class CNNConfig:
     num_classes: int = 0       # >0 adds a supervised classification head
     dropout: float = 0.1
 
+    def __post_init__(self) -> None:
+        from .validation import check_fields, check_int
+
+        check_fields(self, positive=("n_mels", "embed_dim", "projection_dim"), non_negative=("num_classes",),
+                     probability=("dropout",))
+        if len(self.channels) == 0:
+            raise ValueError("CNNConfig.channels must name at least one conv block width")
+        for width in self.channels:
+            check_int("CNNConfig.channels", width, minimum=1)
+
 
 class CNNEncoder(nn.Module):
     """VGG-style: conv-BN-ReLU blocks with 2x2 pooling, global mean+max pooling, an embedding.
@@ -108,17 +118,24 @@ class CNNEncoder(nn.Module):
                            if config.num_classes > 0 else None)
         self.input_norm = nn.BatchNorm2d(1)
 
+    def _check(self, log_mels: torch.Tensor) -> None:
+        from .device import check_finite
+
+        if log_mels.ndim != 3 or log_mels.shape[1] != self.config.n_mels:
+            raise ValueError(f"log_mels: expected (batch, {self.config.n_mels}, frames), got {tuple(log_mels.shape)}")
+        if log_mels.numel() == 0:
+            raise ValueError(f"log_mels is empty (shape {tuple(log_mels.shape)})")
+        check_finite(log_mels, ValueError, "log_mels holds NaN or infinite values")
+
     def forward(self, log_mels: torch.Tensor) -> torch.Tensor:
         """Embedding ``(B, embed_dim)`` of log-mels ``(B, n_mels, frames)`` (the probe reads this)."""
-        if log_mels.ndim != 3 or log_mels.shape[1] != self.config.n_mels:
-            raise ValueError(f"expected (batch, {self.config.n_mels}, frames), got {tuple(log_mels.shape)}")
+        self._check(log_mels)
         h = self.features(self.input_norm(log_mels[:, None]))  # (B, C, M', T')
         return self.embed(h.mean(dim=(2, 3)))  # (B, E)
 
     def feature_map(self, log_mels: torch.Tensor) -> torch.Tensor:
         """The last conv block's output averaged over mel: ``(B, n_mels, frames)`` -> ``(B, C, T')``."""
-        if log_mels.ndim != 3 or log_mels.shape[1] != self.config.n_mels:
-            raise ValueError(f"expected (batch, {self.config.n_mels}, frames), got {tuple(log_mels.shape)}")
+        self._check(log_mels)
         return self.features(self.input_norm(log_mels[:, None])).mean(dim=2)  # (B, C, T')
 
 
@@ -135,6 +152,15 @@ def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> tor
     sim = sim.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), float("-inf"))
     target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(z.device)  # (2B,)
     return F.cross_entropy(sim, target)
+
+
+def _check_inputs(log_mels: np.ndarray, batch_size: int, name: str = "log_mels") -> tuple[np.ndarray, int]:
+    """Finite ``(N, n_mels, frames)`` float32 log-mels and a batch size >= 1 (a zero or negative one would loop
+    forever in :func:`_batches`)."""
+    from .validation import check_finite_array, check_int
+
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    return check_finite_array(name, log_mels, ndim=3), batch_size
 
 
 def _batches(n: int, batch_size: int, gen: torch.Generator):
@@ -156,6 +182,7 @@ def train_simclr(log_mels: np.ndarray, config: CNNConfig, *, steps: int = 500, b
     With ``snapshot_every`` and a dict ``snapshots``, a copy of the weights is stored there every
     ``snapshot_every`` steps (key: the step count), for curves of a probe against pre-training steps.
     """
+    log_mels, batch_size = _check_inputs(log_mels, batch_size)
     device = resolve(device)
     torch.manual_seed(seed)
     model = CNNEncoder(config)
@@ -193,6 +220,7 @@ def _supervised_start(log_mels, labels, config: CNNConfig, seed: int, batch_size
     """The supervised CNN's seeded start: model, data ``(N, M, T)``, labels ``(N,)``, generator, batches."""
     if config.num_classes <= 0:
         raise ValueError("config.num_classes must be positive for supervised training")
+    log_mels, batch_size = _check_inputs(log_mels, batch_size)
     torch.manual_seed(seed)
     model = CNNEncoder(config)
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))  # (N, M, T)
@@ -300,6 +328,7 @@ def pooled_embeddings(model: CNNEncoder, log_mels: np.ndarray, batch_size: int =
     """Mean and standard deviation over time of the last feature map (averaged over mel):
     ``(N, n_mels, frames)`` -> ``(N, 2C)``, in eval mode, on ``device`` (default
     :func:`audioformers.device.get_device`; the model is lent there and given back)."""
+    log_mels, batch_size = _check_inputs(log_mels, batch_size)
     device = resolve(device)
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
     out = []
@@ -316,6 +345,7 @@ def embed_clips(model: CNNEncoder, log_mels: np.ndarray, batch_size: int = 256,
                 device: torch.device | str | None = None) -> np.ndarray:
     """Embeddings ``(N, embed_dim)`` of whole spectrograms ``(N, n_mels, frames)`` in eval mode, on ``device``
     (default :func:`audioformers.device.get_device`; the model is lent there and given back)."""
+    log_mels, batch_size = _check_inputs(log_mels, batch_size)
     device = resolve(device)
     data = torch.from_numpy(np.asarray(log_mels, dtype=np.float32))
     out = []

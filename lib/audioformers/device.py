@@ -126,8 +126,28 @@ def check_finite(tensor: torch.Tensor, error: type[Exception], message: str) -> 
 
 
 def resolve(device: torch.device | str | None) -> torch.device:
-    """``device`` as a :class:`torch.device`; ``None`` means :func:`get_device` (the default of every chapter)."""
-    return get_device() if device is None else torch.device(device)
+    """``device`` as a :class:`torch.device`; ``None`` means :func:`get_device` (the default of every chapter).
+
+    A device this machine does not have (``"cuda:7"`` with fewer GPUs, CUDA or MPS where there is none) is a
+    :class:`DeviceUnavailableError` naming it, here rather than at the first tensor moved there."""
+    if device is None:
+        return get_device()
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device {device!r} is not a device name ({error})") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (chosen.index is not None and chosen.index >= count):
+            raise DeviceUnavailableError(f"device {str(chosen)!r} is not available: this machine has {count} "
+                                         f"CUDA device{'s' if count != 1 else ''}")
+    elif chosen.type == "mps" and not _mps_available():
+        raise DeviceUnavailableError(f"device {str(chosen)!r} is not available: MPS is not available here")
+    return chosen
+
+
+class DeviceUnavailableError(RuntimeError, ValueError):
+    """A device asked for that this machine does not have (a ``RuntimeError`` as before, and a ``ValueError``)."""
 
 
 def module_device(model: torch.nn.Module) -> torch.device:

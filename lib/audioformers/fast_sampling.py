@@ -445,6 +445,12 @@ def _check_model(model: Any) -> str:
                     f"(audioformers.nextsample.build_model), got {type(model).__name__}")
 
 
+def _num_classes(model: Any) -> int:
+    """Classes the model predicts (256 for 8-bit mu-law; a model may be built with fewer)."""
+    config = getattr(model, "config", None) or getattr(getattr(model, "transformer", None), "config", None)
+    return int(getattr(config, "num_classes", 256))
+
+
 def _for_model(model: Any, prompt: Any) -> torch.Tensor:
     """The prompt as a (1, P) int64 tensor on the model's device (default: silence, long enough for the model)."""
     from .validation import check_tokens
@@ -452,7 +458,7 @@ def _for_model(model: Any, prompt: Any) -> torch.Tensor:
     past = getattr(model, "past_length", 0)
     if prompt is None:
         prompt = np.full(past + 1, SILENCE, dtype=np.int64)
-    tokens = check_tokens("prompt", prompt, 256, ndim=1)
+    tokens = check_tokens("prompt", prompt, _num_classes(model), ndim=1)
     if tokens.shape[0] <= past:
         raise ValueError(f"prompt must be longer than the model's conditioning past ({past} samples), "
                          f"got {tokens.shape[0]}")
@@ -587,7 +593,8 @@ def _run(model: Any, prompt: Any, uniforms: np.ndarray, temperature: float, forc
             tokens_prompt = _for_model(model, prompt)
             n = max(len(uniforms), len(forced))
             tokens = np.zeros(n, np.int64)
-            logits = np.zeros((n, 256) if record else (0, 256), np.float32)
+            classes = _num_classes(model)
+            logits = np.zeros((n, classes) if record else (0, classes), np.float32)
             if backend == "torch":
                 _torch_path(model, tokens_prompt, uniforms, temperature, forced, tokens, logits)
             elif kind == "wavenet":
@@ -627,7 +634,8 @@ def teacher_forced_logits(model: Any, tokens: Any, prompt: Any = None, backend: 
     against the PyTorch one (row i predicts the sample after ``tokens[i]``)."""
     from .validation import check_tokens
 
-    forced = check_tokens("tokens", tokens, 256, ndim=1).numpy()
+    _check_model(model)
+    forced = check_tokens("tokens", tokens, _num_classes(model), ndim=1).numpy()
     _, logits = _run(model, prompt, np.zeros(len(forced)), 1.0, forced, True, backend)
     return logits
 

@@ -27,7 +27,12 @@ def _check_filters(filters: np.ndarray) -> np.ndarray:
 
 def filter_spectra(filters: np.ndarray, sample_rate: int, n_fft: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Magnitude spectra (neurons, n_fft // 2 + 1) of zero-padded filters, and their frequencies in Hz."""
+    from .audio_io import check_sample_rate
+    from .validation import check_int
+
     filters = _check_filters(filters)
+    sample_rate = check_sample_rate(sample_rate)
+    n_fft = check_int("n_fft", n_fft, minimum=1)
     if n_fft < filters.shape[1]:
         raise ValueError(f"n_fft {n_fft} must be at least the filter length {filters.shape[1]}")
     spectra = np.abs(np.fft.rfft(filters, n=n_fft, axis=1))  # (neurons, n_fft/2+1)
@@ -120,6 +125,9 @@ def neuron_kinds(filters: np.ndarray, sample_rate: int, n_fft: int = 1024) -> di
 
 def gallery(filters: np.ndarray, sample_rate: int, per_kind: int = 2) -> dict[str, list[int]]:
     """Indices of the ``per_kind`` most typical neurons of each kind (no neuron twice)."""
+    from .validation import check_int
+
+    per_kind = check_int("per_kind", per_kind, minimum=1)
     scores = neuron_kinds(filters, sample_rate)
     chosen: set[int] = set()
     out: dict[str, list[int]] = {}

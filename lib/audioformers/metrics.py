@@ -65,6 +65,11 @@ def d_prime(auc: float | np.ndarray) -> float | np.ndarray:
     """d′ = √2 · Φ⁻¹(AUC), the AudioSet convention (0 for chance, 1.8 for AUC 0.9)."""
     from scipy.stats import norm  # here, not at import: scipy.stats costs every notebook about a second
 
+    values = np.asarray(auc, dtype=np.float64) if not isinstance(auc, (bool, np.bool_)) else None
+    if values is None or values.dtype.kind != "f":
+        raise TypeError(f"auc must be a number or an array of numbers, got {type(auc).__name__}")
+    if np.isnan(values).any() or (values < 0).any() or (values > 1).any():
+        raise ValueError(f"auc must lie in [0, 1] (an area under a ROC curve), got {auc!r}")
     return np.sqrt(2.0) * norm.ppf(np.clip(auc, 1e-6, 1 - 1e-6))
 
 

@@ -136,6 +136,17 @@ class ExperimentConfig:
     latent_dim: int = 32
     condition_zero_init: bool = True  # conditioned model starts as the plain transformer (projection at zero)
 
+    def __post_init__(self) -> None:
+        from .validation import check_choice, check_fields, check_heads
+
+        check_choice("domain", self.domain, DOMAINS)
+        check_fields(self, positive=("context_length", "past_length", "score_length", "batch_size", "steps",
+                                     "eval_windows", "width", "num_layers", "num_heads", "wavenet_channels",
+                                     "wavenet_layers_per_stack", "wavenet_stacks", "cnn_channels", "cnn_layers",
+                                     "latent_dim"),
+                     non_negative=("warmup_steps", "eval_every"), positive_float=("lr",))
+        check_heads(self)
+
 
 def experiment_config(profile: str, domain: str = "music", **overrides: Any) -> ExperimentConfig:
     """The experiment's sizes at a profile (book: CPU minutes; paper: the paper's model sizes and 1,600-sample context)."""
@@ -479,6 +490,11 @@ def activation_bytes_per_token(name: str, config: ExperimentConfig) -> float:
 
 def largest_context(name: str, config: ExperimentConfig, memory_bytes: float, batch_size: int = 1) -> int:
     """The longest context whose training activations fit in ``memory_bytes`` (plain attention keeps its n^2 matrices)."""
+    from .validation import check_choice, check_float, check_int
+
+    check_choice("name", name, MODEL_NAMES)
+    memory_bytes = check_float("memory_bytes", memory_bytes, minimum=0.0, strict_minimum=True)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     per_token = batch_size * activation_bytes_per_token(name, config)
     if name == "wavenet":
         return int(memory_bytes // per_token)

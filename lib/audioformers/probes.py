@@ -141,9 +141,14 @@ def choose_c(train_x: np.ndarray, train_y: np.ndarray, sources: Sequence[str],
 
 def mel_statistics(log_mels: np.ndarray) -> np.ndarray:
     """Baseline embedding: mean and std over time of each mel band ``(N, M, T)`` -> ``(N, 2M)``."""
+    from .validation import check_finite_array
+
     log_mels = np.asarray(log_mels, dtype=np.float32)
     if log_mels.ndim != 3:
         raise ValueError(f"log_mels must be (N, n_mels, frames), got shape {log_mels.shape}")
+    if 0 in log_mels.shape:
+        raise ValueError(f"log_mels is empty (shape {log_mels.shape}): no frame to take statistics over")
+    check_finite_array("log_mels", log_mels)
     return np.concatenate([log_mels.mean(2), log_mels.std(2)], axis=1)  # (N, 2M)
 
 

@@ -40,6 +40,13 @@ class SampleTransformerConfig:
     mlp_ratio: int = 4  # feed-forward hidden = mlp_ratio * width
     dropout: float = 0.0  # no dropout: our runs are far from over-fitting
 
+    def __post_init__(self) -> None:
+        from .validation import check_fields, check_heads
+
+        check_fields(self, positive=("num_classes", "context_length", "width", "num_layers", "num_heads",
+                                     "mlp_ratio"), probability=("dropout",))
+        check_heads(self)
+
 
 class Block(nn.Module):
     """Pre-norm block: x + attn(ln(x)); x + mlp(ln(x))."""
@@ -162,9 +169,10 @@ class SampleTransformer(nn.Module):
     @torch.no_grad()
     def step(self, token: torch.Tensor, cache: dict) -> torch.Tensor:
         """One new token per batch item, (B,) -> logits (B, 256); appends to ``cache``."""
-        if token.ndim != 1:
-            raise ValueError(f"step expects one token per batch item, shape (B,), got {tuple(token.shape)}")
-        if cache["position"] + 1 > self.config.context_length:  # the hot loop skips the range check
+        from .validation import check_step_token
+
+        token = check_step_token(token, self.config.num_classes)  # range checked on the CPU only
+        if cache["position"] + 1 > self.config.context_length:
             raise ValueError(f"context of {cache['position'] + 1} samples is longer than the position table "
                              f"(context_length={self.config.context_length})")
         logits = self._run(token.long()[:, None], cache["position"], cache["condition"], cache["caches"])  # (B, 1, C)
@@ -180,6 +188,11 @@ class ConditionEncoderConfig:
     stride: int = 4  # down-sampling per layer
     latent_dim: int = 64  # size of the latent code
     zero_init: bool = True  # the projection to the width starts at zero: the model starts as the plain transformer
+
+    def __post_init__(self) -> None:
+        from .validation import check_fields
+
+        check_fields(self, positive=("past_length", "channels", "num_layers", "stride", "latent_dim"))
 
 
 class ConditionEncoder(nn.Module):

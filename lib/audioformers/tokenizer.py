@@ -32,6 +32,9 @@ def clip_log_mels(audio: np.ndarray, sample_rate: int, n_mels: int = 64, hop_len
         raise ValueError(f"audio must be (clips, samples) with at least {n_fft} samples, got shape {audio.shape}")
     if not np.isfinite(audio).all():
         raise ValueError("audio holds NaN or infinite values")
+    from .validation import check_int
+
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     out = []
     for start in range(0, len(audio), batch_size):
         chunk = torch.from_numpy(audio[start:start + batch_size])  # (b, samples)
@@ -50,12 +53,14 @@ def make_patches(log_mels: np.ndarray, patch_frames: int = 2) -> np.ndarray:
         log_mels = log_mels[None]  # (1, n_mels, frames)
     if log_mels.ndim != 3:
         raise ValueError(f"log_mels must be (N, n_mels, frames), got shape {log_mels.shape}")
-    if patch_frames < 1:
-        raise ValueError(f"patch_frames must be >= 1, got {patch_frames}")
+    from .validation import check_finite_array, check_int
+
+    patch_frames = check_int("patch_frames", patch_frames, minimum=1)
     n, n_mels, frames = log_mels.shape
     num_patches = frames // patch_frames
     if num_patches == 0:
-        raise ValueError(f"{frames} frames are fewer than one patch of {patch_frames}")
+        raise ValueError(f"log_mels: {frames} frames are fewer than one patch of {patch_frames}")
+    check_finite_array("log_mels", log_mels)
     x = log_mels[:, :, : num_patches * patch_frames].transpose(0, 2, 1)  # (N, frames, n_mels)
     return np.ascontiguousarray(x.reshape(n, num_patches, patch_frames * n_mels))  # (N, P, D)
 
@@ -91,6 +96,11 @@ class AutoencoderConfig:
     hidden_dim: int = 512       # width of the two outer layers on each side
     bottleneck_dim: int = 64    # the lecture's 64 (or 128) dimensional code space
     dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        from .validation import check_fields
+
+        check_fields(self, positive=("input_dim", "hidden_dim", "bottleneck_dim"), probability=("dropout",))
 
 
 class PatchAutoencoder(nn.Module):
@@ -163,6 +173,12 @@ def encode_patches(model: PatchAutoencoder, patches: np.ndarray, batch_size: int
     CUDA: k-means assigns codes by nearest centre, and bf16 rounding would move codes across boundaries."""
     from .device import borrowed, resolve
 
+    from .validation import check_finite_array, check_int
+
+    patches = check_finite_array("patches", patches)
+    if patches.ndim < 1:
+        raise ValueError(f"patches must be (..., dim), got shape {patches.shape}")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     device = resolve(device)
     shape = patches.shape[:-1]
     flat = torch.from_numpy(np.asarray(patches, dtype=np.float32).reshape(-1, patches.shape[-1]))  # (M, D)

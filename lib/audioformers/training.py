@@ -142,6 +142,13 @@ def fit(
     checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=0)
     eval_every = check_int("eval_every", eval_every, minimum=0)
     warmup_steps = check_int("warmup_steps", warmup_steps, minimum=0)
+    from .validation import check_float
+
+    if grad_clip is not None:  # a negative clip norm would flip every gradient: gradient ascent
+        grad_clip = check_float("grad_clip", grad_clip, minimum=0.0, strict_minimum=True)
+    if optimizer is None:
+        lr = check_float("lr", lr, minimum=0.0, strict_minimum=True)
+        weight_decay = check_float("weight_decay", weight_decay, minimum=0.0)
     from . import distributed as dd
 
     device = resolve(device)

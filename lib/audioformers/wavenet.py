@@ -59,6 +59,12 @@ class WaveNetConfig:
     num_stacks: int = 2  # repeats of the dilation pattern
     kernel_size: int = 2  # the classic WaveNet kernel
 
+    def __post_init__(self) -> None:
+        from .validation import check_fields
+
+        check_fields(self, positive=("num_classes", "residual_channels", "dilation_channels", "skip_channels",
+                                     "layers_per_stack", "num_stacks", "kernel_size"))
+
     @property
     def dilations(self) -> list[int]:
         return [2**i for i in range(self.layers_per_stack)] * self.num_stacks
@@ -251,9 +257,10 @@ class WaveNet(nn.Module):
     @torch.no_grad()
     def step(self, token: torch.Tensor, state: WaveNetState) -> torch.Tensor:
         """Feed one token per batch item, (B,) -> logits (B, 256) for the next sample; updates ``state``."""
-        if token.ndim != 1:
-            raise ValueError(f"step expects one token per batch item, shape (B,), got {tuple(token.shape)}")
-        x = self.embed(token.long())  # (B, R); the hot loop skips the range check (prefill/forward do it)
+        from .validation import check_step_token
+
+        token = check_step_token(token, self.config.num_classes)  # range checked on the CPU only
+        x = self.embed(token)  # (B, R)
         skip_sum = 0
         t = state.position
         for i, (layer, queue) in enumerate(zip(self.layers, state.queues)):

@@ -199,6 +199,8 @@ def read_excerpt(path: Path, seconds: float, sample_rate: int, skip_seconds: flo
     rate = read_rate(path)
     audio, _ = sf.read(str(path), start=int(skip_seconds * rate), frames=int(seconds * rate), dtype="float32",
                        always_2d=True)
+    if not np.isfinite(audio).all():
+        raise ValueError(f"{path} holds non-finite samples (NaN or inf) in the excerpt asked for")
     audio = audio.mean(axis=1)
     if len(audio) and rate != sample_rate:
         audio = resample(audio, rate, sample_rate)
@@ -215,12 +217,15 @@ def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """Band-limited resampling with soxr (>= 100 dB rejection above the new Nyquist frequency)."""
     from ..audio_io import soxr_resample
 
-    return soxr_resample(audio, int(rate_in), int(rate_out))
+    return soxr_resample(audio, rate_in, rate_out)  # soxr_resample checks both rates (naming them)
 
 
 def peak_normalise(audio: np.ndarray, peak: float = 0.99) -> np.ndarray:
     """Scale so that the largest magnitude is ``peak`` (silence stays silence); empty or NaN audio is an error."""
+    from ..validation import check_float
+
     audio = check_audio(audio, name="audio", ndim=None)
+    peak = check_float("peak", peak, minimum=0.0, strict_minimum=True)
     top = float(np.max(np.abs(audio)))
     return (audio * (peak / top)).astype(np.float32) if top > 0 else audio.astype(np.float32)
 
