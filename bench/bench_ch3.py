@@ -11,7 +11,7 @@ load average is recorded before and after.
   reference's is nanoGPT's (fused AdamW, clipping at 1.0). ``package_over_reference`` = package tokens/s
   / reference tokens/s (above 1: the package is faster).
 * Generation, seconds per second of 8 kHz audio (real-time factor, below 1 = faster than real time):
-  ``fast`` = :func:`audioformers.fast_sampling.generate` (numba, one core); ``cached`` = the PyTorch cached
+  ``fast`` = :func:`audioformers.models.fast_sampling.generate` (numba, one core); ``cached`` = the PyTorch cached
   decoder (WaveNet queues / KV cache); ``naive`` = recomputing the model over its whole context each sample.
   Also the fast path's CPU-time RTF, and the training ratios in CPU time (process time of the same calls:
   what the other jobs on a shared machine inflate least).
@@ -36,12 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from references import MinimalWaveNet, NanoGPT, fused_adamw  # noqa: E402
 
-from audioformers import benchmarking, fast_sampling, nextsample  # noqa: E402
-from audioformers.device import describe, get_device  # noqa: E402
-from audioformers.profiles import get_profile  # noqa: E402
-from audioformers.results import Stopwatch, write_results  # noqa: E402
-from audioformers.sample_transformer import attention_flops_per_token  # noqa: E402
-from audioformers.training import adamw  # noqa: E402
+from audioformers.core import benchmarking
+from audioformers.models import fast_sampling
+from audioformers.ch3 import experiment as nextsample  # noqa: E402
+from audioformers.core.device import describe, get_device  # noqa: E402
+from audioformers.core.profiles import get_profile  # noqa: E402
+from audioformers.core.results import Stopwatch, write_results  # noqa: E402
+from audioformers.models.sample_transformer import attention_flops_per_token  # noqa: E402
+from audioformers.train.training import adamw  # noqa: E402
 
 SAMPLE_RATE = 8000
 

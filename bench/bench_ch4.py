@@ -2,7 +2,7 @@
 and scikit-learn vs torch k-means on the same vectors.
 
 MFU = achieved model FLOP/s over the fp32 matmul FLOP/s measured in this same run
-(``audioformers.benchmarking``). FLOPs per training example: 6 x parameters x positions for the fully
+(``audioformers.core.benchmarking``). FLOPs per training example: 6 x parameters x positions for the fully
 connected models (plus causal attention for the transformer). Writes ``results/bench/ch4.<profile>.json``.
 
     python bench/bench_ch4.py --threads 1 --rounds 5
@@ -18,11 +18,13 @@ import argparse
 import numpy as np
 import torch
 
-from audioformers import benchmarking, code_lm, contrastive, textless, tokenizer
-from audioformers.device import describe, get_device
-from audioformers.profiles import get_profile
-from audioformers.results import write_results
-from audioformers.training import adamw, count_parameters
+from audioformers.core import benchmarking
+from audioformers.models import code_lm, contrastive, tokenizer
+from audioformers.ch4 import experiment as textless
+from audioformers.core.device import describe, get_device
+from audioformers.core.profiles import get_profile
+from audioformers.core.results import write_results
+from audioformers.train.training import adamw, count_parameters
 
 
 def _step(model, loss_fn, opt):

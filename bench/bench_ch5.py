@@ -23,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from references import MinimalPatchTransformer, fused_adamw  # noqa: E402
 
-from audioformers import benchmarking  # noqa: E402
-from audioformers.device import describe, get_device  # noqa: E402
-from audioformers.profiles import get_profile, pick  # noqa: E402
-from audioformers.results import Stopwatch, write_results  # noqa: E402
-from audioformers.seeding import seed_everything  # noqa: E402
-from audioformers.sound_events import MODELS, RunConfig, build_model  # noqa: E402
-from audioformers.training import adamw, count_parameters  # noqa: E402
+from audioformers.core import benchmarking  # noqa: E402
+from audioformers.core.device import describe, get_device  # noqa: E402
+from audioformers.core.profiles import get_profile, pick  # noqa: E402
+from audioformers.core.results import Stopwatch, write_results  # noqa: E402
+from audioformers.core.seeding import seed_everything  # noqa: E402
+from audioformers.ch5.experiment import MODELS, RunConfig, build_model  # noqa: E402
+from audioformers.train.training import adamw, count_parameters  # noqa: E402
 
 NUM_CLASSES = 21
 REFERENCE_OF = "transformer-average"

@@ -23,12 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from audioformers import benchmarking
-from audioformers import device as dev
-from audioformers.profiles import get_profile, pick, validate_profile
-from audioformers.results import write_results
-from audioformers.seeding import seed_everything
-from audioformers.training import adamw, count_parameters
+from audioformers.core import benchmarking
+from audioformers.core import device as dev
+from audioformers.core.profiles import get_profile, pick, validate_profile
+from audioformers.train.distributed import use_device_argument
+from audioformers.core.results import write_results
+from audioformers.core.seeding import seed_everything
+from audioformers.train.training import adamw, count_parameters
 
 FSD50K_CLASSES = 200
 CLIP_SAMPLES = 16_000  # 1 s at 16 kHz
@@ -38,7 +39,7 @@ Workload = dict[str, Any]  # model, batch (callable -> inputs), loss (model, inp
 
 def chapter3(profile: str, device: torch.device) -> dict[str, Workload]:
     """WaveNet, the sample transformer and the conditioned transformer on MAESTRO-shaped 16 kHz mu-law windows."""
-    from audioformers import nextsample as ns
+    from audioformers.ch3 import experiment as ns
 
     config = ns.experiment_config(profile, "piano")
     length = ns.window_length(config)
@@ -56,7 +57,8 @@ def chapter3(profile: str, device: torch.device) -> dict[str, Workload]:
 
 def chapter4(profile: str, device: torch.device) -> dict[str, Workload]:
     """The next-code LM on 1 s clips of 20 ms codes and the SimCLR CNN on two augmented log-mel crops."""
-    from audioformers import ch4_folds, code_lm, contrastive
+    from audioformers.ch4 import folds as ch4_folds
+    from audioformers.models import code_lm, contrastive
 
     cfg = ch4_folds.fold_config(profile)
     frames = CLIP_SAMPLES // 160 + 1  # 10 ms hops: 101 log-mel frames per clip
@@ -85,7 +87,7 @@ def chapter4(profile: str, device: torch.device) -> dict[str, Workload]:
 
 def chapter5(profile: str, device: torch.device) -> dict[str, Workload]:
     """The chapter's models on FSD50K-shaped batches: 1 s crops at 16 kHz, 200 labels (multi-label)."""
-    from audioformers import sound_events as se
+    from audioformers.ch5 import experiment as se
 
     sizes = se.profile_sizes(profile)
     batch = sizes["batch_size"]
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     profile = validate_profile(args.profile or get_profile())
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = dev.use_device_argument(args.device)
+    device = use_device_argument(args.device)
     warmup, steps = pick(smoke=1, book=2, paper=3, profile=profile), pick(smoke=2, book=5, paper=20, profile=profile)
     cuda = dev.is_cuda(device)
     peak_dtype = torch.bfloat16 if cuda else torch.float32

@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from audioformers.device import describe, get_device
-from audioformers.profiles import get_profile
-from audioformers.results import git_commit, package_versions, repo_root, results_dir
+from audioformers.core.device import describe, get_device
+from audioformers.core.profiles import get_profile
+from audioformers.core.results import git_commit, package_versions, repo_root, results_dir
 
 ROOT = repo_root() or Path(__file__).resolve().parent.parent
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"README.md: figures block refreshed from {args.readme_from}")
         return 0
     profile = get_profile()
-    from audioformers.benchmarking import load_average
+    from audioformers.core.benchmarking import load_average
 
     report: dict[str, Any] = {"profile": profile, "device": describe(get_device()), "git_commit": git_commit(),
                               "load_average_before": load_average(),
@@ -230,7 +230,7 @@ def readme_block(rows: list[tuple[str, str, str]], report: dict[str, Any]) -> st
              f"`{report['git_commit']}`, {report['written_at']}, on a shared machine: load average (1, 5, 15 min) "
              f"{report['load_average_before']} before and {report['load_average_after']} after the run. Figures are "
              "medians over interleaved rounds with [min, max]; ratios are taken within a round; absolute rates "
-             "depend on the machine and its load. `fast` = numba sampling (`audioformers.fast_sampling`), "
+             "depend on the machine and its load. `fast` = numba sampling (`audioformers.models.fast_sampling`), "
              "`cached`/`naive` = the PyTorch decoders; RTF = seconds per second of 8 kHz audio; "
              "`package_over_reference` = package speed / minimal reference speed (`bench/references.py`).",
              "", "| what | figure | value |", "|---|---|---|"]

@@ -19,7 +19,7 @@ import sys
 import time
 
 from audioformers import data
-from audioformers.datasets import builders, sources
+from audioformers.data import builders, sources
 
 
 #: What the build did, by what :func:`audioformers.data.check_dataset` found before it.

@@ -260,7 +260,7 @@ def record(path: Path, reports: list[dict]) -> dict:
     import platform
 
     sys.path.insert(0, str(ROOT / "lib"))
-    from audioformers import results
+    from audioformers.core import results
 
     stored = json.loads(path.read_text()) if path.exists() else {}
     threads = os.cpu_count()

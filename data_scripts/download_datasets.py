@@ -6,14 +6,14 @@
 
 Everything goes under ``$BOOK_DATA_DIR/public`` (default ``~/.cache/audioformers/public``) unless ``--dest``
 is given. The registry (URLs, sizes, checksums and where each checksum comes from) is
-``audioformers.downloads.REGISTRY``. Re-running after an interruption resumes the partial files.
+``audioformers.data.downloads.REGISTRY``. Re-running after an interruption resumes the partial files.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from audioformers import downloads
+from audioformers.data import downloads
 
 
 def main(argv: list[str] | None = None) -> int:

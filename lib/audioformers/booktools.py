@@ -3,6 +3,7 @@
 ``python -m audioformers.booktools notebooks``         print the toc's notebooks, one per line
 ``python -m audioformers.booktools execute NB ...``    execute in place at the active profile
 ``python -m audioformers.booktools sync-setup-cells``  re-generate every notebook's set-up (first code) cell
+``python -m audioformers.booktools sync-toc``          write ``_toc.yml`` from the chapter registry
 ``python -m audioformers.booktools check-release``     list what does not point at the tag ``v<version>``
 ``python -m audioformers.booktools release``           point everything at ``v<version>``, check, create the tag
 """
@@ -17,7 +18,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from .results import repo_root
+from audioformers import chapters
+from audioformers.book.notebooks import provenance_of, training_seconds
+from audioformers.core.results import repo_root
 
 
 def _root() -> Path:
@@ -60,6 +63,27 @@ def resolve_entry(entry: str, root: Path | None = None) -> Path | None:
     root = root or _root()
     candidates = [root / entry] if Path(entry).suffix else [root / f"{entry}.ipynb", root / f"{entry}.md"]
     return next((p for p in candidates if p.exists()), None)
+
+
+#: The pages after the chapters in the table of contents (not chapters: they are not in the registry).
+TOC_PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("For teachers and readers", ("instructor_guide.md", "notation.md", "glossary.md")),
+    ("About this book", ("data.md", "references.md")),
+)
+
+
+def toc_text() -> str:
+    """``_toc.yml`` as the chapter registry (:mod:`audioformers.chapters`) and :data:`TOC_PAGES` make it
+    (``python -m audioformers.booktools sync-toc`` writes it; a test compares)."""
+    lines = ["# Table of contents: generated from the chapter registry (lib/audioformers/chapters.py) by",
+             "# `python -m audioformers.booktools sync-toc`; edit the registry, not this file.",
+             "format: jb-book", "root: intro", "parts:"]
+    parts: dict[str, list[str]] = {}
+    for chapter in chapters.CHAPTERS:
+        parts.setdefault(chapter.part, []).append(chapter.notebook)
+    for caption, files in (*parts.items(), *TOC_PAGES):
+        lines += [f"  - caption: {caption}", "    chapters:", *(f"      - file: {f}" for f in files)]
+    return "\n".join(lines) + "\n"
 
 
 def toc_notebooks(root: Path | None = None) -> list[Path]:
@@ -175,7 +199,7 @@ def install_reference(root: Path | None = None) -> str:
 
 SOUNDFONT_PACKAGES = ("fluid-soundfont-gm", "libfluidsynth3")
 ASTERISK_PACKAGES = ("asterisk-moh-opsound-wav", "asterisk-core-sounds-en-wav")
-# The Debian packages each offline dataset is built from (see audioformers.datasets.builders).
+# The Debian packages each offline dataset is built from (see audioformers.data.builders).
 DATASET_DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "examples": SOUNDFONT_PACKAGES + ASTERISK_PACKAGES + ("minetest-data",),
     "wave-mini": ASTERISK_PACKAGES,
@@ -190,14 +214,7 @@ DATASET_DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
 # The offline datasets each chapter loads at its profiles (recorded by running every chapter at the smoke profile
 # with ``data.ensure_dataset`` wrapped, and read from the code for the book profile: chapter 4's probe tables use
 # instruments-mini-xl and drums-mini; the paper profile's public datasets are downloads, not Debian packages).
-CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {
-    "01_fourier_spectrograms": ("examples", "instruments-mini"),
-    "02_raw_audio_mulaw": ("examples", "wave-mini"),
-    "03_wavenet_vs_transformer": ("wave-mini", "orchestra-mini", "piano-mini"),
-    "04_textless_audio_lm": ("instruments-mini", "instruments-mini-xl", "drums-mini"),
-    "05_wavelet_audio_transformer": ("soundmix-mini", "instruments-mini"),
-    "R_reproduction_report": (),  # reads results/ only
-}
+CHAPTER_DATASETS: dict[str, tuple[str, ...]] = {c.stem: c.datasets for c in chapters.CHAPTERS}  # from the registry
 TEMPLATE = Path("templates") / "chapter_template.ipynb"
 
 
@@ -257,8 +274,6 @@ def chapter_costs(chapter: str, root: Path | None = None) -> str:
     """
     import json
     import textwrap
-
-    from .coursework import provenance_of, training_seconds
 
     root = root or _root()
     notebooks = toc_notebooks(root)
@@ -533,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("execute", help="execute notebooks in place at the active profile")
     run.add_argument("notebooks", nargs="+", type=Path)
     sub.add_parser("sync-setup-cells", help="re-generate the set-up cell of every notebook and the template")
+    sub.add_parser("sync-toc", help="write _toc.yml from the chapter registry (audioformers.chapters)")
     sub.add_parser("check-release", help="list what does not point at the tag v<version> (exit 1 if anything)")
     rel = sub.add_parser("release", help="point everything at v<version>, check it and create the git tag")
     rel.add_argument("--no-tag", action="store_true", help="update and check only; create no tag")
@@ -546,6 +562,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sync-setup-cells":
         for path in setup_notebooks():
             print(f"{path}: {'updated' if sync_setup_cell(path) else 'unchanged'}")
+        return 0
+    if args.command == "sync-toc":
+        path = _root() / "_toc.yml"
+        changed = path.read_text() != toc_text()
+        path.write_text(toc_text())
+        print(f"{path.name}: {'updated' if changed else 'unchanged'}")
         return 0
     if args.command == "check-release":
         problems = release_problems()
@@ -568,7 +590,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"costs: {error}", file=sys.stderr)
             return 2
         return 0
-    from .profiles import get_profile
+    from audioformers.core.profiles import get_profile
 
     for path in args.notebooks:
         print(f"executing {path} at profile {get_profile()} ...", flush=True)

@@ -12,18 +12,18 @@ import time
 import numpy as np
 import torch
 
-from . import device as _device
-from .audio_io import check_audio, check_sample_rate, resample
-from .plots import setup_matplotlib
-from .profiles import get_profile
-from .results import git_commit, package_versions
+from audioformers.core import device as _device
+from audioformers.audio.audio_io import check_audio, check_sample_rate, resample
+from audioformers.plots import setup_matplotlib
+from audioformers.core.profiles import get_profile
+from audioformers.core.results import git_commit, package_versions
 
 _START: dict[str, float] = {}
 
 
 def setup(seed: int | None = 0) -> tuple[str, torch.device]:
     """Print and return ``(profile, device)``; seed everything; set plotting defaults."""
-    from .seeding import seed_everything
+    from audioformers.core.seeding import seed_everything
 
     _START["t"] = time.perf_counter()
     profile = get_profile()

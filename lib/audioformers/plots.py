@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .audio_io import check_audio
+from audioformers.audio.audio_io import check_audio
 
 FIG_DPI = 100
 FONT_SIZE = 11
@@ -102,7 +102,7 @@ def plot_waveform(
     **line_kwargs,
 ) -> Axes:
     """Amplitude against time in seconds."""
-    from .audio_io import check_sample_rate
+    from audioformers.audio.audio_io import check_sample_rate
 
     waveform = check_audio(waveform)
     sample_rate = check_sample_rate(sample_rate)
@@ -114,7 +114,7 @@ def plot_waveform(
 
 
 def _mel_ticks(n_bands: int, fmin: float, fmax: float) -> tuple[np.ndarray, list[str]]:
-    from .signals import hz_to_mel
+    from audioformers.audio.signals import hz_to_mel
 
     mel_edges = np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_bands + 2)
     candidates = np.array([50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000], dtype=float)

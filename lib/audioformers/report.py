@@ -1,7 +1,7 @@
 """The reproduction report: every claim of the lecture and its papers beside what ``results/`` records.
 
 Nothing on the page is typed by hand except :data:`PUBLISHED`, the one table of published numbers (each
-with its source tag, reference and conditions). Every verdict comes from :mod:`audioformers.evidence`
+with its source tag, reference and conditions). Every verdict comes from :mod:`audioformers.evaluation.evidence`
 (the same protocol the chapters use), every "why" and every "what it would take" is generated from the
 results files: steps, tokens, clips, training seconds, fitted slopes and extrapolated crossovers.
 
@@ -34,10 +34,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import budgets as bg
-from . import evidence as ev
-from .profiles import validate_profile
-from .results import read_results_file, results_dir
+from audioformers.evaluation import budgets as bg
+from audioformers.evaluation import evidence as ev
+from audioformers.core.profiles import validate_profile
+from audioformers.core.results import read_results_file, results_dir
 
 SOURCE_TAGS = ("paper", "lecture", "secondary")
 
@@ -398,7 +398,7 @@ def _ch3_absolute(profile: str, directory: Path) -> Measured:
 
     with warnings.catch_warnings():  # the training loop's progress bar warns about widgets on import
         warnings.simplefilter("ignore")
-        from .nextsample import DOMAIN_SAMPLE_RATES
+        from audioformers.ch3.experiment import DOMAIN_SAMPLE_RATES
 
     why = (f"ours: {cfg.get('domain', 'music')} at {DOMAIN_SAMPLE_RATES.get(cfg.get('domain', 'music'), '?')} Hz, "
            f"{cfg.get('context_length', '?')}-sample context, {cfg.get('steps', '?')} steps; published: "
@@ -554,7 +554,7 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
 
 def _ch4_longer_pretraining(profile: str, directory: Path) -> str:
     """The chapter-4 study's 5x pre-training, paired over folds (seed 0), per dataset it ran on; '' if none."""
-    from . import ch4_study
+    from audioformers.ch4 import study as ch4_study
 
     texts = []
     for dataset in _PROBE_DATASETS:
@@ -596,7 +596,7 @@ def _ch5_comparison(profile: str, directory: Path) -> dict[str, Any] | None:
 
 
 def _ch5_table(profile: str, directory: Path) -> dict[str, Any] | None:
-    """The multi-seed table: ``audioformers.ch5_study``'s (every model and seed planned before any run, at its
+    """The multi-seed table: ``audioformers.ch5.study``'s (every model and seed planned before any run, at its
     fixed step count) once complete, else the chapter's comparison."""
     table = _dig(_load(directory, "ch5", "study", profile), "metrics.scale.table_record")
     if isinstance(table, dict) and table.get("complete") and _dig(table, "metrics.runs"):
@@ -669,7 +669,7 @@ def ch5_doubling(profile: str, directory: Path | None = None) -> dict[str, Any] 
 
 
 def ch5_gap_by_steps(profile: str, directory: Path | None = None) -> dict[str, Any] | None:
-    """From :mod:`audioformers.ch5_study`'s 3-seed runs: the transformer–CNN gap at its shortest and longest
+    """From :mod:`audioformers.ch5.study`'s 3-seed runs: the transformer–CNN gap at its shortest and longest
     step counts on all the clips, and its change per doubling of steps with the study's paired interval
     (bootstrap over seeds and test sources) divided by the number of doublings; ``None`` without two points."""
     study = _load(directory or results_dir(), "ch5", "study", validate_profile(profile))
@@ -943,7 +943,7 @@ def ch3_domain_title(domain: str) -> str:
 
     with warnings.catch_warnings():  # the training loop's progress bar warns about widgets on import
         warnings.simplefilter("ignore")
-        from .nextsample import DOMAIN_SAMPLE_RATES
+        from audioformers.ch3.experiment import DOMAIN_SAMPLE_RATES
     rate = DOMAIN_SAMPLE_RATES.get(domain)
     return f"{domain} ({rate / 1000:g} kHz)" if rate else domain
 

@@ -9,12 +9,12 @@ checkpoints under ``data.data_dir()`` (``~/.cache/audioformers`` or ``$BOOK_DATA
 
 What resumes after an interruption (``kill -9`` included), when the same command is run again:
 
-* ``ch3`` (:mod:`audioformers.ch3_study`: equal tuning, the tuned comparison on music, speech, orchestra and piano-mini,
+* ``ch3`` (:mod:`audioformers.ch3.study`: equal tuning, the tuned comparison on music, speech, orchestra and piano-mini,
   context use, and with ``-- --parts scaling`` the scaling study): each model's training saves a checkpoint
   every tenth of its steps (model, optimiser, step, learning curve, the random states, the window sampler's
   included) under ``ch3/study/``; the rerun continues from the last one, and a model whose training finished
   is not trained again. A scaling run is cached once finished.
-* ``ch4`` (:mod:`audioformers.ch4_folds`: probes over folds of held-out sources): per unit. Each seed's
+* ``ch4`` (:mod:`audioformers.ch4.folds`: probes over folds of held-out sources): per unit. Each seed's
   pre-training on the unlabelled pool (tokenizer, next-code LM, SimCLR CNN), its embeddings, and each fold's
   supervised CNN are saved under ``ch4/folds/`` as soon as they are done; a unit interrupted half-way is
   run again from its start (each is seeded on its own, so the numbers do not change).
@@ -51,8 +51,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .device import describe, get_device, setup_backends
-from .profiles import PROFILE_NAMES, get_profile, pick, validate_profile
+from audioformers import chapters
+from audioformers.core.device import describe, get_device, setup_backends
+from audioformers.core.profiles import PROFILE_NAMES, get_profile, pick, validate_profile
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,11 @@ def _profile_seeds(profile: str, seeds: list[int]) -> list[str]:
 
 
 CHAPTERS: dict[str, Chapter] = {
-    "ch3": Chapter("WaveNet vs transformer (next-sample prediction)", "audioformers.ch3_study:main", _profile_seeds),
-    "ch4": Chapter("textless audio language modelling (linear probes over folds)", "audioformers.ch4_folds:main",
-                   _profile_seeds),
-    "ch5": Chapter("wavelet audio transformers (multi-label tagging)", "audioformers.sound_events:main", _profile_seeds),
+    **{c.key: Chapter(c.experiment_title, c.experiment, _profile_seeds) for c in chapters.with_experiments()},
     "demo": Chapter("tiny built-in run: checkpoints, resume, torchrun", "audioformers.reproduce:run_demo",
                     _profile_seeds, distributed=True),
-}
-ALIASES = {"3": "ch3", "03": "ch3", "nextsample": "ch3", "4": "ch4", "04": "ch4", "textless": "ch4",
-           "5": "ch5", "05": "ch5", "sound_events": "ch5"}
+}  # the chapters' entries come from the registry (audioformers.chapters)
+ALIASES = {alias: c.key for c in chapters.with_experiments() for alias in c.aliases}
 
 
 def resolve_chapter(name: str) -> str:
@@ -168,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     _call(chapter.target, chapter_argv)
     wall = time.perf_counter() - start
     if int(os.environ.get("RANK", "0")) == 0:
-        from .results import write_results
+        from audioformers.core.results import write_results
 
         path = write_results("reproduce", f"{args.chapter}-run", {"wall_time_s": wall, "world_size": world_size},
                              config={"argv": chapter_argv, "target": chapter.target}, seed=seeds,
@@ -198,7 +195,7 @@ def demo_batch(step: int, batch_size: int, seed: int, offset: int = 0) -> tuple[
 
 
 def demo_model(seed: int) -> torch.nn.Module:
-    from .validation import check_int
+    from audioformers.core.checks import check_int
 
     torch.manual_seed(check_int("seed", seed, minimum=0))
     return torch.nn.Sequential(torch.nn.Linear(FRAME, 64), torch.nn.GELU(), torch.nn.Linear(64, NUM_CLASSES))
@@ -206,9 +203,9 @@ def demo_model(seed: int) -> torch.nn.Module:
 
 def run_demo(argv: list[str] | None = None) -> dict:
     """The ``demo`` chapter: train, checkpoint every 10 steps, evaluate, write results (rank 0)."""
-    from . import distributed as dd
-    from .data import data_dir
-    from .results import write_results
+    from audioformers.train import distributed as dd
+    from audioformers.data import data_dir
+    from audioformers.core.results import write_results
 
     parser = argparse.ArgumentParser(prog="demo")
     parser.add_argument("--profile", default=None)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioformers.audio_io import AudioError, check_audio, load_audio, peak_normalise, resample, save_audio
+from audioformers.audio.audio_io import AudioError, check_audio, load_audio, peak_normalise, resample, save_audio
 
 
 def _tone(sr=16000, seconds=0.5, freq=440.0):
@@ -99,7 +99,7 @@ RATE_PAIRS = [(44100, 16000), (32000, 8000), (48000, 22050), (16000, 8000)]
 @pytest.mark.parametrize("rate_in, rate_out", RATE_PAIRS)
 def test_resample_rejects_tones_above_the_new_nyquist_by_80_db(rate_in, rate_out):
     """scipy's resample_poly default let these through at -14 to -31 dB."""
-    from audioformers.datasets import sources
+    from audioformers.data import sources
 
     nyquist = rate_out / 2
     for factor in (1.01, 1.05, 1.2, 1.5):
@@ -132,7 +132,7 @@ def test_truncated_wav_is_an_error_naming_the_file(tmp_path, subtype, channels):
     path.write_bytes(full[: len(full) // 2])  # an interrupted copy: the header still says 1 s
     with pytest.raises(AudioError, match=r"cut\.wav is truncated.*16000 samples"):
         load_audio(path)
-    from audioformers.datasets import sources
+    from audioformers.data import sources
 
     with pytest.raises(AudioError, match="truncated"):
         sources.read_mono(path)
@@ -194,7 +194,7 @@ def test_bad_sample_rates_are_rejected_by_name(tmp_path, bad):
 
 
 def test_whole_number_sample_rates_of_any_type_are_accepted(tmp_path):
-    from audioformers.audio_io import check_sample_rate
+    from audioformers.audio.audio_io import check_sample_rate
 
     assert check_sample_rate(np.int64(8000)) == 8000 and check_sample_rate(16e3) == 16000
     assert check_sample_rate(np.float32(22050.0)) == 22050

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from audioformers.contrastive import CNNConfig, CNNEncoder
+from audioformers.models.contrastive import CNNConfig, CNNEncoder
 
 
 @pytest.fixture(autouse=True)
@@ -32,14 +32,14 @@ CFG = CNNConfig(n_mels=16, channels=(4, 8), embed_dim=8, projection_dim=4)
 
 
 def _wavenet(**overrides):
-    from audioformers.wavenet import WaveNet, WaveNetConfig
+    from audioformers.models.wavenet import WaveNet, WaveNetConfig
 
     kw = dict(residual_channels=8, dilation_channels=8, skip_channels=8, layers_per_stack=2, num_stacks=1)
     return WaveNet(WaveNetConfig(**{**kw, **overrides})).eval()
 
 
 def _transformer():
-    from audioformers.sample_transformer import SampleTransformer, SampleTransformerConfig
+    from audioformers.models.sample_transformer import SampleTransformer, SampleTransformerConfig
 
     return SampleTransformer(SampleTransformerConfig(context_length=16, width=16, num_layers=1, num_heads=2)).eval()
 
@@ -48,7 +48,7 @@ def _transformer():
 
 @pytest.mark.parametrize("batch_size", [-1, 0])
 def test_case_1_train_simclr_and_supervised_refuse_a_batch_size_below_one(batch_size):
-    from audioformers.contrastive import train_simclr, train_supervised
+    from audioformers.models.contrastive import train_simclr, train_supervised
 
     with pytest.raises(ValueError, match="batch_size"):
         train_simclr(_lm(), CFG, steps=2, batch_size=batch_size, crop_frames=8, device="cpu")
@@ -62,7 +62,7 @@ def test_case_1_train_simclr_and_supervised_refuse_a_batch_size_below_one(batch_
 
 @pytest.mark.parametrize("which", ["rate_in", "rate_out"])
 def test_case_2_soxr_resample_refuses_a_nan_rate_instead_of_hanging(which):
-    from audioformers.audio_io import soxr_resample
+    from audioformers.audio.audio_io import soxr_resample
 
     rates = {"rate_in": 16000, "rate_out": 8000, which: math.nan}
     with pytest.raises(ValueError, match=which):
@@ -73,7 +73,7 @@ def test_case_2_soxr_resample_refuses_a_nan_rate_instead_of_hanging(which):
 
 @pytest.mark.parametrize("grad_clip", [-1.0, 0.0, math.nan])
 def test_case_3_fit_refuses_a_grad_clip_that_is_not_positive(grad_clip):
-    from audioformers.training import fit
+    from audioformers.train.training import fit
 
     model = torch.nn.Linear(2, 1)
     with pytest.raises(ValueError, match="grad_clip"):
@@ -85,7 +85,7 @@ def test_case_3_fit_refuses_a_grad_clip_that_is_not_positive(grad_clip):
 
 @pytest.mark.parametrize("top_k", [(-1,), (0,), (1.5,), ()])
 def test_case_4_bigram_accuracy_refuses_a_top_k_outside_one_to_the_classes(top_k):
-    from audioformers.mulaw import bigram_next_code_accuracy
+    from audioformers.audio.mulaw import bigram_next_code_accuracy
 
     c = np.arange(40) % 16
     with pytest.raises((ValueError, TypeError), match="top_k"):
@@ -96,9 +96,9 @@ def test_case_4_bigram_accuracy_refuses_a_top_k_outside_one_to_the_classes(top_k
 # 5 -----------------------------------------------------------------------------------------------------------
 
 def test_case_5_one_nan_in_a_log_mel_is_refused_everywhere():
-    from audioformers.contrastive import pooled_embeddings
-    from audioformers.probes import mel_statistics
-    from audioformers.tokenizer import AutoencoderConfig, PatchAutoencoder, encode_patches, make_patches
+    from audioformers.models.contrastive import pooled_embeddings
+    from audioformers.evaluation.probes import mel_statistics
+    from audioformers.models.tokenizer import AutoencoderConfig, PatchAutoencoder, encode_patches, make_patches
 
     bad = _lm(nan=True)
     with pytest.raises(ValueError, match="log_mels"):
@@ -122,7 +122,7 @@ def test_case_5_one_nan_in_a_log_mel_is_refused_everywhere():
 
 @pytest.mark.parametrize("sample_rate", [-8000, 0, math.nan])
 def test_case_6_centre_frequencies_refuses_a_sample_rate_that_is_not_positive(sample_rate):
-    from audioformers.filterbank_analysis import centre_frequencies
+    from audioformers.audio.filterbank_analysis import centre_frequencies
 
     filters = np.random.default_rng(0).normal(size=(8, 64))
     with pytest.raises(ValueError, match="sample_rate"):
@@ -149,7 +149,7 @@ def test_case_7_step_refuses_float_out_of_range_and_empty_tokens():
 # 8 -----------------------------------------------------------------------------------------------------------
 
 def test_case_8_evaluate_ce_refuses_float_codes():
-    from audioformers.code_lm import CodeLM, CodeLMConfig, evaluate_ce
+    from audioformers.models.code_lm import CodeLM, CodeLMConfig, evaluate_ce
 
     lm16 = CodeLM(CodeLMConfig(num_codes=16, context_length=16, width=16, num_layers=1, num_heads=2))
     codes = (np.arange(40) % 16).reshape(4, 10)
@@ -163,7 +163,7 @@ def test_case_8_evaluate_ce_refuses_float_codes():
 # 9 -----------------------------------------------------------------------------------------------------------
 
 def test_case_9_mean_bits_refuses_a_negative_target():
-    from audioformers.baselines import mean_bits
+    from audioformers.evaluation.baselines import mean_bits
 
     logp = np.log(np.full((2, 256), 1 / 256))
     with pytest.raises(ValueError, match="targets"):
@@ -175,7 +175,7 @@ def test_case_9_mean_bits_refuses_a_negative_target():
 
 @pytest.mark.parametrize("field, value", [("layers_per_stack", -1), ("num_classes", 0), ("kernel_size", 2.5)])
 def test_case_10_wavenet_config_refuses_sizes_below_one(field, value):
-    from audioformers.wavenet import WaveNetConfig
+    from audioformers.models.wavenet import WaveNetConfig
 
     with pytest.raises((ValueError, TypeError), match=field):
         WaveNetConfig(**{field: value})
@@ -183,8 +183,8 @@ def test_case_10_wavenet_config_refuses_sizes_below_one(field, value):
 
 @pytest.mark.parametrize("field, value", [("num_heads", 0), ("num_heads", 3), ("dropout", math.nan)])
 def test_case_10_transformer_configs_refuse_zero_heads_and_bad_dropout(field, value):
-    from audioformers.code_lm import CodeLMConfig
-    from audioformers.sample_transformer import SampleTransformerConfig
+    from audioformers.models.code_lm import CodeLMConfig
+    from audioformers.models.sample_transformer import SampleTransformerConfig
 
     for config in (SampleTransformerConfig, CodeLMConfig):
         with pytest.raises(ValueError, match=field):
@@ -194,8 +194,8 @@ def test_case_10_transformer_configs_refuse_zero_heads_and_bad_dropout(field, va
 # 11 ----------------------------------------------------------------------------------------------------------
 
 def test_case_11_reading_a_float_wav_that_holds_nan_is_an_error(tmp_path):
-    from audioformers.audio_io import read_file
-    from audioformers.datasets.sources import read_mono
+    from audioformers.audio.audio_io import read_file
+    from audioformers.data.sources import read_mono
 
     path = tmp_path / "nan.wav"
     x = np.zeros(800, np.float32)
@@ -209,7 +209,7 @@ def test_case_11_reading_a_float_wav_that_holds_nan_is_an_error(tmp_path):
 # 12 ----------------------------------------------------------------------------------------------------------
 
 def test_case_12_teacher_forced_logits_follows_the_model_classes():
-    from audioformers.fast_sampling import teacher_forced_logits
+    from audioformers.models.fast_sampling import teacher_forced_logits
 
     model = _wavenet(num_classes=16)
     tokens = np.arange(10) % 16
@@ -225,7 +225,7 @@ def test_case_12_teacher_forced_logits_follows_the_model_classes():
 
 @pytest.mark.parametrize("auc", [1.5, -0.1, math.nan])
 def test_case_13_d_prime_refuses_an_auc_outside_zero_one(auc):
-    from audioformers.metrics import d_prime
+    from audioformers.evaluation.metrics import d_prime
 
     with pytest.raises(ValueError, match="auc"):
         d_prime(auc)
@@ -235,7 +235,7 @@ def test_case_13_d_prime_refuses_an_auc_outside_zero_one(auc):
 # 14 ----------------------------------------------------------------------------------------------------------
 
 def test_case_14_unknown_domain_and_model_names_are_refused():
-    from audioformers.nextsample import experiment_config, largest_context
+    from audioformers.ch3.experiment import experiment_config, largest_context
 
     with pytest.raises(ValueError, match="domain"):
         experiment_config("smoke", domain="jazz")
@@ -248,7 +248,7 @@ def test_case_14_unknown_domain_and_model_names_are_refused():
 # 15 (first half) ---------------------------------------------------------------------------------------------
 
 def test_case_15_resolve_refuses_a_device_the_machine_does_not_have():
-    from audioformers.device import resolve
+    from audioformers.core.device import resolve
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     with pytest.raises(ValueError, match=r"device 'cuda:7'|device 'cuda:\d+'"):

@@ -106,14 +106,14 @@ RULES: dict[str, tuple[Callable[[], Any], list[Any]]] = {
 #: Functions a bad value cannot reach, with the reason. Everything else that can be swept is.
 SKIP = {
     # the argument has the name but not the meaning
-    "audioformers.validation.check_int": "checks a value given by name; swept through its callers",
-    "audioformers.validation.check_float": "checks a value given by name; swept through its callers",
-    "audioformers.validation.check_tokens": "checks a value given by name; swept through its callers",
-    "audioformers.validation.check_finite_array": "checks a value given by name; swept through its callers",
-    "audioformers.wavenet.check_tokens": "checks a value given by name; swept through its callers",
-    "audioformers.audio_io.check_audio": "its ndim says which ranks the check accepts; swept through its callers",
+    "audioformers.core.checks.check_int": "checks a value given by name; swept through its callers",
+    "audioformers.core.checks.check_float": "checks a value given by name; swept through its callers",
+    "audioformers.core.checks.check_tokens": "checks a value given by name; swept through its callers",
+    "audioformers.core.checks.check_finite_array": "checks a value given by name; swept through its callers",
+    "audioformers.models.wavenet.check_tokens": "checks a value given by name; swept through its callers",
+    "audioformers.audio.audio_io.check_audio": "its ndim says which ranks the check accepts; swept through its callers",
     # the recipe's 1-D waveform is not what this one takes
-    "audioformers.exercises.ch5.solution_patchify": "takes a (batch, samples) batch, not one 1-D waveform",
+    "audioformers.ch5.exercises.solution_patchify": "takes a (batch, samples) batch, not one 1-D waveform",
 }
 
 #: Functions that run a whole experiment, build or download data, or execute notebooks: a valid call
@@ -202,31 +202,31 @@ def derived_bad_values(p: inspect.Parameter, valid: Any) -> list[tuple[Any, bool
 #: Silent results (a call returned for a value it must refuse, or returned NaN/inf) that are the documented
 #: behaviour, with the reason. Keys are prefixes of the call's label.
 ALLOWED_SILENT: dict[str, str] = {
-    "audioformers.nextsample.ExperimentConfig(warmup_steps=0)": "0 is valid: no warm-up (fit's default)",
-    "audioformers.nextsample.ExperimentConfig(eval_every=0)": "0 is valid: no held-out evaluation during training",
+    "audioformers.ch3.experiment.ExperimentConfig(warmup_steps=0)": "0 is valid: no warm-up (fit's default)",
+    "audioformers.ch3.experiment.ExperimentConfig(eval_every=0)": "0 is valid: no held-out evaluation during training",
 }
 
 #: Silent results in modules outside the change that added this sweep's type rules (issue #28, item 4): real
 #: gaps, listed so that the sweep passes while their owners fix them. Remove an entry once its module checks
 #: the argument; the sweep then holds it to a clear error.
 NOT_YET_FIXED: dict[str, str] = {
-    "audioformers.ch3_study.load_scaling(resamples=": "ch3_study: resamples is not checked",
+    "audioformers.ch3.study.load_scaling(resamples=": "ch3_study: resamples is not checked",
     "audioformers.report.ch3_crossover(resamples=": "report: resamples is not checked",
     "audioformers.report.ch3_series(metric=": "report: an unknown metric name is accepted",
-    "audioformers.datasets.builders.drum_notes(": "datasets.builders: bars and step are not checked",
-    "audioformers.datasets.builders.piano_notes(step=": "datasets.builders: step is not checked",
-    "audioformers.headroom.quantize_mu_law_fixed(mu=": "headroom: mu=inf is accepted",
-    "audioformers.signals.log_mel_spectrogram(eps=": "signals: eps is not checked",
-    "audioformers.signals.mfcc(top_db=": "signals: top_db is not checked",
-    "audioformers.signals.stft_magnitude(power=": "signals: power is not checked",
-    "audioformers.textless.Splits(log_mels=": "textless: Splits does not check its log-mels for NaN",
-    "audioformers.time_scale_task.hits_from(min_rms=": "time_scale_task: min_rms is not checked",
-    "audioformers.ch4_folds.FoldConfig(": "ch4_folds: FoldConfig has no __post_init__ checks",
-    "audioformers.textless.StudyConfig(": "textless: StudyConfig has no __post_init__ checks",
-    "audioformers.sound_events.RunConfig(": "sound_events: RunConfig has no __post_init__ checks",
-    "audioformers.wavelet_transformer.WaveletTransformerConfig(": "wavelet_transformer: config fields unchecked",
-    "audioformers.cnn_baselines.CNNConfig(": "cnn_baselines: CNNConfig has no __post_init__ checks",
-    "audioformers.distributed.DistInfo(": "distributed: DistInfo (a record of the process group) is unchecked",
+    "audioformers.data.builders.drum_notes(": "datasets.builders: bars and step are not checked",
+    "audioformers.data.builders.piano_notes(step=": "datasets.builders: step is not checked",
+    "audioformers.audio.headroom.quantize_mu_law_fixed(mu=": "headroom: mu=inf is accepted",
+    "audioformers.audio.signals.log_mel_spectrogram(eps=": "signals: eps is not checked",
+    "audioformers.audio.signals.mfcc(top_db=": "signals: top_db is not checked",
+    "audioformers.audio.signals.stft_magnitude(power=": "signals: power is not checked",
+    "audioformers.ch4.experiment.Splits(log_mels=": "textless: Splits does not check its log-mels for NaN",
+    "audioformers.ch5.time_scale.hits_from(min_rms=": "time_scale_task: min_rms is not checked",
+    "audioformers.ch4.folds.FoldConfig(": "ch4_folds: FoldConfig has no __post_init__ checks",
+    "audioformers.ch4.experiment.StudyConfig(": "textless: StudyConfig has no __post_init__ checks",
+    "audioformers.ch5.experiment.RunConfig(": "sound_events: RunConfig has no __post_init__ checks",
+    "audioformers.models.wavelet_transformer.WaveletTransformerConfig(": "wavelet_transformer: config fields unchecked",
+    "audioformers.models.cnn_baselines.CNNConfig(": "cnn_baselines: CNNConfig has no __post_init__ checks",
+    "audioformers.train.distributed.DistInfo(": "distributed: DistInfo (a record of the process group) is unchecked",
     "audioformers.coursework.StudentLinks(": "coursework: StudentLinks fields are unchecked",
 }
 
@@ -457,9 +457,9 @@ def test_a_hang_is_caught_not_frozen(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.int64])
 def test_models_take_tokens_of_any_integer_dtype_and_refuse_out_of_range(dtype, one_thread):
-    from audioformers.code_lm import CodeLM, CodeLMConfig
-    from audioformers.sample_transformer import SampleTransformer, SampleTransformerConfig
-    from audioformers.wavenet import WaveNet, WaveNetConfig
+    from audioformers.models.code_lm import CodeLM, CodeLMConfig
+    from audioformers.models.sample_transformer import SampleTransformer, SampleTransformerConfig
+    from audioformers.models.wavenet import WaveNet, WaveNetConfig
 
     torch.manual_seed(0)
     models = [(SampleTransformer(SampleTransformerConfig(context_length=16, width=16, num_layers=1, num_heads=2)), 256),
@@ -479,8 +479,8 @@ def test_models_take_tokens_of_any_integer_dtype_and_refuse_out_of_range(dtype, 
 
 
 def test_generate_refuses_zero_samples_and_accepts_uint8_prompts(one_thread):
-    from audioformers.nextsample import generate
-    from audioformers.sample_transformer import SampleTransformer, SampleTransformerConfig
+    from audioformers.ch3.experiment import generate
+    from audioformers.models.sample_transformer import SampleTransformer, SampleTransformerConfig
 
     torch.manual_seed(0)
     model = SampleTransformer(SampleTransformerConfig(context_length=16, width=16, num_layers=1, num_heads=2))
@@ -491,10 +491,10 @@ def test_generate_refuses_zero_samples_and_accepts_uint8_prompts(one_thread):
 
 
 def test_issue_examples():
-    from audioformers.contrastive import nt_xent
-    from audioformers.mulaw import bigram_next_code_accuracy
-    from audioformers.seeding import seed_everything
-    from audioformers.tokenizer import assign_codes
+    from audioformers.models.contrastive import nt_xent
+    from audioformers.audio.mulaw import bigram_next_code_accuracy
+    from audioformers.core.seeding import seed_everything
+    from audioformers.models.tokenizer import assign_codes
 
     seed_everything(np.int64(3))
     z = torch.randn(4, 8)

@@ -1,10 +1,16 @@
-"""Tests of audioformers.baselines: the bigram table and the linear predictor over 256 mu-law levels."""
+"""Tests of audioformers.evaluation.baselines: the bigram table and the linear predictor over 256 mu-law levels."""
 
 import numpy as np
 import pytest
 
-from audioformers.baselines import BigramTable, LinearPredictor, choose_linear_order, level_edges, mean_bits
-from audioformers.mulaw import mu_law_decode, mu_law_encode
+from audioformers.evaluation.baselines import (
+    BigramTable,
+    LinearPredictor,
+    choose_linear_order,
+    level_edges,
+    mean_bits,
+)
+from audioformers.audio.mulaw import mu_law_decode, mu_law_encode
 
 
 def ar2(n: int, seed: int, a1: float = 1.6, a2: float = -0.8, noise: float = 0.01) -> np.ndarray:

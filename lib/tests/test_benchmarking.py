@@ -1,4 +1,4 @@
-"""Tests of the interleaved-rounds helpers in audioformers.benchmarking and of bench/references.py."""
+"""Tests of the interleaved-rounds helpers in audioformers.core.benchmarking and of bench/references.py."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from audioformers import benchmarking
+from audioformers.core import benchmarking
 
 torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
@@ -49,7 +49,7 @@ def test_references_have_the_package_sizes():
     the package keeps in separate 1x1 convolutions) and the same output shapes."""
     from references import MinimalWaveNet, NanoGPT
 
-    from audioformers import nextsample
+    from audioformers.ch3 import experiment as nextsample
 
     config = nextsample.experiment_config("smoke")
     tokens = torch.randint(0, 256, (2, config.context_length))

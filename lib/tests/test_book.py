@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from audioformers.booktools import _PROGRESS, resolve_entry, strip_progress_bars, toc_entries, toc_notebooks
-from audioformers.results import repo_root
+from audioformers.core.results import repo_root
 
 ROOT = repo_root()
 pytestmark = pytest.mark.skipif(ROOT is None, reason="needs a checkout of the book")

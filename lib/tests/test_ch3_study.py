@@ -1,4 +1,4 @@
-"""Tests of audioformers.ch3_study: identical scoring of models and baselines, per-recording scores,
+"""Tests of audioformers.ch3.study: identical scoring of models and baselines, per-recording scores,
 context use, the warm-up/stable/decay scaling run and its fits."""
 
 from dataclasses import replace
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers import ch3_study as cs
-from audioformers import nextsample as ns
-from audioformers.baselines import BigramTable, LinearPredictor
+from audioformers.ch3 import study as cs
+from audioformers.ch3 import experiment as ns
+from audioformers.evaluation.baselines import BigramTable, LinearPredictor
 
 torch.set_num_threads(1)
 CFG = ns.experiment_config("smoke")
@@ -280,7 +280,7 @@ def _scaling_runs() -> dict:
 def test_load_scaling_refits_a_record_written_before_the_frontier_fit(monkeypatch, tmp_path):
     """An old record (families without ``frontier``) is refitted from its runs in memory, never read as current;
     a current record comes back as stored; a missing one is None."""
-    from audioformers.results import write_results
+    from audioformers.core.results import write_results
 
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
     assert cs.load_scaling("smoke") is None

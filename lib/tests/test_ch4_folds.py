@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers import ch4_folds, code_lm, contrastive, probes
-from audioformers.datasets.builders import FAMILIES, program_split
+from audioformers.ch4 import folds as ch4_folds
+from audioformers.models import code_lm, contrastive
+from audioformers.evaluation import probes
+from audioformers.data.builders import FAMILIES, program_split
 
 
 def _instrument_clips():
@@ -175,7 +177,7 @@ def test_fold_table_names_folds_paired_differences_and_pipeline_stages():
 
 
 def test_study_summary_gives_per_fold_scores_and_an_interval_per_value():
-    from audioformers import ch4_study
+    from audioformers.ch4 import study as ch4_study
 
     units = [{"sweep": "num_codes", "value": k, "seed": seed, "code_perplexity": 10.0 + k,
               "accuracy": {"histogram": [0.3 + 0.01 * f + 0.001 * seed for f in range(6)]}}
@@ -212,7 +214,7 @@ def test_a_recorded_seed_is_reused_when_the_cache_is_purged(monkeypatch):
 
 
 def test_longer_pretraining_joins_the_fold_studys_curve_and_is_compared_paired_over_folds():
-    from audioformers import ch4_study
+    from audioformers.ch4 import study as ch4_study
 
     folds = 6
     fold_effect = np.linspace(-0.05, 0.05, folds)
@@ -240,7 +242,8 @@ def test_longer_pretraining_joins_the_fold_studys_curve_and_is_compared_paired_o
 def test_the_longer_pretraining_unit_runs_at_smoke_and_is_cached(tmp_path, monkeypatch):
     """The study's pretrain_scale unit on real clips at smoke: snapshots at the multiplied steps, the same
     probe protocol (accuracy per fold at every snapshot), and a second call read from the cache."""
-    from audioformers import ch4_study, data
+    from audioformers.ch4 import study as ch4_study
+    from audioformers import data
 
     if not data.is_complete("instruments-mini"):
         pytest.skip("the offline dataset instruments-mini is not built here")

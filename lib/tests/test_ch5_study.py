@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioformers import ch5_study as cs
-from audioformers import sound_events as se
+from audioformers.ch5 import study as cs
+from audioformers.ch5 import experiment as se
 
 
 def test_book_plan_puts_the_fixed_table_first_and_every_model_and_seed_in_it():

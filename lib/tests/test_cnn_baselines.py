@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from audioformers.audio_io import AudioError
-from audioformers.cnn_baselines import CNNConfig, LogMelCNN
-from audioformers.training import count_parameters
+from audioformers.audio.audio_io import AudioError
+from audioformers.models.cnn_baselines import CNNConfig, LogMelCNN
+from audioformers.train.training import count_parameters
 
 
 @pytest.mark.parametrize("kind", ["vgg", "resnet"])

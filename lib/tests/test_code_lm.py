@@ -1,9 +1,9 @@
-"""Tests of audioformers.code_lm: causality, shapes, learning a predictable sequence."""
+"""Tests of audioformers.models.code_lm: causality, shapes, learning a predictable sequence."""
 import numpy as np
 import pytest
 import torch
 
-from audioformers.code_lm import CodeLM, CodeLMConfig, evaluate_ce, train_code_lm
+from audioformers.models.code_lm import CodeLM, CodeLMConfig, evaluate_ce, train_code_lm
 
 CFG = CodeLMConfig(num_codes=8, context_length=16, width=32, num_layers=2, num_heads=4, dropout=0.0)
 

@@ -144,7 +144,7 @@ def test_package_sources_copy_the_book_as_a_clone_holds_it(tmp_path):
 def test_setup_cell_points_results_at_the_fetched_book(tmp_path, monkeypatch, capsys):
     """On Colab the package is installed (not editable) from the clone, so ``results_dir`` finds no repository: the
     set-up cell must point ``BOOK_RESULTS_DIR`` at the clone's results/ (and leave a reader's own setting alone)."""
-    from audioformers import results
+    from audioformers.core import results
 
     book = tmp_path / "book"
     (book / "results").mkdir(parents=True)

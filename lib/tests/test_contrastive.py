@@ -1,11 +1,11 @@
-"""Tests of audioformers.contrastive: NT-Xent against a direct computation, augmentations, the CNN."""
+"""Tests of audioformers.models.contrastive: NT-Xent against a direct computation, augmentations, the CNN."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from audioformers.contrastive import CNNConfig, CNNEncoder, augment, nt_xent, train_simclr, train_supervised
+from audioformers.models.contrastive import CNNConfig, CNNEncoder, augment, nt_xent, train_simclr, train_supervised
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small models: one thread is faster on shared cores
 

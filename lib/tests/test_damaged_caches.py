@@ -10,7 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from audioformers import ch4_folds, data, results
+from audioformers.ch4 import folds as ch4_folds
+from audioformers import data
+from audioformers.core import results
 
 
 class _Recompute(Exception):

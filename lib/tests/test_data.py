@@ -20,7 +20,7 @@ from conftest import load_data_script
 import soundfile as sf
 
 from audioformers import data
-from audioformers.datasets import builders, sources, synth
+from audioformers.data import builders, sources, synth
 
 SMALL = {
     "wave-mini": {"max_seconds_per_file": 2.0, "max_speech_files": 12, "fallback_chorales": 5},
@@ -187,7 +187,7 @@ def test_examples_and_render_notes():
                            "pip install --no-deps tinysoundfont")
 def test_pypi_fallback(monkeypatch, capsys):
     monkeypatch.setenv(synth.FORCE_FALLBACK_ENV, "1")
-    monkeypatch.setattr("audioformers.datasets.builders._fallback_announced", False)
+    monkeypatch.setattr("audioformers.data.builders._fallback_announced", False)
     assert synth.backend() == "tinysoundfont"
     clips = data.load_clips("instruments-mini", "test")
     assert len(clips) and clips.audio.shape[1] == 16000
@@ -205,7 +205,7 @@ def test_pypi_fallback(monkeypatch, capsys):
 
 
 def test_public_dataset_is_never_fetched_implicitly(monkeypatch, tmp_path):
-    from audioformers import downloads
+    from audioformers.data import downloads
 
     monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
     name = next(iter(downloads.REGISTRY))
@@ -494,7 +494,7 @@ def test_piano_mini_is_rendered_piano_at_16khz_split_by_piece():
     waves = data.load_wave_mini("piano-mini", "test")
     assert len(waves) == 8 and all(len(w) == 16000 for w in waves)  # one second each, at 16 kHz
     assert all(0.5 < np.abs(w).max() <= 1.0 for w in waves)  # peak-normalised, not silent
-    from audioformers import nextsample
+    from audioformers.ch3 import experiment as nextsample
 
     tokens = nextsample.load_tokens("piano-mini", "train")
     assert len(tokens) == 24 and nextsample.DOMAIN_SAMPLE_RATES["piano-mini"] == 16000
@@ -674,3 +674,22 @@ def test_a_truncated_drums_mini_table_is_never_read_as_data(capsys):
     captured = capsys.readouterr()
     assert "rebuilt (damaged file)" in captured.out and str(table) in captured.err
     assert data.is_complete("drums-mini")
+
+
+def test_builder_fingerprint_follows_the_code_not_the_file():
+    """The offline datasets' cache key hashes what the builders do: moving a module (its imports rewritten) or
+    editing a docstring keeps it; changing a statement or a constant changes it."""
+    source = '''"""Doc."""
+from .synth import render
+import numpy as np
+
+
+def make(x):
+    """Make it."""
+    return np.clip(render(x), -1, 1) * 0.5
+'''
+    moved = source.replace("from .synth import render", "from audioformers.data.synth import render").replace("Make it.", "Make a clip.")
+    assert data.code_fingerprint(moved) == data.code_fingerprint(source)
+    assert data.code_fingerprint(source.replace("0.5", "0.25")) != data.code_fingerprint(source)
+    assert data.code_fingerprint(source.replace("-1, 1", "-1, 0.9")) != data.code_fingerprint(source)
+    assert len(data.builder_code_digest()) == 16

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from audioformers import device as dev
+from audioformers.core import device as dev
 
 
 def test_cpu_fallback_and_gates(monkeypatch):

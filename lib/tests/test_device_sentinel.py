@@ -132,9 +132,9 @@ class DeviceSentinel(TorchFunctionMode):
 
 @contextlib.contextmanager
 def sentinel_device(monkeypatch) -> Iterator[DeviceSentinel]:
-    """Patch the device helper (``audioformers.device.get_device`` and every module's imported copy) to return
+    """Patch the device helper (``audioformers.core.device.get_device`` and every module's imported copy) to return
     :data:`SENTINEL`, and track tensors while the block runs."""
-    from audioformers import device as helper
+    from audioformers.core import device as helper
 
     original = helper.get_device
     for module in [m for n, m in sys.modules.items() if n.startswith("audioformers")]:
@@ -210,8 +210,8 @@ def _recordings(n: int, length: int, seed: int) -> list[np.ndarray]:
 
 def test_chapter3_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeypatch):
     """Tuning, the tuned comparison (models and baselines), context use and a warm-up/stable/decay run."""
-    from audioformers import ch3_study as cs
-    from audioformers import nextsample as ns
+    from audioformers.ch3 import study as cs
+    from audioformers.ch3 import experiment as ns
 
     recs = _recordings(4, 2500, 0)
     monkeypatch.setattr(cs, "split_recordings", lambda domain: {"train": recs[1:3], "validation": recs[:1],
@@ -230,7 +230,7 @@ def test_chapter3_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeyp
 
 def test_chapter4_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeypatch):
     """The fold study at smoke on one fold: tokenizer, next-code LM, SimCLR, supervised CNN, embeddings, probes."""
-    from audioformers import ch4_folds
+    from audioformers.ch4 import folds as ch4_folds
 
     _need(data_dir, "instruments-mini")
     with sentinel_device(monkeypatch) as mode:
@@ -242,8 +242,8 @@ def test_chapter4_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeyp
 
 def test_chapter5_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeypatch):
     """The study's first units at smoke (the transformer and the CNN baseline): training, evaluation, scoring."""
-    from audioformers import ch5_study
-    from audioformers import sound_events as se
+    from audioformers.ch5 import study as ch5_study
+    from audioformers.ch5 import experiment as se
 
     _need(data_dir, "soundmix-mini")
     with sentinel_device(monkeypatch) as mode:
@@ -253,9 +253,9 @@ def test_chapter5_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeyp
 
 
 def _tiny_training(model_device, batch_device, read_back) -> None:
-    """A few steps of :func:`audioformers.training.fit` written with a chosen mistake."""
-    from audioformers.device import get_device
-    from audioformers.training import fit
+    """A few steps of :func:`audioformers.train.training.fit` written with a chosen mistake."""
+    from audioformers.core.device import get_device
+    from audioformers.train.training import fit
 
     device = get_device()
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).to(model_device or device)

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from audioformers import distributed as dd
-from audioformers.training import load_checkpoint
+from audioformers.train import distributed as dd
+from audioformers.train.training import load_checkpoint
 
 STEPS, GLOBAL_BATCH = 12, 8
 
@@ -116,7 +116,7 @@ def _contrastive_worker(rank: int, world_size: int, port: int, folder: str) -> N
 
 
 def _contrastive_loss(model, a, b, info):
-    from audioformers.contrastive import nt_xent
+    from audioformers.models.contrastive import nt_xent
 
     z1, z2 = dd.gather_batch(model(a), info), dd.gather_batch(model(b), info)
     return dd.global_loss(nt_xent(z1, z2), info)
@@ -147,7 +147,7 @@ def test_average_gradients_and_gathering_are_no_ops_in_one_process():
 
 
 def _results_worker(rank: int, world_size: int, port: int, folder: str) -> None:
-    from audioformers.results import write_results
+    from audioformers.core.results import write_results
 
     with _rank(rank, world_size, port) as info:
         for turn in range(world_size):  # rank 0 first, then the others: a later write would replace rank 0's

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from audioformers import dither, quantization
+from audioformers.audio import dither, quantization
 
 SR = 16000
 QUIET_TONE = (0.02 * np.sin(2 * np.pi * 1000 * np.arange(SR) / SR)).astype(np.float32)  # about 2.5 steps at 8 bits

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import load_data_script
 
-from audioformers import downloads as dl
+from audioformers.data import downloads as dl
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from audioformers import evidence as ev
+from audioformers.evaluation import evidence as ev
 
 
 def _scores(seed, shape, offset, noise=0.01):

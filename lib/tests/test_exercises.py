@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers import exercises, signals
-from audioformers.exercises import ExerciseFailed, ch1, ch2, ch3, ch4, ch5
+from audioformers import exercises
+from audioformers.audio import signals
+from audioformers.exercises import ExerciseFailed
+from audioformers.ch1 import exercises as ch1
+from audioformers.ch2 import exercises as ch2
+from audioformers.ch3 import exercises as ch3
+from audioformers.ch4 import exercises as ch4
+from audioformers.ch5 import exercises as ch5
 
 ALL = list(exercises.EXERCISES.values())
 MISTAKES = [(e, i) for e in ALL for i in range(len(e.mistakes))]

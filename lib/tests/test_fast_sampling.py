@@ -1,4 +1,4 @@
-"""Tests of audioformers.fast_sampling: the compiled sampling loops against the PyTorch decoders.
+"""Tests of audioformers.models.fast_sampling: the compiled sampling loops against the PyTorch decoders.
 
 Small models keep the arithmetic short; the loops compile once per session (cached on disk after).
 """
@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers import fast_sampling
-from audioformers.nextsample import Decoder
-from audioformers.sample_transformer import (
+from audioformers.models import fast_sampling
+from audioformers.ch3.experiment import Decoder
+from audioformers.models.sample_transformer import (
     ConditionEncoderConfig,
     ConditionedSampleTransformer,
     SampleTransformer,
     SampleTransformerConfig,
 )
-from audioformers.wavenet import WaveNet, WaveNetConfig
+from audioformers.models.wavenet import WaveNet, WaveNetConfig
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.skipif(not fast_sampling.numba_available(), reason="numba is not installed")
@@ -145,7 +145,7 @@ def test_training_mode_is_restored():
 
 
 def test_real_time_factor_names_bad_arguments():
-    from audioformers import fast_sampling as fs
+    from audioformers.models import fast_sampling as fs
 
     assert fs.real_time_factor(0.5, 8000) == pytest.approx(0.5)
     for kwargs, name in (({"seconds": 0.0}, "seconds"), ({"num_samples": 0}, "num_samples"),

@@ -2,7 +2,7 @@ import librosa
 import numpy as np
 import pytest
 
-from audioformers import filterbank_analysis as fa
+from audioformers.audio import filterbank_analysis as fa
 
 SR = 16000
 

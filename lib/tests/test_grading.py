@@ -22,7 +22,8 @@ import pytest
 import torch
 from nbformat.v4 import new_code_cell
 
-from audioformers import coursework, grading
+from audioformers import coursework
+from audioformers.book import grading
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTER2 = ROOT / "chapters" / "02_raw_audio_mulaw.ipynb"
@@ -110,7 +111,7 @@ def test_grade_refuses_a_missing_folder(tmp_path):
 
 HOSTILE = '''import subprocess
 from audioformers import exercises
-from audioformers.exercises import _checking
+from audioformers.core import selfcheck as _checking
 
 def always_passes(student_fn, raise_on_failure=True):
     print("✓ passed")
@@ -226,12 +227,12 @@ def test_flags_name_reference_solutions_the_package_and_library_answers():
     assert grading.flags_for("ch1.dft_magnitude", fft, []) == ["uses numpy.fft.rfft, which computes what the exercise asks for"]
     assert grading.flags_for("ch1.hz_to_mel", fft.replace("dft_magnitude", "hz_to_mel"), []) == []  # an FFT is fine there
     by_helper = grading.flags_for("ch2.mu_law_encode", "def mu_law_encode(x, q=256):\n    return helper(x)",
-                                  ["from audioformers.exercises.ch2 import solution_mu_law_encode as s\n"
+                                  ["from audioformers.ch2.exercises import solution_mu_law_encode as s\n"
                                    "def helper(x):\n    return s(x)\nprint(1)"])
-    assert by_helper == ["calls a reference solution (audioformers.exercises.ch2.solution_mu_law_encode)"]
+    assert by_helper == ["calls a reference solution (audioformers.ch2.exercises.solution_mu_law_encode)"]
     package = grading.flags_for("ch2.mu_law_encode", "def mu_law_encode(x, q=256):\n    return mulaw.mu_law_encode(x)",
-                                ["from audioformers import mulaw"])
-    assert package == ["calls the package's own implementation (audioformers.mulaw.mu_law_encode)"]
+                                ["from audioformers.audio import mulaw"])
+    assert package == ["calls the package's own implementation (audioformers.audio.mulaw.mu_law_encode)"]
     registry = grading.flags_for("ch2.snr_db", "def snr_db(a, b):\n    return exercises.get_exercise('ch2.snr_db').reference(a, b)", [])
     assert registry and "reference" in registry[0]
     honest = "def mu_law_encode(x, q=256):\n    return np.round(x).astype(int)\n\nexercises.ch2.check_mu_law_encode(mu_law_encode)"
@@ -268,6 +269,6 @@ def test_the_wire_carries_plain_data_and_never_unpickles():
 
 
 def test_the_students_own_function_is_not_the_package_function_of_the_same_name():
-    imports = ["from audioformers.wavelet_transformer import haar_multiscale\nimport pywt"]
+    imports = ["from audioformers.models.wavelet_transformer import haar_multiscale\nimport pywt"]
     own = "def haar_multiscale(x):\n    return pywt.wavedec(x, 'haar')[0]\n\nexercises.ch5.check_haar_multiscale(haar_multiscale)"
     assert grading.flags_for("ch5.haar_multiscale", own, imports) == []

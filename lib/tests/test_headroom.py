@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from audioformers import headroom, quantization
-from audioformers.audio_io import AudioError
+from audioformers.audio import headroom, quantization
+from audioformers.audio.audio_io import AudioError
 
 SR = 48000
 SINE = np.sin(2 * np.pi * 997.3 * np.arange(SR) / SR)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from audioformers import metrics
+from audioformers.evaluation import metrics
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -1,4 +1,4 @@
-"""Tests of audioformers.mulaw: agreement with torchaudio and librosa, exact inverse, bad input."""
+"""Tests of audioformers.audio.mulaw: agreement with torchaudio and librosa, exact inverse, bad input."""
 
 import librosa
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torchaudio
 
-from audioformers import mulaw
-from audioformers.audio_io import AudioError
+from audioformers.audio import mulaw
+from audioformers.audio.audio_io import AudioError
 
 
 @pytest.fixture(scope="module")

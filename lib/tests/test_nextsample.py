@@ -1,4 +1,4 @@
-"""Tests of audioformers.nextsample and audioformers.benchmarking (synthetic tokens; a few training steps)."""
+"""Tests of audioformers.ch3.experiment and audioformers.core.benchmarking (synthetic tokens; a few training steps)."""
 
 import math
 
@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers import benchmarking, nextsample
-from audioformers.nextsample import Decoder, build_model, experiment_config, generate, next_sample_metrics
+from audioformers.core import benchmarking
+from audioformers.ch3 import experiment as nextsample
+from audioformers.ch3.experiment import Decoder, build_model, experiment_config, generate, next_sample_metrics
 
 torch.set_num_threads(1)
 

@@ -31,7 +31,7 @@ def test_spectrogram_has_colorbar_with_its_reference_and_extent():
 
 
 def test_mel_axis_is_labelled_in_hz_at_the_right_bands():
-    from audioformers.signals import hz_to_mel, mel_to_hz
+    from audioformers.audio.signals import hz_to_mel, mel_to_hz
 
     ax = plots.plot_spectrogram(np.zeros((64, 10)), 16000, 160, y_axis="mel")
     labels = [t.get_text() for t in ax.get_yticklabels()]

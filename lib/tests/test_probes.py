@@ -1,8 +1,8 @@
-"""Tests of audioformers.probes: separable toy data, source-disjoint splits, summaries."""
+"""Tests of audioformers.evaluation.probes: separable toy data, source-disjoint splits, summaries."""
 import numpy as np
 import pytest
 
-from audioformers import probes
+from audioformers.evaluation import probes
 
 
 def test_probe_on_separable_embeddings_is_near_perfect():

@@ -1,6 +1,6 @@
 import pytest
 
-from audioformers import profiles
+from audioformers.core import profiles
 
 
 def test_default_is_book(monkeypatch):

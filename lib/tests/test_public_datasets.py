@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audioformers import public_datasets as pdx
+from audioformers.data import public_datasets as pdx
 
 
 def _wav(path, seconds, rate, freq=440.0, channels=1):
@@ -132,7 +132,8 @@ def test_paper_profile_uses_the_public_datasets(fsd50k, monkeypatch):
     """Chapter 5's paper task reads FSD50K; chapter 3's piano domain reads MAESTRO (16 kHz)."""
     from functools import partial
 
-    from audioformers import nextsample, sound_events
+    from audioformers.ch3 import experiment as nextsample
+    from audioformers.ch5 import experiment as sound_events
 
     assert sound_events.profile_sizes("paper")["task"] == "fsd50k"
     assert sound_events.profile_sizes("book")["task"] == "soundmix"
@@ -153,7 +154,7 @@ def test_paper_profile_uses_the_public_datasets(fsd50k, monkeypatch):
 
 def test_chapter4_paper_profile_probes_speech_commands(monkeypatch, tmp_path):
     """At the paper profile the probe study adds Speech Commands v2, with speakers as (disjoint) sources."""
-    from audioformers import textless
+    from audioformers.ch4 import experiment as textless
     from audioformers.data import ClipSet
 
     assert textless.book_datasets("paper")[0] == "speech-commands-v2"

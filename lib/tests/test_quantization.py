@@ -1,10 +1,10 @@
-"""Tests of audioformers.quantization: uniform / mu-law quantisers and SNR."""
+"""Tests of audioformers.audio.quantization: uniform / mu-law quantisers and SNR."""
 
 import numpy as np
 import pytest
 
-from audioformers import quantization as q
-from audioformers.audio_io import AudioError
+from audioformers.audio import quantization as q
+from audioformers.audio.audio_io import AudioError
 
 
 def test_uniform_levels_and_roundtrip():

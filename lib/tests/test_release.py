@@ -16,7 +16,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from audioformers import booktools
-from audioformers.results import repo_root
+from audioformers.core.results import repo_root
 
 ROOT = repo_root()
 pytestmark = pytest.mark.skipif(ROOT is None, reason="needs a checkout of the book")

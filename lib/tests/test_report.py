@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioformers import evidence as ev
+from audioformers.evaluation import evidence as ev
 from audioformers import report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -461,7 +461,7 @@ def test_the_absolute_row_sets_a_transformer_beside_the_papers_transformer(tmp_p
 
 
 def test_budget_numbers_and_paper_table():
-    from audioformers import budgets as bg
+    from audioformers.evaluation import budgets as bg
 
     assert bg.compact(614_400) == "614k" and bg.compact(5_120_000) == "5.12M" and bg.compact(950) == "950"
     assert bg.percent(614_400 / bg.PAPER_DATA["ch3"].amount) == "0.019%"
@@ -487,7 +487,7 @@ _FIGURES = {
 @pytest.mark.parametrize("figure", sorted(_FIGURES))
 def test_each_figure_reads_the_files_its_rows_read(figure):
     """On the committed results: every results file a figure of the page reads is one its rows read."""
-    from audioformers import budgets as bg
+    from audioformers.evaluation import budgets as bg
 
     import matplotlib
     matplotlib.use("Agg")

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from audioformers import reproduce
-from audioformers.training import load_checkpoint
+from audioformers.train.training import load_checkpoint
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -41,11 +41,11 @@ def test_dispatch_sets_profile_and_passes_seeds(monkeypatch, capsys):
     monkeypatch.setattr(reproduce, "_call", lambda target, argv: calls.append((target, argv, os.environ["BOOK_PROFILE"])))
     monkeypatch.setenv("BOOK_PROFILE", "smoke")
     assert reproduce.main(["5", "--profile", "book", "--seed", "3", "4", "--", "--models", "cnn"]) == 0
-    assert calls == [("audioformers.sound_events:main", ["--profile", "book", "--seeds", "3", "4", "--models", "cnn"], "book")]
+    assert calls == [("audioformers.ch5.experiment:main", ["--profile", "book", "--seeds", "3", "4", "--models", "cnn"], "book")]
     record = json.loads(next(Path(os.environ["BOOK_RESULTS_DIR"]).glob("reproduce/ch5-run.book.json")).read_text())
     assert record["profile"] == "book" and record["seed"] == [3, 4]
     assert reproduce.main(["ch3", "--profile", "paper", "--dry-run"]) == 0
-    assert "audioformers.ch3_study:main" in capsys.readouterr().out
+    assert "audioformers.ch3.study:main" in capsys.readouterr().out
 
 
 def test_chapter_targets_exist():
@@ -126,11 +126,11 @@ sys.exit(reproduce.main(sys.argv[4:]))
 #           steps that module's fit() runs when resuming / when starting afresh)
 _CHAPTER_RUNS = {
     "ch3": (["wave-mini"], ["--", "--parts", "tuning", "compare", "--domains", "music", "--threads", "1"],
-            "audioformers.nextsample", 2, 3, "ch3/compare_music_seed0.smoke.json", (27, 36)),
-    "ch4": (["instruments-mini"], [], "audioformers.contrastive", 1, 2,
+            "audioformers.ch3.experiment", 2, 3, "ch3/compare_music_seed0.smoke.json", (27, 36)),
+    "ch4": (["instruments-mini"], [], "audioformers.models.contrastive", 1, 2,
             "ch4/probe-table-instruments-mini.smoke.json", (4, 4)),  # killed in SimCLR pre-training
     "ch5": (["soundmix-mini"], ["--", "--what", "comparison", "--models", "transformer-haar", "cnn-vgg"],
-            "audioformers.sound_events", 2, 2, "ch5/comparison.smoke.json", (2, 8)),
+            "audioformers.ch5.experiment", 2, 2, "ch5/comparison.smoke.json", (2, 8)),
 }
 _TIMES = ("train_seconds", "train_seconds_mean", "eval_seconds", "wall_time_s", "probe_s", "times", "tokenizer_s", "code_lm_s",
           "simclr_s", "supervised_s", "seconds", "cpu_seconds", "seconds_full")

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from audioformers import results
+from audioformers.core import results
 
 
 def test_write_and_load_with_provenance(tmp_path):
@@ -115,3 +115,35 @@ def test_the_report_names_a_truncated_results_file(tmp_path):
     path.write_text(path.read_text()[:25])  # read through the report's glob of seeds
     with pytest.raises(results.CorruptFileError, match="compare_music_seed0.book.json is corrupt"):
         report.build_report("book", tmp_path)
+
+
+def test_reuse_or_run_reuses_a_record_only_for_the_same_config(tmp_path):
+    """The one rule every chapter's "load or run" follows: the stored record when its config matches, else a run."""
+    from dataclasses import dataclass
+
+    from audioformers.core.results import reuse_or_run, stored_result, write_results
+
+    @dataclass
+    class Config:
+        steps: int
+        sizes: tuple = (1, 2)
+
+    runs = []
+
+    def run(config):
+        def go():
+            runs.append(config)
+            write_results("chx", "study", {"value": len(runs)}, config=config, profile="smoke", directory=tmp_path)
+        return go
+
+    first = reuse_or_run("chx", "study", "smoke", Config(3), run(Config(3)), directory=tmp_path)
+    again = reuse_or_run("chx", "study", "smoke", {"steps": 3, "sizes": [1, 2]}, run(Config(3)), directory=tmp_path)
+    assert first["metrics"] == again["metrics"] == {"value": 1} and len(runs) == 1  # a dataclass and its JSON agree
+    assert stored_result("chx", "study", "smoke", Config(4), directory=tmp_path) is None
+    other = reuse_or_run("chx", "study", "smoke", Config(4), run(Config(4)), directory=tmp_path)
+    assert other["metrics"] == {"value": 2} and len(runs) == 2
+    with pytest.raises(RuntimeError, match="did not write a record with this config"):
+        reuse_or_run("chx", "study", "smoke", Config(5), lambda: None, directory=tmp_path)
+    (tmp_path / "chx" / "study.smoke.json").write_text('{"metrics": {')
+    with pytest.raises(results.CorruptFileError):  # a damaged record is named, not silently re-run
+        stored_result("chx", "study", "smoke", Config(4), directory=tmp_path)

@@ -1,11 +1,11 @@
-"""Tests of audioformers.sample_transformer: causality, KV cache == naive, clear errors."""
+"""Tests of audioformers.models.sample_transformer: causality, KV cache == naive, clear errors."""
 
 from dataclasses import replace
 
 import pytest
 import torch
 
-from audioformers.sample_transformer import (
+from audioformers.models.sample_transformer import (
     ConditionEncoderConfig,
     ConditionedSampleTransformer,
     SampleTransformer,

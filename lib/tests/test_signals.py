@@ -1,4 +1,4 @@
-"""Tests of audioformers.signals: agreement with librosa and torchaudio, shapes, errors, device."""
+"""Tests of audioformers.audio.signals: agreement with librosa and torchaudio, shapes, errors, device."""
 
 import librosa
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torchaudio
 
-from audioformers import signals
-from audioformers.audio_io import AudioError
+from audioformers.audio import signals
+from audioformers.audio.audio_io import AudioError
 
 SR = 16000
 

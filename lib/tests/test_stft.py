@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from audioformers import stft
+from audioformers.audio import stft
 
 RNG = np.random.default_rng(0)
 NOISE = (0.3 * RNG.normal(size=6000)).astype(np.float32)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from audioformers import time_scale_task as ts
+from audioformers.ch5 import time_scale as ts
 
 
 def _hit():

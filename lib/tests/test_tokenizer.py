@@ -1,9 +1,9 @@
-"""Tests of audioformers.tokenizer: patches, normalisation, the autoencoder, k-means codes."""
+"""Tests of audioformers.models.tokenizer: patches, normalisation, the autoencoder, k-means codes."""
 import numpy as np
 import pytest
 import torch
 
-from audioformers import tokenizer as tk
+from audioformers.models import tokenizer as tk
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small models: one thread is faster on shared cores
 
@@ -90,7 +90,7 @@ def test_tokenizer_end_to_end_shapes():
 
 
 def test_two_note_helpers():
-    from audioformers import textless
+    from audioformers.ch4 import experiment as textless
 
     idx = textless.patch_note_index(50, 2, 0.5)  # 20 ms patches, 0.5 s notes
     assert idx[0] == 0 and idx[24] == 0 and idx[25] == 1 and idx[-1] == 1
@@ -103,7 +103,7 @@ def test_two_note_helpers():
 
 
 def test_ordering_verdicts():
-    from audioformers import textless
+    from audioformers.ch4 import experiment as textless
 
     accuracy = {"supervised_cnn": [0.60, 0.61, 0.62], "code_lm": [0.50, 0.52, 0.48], "simclr": [0.51, 0.50, 0.49],
                 "mel_stats": [0.50, 0.50, 0.50]}
@@ -128,7 +128,7 @@ def test_kmeans_torch_inertia_matches_scikit_learn_on_real_data():
     from sklearn.cluster import KMeans
     from sklearn.datasets import load_digits
 
-    from audioformers import signals
+    from audioformers.audio import signals
 
     rng = np.random.default_rng(0)
     wave = np.concatenate([signals.sum_of_sinusoids([f, 2 * f], [1, 0.3], 16000, 0.25)

@@ -2,7 +2,7 @@
 
 Each test runs a chapter's smoke-profile training once in this process and once as two processes
 (``torch.multiprocessing`` with torchrun's environment variables, gloo on 127.0.0.1), each process taking half
-of every global batch (:mod:`audioformers.distributed`). Without dropout or BatchNorm the two runs take the
+of every global batch (:mod:`audioformers.train.distributed`). Without dropout or BatchNorm the two runs take the
 same optimiser steps up to float rounding, so losses and metrics agree to the tolerances below
 (measured differences are far smaller). Dropout draws its masks per shard, so the runs compared here turn
 it off; BatchNorm statistics are per shard on the CPU (SyncBatchNorm needs CUDA), so for the BatchNorm CNN
@@ -35,8 +35,8 @@ def _worker(rank: int, world_size: int, port: int, job: str, folder: str) -> Non
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port), BOOK_DEVICE="cpu", BOOK_DATA_DIR=os.path.join(folder, "data"))
     torch.set_num_threads(1)
-    from audioformers import distributed as dd
-    from audioformers.device import use_device_argument
+    from audioformers.train import distributed as dd
+    from audioformers.train.distributed import use_device_argument
 
     use_device_argument("cpu")  # what every chapter's command line does: joins the group under torchrun
     try:
@@ -93,8 +93,8 @@ def _close(a, b, rtol=0.0, atol=0.0, what=""):
 def _ch3() -> dict:
     """Chapter 3's three models at the smoke profile (next_sample.train_one through training.fit) and a
     warm-up/stable/decay run of the scaling study (ch3_study.wsd_run, its own loop)."""
-    from audioformers import ch3_study
-    from audioformers import nextsample as ns
+    from audioformers.ch3 import study as ch3_study
+    from audioformers.ch3 import experiment as ns
 
     rng = np.random.default_rng(0)
     t = np.arange(3000)
@@ -114,7 +114,8 @@ def _ch3() -> dict:
 def _ch4() -> dict:
     """Chapter 4's pre-training at the fold study's smoke sizes: the patch autoencoder (training.fit), the
     next-code LM (its own loop; dropout off), SimCLR (global NT-Xent over gathered projections; BatchNorm CNN)."""
-    from audioformers import ch4_folds, code_lm, contrastive, tokenizer
+    from audioformers.ch4 import folds as ch4_folds
+    from audioformers.models import code_lm, contrastive, tokenizer
 
     cfg = ch4_folds.fold_config("smoke")
     rng = np.random.default_rng(0)
@@ -140,8 +141,8 @@ def _ch4() -> dict:
 
 def _ch5() -> dict:
     """Chapter 5's first study unit at the smoke profile (the transformer; dropout off): sound_events.run_one."""
-    from audioformers import ch5_study
-    from audioformers import sound_events as se
+    from audioformers.ch5 import study as ch5_study
+    from audioformers.ch5 import experiment as se
 
     se.WaveletTransformerConfig = functools.partial(se.WaveletTransformerConfig, dropout=0.0)
     unit = ch5_study.plan("smoke")[0]
@@ -181,7 +182,7 @@ def test_chapter4_two_processes_match_one(tmp_path, monkeypatch):
 
 
 def test_chapter5_two_processes_match_one(tmp_path, monkeypatch):
-    from audioformers import sound_events as se
+    from audioformers.ch5 import experiment as se
 
     if "soundmix-mini" not in REAL_DATA:
         pytest.skip("the offline dataset soundmix-mini is not built here, or was built by other builders")

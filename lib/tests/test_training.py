@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from audioformers.seeding import seed_everything
-from audioformers.training import count_parameters, fit, load_checkpoint, save_checkpoint
+from audioformers.core.seeding import seed_everything
+from audioformers.train.training import count_parameters, fit, load_checkpoint, save_checkpoint
 
 
 def _problem(seed=0):
@@ -126,7 +126,7 @@ def test_resume_restores_the_data_generator(tmp_path, kind):
 
 @pytest.mark.parametrize("damage", ["truncate", "garble", "empty"])
 def test_corrupt_checkpoint_names_the_file_and_the_flag(tmp_path, damage):
-    from audioformers.results import CorruptFileError
+    from audioformers.core.results import CorruptFileError
 
     model, nb, loss, _ = _problem()
     ckpt = tmp_path / "run.pt"
@@ -149,7 +149,7 @@ def test_a_checkpoint_of_another_length_is_not_resumed(tmp_path):
 
 def test_a_model_compile_cannot_take_trains_uncompiled(monkeypatch):
     """If the compiled forward fails on the first step, fit warns and trains the model itself, to the same numbers."""
-    from audioformers import training
+    from audioformers.train import training
 
     class Broken(torch.nn.Module):
         def forward(self, x):
@@ -167,7 +167,7 @@ def test_a_model_compile_cannot_take_trains_uncompiled(monkeypatch):
 def test_losses_are_read_back_in_blocks_off_the_cpu_with_the_same_history(monkeypatch):
     """Where reading a loss back costs a host synchronisation, fit reads them every few steps: the same history,
     and a non-finite loss still stops training, naming its step."""
-    from audioformers import training
+    from audioformers.train import training
 
     model, next_batch, loss_fn, evaluate = _problem()
     every_step = fit(model, next_batch, loss_fn, steps=7, evaluate=evaluate, eval_every=3, progress=False)

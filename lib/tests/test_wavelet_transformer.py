@@ -3,10 +3,14 @@ import pytest
 import pywt
 import torch
 
-from audioformers.audio_io import AudioError
-from audioformers.training import count_parameters
-from audioformers.wavelet_transformer import (
-    WaveletAudioTransformer, WaveletTransformerConfig, block_average, dft_initialise, haar_multiscale,
+from audioformers.audio.audio_io import AudioError
+from audioformers.train.training import count_parameters
+from audioformers.models.wavelet_transformer import (
+    WaveletAudioTransformer,
+    WaveletTransformerConfig,
+    block_average,
+    dft_initialise,
+    haar_multiscale,
     haar_window_sizes,
 )
 
@@ -85,7 +89,7 @@ def test_dft_initialisation_centres_increase():
 
 
 def test_crops_and_clip_level_averaging():
-    from audioformers import sound_events
+    from audioformers.ch5 import experiment as sound_events
 
     audio = np.random.default_rng(0).standard_normal((5, 64000)).astype(np.float32) * 0.1
     index, crops = sound_events.random_crops(audio, 7, np.random.default_rng(1))
@@ -104,7 +108,8 @@ def test_crops_and_clip_level_averaging():
 
 def test_run_cache_key_follows_the_data_build(monkeypatch):
     """A cached run trained on an older build of the data must not be reused."""
-    from audioformers import data, sound_events
+    from audioformers import data
+    from audioformers.ch5 import experiment as sound_events
 
     config = sound_events.RunConfig()
     before = config.key()
@@ -146,8 +151,8 @@ def test_haar_multiscale_masked_blocks_average_valid_positions_only():
 
 
 def test_score_task_and_paired_comparisons_by_the_protocol():
-    """Per-source metrics pair the runs; the interval and verdict come from audioformers.evidence."""
-    from audioformers import sound_events
+    """Per-source metrics pair the runs; the interval and verdict come from audioformers.evaluation.evidence."""
+    from audioformers.ch5 import experiment as sound_events
 
     folds = sound_events._folds(10)
     assert len(set(folds)) == 5 and list(folds[:2]) == ["fold0", "fold0"]
@@ -172,7 +177,7 @@ def test_score_task_and_paired_comparisons_by_the_protocol():
 
 
 def test_pitch_and_family_label_the_same_audio():
-    from audioformers import sound_events
+    from audioformers.ch5 import experiment as sound_events
 
     family = sound_events.load_task("family", 40, 20)
     pitch = sound_events.load_task("pitch", 40, 20)

@@ -1,11 +1,11 @@
-"""Tests of audioformers.wavenet: causality, receptive field, cached == naive, clear errors."""
+"""Tests of audioformers.models.wavenet: causality, receptive field, cached == naive, clear errors."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audioformers.wavenet import WaveNet, WaveNetConfig, dilation_diagram_edges
+from audioformers.models.wavenet import WaveNet, WaveNetConfig, dilation_diagram_edges
 
 torch.set_num_threads(1)
 SMALL = WaveNetConfig(residual_channels=8, dilation_channels=8, skip_channels=16, layers_per_stack=4, num_stacks=2)

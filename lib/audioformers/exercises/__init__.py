@@ -1,4 +1,4 @@
-"""Exercises with self-checks: one module per chapter (``ch1`` ... ``ch5``).
+"""Exercises with self-checks: one module per chapter (``audioformers.ch<N>.exercises``, listed by the registry).
 
 In a notebook::
 
@@ -15,11 +15,18 @@ Notebook: every chapter's "Exercises" section; ``instructor_guide.md``.
 
 from __future__ import annotations
 
-from . import ch1, ch2, ch3, ch4, ch5
-from ._checking import Exercise, ExerciseFailed, Mistake
+import importlib
+
+from audioformers import chapters
+from audioformers.core.selfcheck import Exercise, ExerciseFailed, Mistake
+
+#: Each chapter's exercise module by its key, from the chapter registry; each is also an attribute
+#: (``exercises.ch2.check_mu_law_encode``).
+MODULES = {c.key: importlib.import_module(c.exercises) for c in chapters.with_exercises()}
+globals().update(MODULES)
 
 EXERCISES: dict[str, Exercise] = {
-    exercise.key: exercise for module in (ch1, ch2, ch3, ch4, ch5) for exercise in module.EXERCISES.values()
+    exercise.key: exercise for module in MODULES.values() for exercise in module.EXERCISES.values()
 }
 
 
@@ -39,4 +46,4 @@ def list_exercises() -> list[tuple[str, str]]:
     return rows
 
 
-__all__ = ["EXERCISES", "Exercise", "ExerciseFailed", "Mistake", "ch1", "ch2", "ch3", "ch4", "ch5", "get_exercise", "list_exercises"]
+__all__ = ["EXERCISES", "Exercise", "ExerciseFailed", "MODULES", "Mistake", "get_exercise", "list_exercises", *MODULES]

@@ -1,0 +1,1 @@
+"""Chapter 2 (raw audio and mu-law): its exercises."""

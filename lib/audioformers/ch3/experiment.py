@@ -1,0 +1,633 @@
+"""Next-sample modelling of raw audio: data windows, metrics, the WaveNet-vs-transformer experiment, sampling.
+
+* Data: wave-mini audio (8 kHz) as 8-bit mu-law tokens; random training windows; fixed held-out windows.
+* Metrics: top-1 and top-5 next-sample accuracy and bits per sample, scored only on the last
+  ``score_length`` positions of each held-out window, where WaveNet has its full receptive field and
+  the transformers at least ``context_length - score_length`` samples of attention context.
+* Every model sees the same windows, the same loss (cross-entropy over 256 classes), the same number
+  of training tokens (batch x context per step), and parameter counts within 10%.
+* Generation: one decoder per family, cached (WaveNet queues / transformer KV cache) or naive
+  (recompute the model over the same tokens); both give the same logits.
+
+Command line: ``python -m audioformers.ch3.experiment --profile book --seeds 0 1 2``.
+
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audioformers.core.device import (
+    add_device_argument,
+    autocast,
+    describe,
+    module_device,
+    resolve,
+)
+from audioformers.train.distributed import use_device_argument
+from audioformers.audio.mulaw import mu_law_encode
+from audioformers.core.profiles import pick, validate_profile
+from audioformers.core.results import Stopwatch, load_results, results_dir, write_results
+from audioformers.models.sample_transformer import (
+    ConditionEncoderConfig,
+    ConditionedSampleTransformer,
+    SampleTransformer,
+    SampleTransformerConfig,
+)
+from audioformers.core.seeding import seed_everything
+from audioformers.train.training import fit, load_checkpoint, save_checkpoint
+from audioformers.models.wavenet import WaveNet, WaveNetConfig
+
+CHAPTER = "ch3"
+MODEL_NAMES = ("wavenet", "transformer", "conditioned")
+
+
+# ---- data ---------------------------------------------------------------------------------------
+DOMAINS = ("music", "speech", "orchestra", "piano-mini", "piano")
+#: Sample rate of each domain: wave-mini and orchestra-mini at 8 kHz; piano-mini (music21's Bach chorales
+#: rendered on a grand piano, offline) and "piano", the public MAESTRO corpus (paper profile), at 16 kHz.
+DOMAIN_SAMPLE_RATES = {"music": 8000, "speech": 8000, "orchestra": 8000, "piano-mini": 16000, "piano": 16000}
+PIANO_MAX_FILES = {"train": 200, "test": 50}  # bounds memory: 50 test tracks, as the paper's test set
+
+
+def load_tokens(domain: str = "music", split: str = "train") -> list[np.ndarray]:
+    """Audio of one domain and split as mu-law tokens (one int64 array per source file).
+
+    ``music`` and ``speech`` are wave-mini, ``orchestra`` is orchestra-mini (offline, 8 kHz), ``piano-mini`` is
+    chorales rendered on a piano (offline, 16 kHz); ``piano`` is MAESTRO at 16 kHz, which must have
+    been downloaded (``python data_scripts/download_datasets.py --dataset maestro``).
+    """
+    from audioformers import data
+
+    if domain not in DOMAINS:
+        raise ValueError(f"unknown domain {domain!r}; valid: {', '.join(DOMAINS)}")
+    if domain == "piano":
+        from audioformers.data.public_datasets import load_maestro
+
+        waves = load_maestro(split, max_files=PIANO_MAX_FILES.get(split), sample_rate=DOMAIN_SAMPLE_RATES["piano"])
+    else:
+        waves = data.load_wave_mini(domain=domain, split=split)
+    return [mu_law_encode(np.asarray(w, dtype=np.float32), 256, clip=True) for w in waves]
+
+
+def window_starts(tokens: list[np.ndarray], num_windows: int, length: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The files and start samples of ``num_windows`` random windows of ``length`` tokens (files chosen in
+    proportion to their usable length): the draws of :func:`sample_windows`."""
+    usable = np.array([max(0, len(t) - length + 1) for t in tokens], dtype=np.float64)
+    if usable.sum() == 0:
+        raise ValueError(f"no source file is as long as a window of {length} samples")
+    files = rng.choice(len(tokens), size=num_windows, p=usable / usable.sum())
+    starts = (rng.random(num_windows) * usable[files]).astype(np.int64)
+    return files, starts
+
+
+def sample_windows(tokens: list[np.ndarray], num_windows: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """``num_windows`` random windows of ``length`` tokens, files chosen in proportion to their usable length."""
+    files, starts = window_starts(tokens, num_windows, length, rng)
+    return np.stack([tokens[f][s : s + length] for f, s in zip(files, starts)])  # (N, length)
+
+
+class DeviceWindows:
+    """The training tokens held on an accelerator as one uint8 tensor; windows are cut there from the same draws
+    as :func:`sample_windows` (so the same windows), returned as int64 ``(N, length)``."""
+
+    def __init__(self, tokens: list[np.ndarray], device: torch.device | str):
+        self.tokens, self.device = tokens, torch.device(device)
+        self.offsets = np.concatenate([[0], np.cumsum([len(t) for t in tokens])[:-1]]).astype(np.int64)
+        self.flat = torch.from_numpy(np.concatenate([np.asarray(t, dtype=np.uint8) for t in tokens])).to(self.device)
+
+    @staticmethod
+    def fits(tokens: list[np.ndarray], device: torch.device | str) -> bool:
+        """On an accelerator (not the host CPU itself), 8-bit tokens that fit in its memory."""
+        from audioformers.core.device import fits_in_memory
+
+        if torch.device(device) == torch.device("cpu") or not tokens:
+            return False
+        small = all(len(t) == 0 or (int(np.min(t)) >= 0 and int(np.max(t)) < 256) for t in tokens)
+        return small and fits_in_memory(sum(len(t) for t in tokens), device)
+
+    def sample(self, num_windows: int, length: int, rng: np.random.Generator) -> torch.Tensor:
+        files, starts = window_starts(self.tokens, num_windows, length, rng)
+        first = torch.from_numpy(self.offsets[files] + starts).to(self.device)  # (N,)
+        return self.flat[first[:, None] + torch.arange(length, device=self.device)].long()  # (N, length)
+
+
+@dataclass
+class ExperimentConfig:
+    domain: str = "music"  # wave-mini domain: "music" or "speech"
+    context_length: int = 256  # attention window (samples); also the training segment length
+    past_length: int = 1024  # samples the conditioned model's CNN sees before its window
+    score_length: int = 128  # last positions of each held-out window that are scored
+    batch_size: int = 8  # windows per step: tokens per step = batch_size * context_length
+    steps: int = 300  # optimiser steps
+    lr: float = 2e-3  # AdamW peak learning rate (cosine decay)
+    warmup_steps: int = 30
+    eval_every: int = 50  # steps between held-out evaluations (learning curves)
+    eval_windows: int = 128  # held-out windows
+    width: int = 64  # transformer width
+    num_layers: int = 4  # transformer blocks
+    num_heads: int = 4
+    wavenet_channels: int = 46  # residual = dilation channels; skip = 2x
+    wavenet_layers_per_stack: int = 7  # dilations 1..64
+    wavenet_stacks: int = 2
+    cnn_channels: int = 24  # conditioning CNN (small: keeps the parameter budget within 10%)
+    cnn_layers: int = 3  # each divides time by 4
+    latent_dim: int = 32
+    condition_zero_init: bool = True  # conditioned model starts as the plain transformer (projection at zero)
+
+    def __post_init__(self) -> None:
+        from audioformers.core.checks import check_choice, check_fields, check_heads
+
+        check_choice("domain", self.domain, DOMAINS)
+        check_fields(self, positive=("context_length", "past_length", "score_length", "batch_size", "steps",
+                                     "eval_windows", "width", "num_layers", "num_heads", "wavenet_channels",
+                                     "wavenet_layers_per_stack", "wavenet_stacks", "cnn_channels", "cnn_layers",
+                                     "latent_dim"),
+                     non_negative=("warmup_steps", "eval_every"), positive_float=("lr",))
+        check_heads(self)
+
+
+def experiment_config(profile: str, domain: str = "music", **overrides: Any) -> ExperimentConfig:
+    """The experiment's sizes at a profile (book: CPU minutes; paper: the paper's model sizes and 1,600-sample context)."""
+    profile = validate_profile(profile)
+    base = pick(
+        smoke=ExperimentConfig(context_length=64, past_length=256, score_length=32, batch_size=4, steps=6, eval_every=3,
+                               eval_windows=8, width=32, num_layers=2, wavenet_channels=24, wavenet_layers_per_stack=5,
+                               wavenet_stacks=1, cnn_channels=8, cnn_layers=2, latent_dim=16),
+        book=ExperimentConfig(),
+        paper=ExperimentConfig(context_length=1600, past_length=4000, score_length=800, batch_size=16, steps=20000,
+                               eval_every=1000, eval_windows=512, lr=1e-3, warmup_steps=500, width=128, num_layers=3,
+                               num_heads=4, wavenet_channels=96, wavenet_layers_per_stack=10, wavenet_stacks=1,
+                               cnn_channels=32, cnn_layers=6, latent_dim=128),
+        profile=profile,
+    )
+    return replace(base, domain=domain, **overrides)
+
+
+def build_model(name: str, config: ExperimentConfig) -> nn.Module:
+    """One of ``wavenet``, ``transformer``, ``conditioned`` at the experiment's sizes."""
+    tcfg = SampleTransformerConfig(context_length=config.context_length, width=config.width,
+                                   num_layers=config.num_layers, num_heads=config.num_heads)
+    if name == "wavenet":
+        c = config.wavenet_channels
+        return WaveNet(WaveNetConfig(residual_channels=c, dilation_channels=c, skip_channels=2 * c,
+                                     layers_per_stack=config.wavenet_layers_per_stack, num_stacks=config.wavenet_stacks))
+    if name == "transformer":
+        return SampleTransformer(tcfg)
+    if name == "conditioned":
+        stride = 4
+        return ConditionedSampleTransformer(tcfg, ConditionEncoderConfig(
+            past_length=config.past_length, channels=config.cnn_channels, num_layers=config.cnn_layers,
+            stride=stride, latent_dim=config.latent_dim, zero_init=config.condition_zero_init))
+    raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
+
+
+def model_inputs(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """From windows (B, past + context + 1): the model's input and the targets of its last ``context_length`` logits."""
+    ctx = config.context_length
+    targets = windows[:, -ctx:]  # (B, ctx)
+    if isinstance(getattr(model, "_orig_mod", model), ConditionedSampleTransformer):  # compiled or not
+        return windows[:, -(ctx + 1 + model.past_length) : -1], targets
+    return windows[:, -(ctx + 1) : -1], targets  # (B, ctx)
+
+
+def window_length(config: ExperimentConfig) -> int:
+    return config.past_length + config.context_length + 1
+
+
+# ---- metrics ------------------------------------------------------------------------------------
+def next_sample_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """Top-1, top-5 accuracy and bits per sample of logits (N, 256) against targets (N,)."""
+    if logits.ndim != 2 or targets.ndim != 1 or logits.shape[0] != targets.shape[0]:
+        raise ValueError(f"expected logits (N, C) and targets (N,), got {tuple(logits.shape)} and {tuple(targets.shape)}")
+    top5 = logits.topk(5, dim=-1).indices  # (N, 5)
+    hit = top5 == targets[:, None]  # (N, 5)
+    return {
+        "top1": float(hit[:, 0].float().mean()),
+        "top5": float(hit.any(dim=1).float().mean()),
+        "bits_per_sample": float(F.cross_entropy(logits.float(), targets) / math.log(2)),
+    }
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig, batch_size: int = 32) -> dict[str, float]:
+    """Held-out metrics on the last ``score_length`` positions of each window (full context only), on the model's
+    device (bf16 autocast on CUDA)."""
+    model.eval()
+    device = module_device(model)
+    all_logits, all_targets = [], []
+    for i in range(0, len(windows), batch_size):
+        chunk = windows[i : i + batch_size].to(device)
+        if isinstance(model, WaveNet):  # give WaveNet every sample it can use (its whole receptive field)
+            keep = model.receptive_field - 1 + config.score_length  # (B, keep): just enough samples
+            inputs, targets = chunk[:, -(keep + 1) : -1], chunk[:, -keep:]
+        else:
+            inputs, targets = model_inputs(model, chunk, config)
+        with autocast(device):
+            logits = model(inputs)[:, -config.score_length :]  # (B, S, C)
+        all_logits.append(logits.reshape(-1, logits.shape[-1]))  # (B*S, C)
+        all_targets.append(targets[:, -config.score_length :].reshape(-1))  # (B*S,)
+    return next_sample_metrics(torch.cat(all_logits), torch.cat(all_targets))
+
+
+# ---- the experiment -----------------------------------------------------------------------------
+def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.ndarray], test_windows: torch.Tensor,
+              device: torch.device | str | None = None, progress: bool = False,
+              checkpoint: str | Path | None = None) -> dict[str, Any]:
+    """Train one model from ``seed`` on ``device`` (default :func:`audioformers.core.device.get_device`); return its
+    parameter count, learning curve and final metrics (the returned model stays on ``device``).
+
+    With ``checkpoint``, training saves there every tenth of its steps (model, optimiser, step, learning
+    curve, random states including the window sampler's) and resumes from it if it exists, to the same
+    numbers as an uninterrupted run.
+    """
+    device = resolve(device)
+    for i, tokens in enumerate(train):  # checked once here, so the models need not check every batch on a GPU
+        if len(tokens) and (int(np.min(tokens)) < 0 or int(np.max(tokens)) > 255):
+            raise ValueError(f"train[{i}] must hold mu-law codes in 0..255, got {int(np.min(tokens))}..{int(np.max(tokens))}")
+    seed_everything(seed)
+    model = build_model(name, config).to(device)
+    if isinstance(model, WaveNet) and model.receptive_field - 1 > window_length(config) - 1 - config.score_length:
+        raise ValueError("WaveNet receptive field is longer than the held-out windows allow; lengthen past_length")
+    rng = np.random.default_rng(seed + 1000)
+    length = window_length(config)
+    resident = DeviceWindows(train, device) if DeviceWindows.fits(train, device) else None
+
+    def next_batch(step: int) -> torch.Tensor:
+        if resident is not None:  # cut on the accelerator, from the same draws
+            return resident.sample(config.batch_size, length, rng)
+        return torch.from_numpy(sample_windows(train, config.batch_size, length, rng)).to(device)
+
+    def loss_fn(m: nn.Module, windows: torch.Tensor) -> torch.Tensor:
+        inputs, targets = model_inputs(m, windows, config)
+        logits = m(inputs)  # (B, ctx, C)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    with Stopwatch() as clock:
+        history = fit(model, next_batch, loss_fn, steps=config.steps, lr=config.lr, warmup_steps=config.warmup_steps,
+                      evaluate=lambda m: evaluate(m, test_windows, config), eval_every=config.eval_every,
+                      device=device, desc=name, progress=progress, checkpoint_path=checkpoint,
+                      checkpoint_every=max(1, config.steps // 10), data_rng=rng,
+                      resume_hint="delete it, or run with --no-resume (python -m audioformers.reproduce ch3 "
+                                  "--no-resume), to train from the start")
+    tokens_per_step = config.batch_size * config.context_length
+    return {
+        "parameters": model.num_parameters(),
+        "non_embedding_parameters": model.num_parameters(non_embedding=True),
+        "train_seconds": history.wall_time_s[-1] if history.wall_time_s else clock.seconds,
+        "final": history.eval_metrics[-1],
+        "curve": {
+            "tokens": [s * tokens_per_step for s in history.eval_step],
+            "wall_time_s": history.wall_time_s,
+            **{k: history.metric(k) for k in ("top1", "top5", "bits_per_sample")},
+        },
+        "train_loss_last": float(np.mean(history.train_loss[-20:])),
+        "model": model,
+    }
+
+
+def run_comparison(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
+                   name: str | None = None, device: torch.device | str | None = None, progress: bool = False,
+                   resume: bool = True, **overrides: Any) -> dict[str, Any]:
+    """Train and score each model on one domain with one seed; write ``results/ch3/<name>.<profile>.json``.
+
+    Each model's training is checkpointed (:func:`training_checkpoint_path`); an interrupted run resumes
+    where it stopped, and a model whose training finished is not trained again. ``resume=False``
+    deletes those checkpoints first and trains every model from the start.
+    """
+    device = resolve(device)
+    config = experiment_config(profile, domain, **overrides)
+    name = name or f"compare_{domain}_seed{seed}"
+    train = load_tokens(domain, "train")
+    test = load_tokens(domain, "test")
+    test_windows = torch.from_numpy(sample_windows(test, config.eval_windows, window_length(config),
+                                                   np.random.default_rng(1234))).to(device)
+    out: dict[str, Any] = {}
+    with Stopwatch() as clock:
+        for model_name in models:
+            checkpoint = training_checkpoint_path(name, model_name, profile, config, seed)
+            if not resume:
+                checkpoint.unlink(missing_ok=True)
+            run = train_one(model_name, config, seed, train, test_windows, device, progress, checkpoint=checkpoint)
+            save_checkpoint(checkpoint_path(name, model_name, profile), model=run.pop("model").state_dict())
+            out[model_name] = run
+    write_results(CHAPTER, name, out, config={**asdict(config), "models": list(models)}, seed=seed,
+                  device=str(device), wall_time_s=clock.seconds, profile=profile)
+    return out
+
+
+def checkpoint_path(name: str, model_name: str, profile: str) -> Path:
+    """Where a trained model of a comparison is cached: ``<data_dir>/ch3/<name>_<model>.<profile>.pt``."""
+    from audioformers.data import data_dir
+
+    return data_dir() / CHAPTER / f"{name}_{model_name}.{validate_profile(profile)}.pt"
+
+
+def _data_version(domain: str) -> str:
+    from audioformers import data
+
+    return "maestro" if domain == "piano" else data.build_hash("wave-mini")
+
+
+def training_checkpoint_path(name: str, model_name: str, profile: str, config: ExperimentConfig, seed: int) -> Path:
+    """The resumable training checkpoint of one model of a comparison, keyed by its config, seed and data."""
+    from audioformers.data import data_dir
+
+    payload = {"config": asdict(config), "seed": seed, "model": model_name, "data": _data_version(config.domain)}
+    key = hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    return data_dir() / CHAPTER / "training" / f"{name}_{model_name}.{validate_profile(profile)}-{key}.pt"
+
+
+def load_trained(name: str, model_name: str, profile: str, domain: str = "music", **overrides: Any) -> nn.Module:
+    """A model trained by :func:`run_comparison`, rebuilt at the profile's sizes and loaded (eval mode)."""
+    model = build_model(model_name, experiment_config(profile, domain, **overrides))
+    rebuild = f"delete it and rerun the comparison (python -m audioformers.reproduce ch3 --profile {profile} --no-resume)"
+    model.load_state_dict(load_checkpoint(checkpoint_path(name, model_name, profile), rebuild=rebuild)["model"])
+    return model.eval()
+
+
+def load_or_run(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
+                name: str | None = None, device: torch.device | str | None = None, need_checkpoints: bool = False,
+                **overrides: Any) -> dict[str, Any]:
+    """The stored result if its config matches this one (and, if asked, its trained models are cached); else run it."""
+    config = experiment_config(profile, domain, **overrides)
+    name = name or f"compare_{domain}_seed{seed}"
+    try:
+        stored = load_results(CHAPTER, name, profile)
+        same = stored["config"] == {**asdict(config), "models": list(models)} and stored["seed"] == seed
+        have = all(checkpoint_path(name, m, profile).exists() for m in models) or not need_checkpoints
+        if same and have:
+            return stored["metrics"]
+    except FileNotFoundError:
+        pass
+    return run_comparison(profile, seed, domain, models, name, device, progress=True, **overrides)
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Mean and standard deviation (over seeds) of each model's final metrics."""
+    table: dict[str, dict[str, float]] = {}
+    for model_name in runs[0]:
+        row: dict[str, float] = {"parameters": runs[0][model_name]["parameters"], "seeds": len(runs)}
+        for metric in ("top1", "top5", "bits_per_sample"):
+            values = np.array([r[model_name]["final"][metric] for r in runs])
+            row[f"{metric}_mean"] = float(values.mean())
+            row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        table[model_name] = row
+    return table
+
+
+# ---- generation ---------------------------------------------------------------------------------
+class Decoder:
+    """Feeds a model one token at a time and returns the logits for the next one.
+
+    ``cached=True`` uses WaveNet's queues or the transformer's KV cache; ``cached=False`` recomputes the
+    model over exactly the tokens the cache would hold (WaveNet: its receptive field; transformers:
+    the current window, which restarts from its last half when full, plus the CNN's past).
+    """
+
+    def __init__(self, model: nn.Module, cached: bool = True):
+        self.model, self.cached = model.eval(), cached
+        self.is_wavenet = isinstance(model, WaveNet)
+        self.past = model.past_length if isinstance(model, ConditionedSampleTransformer) else 0
+
+    def reset(self, prompt: torch.Tensor) -> torch.Tensor:
+        """prompt (B, P) -> logits (B, 256) for the sample after it."""
+        if prompt.ndim != 2:
+            raise ValueError(f"prompt must have shape (batch, time), got {tuple(prompt.shape)}")
+        if prompt.shape[1] <= self.past:
+            raise ValueError(f"the prompt must be longer than the conditioning past ({self.past} samples)")
+        if prompt.is_floating_point() or prompt.is_complex() or prompt.dtype == torch.bool:
+            raise TypeError(f"prompt must hold integer codes, got dtype {prompt.dtype}")
+        prompt = prompt.long()  # uint8 mu-law codes too
+        self.seq = prompt
+        if self.is_wavenet:
+            if self.cached:
+                self.state = self.model.init_state(prompt.shape[0], prompt.device)
+                return self.model.prefill(prompt, self.state)
+            return self._naive()
+        self.window_start = max(self.past, prompt.shape[1] - self.model.context_length)
+        return self._refill()
+
+    def _refill(self) -> torch.Tensor:
+        tokens = self.seq[:, self.window_start - self.past :]
+        if self.cached:
+            self.cache = self.model.init_cache()
+            return self.model.prefill(tokens, self.cache)[:, -1]
+        return self._naive()
+
+    @torch.no_grad()
+    def _naive(self) -> torch.Tensor:
+        if self.is_wavenet:
+            return self.model(self.seq[:, -self.model.receptive_field :])[:, -1]
+        return self.model(self.seq[:, self.window_start - self.past :])[:, -1]
+
+    @torch.no_grad()
+    def push(self, token: torch.Tensor) -> torch.Tensor:
+        """Append one token per batch item (B,) and return logits (B, 256) for the next."""
+        self.seq = torch.cat([self.seq, token[:, None]], dim=1)  # (B, T + 1)
+        if self.is_wavenet:
+            return self.model.step(token, self.state) if self.cached else self._naive()
+        if self.seq.shape[1] - self.window_start > self.model.context_length:
+            self.window_start = self.seq.shape[1] - self.model.context_length // 2
+            return self._refill()
+        return self.model.step(token, self.cache) if self.cached else self._naive()
+
+
+def sample_logits(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one token per row from softmax(logits / temperature); temperature 0 = argmax."""
+    from audioformers.core.checks import check_float
+
+    temperature = check_float("temperature", temperature, minimum=0.0)
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, C)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
+
+
+@torch.no_grad()
+def generate(model: nn.Module, prompt: torch.Tensor, num_samples: int, temperature: float = 1.0,
+             seed: int = 0, cached: bool = True, progress: bool = False) -> torch.Tensor:
+    """Continue ``prompt`` (B, P) by ``num_samples`` tokens; returns (B, num_samples).
+
+    ``prompt`` may hold any integer dtype (uint8 mu-law codes too); ``num_samples`` and ``seed`` may be
+    NumPy integers.
+    """
+    from tqdm.auto import tqdm
+
+    from audioformers.core.checks import check_float, check_int
+
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    temperature = check_float("temperature", temperature, minimum=0.0)
+    seed = check_int("seed", seed, minimum=0)
+    if not isinstance(prompt, torch.Tensor):
+        raise TypeError(f"prompt must be a torch.Tensor of codes, got {type(prompt).__name__}")
+    generator = torch.Generator(device=prompt.device).manual_seed(seed)
+    decoder = Decoder(model, cached=cached)
+    logits = decoder.reset(prompt)
+    out = []
+    for _ in tqdm(range(num_samples), desc="generating", disable=not progress, leave=False):
+        token = sample_logits(logits, temperature, generator)
+        out.append(token)
+        logits = decoder.push(token)
+    return torch.stack(out, dim=1)  # (B, num_samples)
+
+
+# ---- cost against context length ---------------------------------------------------------------
+def attention_matrix_bytes(context_length: int, num_heads: int, num_layers: int = 1, batch_size: int = 1) -> int:
+    """Bytes of fp32 attention matrices a plain (non-flash) implementation keeps per layer stack."""
+    return 4 * batch_size * num_heads * num_layers * context_length**2
+
+
+def activation_bytes_per_token(name: str, config: ExperimentConfig) -> float:
+    """Rough fp32 training activations kept per token (linear in context), excluding attention matrices."""
+    if name == "wavenet":
+        c = config.wavenet_channels
+        per_layer = c + 2 * c + c + c + 2 * c  # input, gate pre-activations, gated output, residual, skip
+        return 4.0 * per_layer * config.wavenet_layers_per_stack * config.wavenet_stacks
+    return 4.0 * config.num_layers * (3 * config.width + 2 * config.width + 2 * 4 * config.width + 2 * config.width)
+
+
+def largest_context(name: str, config: ExperimentConfig, memory_bytes: float, batch_size: int = 1) -> int:
+    """The longest context whose training activations fit in ``memory_bytes`` (plain attention keeps its n^2 matrices)."""
+    from audioformers.core.checks import check_choice, check_float, check_int
+
+    check_choice("name", name, MODEL_NAMES)
+    memory_bytes = check_float("memory_bytes", memory_bytes, minimum=0.0, strict_minimum=True)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    per_token = batch_size * activation_bytes_per_token(name, config)
+    if name == "wavenet":
+        return int(memory_bytes // per_token)
+    quad = attention_matrix_bytes(1, config.num_heads, config.num_layers, batch_size) * 2  # scores and softmax
+    # quad * T^2 + per_token * T = memory
+    return int((-per_token + math.sqrt(per_token**2 + 4 * quad * memory_bytes)) / (2 * quad))
+
+
+def cost_vs_context(contexts: list[int], config: ExperimentConfig, device: torch.device | str = "cpu",
+                    repeats: int = 3, batch_size: int = 1) -> dict[str, dict[str, list[float]]]:
+    """Forward+backward seconds (and CUDA peak MiB) of WaveNet and the transformer against context length.
+
+    The transformer is timed twice: fused ``scaled_dot_product_attention`` and a plain implementation that
+    materialises the (T, T) attention matrix, whose memory grows as T^2.
+    """
+    from audioformers.core.benchmarking import time_callable
+    from audioformers.core.device import peak_memory
+
+    out: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "peak_mib": []} for k in ("wavenet", "transformer", "plain_attention")}
+    for t in contexts:
+        cfg = replace(config, context_length=t)
+        for key in out:
+            torch.manual_seed(0)
+            model = build_model("wavenet" if key == "wavenet" else "transformer", cfg).to(device)
+            tokens = torch.randint(0, 256, (batch_size, t), device=device)
+
+            def step() -> None:
+                if key == "plain_attention":
+                    with _plain_attention():
+                        model(tokens).sum().backward()
+                else:
+                    model(tokens).sum().backward()
+
+            with peak_memory(device) as mem:
+                seconds = time_callable(step, repeats=repeats, warmup=1, device=device)
+            out[key]["seconds"].append(seconds)
+            out[key]["peak_mib"].append(mem["peak_mib"])
+    return out
+
+
+def scaling_exponents(contexts: list[int], cost: dict[str, dict[str, list[float]]], tail: int = 3) -> dict[str, float]:
+    """Log-log slope of time against context over the ``tail`` longest contexts, per model.
+
+    A slope near 1 is linear cost (WaveNet); near 2 is the n^2 of an explicit attention matrix once it dominates.
+    """
+    if len(contexts) < 2:
+        raise ValueError("need at least two context lengths to fit a slope")
+    tail = max(2, min(tail, len(contexts)))
+    x = np.log(np.asarray(contexts[-tail:], dtype=np.float64))
+    return {key: float(np.polyfit(x, np.log(np.asarray(v["seconds"][-tail:], dtype=np.float64)), 1)[0])
+            for key, v in cost.items()}
+
+
+class _plain_attention:
+    """Context manager: swap ``F.scaled_dot_product_attention`` for softmax(QK^T) V with an explicit (T, T) matrix."""
+
+    def __enter__(self) -> None:
+        from audioformers.models import sample_transformer
+
+        self._module, self._saved = sample_transformer.F, sample_transformer.F
+
+        class _F:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(F, name)
+
+            @staticmethod
+            def scaled_dot_product_attention(q, k, v, is_causal=False, attn_mask=None, dropout_p=0.0):
+                t, s = q.shape[-2], k.shape[-2]
+                scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, T, S)
+                if is_causal:
+                    attn_mask = torch.ones(t, s, dtype=torch.bool, device=q.device).tril()
+                if attn_mask is not None:
+                    scores = scores.masked_fill(~attn_mask, float("-inf"))
+                return scores.softmax(dim=-1) @ v  # (B, nh, T, hs)
+
+        sample_transformer.F = _F()
+
+    def __exit__(self, *exc: object) -> None:
+        from audioformers.models import sample_transformer
+
+        sample_transformer.F = self._saved
+
+
+def first_crossing(tokens: list[int], leader: list[float], chaser: list[float]) -> int | None:
+    """The first training-token count at which ``chaser`` >= ``leader`` (and stays so), or ``None``."""
+    for i in range(len(tokens)):
+        if all(c >= l for c, l in zip(chaser[i:], leader[i:])):
+            return tokens[i]
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="WaveNet vs transformer next-sample comparison (chapter 3)")
+    parser.add_argument("--profile", default="book")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--domains", nargs="+", default=None,
+                        help="music / speech (wave-mini, 8 kHz) or piano (MAESTRO, 16 kHz); default: piano at the "
+                             "paper profile, music otherwise")
+    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES))
+    parser.add_argument("--name", default=None, help="result name (default compare_<domain>_seed<seed>)")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--context-length", type=int, default=None)
+    parser.add_argument("--eval-every", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
+    add_device_argument(parser)
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="resume each model's training from its checkpoint (default); --no-resume trains afresh")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = use_device_argument(args.device)
+    print(f"device: {describe(device)}", flush=True)
+    overrides = {k: v for k, v in (("steps", args.steps), ("context_length", args.context_length),
+                                                    ("eval_every", args.eval_every)) if v is not None}
+    domains = args.domains or (["piano"] if validate_profile(args.profile) == "paper" else ["music"])
+    for domain in domains:
+        for seed in args.seeds:
+            out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, device, progress=True,
+                                 resume=args.resume, **overrides)
+            print(json.dumps({m: {"params": r["parameters"], **r["final"], "s": round(r["train_seconds"], 1)}
+                              for m, r in out.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Chapter 4 (textless audio language modelling): the experiment, its fold study, its study and its exercises."""

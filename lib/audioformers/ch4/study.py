@@ -1,0 +1,330 @@
+"""Chapter 4's command-line study: how the tokenizer's choices set what the codes keep.
+
+Two sweeps over the pool-trained tokenizer of :mod:`audioformers.ch4.folds`, each probed over every fold of
+held-out sources with the fold study's probe and pooling:
+
+* ``num_codes`` — the k-means dictionary: 16, 64, 256 and 1024 codes, and GSLM's 100 (Lakhotia et al. 2021
+  used 50, 100 and 200 units) — on the seed's autoencoder: what the ``centroid`` and ``histogram`` stages keep;
+* ``pretrain_scale`` — 5x longer pre-training of the next-code model and SimCLR on the same unlabelled pool (6,000
+  and 4,125 steps at ``book``: equal wall-clock again), probed at an eighth, a quarter, a half and all of the
+  run as the fold study probes its own runs (the layer of the next-code model chosen on validation sources at
+  the last snapshot): does the ordering turn with more pre-training?
+* ``patch_frames`` — the patch length (1, 2, 4 and 8 frames of 10 ms) with its own autoencoder and 64 codes: the
+  ``bottleneck``, ``centroid`` and ``histogram`` stages.
+
+Each (sweep, value, seed) is one unit, cached under ``data_dir()/ch4/folds``; ``results/ch4/study-<dataset>`` is
+rewritten after every unit, so the study resumes where it stopped and partial results are usable. Run it in
+the background, niced, one thread::
+
+    nice -n 10 python -m audioformers.ch4.study --profile book --seeds 0
+
+The units run in the order num_codes, pretrain_scale, patch_frames (the cheapest and the most asked-for first).
+
+Notebook: chapters/04_textless_audio_lm.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, replace
+
+import numpy as np
+import torch
+
+from audioformers.ch4 import folds as ch4_folds
+from audioformers.evaluation import probes
+from audioformers.models import tokenizer
+from audioformers.core.profiles import get_profile, pick, validate_profile
+from audioformers.core.results import atomic_write_text, read_cache_json, write_results
+
+NUM_CODES = (16, 64, 100, 256, 1024)
+PATCH_FRAMES = (1, 2, 4, 8)
+PRETRAIN_SCALES = (5,)  # multiples of the fold study's lm_steps and simclr_steps (1x is the fold study itself)
+SWEEPS = ("num_codes", "pretrain_scale", "patch_frames")
+
+
+def _probe_all_folds(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dict[str, np.ndarray]) -> dict:
+    """``{representation: [test accuracy per fold]}`` (C chosen on each fold's validation sources)."""
+    out: dict[str, list[float]] = {m: [] for m in emb}
+    chosen: dict[str, list[float]] = {m: [] for m in emb}
+    for fold in ps.folds(cfg.max_folds):
+        s = ps.split(fold)
+        for m, x in emb.items():
+            r = probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
+                                  x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid)
+            out[m].append(r["test_accuracy"])
+            chosen[m].append(r["c"])
+    return {"accuracy": out, "c": chosen}
+
+
+def _probe_pretraining(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dict[str, np.ndarray],
+                       state: dict) -> dict:
+    """Probe accuracy per fold of the next-code model and SimCLR at every snapshot, as
+    :func:`ch4_folds.probe_seed` probes the fold study's runs: ``accuracy["code_lm@<step>"]`` and
+    ``accuracy["simclr@<step>"]`` (lists over folds), the next-code layer chosen per fold on validation sources
+    at the last snapshot (``layer``), and the steps (``lm_steps``, ``simclr_steps``)."""
+    lm_steps, cnn_steps = sorted(state["lm_snapshots"]), sorted(state["simclr_snapshots"])
+    out: dict[str, list[float]] = {}
+    chosen: dict[str, list[float]] = {}
+    layers_chosen = []
+    for fold in ps.folds(cfg.max_folds):
+        s = ps.split(fold)
+
+        def probe(x: np.ndarray) -> dict:
+            return probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
+                                     x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid)
+
+        last = {layer: probe(emb[f"lm_layer{layer}@{lm_steps[-1]}"]) for layer in range(cfg.lm_layers + 1)}
+        best = max(last, key=lambda layer: (last[layer]["val_accuracy"], -layer))  # on validation only
+        layers_chosen.append(best)
+        runs = {f"code_lm@{step}": (last[best] if step == lm_steps[-1] else probe(emb[f"lm_layer{best}@{step}"]))
+                for step in lm_steps}
+        runs.update({f"simclr@{step}": probe(emb[f"simclr@{step}"]) for step in cnn_steps})
+        for name, r in runs.items():
+            out.setdefault(name, []).append(r["test_accuracy"])
+            chosen.setdefault(name, []).append(r["c"])
+    return {"accuracy": out, "c": chosen, "layer": layers_chosen, "lm_steps": lm_steps, "simclr_steps": cnn_steps}
+
+
+def _pool_vectors(tok: tokenizer.Tokenizer, pool: np.ndarray) -> np.ndarray:
+    z = tok.normaliser(tokenizer.make_patches(pool, tok.patch_frames))
+    return tokenizer.encode_patches(tok.autoencoder, z).reshape(-1, tok.autoencoder.config.bottleneck_dim)
+
+
+def _code_representations(tok: tokenizer.Tokenizer, ps: ch4_folds.ProbeSet, centres: np.ndarray) -> dict:
+    z = tokenizer.encode_patches(tok.autoencoder, tok.normaliser(tokenizer.make_patches(ps.log_mels, tok.patch_frames)))
+    codes = tokenizer.assign_codes(z, centres)  # (N, P)
+    k = len(centres)
+    return {"bottleneck": probes.pool_mean_std(z), "centroid": probes.pool_mean_std(centres[codes]),
+            "histogram": np.stack([np.bincount(c, minlength=k) / len(c) for c in codes]).astype(np.float32)}, codes
+
+
+def unit(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, sweep: str, value: int, seed: int, say=print) -> dict:
+    """One (sweep, value, seed) of the study, cached."""
+    path = ch4_folds.cache_dir() / f"study-{ps.name}-{cfg.key()}-{sweep}{value}-seed{seed}.json"
+    cached = read_cache_json(path) if path.exists() else None
+    if cached is not None:
+        return cached
+    t = time.perf_counter()
+    pool, _ = ch4_folds.unlabelled_pool(cfg)
+    rng = np.random.default_rng(seed)
+    if sweep == "num_codes":
+        tok = ch4_folds.pretrain(cfg, seed, say)["tokenizer"]  # the fold study's autoencoder for this seed
+        vectors = _pool_vectors(tok, pool)
+        sample = vectors[rng.choice(len(vectors), min(cfg.kmeans_vectors, len(vectors)), replace=False)]
+        centres = tokenizer.kmeans_sklearn(sample, value, seed=seed, n_init=1)
+        emb, codes = _code_representations(tok, ps, centres)
+        emb.pop("bottleneck")  # the same for every K: in the fold study's table
+    elif sweep == "pretrain_scale":
+        longer = replace(cfg, lm_steps=cfg.lm_steps * value, simclr_steps=cfg.simclr_steps * value)
+        state = ch4_folds.pretrain(longer, seed, say)
+        emb = ch4_folds.pool_embeddings(ps, longer, seed, state)
+        result = {"sweep": sweep, "value": value, "seed": seed, **_probe_pretraining(ps, longer, emb, state),
+                  "code_perplexity": state["log"]["code_perplexity"], "pretrain_seconds": state["log"]["seconds"],
+                  "pretrain_cpu_seconds": state["log"]["cpu_seconds"],
+                  "simclr_loss_last": float(np.mean(state["log"]["simclr_loss"][-10:])),
+                  "seconds": time.perf_counter() - t}
+        atomic_write_text(path, json.dumps(result))
+        say(f"[study {ps.name} {sweep}={value} seed {seed}] {result['seconds']:.0f}s  " + "  ".join(
+            f"{m} {np.mean(v):.3f}" for m, v in result["accuracy"].items()))
+        return result
+    elif sweep == "patch_frames":
+        from audioformers.ch4.experiment import StudyConfig, build_tokenizer
+
+        scfg = StudyConfig(n_mels=cfg.n_mels, patch_frames=value, bottleneck_dim=cfg.bottleneck_dim,
+                           ae_hidden=cfg.ae_hidden, ae_steps=cfg.ae_steps, num_codes=cfg.num_codes,
+                           kmeans_vectors=cfg.kmeans_vectors)
+        tok, _ = build_tokenizer(pool, scfg, seed)
+        emb, codes = _code_representations(tok, ps, tok.centres)
+    else:
+        raise ValueError(f"sweep must be one of {', '.join(SWEEPS)}, got {sweep!r}")
+    _, perplexity = tokenizer.code_usage(codes, int(codes.max()) + 1)
+    result = {"sweep": sweep, "value": value, "seed": seed, **_probe_all_folds(ps, cfg, emb),
+              "code_perplexity": perplexity, "seconds": time.perf_counter() - t}
+    atomic_write_text(path, json.dumps(result))
+    say(f"[study {ps.name} {sweep}={value} seed {seed}] {result['seconds']:.0f}s  " + "  ".join(
+        f"{m} {np.mean(v):.3f}" for m, v in result["accuracy"].items()))
+    return result
+
+
+def summarise(units: list[dict]) -> dict:
+    """Per sweep and value: fold-mean accuracy per representation, ``[[acc per seed] per fold]`` and a t interval."""
+    from scipy import stats
+
+    out: dict = {}
+    for u in units:
+        row = out.setdefault(u["sweep"], {}).setdefault(str(u["value"]), {"per_fold": {}, "code_perplexity": []})
+        row["code_perplexity"].append(u["code_perplexity"])
+        for m, accs in u["accuracy"].items():
+            row["per_fold"].setdefault(m, []).append(accs)  # (seeds, folds) for now
+    for sweep in out.values():
+        for row in sweep.values():
+            for m, seeds_folds in list(row["per_fold"].items()):
+                per_fold = np.array(seeds_folds).T  # (folds, seeds)
+                means = per_fold.mean(1)
+                n = len(means)
+                half = float(stats.t.ppf(0.975, n - 1) * means.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+                row["per_fold"][m] = per_fold.tolist()
+                row.setdefault("mean", {})[m] = float(means.mean())
+                row.setdefault("ci_low", {})[m] = float(means.mean() - half)
+                row.setdefault("ci_high", {})[m] = float(means.mean() + half)
+    return out
+
+
+def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None, num_codes=NUM_CODES,
+              patch_frames=PATCH_FRAMES, say=print, pretrain_scales=PRETRAIN_SCALES) -> dict:
+    profile = validate_profile(profile or get_profile())
+    cfg = ch4_folds.fold_config(profile)
+    dataset = dataset or ch4_folds.fold_datasets(profile)[0]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ps = ch4_folds.load_probe_set(dataset, cfg)
+        units, t0 = [], time.perf_counter()
+        plan = ([("num_codes", k) for k in num_codes] + [("pretrain_scale", m) for m in pretrain_scales]
+                + [("patch_frames", p) for p in patch_frames])
+        summary = {}
+        for seed in seeds:
+            for sweep, value in plan:
+                units.append(unit(ps, cfg, sweep, value, seed, say))
+                summary = summarise(units)
+                write_results(ch4_folds.CHAPTER, f"study-{dataset}",
+                              {"sweeps": summary, "num_codes": sorted({u["value"] for u in units
+                                                                       if u["sweep"] == "num_codes"}),
+                               "patch_frames": sorted({u["value"] for u in units if u["sweep"] == "patch_frames"}),
+                               "pretrain_scale": {str(u["value"]): {"lm_steps": u["lm_steps"],
+                                                                    "simclr_steps": u["simclr_steps"],
+                                                                    "layer": u["layer"],
+                                                                    "pretrain_seconds": u["pretrain_seconds"],
+                                                                    "pretrain_cpu_seconds": u["pretrain_cpu_seconds"],
+                                                                    "simclr_loss_last": u["simclr_loss_last"]}
+                                                  for u in units if u["sweep"] == "pretrain_scale"},
+                               "folds": len(ps.folds(cfg.max_folds)), "units_done": len(units),
+                               "units_planned": len(plan) * len(seeds),
+                               "gslm_units": [50, 100, 200], "pretrain_steps": {"code_lm": cfg.lm_steps,
+                                                                                "simclr": cfg.simclr_steps}},
+                              config={**asdict(cfg), "dataset": dataset, "threads": 1,
+                                      "machine": "2 shared CPU cores (timings are not benchmarks)"},
+                              seed=list(seeds), profile=profile, device="cpu", wall_time_s=time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
+    return summary
+
+
+def plot_sweeps(axes, metrics: dict, chance: float | None = None):
+    """One panel per sweep: fold-mean probe accuracy per representation against the swept value, with the
+    95% t interval over folds."""
+    for ax, sweep in zip(axes, ("num_codes", "patch_frames")):
+        rows = metrics["sweeps"].get(sweep, {})
+        values = sorted(rows, key=int)
+        for m, color in (("bottleneck", "tab:purple"), ("centroid", "tab:blue"), ("histogram", "tab:olive")):
+            have = [v for v in values if m in rows[v]["mean"]]
+            if not have:
+                continue
+            mean = np.array([rows[v]["mean"][m] for v in have])
+            low = np.array([rows[v]["ci_low"][m] for v in have])
+            high = np.array([rows[v]["ci_high"][m] for v in have])
+            x = np.array([int(v) for v in have], dtype=float)
+            ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="o-", color=color, capsize=3, label=m)
+        if chance is not None:
+            ax.axhline(chance, color="k", ls=":", lw=0.8, label="chance")
+        ax.set(xscale="log", xlabel="number of codes K" if sweep == "num_codes" else "patch length (10 ms frames)",
+               ylabel="probe test accuracy", title=f"{sweep} ({metrics['folds']} folds)")
+        if values:
+            ax.set_xticks([int(v) for v in values], values)
+        ax.legend(fontsize=8)
+    return axes
+
+
+def pretraining_points(study: dict, probe_table: dict, seed: int = 0) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """Per model (``code_lm``, ``simclr``): ``[(pre-training steps, accuracy per fold)]`` of one seed, from the fold
+    study's own run (``probe_table``: 1x) and the study's longer runs (``pretrain_scale``), sorted by steps."""
+    seeds = probe_table["seeds"]
+    out: dict[str, list[tuple[int, np.ndarray]]] = {"code_lm": [], "simclr": []}
+    if seed in seeds:
+        for model in out:
+            curve = probe_table["curves"][model]
+            for step, acc in zip(curve["pretrain_steps"], curve["accuracy"]):
+                out[model].append((int(step), np.array([a[seeds.index(seed)] for a in acc], dtype=float)))
+    for row in study.get("sweeps", {}).get("pretrain_scale", {}).values():
+        for name, per_fold in row["per_fold"].items():
+            model, step = name.split("@")
+            out[model].append((int(step), np.array(per_fold, dtype=float).mean(axis=1)))  # mean over the seeds
+    return {m: sorted(v, key=lambda x: x[0]) for m, v in out.items()}
+
+
+def plot_pretraining(ax, study: dict, probe_table: dict, chance: float | None = None):
+    """Probe accuracy against pre-training steps, the fold study's runs (up to 1x) and the longer runs together
+    (seed 0; 95% t interval over folds)."""
+    from scipy import stats
+
+    for model, color, label in (("code_lm", "tab:blue", "next-code model"), ("simclr", "tab:orange", "SimCLR")):
+        points = pretraining_points(study, probe_table)[model]
+        if not points:
+            continue
+        steps = np.array([p[0] for p in points], dtype=float)
+        acc = np.stack([p[1] for p in points])  # (points, folds)
+        n = acc.shape[1]
+        half = stats.t.ppf(0.975, n - 1) * acc.std(1, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(len(steps))
+        ax.errorbar(steps, acc.mean(1), yerr=half, fmt="o-", color=color, capsize=3, label=label)
+    if chance is not None:
+        ax.axhline(chance, color="k", ls=":", lw=0.8, label="chance")
+    ax.set(xscale="log", xlabel="pre-training steps (seed 0)", ylabel="probe test accuracy",
+           title="probe accuracy vs pre-training, 1x and longer runs")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def pretraining_lines(study: dict, probe_table: dict) -> list[str]:
+    """Paired over folds (seed 0): each model's longest run against its 1x run, and next-code − SimCLR at the
+    longest runs -- does the ordering turn with more pre-training? Empty when the longer runs are missing."""
+    from audioformers.evaluation import evidence
+
+    rows = study.get("sweeps", {}).get("pretrain_scale", {})
+    if not rows or 0 not in probe_table["seeds"]:
+        return []
+    seed = probe_table["seeds"].index(0)
+    base = {m: (probe_table["curves"][m]["pretrain_steps"][-1],
+                np.array([a[seed] for a in probe_table["curves"][m]["accuracy"][-1]], dtype=float))
+            for m in ("code_lm", "simclr")}
+    lines = []
+    for scale in sorted(rows, key=int):
+        longest = {}
+        for m in ("code_lm", "simclr"):
+            name = max((k for k in rows[scale]["per_fold"] if k.startswith(m + "@")), key=lambda k: int(k.split("@")[1]))
+            longest[m] = (int(name.split("@")[1]), np.array(rows[scale]["per_fold"][name], dtype=float).mean(axis=1))
+            a, b = longest[m][1][:, None], base[m][1][:, None]
+            comp = evidence.compare(a, b, names=(f"{m} at {longest[m][0]} steps", f"{m} at {base[m][0]} steps"),
+                                    folds=True)
+            lines.append(comp.line(scale=100, digits=1, unit=" pts"))
+        comp = evidence.compare(longest["code_lm"][1][:, None], longest["simclr"][1][:, None],
+                                names=(f"code_lm at {longest['code_lm'][0]} steps",
+                                       f"simclr at {longest['simclr'][0]} steps"), folds=True)
+        lines.append(comp.line(scale=100, digits=1, unit=" pts"))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Chapter 4's study: number of codes and patch length")
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--dataset", default=None)
+    parser.add_argument("--num-codes", type=int, nargs="+", default=list(NUM_CODES))
+    parser.add_argument("--patch-frames", type=int, nargs="+", default=list(PATCH_FRAMES))
+    parser.add_argument("--pretrain-scales", type=int, nargs="*", default=list(PRETRAIN_SCALES),
+                        help="multiples of the fold study's pre-training steps (none: skip)")
+    args = parser.parse_args(argv)
+    if any(m < 1 for m in args.pretrain_scales):
+        parser.error(f"--pretrain-scales must be at least 1, got {args.pretrain_scales}")
+    summary = run_study(args.dataset, args.seeds, args.profile, args.num_codes, args.patch_frames,
+                        pretrain_scales=args.pretrain_scales)
+    for sweep, rows in summary.items():
+        for value, row in rows.items():
+            print(f"{sweep}={value}: " + "  ".join(f"{m} {row['mean'][m]:.3f} [{row['ci_low'][m]:.3f}, "
+                                                   f"{row['ci_high'][m]:.3f}]" for m in row["mean"]))
+
+
+if __name__ == "__main__":
+    main()

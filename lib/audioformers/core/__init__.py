@@ -1,0 +1,1 @@
+"""Shared foundations: profiles, device, seeding, results and provenance, storage paths, argument checks."""

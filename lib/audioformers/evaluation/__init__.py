@@ -1,0 +1,1 @@
+"""Evaluation: metrics, linear probes, trivial baselines, the evidence protocol and the papers' budgets."""

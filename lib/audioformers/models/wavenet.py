@@ -1,0 +1,298 @@
+"""WaveNet: causal dilated convolutions over 8-bit mu-law samples, with fast cached generation.
+
+Each layer is a causal convolution of kernel 2 and dilation 1, 2, 4, ... feeding a gated unit
+``tanh(f) * sigmoid(g)``; a 1x1 convolution adds the result back to the layer's input (residual) and
+another sends it to the output (skip). Stacks repeat the dilation pattern. The receptive field is
+
+    receptive_field = (kernel_size - 1) * num_stacks * (2**layers_per_stack - 1) + 1
+
+samples, including the current one (van den Oord et al., 2016).
+
+The parameters are those of the convolutions (``conv``, ``residual``, ``skip``, ``head``: the layout of
+every trained checkpoint), but the forward pass computes each layer as matrix products in
+(batch, time, channel) layout (measured faster than channels-first convolutions in ``bench/``).
+
+Fast generation (Paine et al., 2016, "fast WaveNet"): a layer with dilation ``d`` needs its input
+from ``d`` steps ago, so each layer keeps a queue of its last ``d`` inputs; one new sample costs one
+matrix-vector product per layer instead of a full convolution over the receptive field.
+
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audioformers.train.training import count_parameters
+
+
+def check_tokens(tokens: torch.Tensor, num_classes: int, name: str = "tokens") -> torch.Tensor:
+    """``tokens`` as int64 if it is a (B, T) integer tensor (any integer dtype: uint8 mu-law codes too) of
+    values in 0..num_classes-1 (the range is checked on the CPU only); else a clear error naming it."""
+    if not isinstance(tokens, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(tokens).__name__}")
+    if tokens.ndim != 2:
+        raise ValueError(f"{name} must have shape (batch, time), got rank {tokens.ndim} shape {tuple(tokens.shape)}")
+    if tokens.is_floating_point() or tokens.dtype == torch.bool:
+        raise TypeError(f"{name} must be integer mu-law codes, got dtype {tokens.dtype}")
+    if tokens.shape[1] == 0:
+        raise ValueError(f"{name} is empty along time")
+    if tokens.device.type != "cpu":  # on an accelerator the range check would synchronise with the host on
+        return tokens.long()         # every forward: there the data are checked once, where they are made
+    low, high = (int(v) for v in torch.aminmax(tokens))
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values {low}..{high}")
+    return tokens.long()
+
+
+@dataclass
+class WaveNetConfig:
+    num_classes: int = 256  # 8-bit mu-law
+    residual_channels: int = 48  # width of the residual stream
+    dilation_channels: int = 48  # channels of each gate half (tanh and sigmoid)
+    skip_channels: int = 96  # width of the skip sum feeding the output head
+    layers_per_stack: int = 8  # dilations 1, 2, ..., 2**(layers_per_stack-1)
+    num_stacks: int = 2  # repeats of the dilation pattern
+    kernel_size: int = 2  # the classic WaveNet kernel
+
+    def __post_init__(self) -> None:
+        from audioformers.core.checks import check_fields
+
+        check_fields(self, positive=("num_classes", "residual_channels", "dilation_channels", "skip_channels",
+                                     "layers_per_stack", "num_stacks", "kernel_size"))
+
+    @property
+    def dilations(self) -> list[int]:
+        return [2**i for i in range(self.layers_per_stack)] * self.num_stacks
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples (including the current one) that can influence one output."""
+        return (self.kernel_size - 1) * sum(self.dilations) + 1
+
+
+class WaveNetLayer(nn.Module):
+    """One gated, dilated, causal layer with residual and skip outputs."""
+
+    def __init__(self, config: WaveNetConfig, dilation: int):
+        super().__init__()
+        self.dilation = dilation
+        self.kernel_size = config.kernel_size
+        self.conv = nn.Conv1d(config.residual_channels, 2 * config.dilation_channels, config.kernel_size, dilation=dilation)
+        self.residual = nn.Conv1d(config.dilation_channels, config.residual_channels, 1)
+        self.skip = nn.Conv1d(config.dilation_channels, config.skip_channels, 1)
+
+    def taps_weight(self) -> torch.Tensor:
+        """The causal conv's weight (2D, R, K) as one matrix (2D, K*R): tap blocks side by side, oldest first
+        (tap j multiplies the input ``(K-1-j) * dilation`` steps ago). A copy of 2D*R*K numbers per call."""
+        return self.conv.weight.transpose(1, 2).flatten(1)
+
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, T, R) -> the gated activation z = tanh(f) * sigmoid(g), (B, T, D).
+
+        The causal dilated conv as one matrix product in (batch, time, channel) layout: the K delayed copies
+        of the input side by side (zeros before the start) times :meth:`taps_weight`.
+        """
+        t, d, k = x.shape[1], self.dilation, self.kernel_size
+        padded = F.pad(x, (0, 0, (k - 1) * d, 0))  # (B, T + (K-1)d, R): zeros before the start (causal)
+        taps = torch.cat([padded[:, j * d : j * d + t] for j in range(k)], dim=2)  # (B, T, K*R), oldest first
+        f, g = F.linear(taps, self.taps_weight(), self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
+        return torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
+
+    def gate_from_tokens(self, tokens: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """The gate of a *first* layer, whose input is ``embedding[tokens]``, (B, T) -> (B, T, D).
+
+        Each tap's product with an embedded token depends on the token only, so it is read from a table
+        (V, K*2D) = embedding x each tap's weight, computed once per call: V*R*K*2D multiply-adds instead of
+        B*T*R*K*2D. The same numbers as :meth:`gate` on the embedded tokens, up to float rounding.
+        """
+        t, d, k = tokens.shape[1], self.dilation, self.kernel_size
+        w = self.conv.weight  # (2D, R, K)
+        table = F.linear(embedding, w.permute(2, 0, 1).flatten(0, 1))  # (V, K*2D): block j = tap j's products
+        rows = F.embedding(tokens, table).chunk(k, dim=2)  # K x (B, T, 2D)
+        fg = rows[k - 1] + self.conv.bias  # the current sample's tap
+        for j in range(k - 1):  # tap j sees the input (K-1-j)*d steps ago: shift, zeros before the start
+            fg = fg + F.pad(rows[j], (0, 0, (k - 1 - j) * d, 0))[:, :t]
+        f, g = fg.chunk(2, dim=2)  # (B, T, D) each
+        return torch.tanh(f) * torch.sigmoid(g)
+
+    def residual_out(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The layer's residual output x + W_res z, (B, T, R)."""
+        return x + F.linear(z, self.residual.weight.squeeze(2), self.residual.bias)
+
+    def forward(self, x: torch.Tensor, residual: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """x (B, T, R) -> (residual out (B, T, R), skip (B, T, S)); ``residual=False`` skips the residual
+        product and returns ``None`` in its place (the last layer's residual output feeds nothing).
+
+        The same arithmetic as the causal dilated ``conv`` and the 1x1 ``residual`` and ``skip``
+        convolutions, with their parameters as they are, computed as matrix products (:meth:`gate`).
+        """
+        z = self.gate(x)  # (B, T, D)
+        skip = F.linear(z, self.skip.weight.squeeze(2), self.skip.bias)  # (B, T, S)
+        return (self.residual_out(x, z) if residual else None), skip
+
+    def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Weights for one-sample steps: conv taps stacked (K*R, 2D), oldest first; bias; residual|skip (D, R+S); bias."""
+        w = self.conv.weight  # (2D, R, K); tap K-1 is the current sample
+        taps = torch.cat([w[:, :, j].T for j in range(self.kernel_size)], dim=0)  # (K*R, 2D), oldest tap first
+        out_w = torch.cat([self.residual.weight[:, :, 0], self.skip.weight[:, :, 0]], dim=0).T  # (D, R+S)
+        out_b = torch.cat([self.residual.bias, self.skip.bias])  # (R+S,)
+        return taps.contiguous(), self.conv.bias, out_w.contiguous(), out_b
+
+    def step(self, x: torch.Tensor, past: list[torch.Tensor], fused: tuple | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step. x (B, R); ``past[k]`` is this layer's input (k+1)*dilation steps ago."""
+        taps, bias, out_w, out_b = fused or self.fused_weights()
+        inputs = torch.cat([*reversed(past), x], dim=1)  # (B, K*R), oldest first
+        f, g = torch.addmm(bias, inputs, taps).chunk(2, dim=1)  # (B, D) each
+        z = torch.tanh(f) * torch.sigmoid(g)  # (B, D)
+        out = torch.addmm(out_b, z, out_w)  # (B, R+S)
+        r = x.shape[1]
+        return x + out[:, :r], out[:, r:]  # (B, R), (B, S)
+
+
+@dataclass
+class WaveNetState:
+    """Per-layer queues of past layer inputs for cached generation (ring buffers)."""
+
+    queues: list[torch.Tensor]  # layer i: (B, (K-1)*d_i, R)
+    position: int = 0  # samples processed so far
+    extras: dict = field(default_factory=dict)
+
+
+class WaveNet(nn.Module):
+    """Next-sample WaveNet: tokens (B, T) in 0..255 -> logits (B, T, 256) for the *next* sample.
+
+    The output at position t depends on tokens t - receptive_field + 1 .. t only.
+    Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+    """
+
+    def __init__(self, config: WaveNetConfig | None = None):
+        super().__init__()
+        self.config = config = config or WaveNetConfig()
+        if config.kernel_size < 2:
+            raise ValueError(f"kernel_size must be >= 2, got {config.kernel_size}")
+        self.embed = nn.Embedding(config.num_classes, config.residual_channels)  # = 1x1 conv on one-hot
+        self.layers = nn.ModuleList(WaveNetLayer(config, d) for d in config.dilations)
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv1d(config.skip_channels, config.skip_channels, 1),
+            nn.ReLU(), nn.Conv1d(config.skip_channels, config.num_classes, 1),
+        )
+
+    @property
+    def receptive_field(self) -> int:
+        return self.config.receptive_field
+
+    def num_parameters(self, non_embedding: bool = False) -> int:
+        total = count_parameters(self)
+        return total - self.embed.weight.numel() if non_embedding else total
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, T) -> logits (B, T, 256). The first layer's conv reads embedded tokens, so its products
+        come from a table (:meth:`WaveNetLayer.gate_from_tokens`); the rest as :meth:`forward_embedded`."""
+        tokens = check_tokens(tokens, self.config.num_classes)
+        first = self.layers[0].gate_from_tokens(tokens, self.embed.weight)  # (B, T, D)
+        return self._trunk(self.embed(tokens), first)
+
+    def forward_embedded(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedded samples (B, T, R) -> logits (B, T, 256), every layer in (batch, time, channel) layout."""
+        return self._trunk(x, None)
+
+    def _trunk(self, x: torch.Tensor, first_gate: torch.Tensor | None) -> torch.Tensor:
+        """The layers and the head on the embedded input x (B, T, R); ``first_gate``: layer 0's z if known.
+
+        The skip outputs are summed by one product: the layers' gates side by side (B, T, L*D) times their
+        skip weights side by side (S, L*D), plus the sum of the skip biases -- the same sum as L separate
+        1x1 convolutions added up, in one larger matrix product. The last layer's residual output feeds
+        nothing (only its skip reaches the head), so it is not computed.
+        """
+        gates, last = [], len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            z = first_gate if i == 0 and first_gate is not None else layer.gate(x)  # (B, T, D)
+            gates.append(z)
+            if i < last:
+                x = layer.residual_out(x, z)  # (B, T, R)
+        weight = torch.cat([layer.skip.weight.squeeze(2) for layer in self.layers], dim=1)  # (S, L*D)
+        bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
+        skip_sum = F.linear(torch.cat(gates, dim=2), weight, bias)  # (B, T, S)
+        return self.apply_head(skip_sum)
+
+    def apply_head(self, skip_sum: torch.Tensor) -> torch.Tensor:
+        """The output head (ReLU, 1x1 conv, ReLU, 1x1 conv) on (..., S) -> (..., 256), as matrix products."""
+        first, last = self.head[1], self.head[3]
+        hidden = F.linear(F.relu(skip_sum), first.weight.squeeze(2), first.bias)  # (..., S)
+        return F.linear(F.relu(hidden), last.weight.squeeze(2), last.bias)  # (..., C)
+
+    # ---- fast generation -------------------------------------------------------------------
+    def init_state(self, batch_size: int, device: torch.device | str | None = None) -> WaveNetState:
+        """Empty queues (zeros = the causal padding the forward pass uses)."""
+        device = device or self.embed.weight.device
+        r, k = self.config.residual_channels, self.config.kernel_size
+        queues = [torch.zeros(batch_size, (k - 1) * layer.dilation, r, device=device) for layer in self.layers]
+        with torch.no_grad():
+            fused = [layer.fused_weights() for layer in self.layers]
+        return WaveNetState(queues=queues, extras={"fused": fused})
+
+    @torch.no_grad()
+    def prefill(self, tokens: torch.Tensor, state: WaveNetState) -> torch.Tensor:
+        """Run a prompt (B, P) through the parallel forward pass and fill the queues; logits (B, 256) after it."""
+        tokens = check_tokens(tokens, self.config.num_classes)
+        if state.position != 0:
+            raise ValueError("prefill needs a fresh state from init_state()")
+        x = self.embed(tokens)  # (B, P, R)
+        p = tokens.shape[1]
+        skip_sum = 0
+        for layer, queue in zip(self.layers, state.queues):
+            span = queue.shape[1]
+            for t in range(max(0, p - span), p):  # the last `span` inputs, at their ring-buffer slots
+                queue[:, t % span] = x[:, t]
+            x, skip = layer(x)  # (B, P, R), (B, P, S)
+            skip_sum = skip_sum + skip
+        state.position = p
+        return self.apply_head(skip_sum[:, -1])  # (B, C)
+
+    @torch.no_grad()
+    def step(self, token: torch.Tensor, state: WaveNetState) -> torch.Tensor:
+        """Feed one token per batch item, (B,) -> logits (B, 256) for the next sample; updates ``state``."""
+        from audioformers.core.checks import check_step_token
+
+        token = check_step_token(token, self.config.num_classes)  # range checked on the CPU only
+        x = self.embed(token)  # (B, R)
+        skip_sum = 0
+        t = state.position
+        for i, (layer, queue) in enumerate(zip(self.layers, state.queues)):
+            d = layer.dilation
+            span = queue.shape[1]  # (K-1) * d slots; slot (t mod span) holds the input from `span` steps ago
+            # input (k+1)*d steps ago sits at slot (t - (k+1)*d) mod span
+            past = [queue[:, (t - (k + 1) * d) % span] for k in range(self.config.kernel_size - 1)]
+            new_x, skip = layer.step(x, past, state.extras["fused"][i])  # (B, R), (B, S)
+            queue[:, t % span] = x  # store this layer's input for later steps
+            x = new_x
+            skip_sum = skip_sum + skip
+        state.position += 1
+        return self.apply_head(skip_sum)  # (B, C)
+
+
+def dilation_diagram_edges(config: WaveNetConfig, output_time: int | None = None) -> list[list[tuple[int, int]]]:
+    """For drawing the dilation diagram: per layer, the (from_time, to_time) edges reaching one output.
+
+    Times are relative to the output sample at ``output_time`` (default: receptive_field - 1).
+    """
+    t_out = config.receptive_field - 1 if output_time is None else output_time
+    needed = {t_out}
+    edges_per_layer: list[list[tuple[int, int]]] = []
+    for d in reversed(config.dilations):
+        edges = []
+        below = set()
+        for t in needed:
+            for k in range(config.kernel_size):
+                src = t - k * d
+                if src >= 0:
+                    edges.append((src, t))
+                    below.add(src)
+        edges_per_layer.append(edges)
+        needed = below
+    return list(reversed(edges_per_layer))

@@ -1,0 +1,1 @@
+"""Training: the fit loop, checkpoints, and distributed (torchrun) helpers."""
