@@ -16,7 +16,7 @@ from typing import Iterable
 import nbformat
 
 from audioformers.book.notebooks import cell_source as _source, provenance_of, training_seconds
-from audioformers.booktools import stable
+from audioformers.book.text import stable
 
 
 # Per exercise type: minutes a prepared student needs (reading the section included) and points.
