@@ -94,6 +94,26 @@ def test_square_wave_partial_sums_converge_with_gibbs_overshoot():
     assert amplitude[np.argmin(np.abs(freqs - 2 * f))] < 5e-3  # no even harmonics (sampling the jumps leaves a trace)
 
 
+def test_square_wave_partial_sum_refuses_harmonics_at_or_above_nyquist():
+    # 200 Hz at 16 kHz: odd harmonics 1, 3, ..., 39 (7,800 Hz) fit below 8 kHz, 20 of them; the 21st (41 x 200 = 8,200 Hz)
+    # would fold onto 7,800 Hz with its sign inverted and cancel it (the chapter once played "40 harmonics" this way).
+    twenty = signals.square_wave_partial_sum(200.0, 16000, 0.1, 20)
+    freqs, amplitude = signals.dft_amplitude(twenty, 16000)
+    assert amplitude[np.argmin(np.abs(freqs - 39 * 200))] == pytest.approx(4 / (np.pi * 39), rel=1e-3)
+    for too_many in (21, 40):
+        with pytest.raises(ValueError, match="at most 20 odd harmonics of 200 Hz fit"):
+            signals.square_wave_partial_sum(200.0, 16000, 0.1, too_many)
+    # a harmonic exactly at Nyquist samples to zeros: it does not count as fitting
+    with pytest.raises(ValueError, match="at most 2 odd harmonics"):
+        signals.square_wave_partial_sum(1000.0, 10000, 0.01, 3)  # 5 x 1000 Hz = 5000 Hz = Nyquist
+    assert signals.square_wave_partial_sum(1000.0, 10000, 0.01, 2).shape == (100,)
+    for bad in (0.0, -50.0, float("nan")):
+        with pytest.raises(ValueError, match="frequency_hz"):
+            signals.square_wave_partial_sum(bad, 16000, 0.1, 1)
+    with pytest.raises(ValueError, match="num_harmonics"):
+        signals.square_wave_partial_sum(200.0, 16000, 0.1, 0)
+
+
 def test_frame_signal():
     x = np.arange(10, dtype=np.float32)
     frames = signals.frame_signal(x, 4, 3)

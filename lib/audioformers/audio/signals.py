@@ -10,6 +10,10 @@ import numpy as np
 import torch
 
 from audioformers.audio.audio_io import check_audio, check_sample_rate
+from audioformers.core.checks import check_choice, check_float, check_int
+
+#: ``torch.stft``'s padding modes (used with ``center=True``)
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
 def _as_tensor(waveform: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -36,11 +40,11 @@ def stft_magnitude(
     Periodic windows; with ``center`` the signal is padded by ``n_fft // 2`` on each side
     (zeros by default, as librosa >= 0.10; ``pad_mode="reflect"`` as torchaudio).
     """
-    from audioformers.core.checks import check_int
-
     x = _as_tensor(waveform)
     n_fft = check_int("n_fft", n_fft, minimum=1)
     hop_length = n_fft // 4 if hop_length is None else check_int("hop_length", hop_length, minimum=1)
+    power = check_float("power", power, minimum=0.0, strict_minimum=True)
+    pad_mode = check_choice("pad_mode", pad_mode, PAD_MODES)
     win = make_window(window, n_fft, device=x.device)
     lead = x.shape[:-1]
     spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop_length, window=win, center=center, pad_mode=pad_mode, return_complex=True)
@@ -91,8 +95,6 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int = 64, fmin: float =
     ``norm="slaney"`` scales each filter to unit area per Hz, ``None`` leaves peaks at 1, and a number ``p``
     divides each filter by its ``p``-norm (``np.inf``: its maximum), as librosa.
     """
-    from audioformers.core.checks import check_float, check_int
-
     sample_rate = check_sample_rate(sample_rate)
     n_fft = check_int("n_fft", n_fft, minimum=1)
     n_mels = check_int("n_mels", n_mels, minimum=1)
@@ -130,7 +132,8 @@ def log_mel_spectrogram(
     fmax: float | None = None,
     eps: float = 1e-6,
 ) -> torch.Tensor:
-    """``log(mel power + eps)`` of ``(..., time)`` audio -> ``(..., n_mels, frames)`` (natural log)."""
+    """``log(mel power + eps)`` of ``(..., time)`` audio -> ``(..., n_mels, frames)`` (natural log); ``eps > 0``."""
+    eps = check_float("eps", eps, minimum=0.0, strict_minimum=True)
     power = stft_magnitude(waveform, n_fft, hop_length, power=2.0)
     fb = torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax)).to(power.device)
     mel = torch.matmul(fb, power)  # (..., n_mels, frames)
@@ -139,6 +142,9 @@ def log_mel_spectrogram(
 
 def power_to_db(power: np.ndarray | torch.Tensor, top_db: float | None = 80.0, amin: float = 1e-10) -> np.ndarray:
     """10 log10(power / max), floored ``top_db`` below the peak (as ``librosa.power_to_db(ref=np.max)``)."""
+    if top_db is not None:
+        top_db = check_float("top_db", top_db, minimum=0.0)
+    amin = check_float("amin", amin, minimum=0.0, strict_minimum=True)
     p = power.detach().cpu().numpy() if isinstance(power, torch.Tensor) else np.asarray(power)
     db = 10.0 * np.log10(np.maximum(amin, p)) - 10.0 * np.log10(max(amin, float(p.max())))
     return np.maximum(db, db.max() - top_db) if top_db is not None else db
@@ -202,17 +208,32 @@ def square_wave_partial_sum(frequency_hz: float, sample_rate: int, seconds: floa
     """Fourier series of the square wave truncated to its first ``num_harmonics`` odd harmonics.
 
     ``(4 / pi) * sum_{k = 1, 3, 5, ...} sin(2 pi k f t) / k``: only odd multiples, amplitude ``1/k``.
+    Every harmonic must lie strictly below the Nyquist frequency ``sample_rate / 2``: one above it would alias
+    (harmonic ``k`` folds onto ``sample_rate / f - k`` with its sign inverted) and cancel the harmonic it lands
+    on, so that is refused with a ``ValueError`` that says how many odd harmonics fit.
+
+    Notebook: chapters/01_fourier_spectrograms.ipynb (section "A square wave: many harmonics, and Gibbs").
     """
-    if num_harmonics < 1:
-        raise ValueError(f"num_harmonics must be >= 1, got {num_harmonics}")
+    from audioformers.core.checks import check_float, check_int
+
+    frequency_hz = check_float("frequency_hz", frequency_hz, minimum=0.0, strict_minimum=True)
+    sample_rate = check_sample_rate(sample_rate)
+    num_harmonics = check_int("num_harmonics", num_harmonics, minimum=1)
+    # odd k with k f < sample_rate / 2, i.e. k < bound: ceil((bound - 1) / 2) of them (none when bound <= 1)
+    bound = sample_rate / (2.0 * frequency_hz)
+    fit = max(0, int(np.ceil((bound - 1.0) / 2.0 - 1e-9)))
+    if num_harmonics > fit:
+        top = 2 * num_harmonics - 1
+        raise ValueError(
+            f"num_harmonics={num_harmonics}: the highest odd harmonic, {top} x {frequency_hz:g} Hz = {top * frequency_hz:g} Hz, "
+            f"is not below the Nyquist frequency ({sample_rate / 2:g} Hz at sample_rate={sample_rate}) and would alias; "
+            f"at most {fit} odd harmonics of {frequency_hz:g} Hz fit (raise sample_rate or lower num_harmonics)")
     ks = 2 * np.arange(num_harmonics) + 1  # 1, 3, 5, ...
     return sum_of_sinusoids(ks * frequency_hz, 4 / (np.pi * ks), sample_rate, seconds)
 
 
 def frame_signal(waveform: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
     """Cut 1-D audio into overlapping frames ``(num_frames, frame_length)`` (no padding)."""
-    from audioformers.core.checks import check_int
-
     x = check_audio(waveform)
     frame_length = check_int("frame_length", frame_length, minimum=1)
     hop_length = check_int("hop_length", hop_length, minimum=1)
@@ -250,6 +271,9 @@ def window_leakage(name: str, length: int = 512, n_fft: int = 65536) -> dict[str
 
 def cqt_frequencies(fmin: float, n_bins: int, bins_per_octave: int = 12) -> np.ndarray:
     """Centre frequencies ``fmin * 2 ** (k / bins_per_octave)`` (Hz), as ``librosa.cqt_frequencies``."""
+    fmin = check_float("fmin", fmin, minimum=0.0, strict_minimum=True)
+    n_bins = check_int("n_bins", n_bins, minimum=1)
+    bins_per_octave = check_int("bins_per_octave", bins_per_octave, minimum=1)
     return fmin * 2.0 ** (np.arange(n_bins) / bins_per_octave)
 
 
@@ -262,9 +286,10 @@ def cqt_kernels(sample_rate: int, fmin: float, n_bins: int, bins_per_octave: int
     sinusoid of amplitude ``a`` at ``f_k`` gives about ``a / 2`` in bin ``k``.
     """
     sample_rate = check_sample_rate(sample_rate)
-    freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)
-    if fmin <= 0 or freqs[-1] >= sample_rate / 2:
-        raise ValueError(f"CQT bins must lie in (0, Nyquist={sample_rate / 2} Hz), got {fmin:.1f}..{freqs[-1]:.1f} Hz")
+    freqs = cqt_frequencies(fmin, n_bins, bins_per_octave)  # checks fmin > 0, n_bins, bins_per_octave
+    if freqs[-1] >= sample_rate / 2:
+        raise ValueError(f"fmin {fmin} Hz with n_bins {n_bins} at bins_per_octave {bins_per_octave}: the CQT bins "
+                         f"must lie below Nyquist ({sample_rate / 2} Hz), the highest is at {freqs[-1]:.1f} Hz")
     q = 1.0 / (2.0 ** (1.0 / bins_per_octave) - 1.0)
     lengths = np.ceil(q * sample_rate / freqs).astype(int)
     size = int(lengths[0]) | 1  # odd, so that every kernel has a centre sample
@@ -291,10 +316,9 @@ def cqt_magnitude(
     ``1 + samples // hop_length`` of them, as many as the STFT's.
     The default ``fmin`` is C1 (32.70 Hz) and 84 bins cover seven octaves, as ``librosa.cqt``.
     """
-    from audioformers.core.checks import check_int
-
     x = _as_tensor(waveform)
     hop_length = check_int("hop_length", hop_length, minimum=1)
+    fmin = check_float("fmin", fmin, minimum=0.0, strict_minimum=True)
     n_bins = check_int("n_bins", n_bins, minimum=1)
     bins_per_octave = check_int("bins_per_octave", bins_per_octave, minimum=1)
     kernels = cqt_kernels(sample_rate, fmin, n_bins, bins_per_octave).to(x.device)  # (K, L) complex
@@ -323,10 +347,10 @@ def mfcc(
     The recipe and defaults of ``librosa.feature.mfcc``: power mel spectrogram, ``10 log10``
     (floored at ``top_db`` below the loudest value of the whole input), then a DCT along the mel axis.
     """
-    from audioformers.core.checks import check_int
-
     n_mels = check_int("n_mels", n_mels, minimum=1)
     n_mfcc = check_int("n_mfcc", n_mfcc, minimum=1, maximum=n_mels)
+    if top_db is not None:
+        top_db = check_float("top_db", top_db, minimum=0.0)
     power = stft_magnitude(waveform, n_fft, hop_length, power=2.0)  # (..., n_fft//2+1, F)
     fb = torch.from_numpy(mel_filterbank(sample_rate, n_fft, n_mels)).to(power.device)
     db = 10.0 * torch.log10(torch.clamp(fb @ power, min=1e-10))  # (..., n_mels, F)
