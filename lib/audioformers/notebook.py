@@ -15,6 +15,7 @@ import torch
 from audioformers.core import device as _device
 from audioformers.audio.audio_io import check_audio, check_sample_rate, resample
 from audioformers.plots import setup_matplotlib
+from audioformers.core.checks import check_float
 from audioformers.core.profiles import get_profile
 from audioformers.core.results import git_commit, package_versions
 
@@ -89,8 +90,9 @@ def _prepare(waveform: np.ndarray, sample_rate: int, max_seconds: float, player_
              normalize: bool) -> tuple[np.ndarray, int]:
     waveform = check_audio(waveform)
     sample_rate = check_sample_rate(sample_rate)
-    if not max_seconds > 0:
-        raise ValueError(f"max_seconds must be positive, got {max_seconds!r}")
+    max_seconds = check_float("max_seconds", max_seconds, minimum=0.0, strict_minimum=True)
+    if player_rate is not None:
+        player_rate = check_sample_rate(player_rate, "player_rate")
     waveform = waveform[: int(max_seconds * sample_rate)]
     if player_rate is not None and player_rate < sample_rate:
         waveform = resample(waveform, sample_rate, player_rate)

@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from audioformers.audio.audio_io import check_audio
+from audioformers.core.checks import check_float
 
 FIG_DPI = 100
 FONT_SIZE = 11
@@ -106,6 +107,7 @@ def plot_waveform(
 
     waveform = check_audio(waveform)
     sample_rate = check_sample_rate(sample_rate)
+    start_s = check_float("start_s", start_s)
     ax = _axes(ax)
     t = start_s + np.arange(len(waveform)) / sample_rate
     ax.plot(t, waveform, linewidth=0.7, **line_kwargs)

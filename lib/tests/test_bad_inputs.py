@@ -215,10 +215,6 @@ NOT_YET_FIXED: dict[str, str] = {
     "audioformers.report.ch3_series(metric=": "report: an unknown metric name is accepted",
     "audioformers.data.builders.drum_notes(": "datasets.builders: bars and step are not checked",
     "audioformers.data.builders.piano_notes(step=": "datasets.builders: step is not checked",
-    "audioformers.audio.headroom.quantize_mu_law_fixed(mu=": "headroom: mu=inf is accepted",
-    "audioformers.audio.signals.log_mel_spectrogram(eps=": "signals: eps is not checked",
-    "audioformers.audio.signals.mfcc(top_db=": "signals: top_db is not checked",
-    "audioformers.audio.signals.stft_magnitude(power=": "signals: power is not checked",
     "audioformers.ch4.experiment.Splits(log_mels=": "textless: Splits does not check its log-mels for NaN",
     "audioformers.ch5.time_scale.hits_from(min_rms=": "time_scale_task: min_rms is not checked",
     "audioformers.ch4.folds.FoldConfig(": "ch4_folds: FoldConfig has no __post_init__ checks",
@@ -226,7 +222,6 @@ NOT_YET_FIXED: dict[str, str] = {
     "audioformers.ch5.experiment.RunConfig(": "sound_events: RunConfig has no __post_init__ checks",
     "audioformers.models.wavelet_transformer.WaveletTransformerConfig(": "wavelet_transformer: config fields unchecked",
     "audioformers.models.cnn_baselines.CNNConfig(": "cnn_baselines: CNNConfig has no __post_init__ checks",
-    "audioformers.train.distributed.DistInfo(": "distributed: DistInfo (a record of the process group) is unchecked",
     "audioformers.coursework.StudentLinks(": "coursework: StudentLinks fields are unchecked",
 }
 

@@ -62,3 +62,24 @@ def test_references_have_the_package_sizes():
     minimal = MinimalWaveNet(c, c, 2 * c, wavenet.config.dilations)
     assert minimal(tokens).shape == wavenet(tokens).shape
     assert sum(p.numel() for p in minimal.parameters()) == wavenet.num_parameters()
+
+
+@pytest.mark.parametrize("kwargs, name", [({"device": "no-such-device"}, "device"), ({"repeats": 2.5}, "repeats"),
+                                          ({"repeats": float("nan")}, "repeats"), ({"repeats": 0}, "repeats"),
+                                          ({"n": -1}, "n"), ({"dtype": torch.int32}, "dtype")])
+def test_matmul_rate_names_a_bad_argument(kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        benchmarking.matmul_flops_per_second(**{"n": 8, "repeats": 1, **kwargs})
+    assert benchmarking.matmul_flops_per_second(n=8, repeats=1) > 0
+
+
+def test_time_callable_and_mfu_check_their_arguments():
+    with pytest.raises(TypeError, match="repeats"):
+        benchmarking.time_callable(lambda: None, repeats=1.5)
+    with pytest.raises(ValueError, match="warmup"):
+        benchmarking.time_callable(lambda: None, warmup=-1)
+    with pytest.raises(ValueError, match="device"):
+        benchmarking.time_callable(lambda: None, device="gpu!")
+    with pytest.raises(ValueError, match="peak_flops_per_second"):
+        benchmarking.mfu(1.0, 1.0, float("nan"))
+    assert benchmarking.mfu(2.0, 3.0, 12.0) == 0.5

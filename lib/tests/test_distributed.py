@@ -168,3 +168,11 @@ def test_only_rank_zero_writes_results_in_a_gloo_group(tmp_path):
     assert json.loads(written.read_text())["metrics"] == {"rank": 0}
     assert {(tmp_path / f"path{r}.txt").read_text() for r in (0, 1)} == {str(written)}
     assert sorted(p.name for p in (tmp_path / "chx").iterdir()) == ["ranks.smoke.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("kwargs, name", [({"rank": -1}, "rank"), ({"rank": 2, "world_size": 2}, "rank"),
+                                          ({"world_size": 0}, "world_size"), ({"world_size": 2.5}, "world_size"),
+                                          ({"local_rank": float("nan")}, "local_rank"), ({"backend": "mpx"}, "backend")])
+def test_dist_info_refuses_an_impossible_process_group(kwargs, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        dd.DistInfo(**kwargs)

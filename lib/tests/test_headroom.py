@@ -10,6 +10,12 @@ SR = 48000
 SINE = np.sin(2 * np.pi * 997.3 * np.arange(SR) / SR)
 
 
+@pytest.mark.parametrize("mu", [float("inf"), float("nan"), 0.0, -5.0])
+def test_fixed_mu_must_be_a_finite_positive_number(mu):
+    with pytest.raises(ValueError, match="mu"):
+        headroom.quantize_mu_law_fixed(SINE * 0.5, 256, mu=mu)
+
+
 def test_crest_factor_of_a_sine_and_rms():
     assert headroom.crest_factor_db(SINE) == pytest.approx(3.01, abs=0.01)
     assert headroom.rms(SINE) == pytest.approx(2**-0.5, abs=1e-4)

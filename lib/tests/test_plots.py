@@ -118,6 +118,20 @@ def test_audio_player_is_labelled_flac_at_the_original_rate():
         notebook.audio_player(2 * tone / tone.max(), 16000, normalize=False)
 
 
+@pytest.mark.parametrize("kwargs, name", [({"max_seconds": float("inf")}, "max_seconds"), ({"max_seconds": 0}, "max_seconds"),
+                                          ({"player_rate": -1}, "player_rate"), ({"player_rate": 2.5}, "player_rate")])
+def test_audio_player_names_a_bad_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        notebook.audio_player(np.zeros(800, np.float32), 8000, **kwargs)
+
+
+@pytest.mark.parametrize("start_s", [float("nan"), float("inf")])
+def test_waveform_start_must_be_finite(start_s):
+    with pytest.raises(ValueError, match="start_s"):
+        plots.plot_waveform(np.zeros(80, np.float32), 8000, start_s=start_s)
+    plt.close("all")
+
+
 def test_audio_table_has_a_player_per_cell():
     tone = np.sin(np.arange(800) / 5)
     table = notebook.audio_table({"2 bits": {"uniform": tone, "mu-law": tone}, "8 bits": {"uniform": tone}}, 8000, title="ladder")

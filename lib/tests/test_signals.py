@@ -185,6 +185,27 @@ def test_bad_parameters_are_rejected(noise):
         signals.mfcc(noise, SR, n_mfcc=200)
 
 
+@pytest.mark.parametrize("call, name", [
+    (lambda x: signals.stft_magnitude(x, power=float("nan")), "power"),
+    (lambda x: signals.stft_magnitude(x, power=0.0), "power"),
+    (lambda x: signals.stft_magnitude(x, pad_mode="mirror"), "pad_mode"),
+    (lambda x: signals.log_mel_spectrogram(x, SR, eps=0.0), "eps"),
+    (lambda x: signals.log_mel_spectrogram(x, SR, eps=float("inf")), "eps"),
+    (lambda x: signals.mfcc(x, SR, top_db=float("nan")), "top_db"),
+    (lambda x: signals.mfcc(x, SR, top_db=-1.0), "top_db"),
+    (lambda x: signals.power_to_db(np.abs(x), top_db=float("inf")), "top_db"),
+    (lambda x: signals.cqt_magnitude(x, SR, fmin=float("nan")), "fmin"),
+    (lambda x: signals.cqt_magnitude(x, SR, fmin=0.0), "fmin"),
+    (lambda x: signals.cqt_frequencies(-32.7, 12), "fmin"),
+], ids=["power-nan", "power-0", "pad_mode", "eps-0", "eps-inf", "top_db-nan", "top_db-neg", "db-top_db-inf",
+        "fmin-nan", "fmin-0", "cqt_frequencies-fmin"])
+def test_bad_settings_are_a_clear_error_naming_them(noise, call, name):
+    """Each was a NaN/inf result or a library's message (a bare 'negative dimensions', 'Unrecognised padding mode')."""
+    with pytest.raises((ValueError, TypeError), match=name):
+        call(noise)
+    assert signals.stft_magnitude(noise, pad_mode="reflect", power=2.0).shape[0] == 257
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_gpu_outputs_stay_on_the_input_device_and_agree(noise):
     x = torch.from_numpy(noise)

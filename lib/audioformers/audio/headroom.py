@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from audioformers.audio.audio_io import AudioError, check_audio
+from audioformers.core.checks import check_float
 from audioformers.audio.quantization import _check_levels, quantize_mu_law, quantize_uniform, snr_db
 
 
@@ -51,8 +52,7 @@ def quantize_mu_law_fixed(waveform: np.ndarray, num_levels: int = 256, mu: float
     "how strongly the curve bends". With ``num_levels = mu + 1`` both agree.
     """
     levels = _check_levels(num_levels)
-    if not mu > 0:
-        raise ValueError(f"mu must be positive, got {mu!r}")
+    mu = check_float("mu", mu, minimum=0.0, strict_minimum=True)
     x = check_audio(waveform, ndim=None).astype(np.float64)
     if np.max(np.abs(x)) > 1.0:
         if not clip:

@@ -13,14 +13,18 @@ from typing import Callable
 
 import torch
 
-from audioformers.core.device import synchronize
+from audioformers.core.checks import check_float, check_int
+from audioformers.core.device import resolve, synchronize
 
 
 def time_callable(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, device: torch.device | str = "cpu") -> float:
     """Median wall time of ``fn()`` in seconds over ``repeats`` runs after ``warmup`` runs."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(max(0, warmup)):
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    repeats = check_int("repeats", repeats, minimum=1)
+    warmup = check_int("warmup", warmup, minimum=0)
+    device = resolve(device)
+    for _ in range(warmup):
         fn()
     synchronize(device)
     times = []
@@ -40,8 +44,11 @@ def matmul_flops_per_second(device: torch.device | str = "cpu", n: int = 2048, r
     The best run, not the median, is the peak that MFU divides by: on a shared CPU a median understates it
     and MFU can then exceed 1.
     """
-    if n < 1 or repeats < 1:
-        raise ValueError(f"n and repeats must be positive, got n={n}, repeats={repeats}")
+    device = resolve(device)  # a ValueError naming a device that is not one, or that this machine lacks
+    n = check_int("n", n, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):  # warm-up: thread pool, caches, clocks
@@ -58,8 +65,10 @@ def matmul_flops_per_second(device: torch.device | str = "cpu", n: int = 2048, r
 
 def mfu(model_flops_per_token: float, tokens_per_second: float, peak_flops_per_second: float) -> float:
     """Model-FLOPs utilisation: achieved FLOP/s over the measured peak."""
-    if peak_flops_per_second <= 0:
-        raise ValueError("peak_flops_per_second must be positive")
+    model_flops_per_token = check_float("model_flops_per_token", model_flops_per_token, minimum=0.0)
+    tokens_per_second = check_float("tokens_per_second", tokens_per_second, minimum=0.0)
+    peak_flops_per_second = check_float("peak_flops_per_second", peak_flops_per_second, minimum=0.0,
+                                        strict_minimum=True)
     return model_flops_per_token * tokens_per_second / peak_flops_per_second
 
 
@@ -79,8 +88,7 @@ def interleaved(workloads: dict[str, Callable[[], float]], rounds: int) -> dict[
 
     Returns the list of figures (one per round) of each workload.
     """
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    rounds = check_int("rounds", rounds, minimum=1)
     if not workloads:
         raise ValueError("workloads is empty")
     names = list(workloads)

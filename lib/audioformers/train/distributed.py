@@ -33,6 +33,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from audioformers.core.checks import check_choice, check_int
 from audioformers.core.device import autocast, get_device, is_cuda, setup_backends
 from audioformers.train.checkpoints import load_checkpoint, save_checkpoint
 
@@ -46,6 +47,15 @@ class DistInfo:
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
     backend: str | None = None  # "nccl" / "gloo" when a process group is up, else None
+
+    def __post_init__(self) -> None:
+        world_size = check_int("world_size", self.world_size, minimum=1)
+        check_int("rank", self.rank, minimum=0, maximum=world_size - 1)
+        check_int("local_rank", self.local_rank, minimum=0)
+        if not isinstance(self.device, (torch.device, str)):
+            raise TypeError(f"device must be a torch.device, got {type(self.device).__name__} {self.device!r}")
+        if self.backend is not None:
+            check_choice("backend", self.backend, ("nccl", "gloo", "mpi", "ucc"))
 
     @property
     def enabled(self) -> bool:
