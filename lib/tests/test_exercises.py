@@ -211,3 +211,50 @@ def test_a_failed_check_in_a_real_kernel_prints_the_message_not_a_traceback():
 def test_every_chapter_has_at_least_four_checked_exercises():
     for chapter in range(1, 6):
         assert sum(e.chapter == chapter for e in ALL) >= 4, f"chapter {chapter}"
+
+
+# ------------------------------------------------------------------ chapter 1's inverse STFT, mel filterbank and Griffin-Lim (#31)
+def test_istft_reference_inverts_an_unmodified_stft_and_known_slips_are_named():
+    from audioformers.audio import stft
+
+    x = np.random.default_rng(0).uniform(-1, 1, 4000)
+    spec = stft.stft(x, 512, 128, center=False)
+    y = ch1.solution_istft(spec, 128, 512)
+    assert len(y) == 512 + 128 * (spec.shape[1] - 1)
+    np.testing.assert_allclose(y[512:-512], x[512 : len(y) - 512], atol=1e-12)
+    # the plain overlap-add of windowed frames: scaled by sum w^2 = 1.5 in the steady state (Hann, hop N/4)
+    message = _failure(ch1.check_istft, ISTFT_NO_DIVISION)
+    assert "did not divide by the overlap-added squared window" in message and "[input: the STFT of 2000 random samples" in message
+    # librosa's default (centred frames, trimmed) is a different length: a shape message, not "values differ"
+    message = _failure(ch1.check_istft, lambda s, h, n: stft.istft(s, h, n_fft=n))
+    assert "off by one" in message or "wrong shape" in message
+
+
+def ISTFT_NO_DIVISION(s, h, n):
+    return ch1._overlap_add(s, h, n, synthesis=True, divide_by=None)
+
+
+def test_istft_without_synthesis_window_passes_unmodified_stfts_and_fails_only_on_a_modified_one():
+    slip = ch1.ISTFT_MISTAKES[2]
+    message = _failure(ch1.check_istft, slip.fn)
+    assert "no synthesis window" in message and "random phase" in message  # the last case, the only one where it shows
+
+
+def test_mel_filterbank_peaks_fall_with_frequency_under_slaney_normalisation():
+    bank = ch1.solution_mel_filterbank(16000, 400, 64)
+    np.testing.assert_allclose(bank, signals.mel_filterbank(16000, 400, 64), rtol=1e-4, atol=1e-7)
+    peaks = bank.max(axis=1)
+    assert peaks[0] > 5 * peaks[-1]  # wide high filters, low peaks: each has unit area per Hz
+    assert "all peak at 1" in _failure(ch1.check_mel_filterbank, lambda sr, n, m: signals.mel_filterbank(sr, n, m, norm=None))
+
+
+def test_griffin_lim_with_momentum_or_another_seed_fails_and_the_check_reports_convergence(capsys):
+    from audioformers.audio import stft
+
+    assert ch1.check_griffin_lim(ch1.solution_griffin_lim)
+    out = capsys.readouterr().out
+    assert "spectral convergence on the two tones: 0.64 from the random phase, 0.30 after 4 iterations" in out
+    # the package's fast Griffin-Lim (momentum 0.99, its own random start) is a different algorithm
+    message = _failure(ch1.check_griffin_lim, lambda mag, h, n, a: stft.griffin_lim(mag, h, n_iter=n))
+    assert message.startswith("✗ griffin_lim") and "[input: two tones" in message
+    assert "one iteration too few" in _failure(ch1.check_griffin_lim, ch1.GRIFFIN_LIM_MISTAKES[1].fn)

@@ -164,6 +164,26 @@ def answer_keys() -> list[tuple[str, str, str]]:
                  f"{_fmt(signals.hz_to_mel(np.array([500.0, 1000.0, 4000.0, 8000.0]), htk=True))})"))
     rows.append(("ch1.frame_signal", "frames of 400 every 160 in 16000 samples; of 256 every 64 in 2048 samples",
                  f"{len(ch1.solution_frame_signal(one, 400, 160))}; {len(ch1.solution_frame_signal(one[:2048], 256, 64))}"))
+    from audioformers.audio import stft as stft_module
+
+    spec = stft_module.stft(one, 512, 128, center=False)  # (257, 122)
+    inverse = ch1.solution_istft(spec, 128, 512)
+    rows.append(("ch1.istft", "the STFT of 1 s of random audio at 16 kHz (n_fft = 512, hop_length = 128, no centring), inverted",
+                 f"{len(inverse)} samples; sample 0 comes back as 0 (the Hann window is 0 there: no weight); largest error "
+                 f"where a full {512 // 128} frames overlap {'below 1e-12' if np.abs(inverse - one)[512:-512].max() < 1e-12 else 'above 1e-12: wrong'}"))
+    bank = ch1.solution_mel_filterbank(16000, 400, 64)
+    rows.append(("ch1.mel_filterbank", "16 kHz, n_fft = 400, 64 filters: peak of the first and of the last filter (Slaney's unit area)",
+                 f"{_s(bank[0].max(), '.3g')} and {_s(bank[-1].max(), '.3g')} (ratio {_s(bank[0].max() / bank[-1].max(), '.3g')}: "
+                 "the last filter's base is that much wider in Hz)"))
+    (magnitude, hop, n_iter, angles), _ = ch1._griffin_lim_cases(7)[0]
+
+    def _convergence(iterations):
+        y = ch1.solution_griffin_lim(magnitude, hop, iterations, angles)
+        return stft_module.spectral_convergence(magnitude, np.abs(stft_module.stft(y, 256, hop)))
+
+    rows.append(("ch1.griffin_lim", "the self-check's two tones (n_fft = 256, hop_length = 64), from its random phase: "
+                 "spectral convergence after 0, 4 and 32 iterations",
+                 ", ".join(_s(_convergence(i), ".2f") for i in (0, 4, 32))))
     off_bin = np.sin(2 * np.pi * 440.5 * t)
     rect = 2 * np.abs(np.fft.rfft(off_bin)).max() / sr
     hann = np.hanning(sr + 1)[:-1]
