@@ -174,8 +174,11 @@ def test_bad_verdict_and_bad_claim_are_refused():
         report.Measured("x", "partly", "y")
     with pytest.raises(ValueError, match="kind"):
         report.Claim("x", "ch3", "fact", "s", "paper", (), lambda p, d: None)
-    with pytest.raises(ValueError, match="published names unknown keys"):
-        report.Claim("x", "ch3", ev.EMPIRICAL, "s", "paper", ("nope",), lambda p, d: None)
+    with pytest.raises(TypeError, match="published must be a tuple"):
+        report.Claim("x", "ch3", ev.EMPIRICAL, "s", "paper", "3a", lambda p, d: None)
+    with pytest.raises(ValueError, match="chapter must be a non-empty string"):
+        report.Claim("x", "", ev.EMPIRICAL, "s", "paper", (), lambda p, d: None)
+    # a claim naming a published number that no registered chapter publishes: lib/tests/test_registry.py
 
 
 # --- explanations come from the results files -----------------------------------------------------------
