@@ -211,8 +211,6 @@ ALLOWED_SILENT: dict[str, str] = {
 #: the argument; the sweep then holds it to a clear error.
 NOT_YET_FIXED: dict[str, str] = {
     "audioformers.ch3.study.load_scaling(resamples=": "ch3_study: resamples is not checked",
-    "audioformers.report.ch3_crossover(resamples=": "report: resamples is not checked",
-    "audioformers.report.ch3_series(metric=": "report: an unknown metric name is accepted",
     "audioformers.data.builders.drum_notes(": "datasets.builders: bars and step are not checked",
     "audioformers.data.builders.piano_notes(step=": "datasets.builders: step is not checked",
     "audioformers.ch4.experiment.Splits(log_mels=": "textless: Splits does not check its log-mels for NaN",
