@@ -57,10 +57,10 @@ def chapter3(profile: str, device: torch.device) -> dict[str, Workload]:
 
 def chapter4(profile: str, device: torch.device) -> dict[str, Workload]:
     """The next-code LM on 1 s clips of 20 ms codes and the SimCLR CNN on two augmented log-mel crops."""
-    from audioformers.ch4 import folds as ch4_folds
+    from audioformers.ch4 import config as ch4_config
     from audioformers.models import code_lm, contrastive
 
-    cfg = ch4_folds.fold_config(profile)
+    cfg = ch4_config.fold_config(profile)
     frames = CLIP_SAMPLES // 160 + 1  # 10 ms hops: 101 log-mel frames per clip
     patches = frames // cfg.patch_frames  # 50 codes per clip
     lm_cfg = code_lm.CodeLMConfig(num_codes=cfg.num_codes, context_length=patches, width=cfg.lm_width,

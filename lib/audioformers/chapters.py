@@ -58,7 +58,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             paper="verma2021generative"),
     Chapter("ch4", "chapters/04_textless_audio_lm.ipynb", "Textless audio language modelling", "Transformers on audio",
             datasets=("instruments-mini", "instruments-mini-xl", "drums-mini"),
-            experiment="audioformers.ch4.folds:main",
+            experiment="audioformers.ch4.experiment:main",
             experiment_title="textless audio language modelling (linear probes over folds)",
             aliases=("4", "04", "textless"), claims="audioformers.ch4.claims", exercises="audioformers.ch4.exercises",
             paper="verma2020framework"),

@@ -14,7 +14,7 @@ What resumes after an interruption (``kill -9`` included), when the same command
   every tenth of its steps (model, optimiser, step, learning curve, the random states, the window sampler's
   included) under ``ch3/study/``; the rerun continues from the last one, and a model whose training finished
   is not trained again. A scaling run is cached once finished.
-* ``ch4`` (:mod:`audioformers.ch4.folds`: probes over folds of held-out sources): per unit. Each seed's
+* ``ch4`` (:mod:`audioformers.ch4.experiment`: probes over folds of held-out sources): per unit. Each seed's
   pre-training on the unlabelled pool (tokenizer, next-code LM, SimCLR CNN), its embeddings, and each fold's
   supervised CNN are saved under ``ch4/folds/`` as soon as they are done; a unit interrupted half-way is
   run again from its start (each is seeded on its own, so the numbers do not change).

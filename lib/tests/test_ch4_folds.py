@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers.ch4 import folds as ch4_folds
+from audioformers.ch4 import config, experiment, folds, pretraining, tables
 from audioformers.models import code_lm, contrastive
 from audioformers.evaluation import probes
 from audioformers.data.builders import FAMILIES, program_split
@@ -23,17 +23,17 @@ def _instrument_clips():
 
 def test_instrument_folds_rotate_every_program_through_the_test_set_once():
     labels, programs, splits, families = _instrument_clips()
-    groups = ch4_folds.instrument_folds(labels, programs, families)
+    groups = folds.instrument_folds(labels, programs, families)
     assert sorted(set(groups)) == list(range(6))
     for program in set(programs):  # a program's clips are all in one group
         assert len(set(groups[programs == program])) == 1
     for fold in range(6):
-        s = ch4_folds.fold_splits(groups, fold, 6)
+        s = folds.fold_splits(groups, fold, 6)
         for f in range(len(families)):  # one test and one validation program per family, four for training
             assert len(set(programs[s["test"]][labels[s["test"]] == f])) == 1
             assert len(set(programs[s["val"]][labels[s["val"]] == f])) == 1
             assert len(set(programs[s["train"]][labels[s["train"]] == f])) == 4
-    first = ch4_folds.fold_splits(groups, 0, 6)  # fold 0 is the dataset's own split
+    first = folds.fold_splits(groups, 0, 6)  # fold 0 is the dataset's own split
     for name in ("train", "val", "test"):
         assert set(first[name]) == set(np.flatnonzero(splits == name))
 
@@ -41,23 +41,23 @@ def test_instrument_folds_rotate_every_program_through_the_test_set_once():
 def test_fold_splits_are_disjoint_and_cover_every_clip():
     groups = np.repeat(np.arange(7), 3)
     for fold in range(7):
-        s = ch4_folds.fold_splits(groups, fold, 7)
+        s = folds.fold_splits(groups, fold, 7)
         together = np.concatenate([s["train"], s["val"], s["test"]])
         assert sorted(together) == list(range(len(groups)))
         assert set(groups[s["val"]]) == {(fold + 1) % 7} and set(groups[s["test"]]) == {fold}
     with pytest.raises(ValueError, match="fold must be in 0..6"):
-        ch4_folds.fold_splits(groups, 7, 7)
+        folds.fold_splits(groups, 7, 7)
 
 
 def test_group_sources_balances_clip_counts_and_keeps_sources_whole():
     sources = np.array(sum(([f"kit{i}"] * n for i, n in enumerate([100, 60, 50, 40, 10, 10, 5, 5])), []))
-    groups = ch4_folds.group_sources(sources, 4)
+    groups = folds.group_sources(sources, 4)
     for name in set(sources):
         assert len(set(groups[sources == name])) == 1
     counts = np.bincount(groups)
     assert len(counts) == 4 and counts.max() <= 100
     with pytest.raises(ValueError, match="num_folds 9 exceeds the 8 sources"):
-        ch4_folds.group_sources(sources, 9)
+        folds.group_sources(sources, 9)
 
 
 def test_pool_mean_std_pools_over_time():
@@ -133,8 +133,8 @@ def test_code_lm_snapshots_are_taken_at_the_asked_steps():
     assert not torch.equal(snaps[2]["head.weight"], snaps[5]["head.weight"])
     with pytest.raises(ValueError, match="snapshots"):
         code_lm.train_code_lm(codes, cfg, steps=2, snapshot_every=1)
-    assert ch4_folds._snapshot_steps(1200, 4) == [150, 300, 600, 1200]
-    assert ch4_folds._snapshot_steps(500, 4) == [62, 124, 248, 500]
+    assert pretraining._snapshot_steps(1200, 4) == [150, 300, 600, 1200]
+    assert pretraining._snapshot_steps(500, 4) == [62, 124, 248, 500]
 
 
 def _fake_runs(folds=6, seeds=(0, 1, 2), gap=0.05):
@@ -147,7 +147,7 @@ def _fake_runs(folds=6, seeds=(0, 1, 2), gap=0.05):
         for f in range(folds):
             level = fold_level[f] + 0.01 * rng.standard_normal()
             probe = {}
-            for i, m in enumerate((*ch4_folds.FINAL_METHODS, "lm_layer0", "lm_layer1", "lm_layer2", "lm_layer3")):
+            for i, m in enumerate((*tables.FINAL_METHODS, "lm_layer0", "lm_layer1", "lm_layer2", "lm_layer3")):
                 acc = level + (gap if m == "lm_states" else 0.0) + 0.001 * i
                 probe[m] = {"test_accuracy": acc, "c": 0.1, "interior": True, "chance": 0.1,
                             "per_source": {f"program-{f}a": acc, f"program-{f}b": acc}}
@@ -160,16 +160,16 @@ def _fake_runs(folds=6, seeds=(0, 1, 2), gap=0.05):
 
 
 def test_fold_table_names_folds_paired_differences_and_pipeline_stages():
-    ps = ch4_folds.ProbeSet("instruments-mini-xl", np.zeros((12, 2, 2)), np.arange(12) % 3,
+    ps = folds.ProbeSet("instruments-mini-xl", np.zeros((12, 2, 2)), np.arange(12) % 3,
                             np.array([f"s{i}" for i in range(12)]), np.arange(12) % 6, 6, ["a", "b", "c"])
-    cfg = ch4_folds.FoldConfig()
-    summary = ch4_folds.summarise(ps, cfg, _fake_runs())
+    cfg = config.FoldConfig()
+    summary = tables.summarise(ps, cfg, _fake_runs())
     assert summary["folds"] == 6
     assert np.shape(summary["per_fold"]["code_lm"]) == (6, 3)  # [[acc per seed] per fold]
     assert len(summary["per_source"]["simclr"]) == 12
     gap = summary["paired_difference"]["lm_states - histogram"]
     assert gap["ci_low"] > 0 and gap["verdict"] == "reproduced"  # a constant 5-point gain over noisy folds
-    pipeline = ch4_folds.pipeline_table(summary)
+    pipeline = tables.pipeline_table(summary)
     assert {"bottleneck", "centroid", "histogram", "lm_states"} <= set(pipeline["stages"])
     assert set(pipeline["steps"]["lm_states - histogram"]) >= {"ci_low", "ci_high", "mean"}
     assert summary["probe_c"]["interior_fraction"] == 1.0
@@ -192,25 +192,25 @@ def test_study_summary_gives_per_fold_scores_and_an_interval_per_value():
 def test_a_recorded_seed_is_reused_when_the_cache_is_purged(monkeypatch):
     import json
 
-    ps = ch4_folds.ProbeSet("instruments-mini-xl", np.zeros((12, 2, 2)), np.arange(12) % 3,
+    ps = folds.ProbeSet("instruments-mini-xl", np.zeros((12, 2, 2)), np.arange(12) % 3,
                             np.array([f"s{i}" for i in range(12)]), np.arange(12) % 6, 6, ["a", "b", "c"])
-    cfg = ch4_folds.FoldConfig()
+    cfg = config.FoldConfig()
     runs = _fake_runs(seeds=(0, 1))
     for run in runs.values():
         run["pretrain_log"].update(pool={"clips": {"music": 3}}, pool_clips=3, lm_curve=[1.0], simclr_loss=[2.0],
                                    code_perplexity=5.0, cpu_seconds={"code_lm": 1.0, "simclr": 1.1})
-    ch4_folds.write_tables(ps, cfg, runs, "smoke", ch4_folds.recorded_seconds(runs))
+    tables.write_tables(ps, cfg, runs, "smoke", tables.recorded_seconds(runs))
     # the tables' wall time is the seeds' recorded training time: 2 seeds x (22 s + 6 folds x 5 s)
-    assert ch4_folds.recorded_seconds(runs) == pytest.approx(2 * (22.0 + 6 * 5.0))
-    monkeypatch.setattr(ch4_folds, "pretrain", lambda *a, **k: pytest.fail("a recorded seed was pre-trained again"))
+    assert tables.recorded_seconds(runs) == pytest.approx(2 * (22.0 + 6 * 5.0))
+    monkeypatch.setattr(pretraining, "pretrain", lambda *a, **k: pytest.fail("a recorded seed was pre-trained again"))
     for seed, run in runs.items():
-        assert ch4_folds.probe_seed(ps, cfg, seed, profile="smoke") == json.loads(json.dumps(run))
+        assert experiment.probe_seed(ps, cfg, seed, profile="smoke") == json.loads(json.dumps(run))
     # another configuration (here a wider probe grid) is not this seed's run: it must be trained again
-    other = ch4_folds.FoldConfig(probe_c_grid=(*cfg.probe_c_grid, 100.0))
-    assert ch4_folds.recorded_seed(ps, other, 0, "smoke") is None
-    assert ch4_folds.recorded_seed(ps, cfg, 2, "smoke") is None  # a seed never run
+    other = config.FoldConfig(probe_c_grid=(*cfg.probe_c_grid, 100.0))
+    assert experiment.recorded_seed(ps, other, 0, "smoke") is None
+    assert experiment.recorded_seed(ps, cfg, 2, "smoke") is None  # a seed never run
     with pytest.raises(pytest.fail.Exception, match="pre-trained again"):
-        ch4_folds.probe_seed(ps, other, 0, profile="smoke")
+        experiment.probe_seed(ps, other, 0, profile="smoke")
 
 
 def test_longer_pretraining_joins_the_fold_studys_curve_and_is_compared_paired_over_folds():
@@ -247,16 +247,16 @@ def test_the_longer_pretraining_unit_runs_at_smoke_and_is_cached(tmp_path, monke
 
     if not data.is_complete("instruments-mini"):
         pytest.skip("the offline dataset instruments-mini is not built here")
-    monkeypatch.setattr(ch4_folds, "cache_dir", lambda: tmp_path)
-    cfg = ch4_folds.fold_config("smoke", kmeans_vectors=500, max_folds=2)
-    ps = ch4_folds.load_probe_set("instruments-mini", cfg)
+    monkeypatch.setattr(config, "cache_dir", lambda: tmp_path)
+    cfg = config.fold_config("smoke", kmeans_vectors=500, max_folds=2)
+    ps = folds.load_probe_set("instruments-mini", cfg)
     out = ch4_study.unit(ps, cfg, "pretrain_scale", 2, 0, say=lambda *a: None)
     assert out["lm_steps"][-1] == 2 * cfg.lm_steps and out["simclr_steps"][-1] == 2 * cfg.simclr_steps
     assert set(out["accuracy"]) == ({f"code_lm@{s}" for s in out["lm_steps"]}
                                     | {f"simclr@{s}" for s in out["simclr_steps"]})
     assert all(len(v) == 2 and all(0.0 <= a <= 1.0 for a in v) for v in out["accuracy"].values())
     assert len(out["layer"]) == 2 and all(0 <= layer <= cfg.lm_layers for layer in out["layer"])
-    monkeypatch.setattr(ch4_folds, "pretrain", lambda *a, **k: pytest.fail("the cached unit was trained again"))
+    monkeypatch.setattr(pretraining, "pretrain", lambda *a, **k: pytest.fail("the cached unit was trained again"))
     assert ch4_study.unit(ps, cfg, "pretrain_scale", 2, 0, say=lambda *a: None) == out
     with pytest.raises(ValueError, match="sweep must be one of"):
         ch4_study.unit(ps, cfg, "pretraining", 2, 0)

@@ -10,7 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from audioformers.ch4 import folds as ch4_folds
+from audioformers.ch4 import config as ch4_config
+from audioformers.ch4 import pretraining as ch4_pretraining
 from audioformers import data
 from audioformers.core import results
 
@@ -41,20 +42,20 @@ def _truncate(path, keep=100):
 
 
 def _emb_path(cfg, seed=0):
-    return ch4_folds.cache_dir() / f"emb-drums-mini-{cfg.pretrain_key()}-{cfg.max_clips_per_source}-seed{seed}.npz"
+    return ch4_config.cache_dir() / f"emb-drums-mini-{cfg.pretrain_key()}-{cfg.max_clips_per_source}-seed{seed}.npz"
 
 
 def test_a_stored_embedding_cache_is_read_back_without_recomputing():
-    cfg = ch4_folds.fold_config("smoke")
+    cfg = ch4_config.fold_config("smoke")
     stored = {"mel_stats": np.arange(6, dtype=np.float32).reshape(2, 3), "histogram": np.ones((2, 16), np.float32)}
     results.atomic_write(_emb_path(cfg), lambda h: np.savez(h, **stored))
-    got = ch4_folds.pool_embeddings(_ProbeSet(), cfg, 0, _NoState())
+    got = ch4_pretraining.pool_embeddings(_ProbeSet(), cfg, 0, _NoState())
     assert got.keys() == stored.keys() and all(np.array_equal(got[k], stored[k]) for k in stored)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
 def test_a_damaged_embedding_cache_is_recomputed_with_a_notice(capsys, damage):
-    cfg = ch4_folds.fold_config("smoke")
+    cfg = ch4_config.fold_config("smoke")
     path = _emb_path(cfg)
     results.atomic_write(path, lambda h: np.savez(h, mel_stats=np.zeros((50, 40), np.float32)))
     if damage == "truncated":
@@ -62,40 +63,40 @@ def test_a_damaged_embedding_cache_is_recomputed_with_a_notice(capsys, damage):
     else:
         path.write_bytes(b"" if damage == "empty" else b"PK\x03\x04 not really a zip")
     with pytest.raises(_Recompute):  # the study goes on to recompute the embeddings
-        ch4_folds.pool_embeddings(_ProbeSet(), cfg, 0, _NoState())
+        ch4_pretraining.pool_embeddings(_ProbeSet(), cfg, 0, _NoState())
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"notice: cache {path} is corrupt" in err and "recomputing it" in err
     assert not path.exists()  # removed: the recomputed embeddings replace it
 
 
 def test_a_damaged_supervised_cache_is_recomputed_with_a_notice(capsys, monkeypatch):
-    cfg = ch4_folds.fold_config("smoke")
+    cfg = ch4_config.fold_config("smoke")
     looked_at = []
 
     def read(path, keys=()):
         looked_at.append(path)
         return results.read_cache_npz(path, keys)
 
-    monkeypatch.setattr(ch4_folds, "read_cache_npz", read)
+    monkeypatch.setattr(ch4_pretraining, "read_cache_npz", read)
     with pytest.raises(_Recompute):  # nothing cached yet: computed
-        ch4_folds.supervised_embeddings(_ProbeSet(), cfg, 0, 0)
+        ch4_pretraining.supervised_embeddings(_ProbeSet(), cfg, 0, 0)
     path = looked_at[-1]
-    assert path.parent == ch4_folds.cache_dir() and path.name.startswith("sup-drums-mini-")
+    assert path.parent == ch4_config.cache_dir() and path.name.startswith("sup-drums-mini-")
     emb, log = np.zeros((4, 8), np.float32), {"val_accuracy": [0.5], "seconds": 1.0}
     results.atomic_write(path, lambda h: np.savez(h, emb=emb, log=json.dumps(log)))
-    got, got_log = ch4_folds.supervised_embeddings(_ProbeSet(), cfg, 0, 0)
+    got, got_log = ch4_pretraining.supervised_embeddings(_ProbeSet(), cfg, 0, 0)
     assert np.array_equal(got, emb) and got_log == log
     _truncate(path, path.stat().st_size - 10)
     with pytest.raises(_Recompute):
-        ch4_folds.supervised_embeddings(_ProbeSet(), cfg, 0, 0)
+        ch4_pretraining.supervised_embeddings(_ProbeSet(), cfg, 0, 0)
     assert f"notice: cache {path} is corrupt" in capsys.readouterr().err and not path.exists()
 
 
 def test_a_damaged_pool_cache_is_recomputed_with_a_notice(capsys, monkeypatch):
-    cfg = ch4_folds.fold_config("smoke")
-    path = ch4_folds.cache_dir() / f"pool-{cfg.pretrain_key()}.npz"
+    cfg = ch4_config.fold_config("smoke")
+    path = ch4_config.cache_dir() / f"pool-{cfg.pretrain_key()}.npz"
     results.atomic_write(path, lambda h: np.savez(h, log_mels=np.zeros((3, 64, 10), np.float32), info='{"clips": {}}'))
-    log_mels, info = ch4_folds.unlabelled_pool(cfg)
+    log_mels, info = ch4_pretraining.unlabelled_pool(cfg)
     assert log_mels.shape == (3, 64, 10) and info == {"clips": {}}
 
     def recompute(*args, **kwargs):
@@ -104,7 +105,7 @@ def test_a_damaged_pool_cache_is_recomputed_with_a_notice(capsys, monkeypatch):
     monkeypatch.setattr(data, "load_wave_mini", recompute)
     results.atomic_write(path, lambda h: np.savez(h, log_mels=np.zeros((3, 64, 10), np.float32)))  # no "info"
     with pytest.raises(_Recompute):
-        ch4_folds.unlabelled_pool(cfg)
+        ch4_pretraining.unlabelled_pool(cfg)
     assert "notice: cache" in capsys.readouterr().err and not path.exists()
 
 

@@ -230,12 +230,12 @@ def test_chapter3_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeyp
 
 def test_chapter4_smoke_experiment_stays_on_the_helpers_device(data_dir, monkeypatch):
     """The fold study at smoke on one fold: tokenizer, next-code LM, SimCLR, supervised CNN, embeddings, probes."""
-    from audioformers.ch4 import folds as ch4_folds
+    from audioformers.ch4 import experiment as ch4_experiment
 
     _need(data_dir, "instruments-mini")
     with sentinel_device(monkeypatch) as mode:
-        out = ch4_folds.run_study(["instruments-mini"], seeds=(0,), profile="smoke", say=lambda *a: None,
-                                  kmeans_vectors=500, max_folds=1)
+        out = ch4_experiment.run_study(["instruments-mini"], seeds=(0,), profile="smoke", say=lambda *a: None,
+                                       kmeans_vectors=500, max_folds=1)
     _clean(mode)
     assert "instruments-mini" in out
 

@@ -152,13 +152,12 @@ def test_paper_profile_uses_the_public_datasets(fsd50k, monkeypatch):
         nextsample.load_tokens("violin", "train")
 
 
-def test_chapter4_paper_profile_probes_speech_commands(monkeypatch, tmp_path):
-    """At the paper profile the probe study adds Speech Commands v2, with speakers as (disjoint) sources."""
-    from audioformers.ch4 import experiment as textless
+def test_chapter4_reads_speech_commands_splits(monkeypatch, tmp_path):
+    """Chapter 4's splits of Speech Commands v2 (the public set), with speakers as (disjoint) sources."""
+    from audioformers.ch4 import features as textless
     from audioformers.data import ClipSet
 
-    assert textless.book_datasets("paper")[0] == "speech-commands-v2"
-    assert "speech-commands-v2" not in textless.book_datasets("book")
+    assert textless.PUBLIC_PROBE_SET == "speech-commands-v2"
     monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
     rng = np.random.default_rng(0)
 

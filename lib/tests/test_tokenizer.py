@@ -90,29 +90,16 @@ def test_tokenizer_end_to_end_shapes():
 
 
 def test_two_note_helpers():
-    from audioformers.ch4 import experiment as textless
+    from audioformers.ch4 import features
 
-    idx = textless.patch_note_index(50, 2, 0.5)  # 20 ms patches, 0.5 s notes
+    idx = features.patch_note_index(50, 2, 0.5)  # 20 ms patches, 0.5 s notes
     assert idx[0] == 0 and idx[24] == 0 and idx[25] == 1 and idx[-1] == 1
-    table = textless.note_code_table({2: np.array([0, 0, 1, 1]), 4: np.array([0, 1, 2, 3])}, np.array([60, 60, 67, 67]))
+    table = features.note_code_table({2: np.array([0, 0, 1, 1]), 4: np.array([0, 1, 2, 3])}, np.array([60, 60, 67, 67]))
     assert table[0]["shared_patch_fraction"] == 0.0 and table[1]["codes_per_pitch"] == [2, 2]
-    assert textless.note_code_table({1: np.zeros(4, int)}, np.array([60, 60, 67, 67]))[0]["shared_patch_fraction"] == 1.0
+    assert features.note_code_table({1: np.zeros(4, int)}, np.array([60, 60, 67, 67]))[0]["shared_patch_fraction"] == 1.0
     x = np.sin(np.arange(16000) / 10).astype(np.float32)
-    noisy = textless.add_noise(x, 20.0)
+    noisy = features.add_noise(x, 20.0)
     assert 10 * np.log10(np.mean(x ** 2) / np.mean((noisy - x) ** 2)) == pytest.approx(20.0, abs=0.2)
-
-
-def test_ordering_verdicts():
-    from audioformers.ch4 import experiment as textless
-
-    accuracy = {"supervised_cnn": [0.60, 0.61, 0.62], "code_lm": [0.50, 0.52, 0.48], "simclr": [0.51, 0.50, 0.49],
-                "mel_stats": [0.50, 0.50, 0.50]}
-    runs = [{"probe": {m: {"test_accuracy": v[seed]} for m, v in accuracy.items()}} for seed in range(3)]
-    lines = textless.ordering_verdicts(runs)
-    assert lines[0].endswith("reproduced  [supervised about 10 points above the next-code transformer]")
-    assert ": inconclusive  [" in lines[2]
-    with pytest.raises(ValueError, match="runs must be"):
-        textless.ordering_verdicts([])
 
 
 def _inertia(x: np.ndarray, centres: np.ndarray) -> float:

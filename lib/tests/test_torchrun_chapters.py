@@ -114,10 +114,10 @@ def _ch3() -> dict:
 def _ch4() -> dict:
     """Chapter 4's pre-training at the fold study's smoke sizes: the patch autoencoder (training.fit), the
     next-code LM (its own loop; dropout off), SimCLR (global NT-Xent over gathered projections; BatchNorm CNN)."""
-    from audioformers.ch4 import folds as ch4_folds
+    from audioformers.ch4 import config as ch4_config
     from audioformers.models import code_lm, contrastive, tokenizer
 
-    cfg = ch4_folds.fold_config("smoke")
+    cfg = ch4_config.fold_config("smoke")
     rng = np.random.default_rng(0)
     codes = rng.integers(0, cfg.num_codes, (96, 24))
     codes[:, 1::2] = (codes[:, ::2] + 1) % cfg.num_codes  # something to learn: every other code follows its left

@@ -13,10 +13,11 @@ held-out sources with the fold study's probe and pooling:
   ``bottleneck``, ``centroid`` and ``histogram`` stages.
 
 Each (sweep, value, seed) is one unit, cached under ``data_dir()/ch4/folds``; ``results/ch4/study-<dataset>`` is
-rewritten after every unit, so the study resumes where it stopped and partial results are usable. Run it in
-the background, niced, one thread::
+rewritten after every unit, so the study resumes where it stopped and partial results are usable; the chapter
+reads it with :func:`load_study` (reused while its recorded config is this profile's). Run it in the background,
+niced, one thread::
 
-    nice -n 10 python -m audioformers.ch4.study --profile book --seeds 0
+    nice -n 10 python -m audioformers.ch4.study --profile book --seeds 0 [--device cuda]
 
 The units run in the order num_codes, pretrain_scale, patch_frames (the cheapest and the most asked-for first).
 
@@ -33,11 +34,14 @@ from dataclasses import asdict, replace
 import numpy as np
 import torch
 
-from audioformers.ch4 import folds as ch4_folds
+from audioformers.ch4 import config, features, pretraining
+from audioformers.ch4.config import CHAPTER, FoldConfig
+from audioformers.ch4.folds import ProbeSet, load_probe_set
+from audioformers.core.device import add_device_argument, resolve
+from audioformers.core.profiles import get_profile, validate_profile
+from audioformers.core.results import atomic_write_text, read_cache_json, stored_result, write_results
 from audioformers.evaluation import probes
 from audioformers.models import tokenizer
-from audioformers.core.profiles import get_profile, pick, validate_profile
-from audioformers.core.results import atomic_write_text, read_cache_json, write_results
 
 NUM_CODES = (16, 64, 100, 256, 1024)
 PATCH_FRAMES = (1, 2, 4, 8)
@@ -45,7 +49,7 @@ PRETRAIN_SCALES = (5,)  # multiples of the fold study's lm_steps and simclr_step
 SWEEPS = ("num_codes", "pretrain_scale", "patch_frames")
 
 
-def _probe_all_folds(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dict[str, np.ndarray]) -> dict:
+def _probe_all_folds(ps: ProbeSet, cfg: FoldConfig, emb: dict[str, np.ndarray]) -> dict:
     """``{representation: [test accuracy per fold]}`` (C chosen on each fold's validation sources)."""
     out: dict[str, list[float]] = {m: [] for m in emb}
     chosen: dict[str, list[float]] = {m: [] for m in emb}
@@ -59,10 +63,10 @@ def _probe_all_folds(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dic
     return {"accuracy": out, "c": chosen}
 
 
-def _probe_pretraining(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: dict[str, np.ndarray],
+def _probe_pretraining(ps: ProbeSet, cfg: FoldConfig, emb: dict[str, np.ndarray],
                        state: dict) -> dict:
     """Probe accuracy per fold of the next-code model and SimCLR at every snapshot, as
-    :func:`ch4_folds.probe_seed` probes the fold study's runs: ``accuracy["code_lm@<step>"]`` and
+    :func:`audioformers.ch4.experiment.probe_seed` probes the fold study's runs: ``accuracy["code_lm@<step>"]`` and
     ``accuracy["simclr@<step>"]`` (lists over folds), the next-code layer chosen per fold on validation sources
     at the last snapshot (``layer``), and the steps (``lm_steps``, ``simclr_steps``)."""
     lm_steps, cnn_steps = sorted(state["lm_snapshots"]), sorted(state["simclr_snapshots"])
@@ -88,39 +92,43 @@ def _probe_pretraining(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, emb: d
     return {"accuracy": out, "c": chosen, "layer": layers_chosen, "lm_steps": lm_steps, "simclr_steps": cnn_steps}
 
 
-def _pool_vectors(tok: tokenizer.Tokenizer, pool: np.ndarray) -> np.ndarray:
+def _pool_vectors(tok: tokenizer.Tokenizer, pool: np.ndarray, device: torch.device | str | None = None) -> np.ndarray:
     z = tok.normaliser(tokenizer.make_patches(pool, tok.patch_frames))
-    return tokenizer.encode_patches(tok.autoencoder, z).reshape(-1, tok.autoencoder.config.bottleneck_dim)
+    return tokenizer.encode_patches(tok.autoencoder, z, device=device).reshape(-1, tok.autoencoder.config.bottleneck_dim)
 
 
-def _code_representations(tok: tokenizer.Tokenizer, ps: ch4_folds.ProbeSet, centres: np.ndarray) -> dict:
-    z = tokenizer.encode_patches(tok.autoencoder, tok.normaliser(tokenizer.make_patches(ps.log_mels, tok.patch_frames)))
+def _code_representations(tok: tokenizer.Tokenizer, ps: ProbeSet, centres: np.ndarray,
+                          device: torch.device | str | None = None) -> dict:
+    z = tokenizer.encode_patches(tok.autoencoder, tok.normaliser(tokenizer.make_patches(ps.log_mels, tok.patch_frames)),
+                                 device=device)
     codes = tokenizer.assign_codes(z, centres)  # (N, P)
     k = len(centres)
     return {"bottleneck": probes.pool_mean_std(z), "centroid": probes.pool_mean_std(centres[codes]),
             "histogram": np.stack([np.bincount(c, minlength=k) / len(c) for c in codes]).astype(np.float32)}, codes
 
 
-def unit(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, sweep: str, value: int, seed: int, say=print) -> dict:
-    """One (sweep, value, seed) of the study, cached."""
-    path = ch4_folds.cache_dir() / f"study-{ps.name}-{cfg.key()}-{sweep}{value}-seed{seed}.json"
+def unit(ps: ProbeSet, cfg: FoldConfig, sweep: str, value: int, seed: int, say=print,
+         device: torch.device | str | None = None) -> dict:
+    """One (sweep, value, seed) of the study, cached; what it trains trains on ``device``."""
+    path = config.cache_dir() / f"study-{ps.name}-{cfg.key()}-{sweep}{value}-seed{seed}.json"
     cached = read_cache_json(path) if path.exists() else None
     if cached is not None:
         return cached
     t = time.perf_counter()
-    pool, _ = ch4_folds.unlabelled_pool(cfg)
+    device = resolve(device)
+    pool, _ = pretraining.unlabelled_pool(cfg)
     rng = np.random.default_rng(seed)
     if sweep == "num_codes":
-        tok = ch4_folds.pretrain(cfg, seed, say)["tokenizer"]  # the fold study's autoencoder for this seed
-        vectors = _pool_vectors(tok, pool)
+        tok = pretraining.pretrain(cfg, seed, say, device=device)["tokenizer"]  # the fold study's autoencoder
+        vectors = _pool_vectors(tok, pool, device)
         sample = vectors[rng.choice(len(vectors), min(cfg.kmeans_vectors, len(vectors)), replace=False)]
         centres = tokenizer.kmeans_sklearn(sample, value, seed=seed, n_init=1)
-        emb, codes = _code_representations(tok, ps, centres)
+        emb, codes = _code_representations(tok, ps, centres, device)
         emb.pop("bottleneck")  # the same for every K: in the fold study's table
     elif sweep == "pretrain_scale":
         longer = replace(cfg, lm_steps=cfg.lm_steps * value, simclr_steps=cfg.simclr_steps * value)
-        state = ch4_folds.pretrain(longer, seed, say)
-        emb = ch4_folds.pool_embeddings(ps, longer, seed, state)
+        state = pretraining.pretrain(longer, seed, say, device=device)
+        emb = pretraining.pool_embeddings(ps, longer, seed, state, device=device)
         result = {"sweep": sweep, "value": value, "seed": seed, **_probe_pretraining(ps, longer, emb, state),
                   "code_perplexity": state["log"]["code_perplexity"], "pretrain_seconds": state["log"]["seconds"],
                   "pretrain_cpu_seconds": state["log"]["cpu_seconds"],
@@ -131,13 +139,8 @@ def unit(ps: ch4_folds.ProbeSet, cfg: ch4_folds.FoldConfig, sweep: str, value: i
             f"{m} {np.mean(v):.3f}" for m, v in result["accuracy"].items()))
         return result
     elif sweep == "patch_frames":
-        from audioformers.ch4.experiment import StudyConfig, build_tokenizer
-
-        scfg = StudyConfig(n_mels=cfg.n_mels, patch_frames=value, bottleneck_dim=cfg.bottleneck_dim,
-                           ae_hidden=cfg.ae_hidden, ae_steps=cfg.ae_steps, num_codes=cfg.num_codes,
-                           kmeans_vectors=cfg.kmeans_vectors)
-        tok, _ = build_tokenizer(pool, scfg, seed)
-        emb, codes = _code_representations(tok, ps, tok.centres)
+        tok, _ = features.build_tokenizer(pool, replace(cfg, patch_frames=value), seed, device=device)
+        emb, codes = _code_representations(tok, ps, tok.centres, device)
     else:
         raise ValueError(f"sweep must be one of {', '.join(SWEEPS)}, got {sweep!r}")
     _, perplexity = tokenizer.code_usage(codes, int(codes.max()) + 1)
@@ -173,24 +176,41 @@ def summarise(units: list[dict]) -> dict:
     return out
 
 
-def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None, num_codes=NUM_CODES,
-              patch_frames=PATCH_FRAMES, say=print, pretrain_scales=PRETRAIN_SCALES) -> dict:
+def study_config(cfg: FoldConfig, dataset: str) -> dict:
+    """The config ``results/ch4/study-<dataset>`` records: the fold study's sizes, the dataset, the machine."""
+    return {**asdict(cfg), "dataset": dataset, "threads": 1,
+            "machine": "2 shared CPU cores (timings are not benchmarks)"}
+
+
+def load_study(dataset: str | None = None, profile: str | None = None) -> dict | None:
+    """The stored study of ``dataset`` (default: the profile's first probe set) when it was written with this
+    profile's config; else ``None`` (it runs from the command line only: ``python -m audioformers.ch4.study``)."""
     profile = validate_profile(profile or get_profile())
-    cfg = ch4_folds.fold_config(profile)
-    dataset = dataset or ch4_folds.fold_datasets(profile)[0]
+    dataset = dataset or config.fold_datasets(profile)[0]
+    return stored_result(CHAPTER, f"study-{dataset}", profile, study_config(config.fold_config(profile), dataset))
+
+
+def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None, num_codes=NUM_CODES,
+              patch_frames=PATCH_FRAMES, say=print, pretrain_scales=PRETRAIN_SCALES,
+              device: torch.device | str | None = None) -> dict:
+    """Run (or resume) every unit of the study on ``device``; ``results/ch4/study-<dataset>`` after each."""
+    profile = validate_profile(profile or get_profile())
+    device = resolve(device)
+    cfg = config.fold_config(profile)
+    dataset = dataset or config.fold_datasets(profile)[0]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        ps = ch4_folds.load_probe_set(dataset, cfg)
+        ps = load_probe_set(dataset, cfg)
         units, t0 = [], time.perf_counter()
         plan = ([("num_codes", k) for k in num_codes] + [("pretrain_scale", m) for m in pretrain_scales]
                 + [("patch_frames", p) for p in patch_frames])
         summary = {}
         for seed in seeds:
             for sweep, value in plan:
-                units.append(unit(ps, cfg, sweep, value, seed, say))
+                units.append(unit(ps, cfg, sweep, value, seed, say, device))
                 summary = summarise(units)
-                write_results(ch4_folds.CHAPTER, f"study-{dataset}",
+                write_results(CHAPTER, f"study-{dataset}",
                               {"sweeps": summary, "num_codes": sorted({u["value"] for u in units
                                                                        if u["sweep"] == "num_codes"}),
                                "patch_frames": sorted({u["value"] for u in units if u["sweep"] == "patch_frames"}),
@@ -205,9 +225,8 @@ def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None
                                "units_planned": len(plan) * len(seeds),
                                "gslm_units": [50, 100, 200], "pretrain_steps": {"code_lm": cfg.lm_steps,
                                                                                 "simclr": cfg.simclr_steps}},
-                              config={**asdict(cfg), "dataset": dataset, "threads": 1,
-                                      "machine": "2 shared CPU cores (timings are not benchmarks)"},
-                              seed=list(seeds), profile=profile, device="cpu", wall_time_s=time.perf_counter() - t0)
+                              config=study_config(cfg, dataset), seed=list(seeds), profile=profile,
+                              device=str(device), wall_time_s=time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
     return summary
@@ -315,11 +334,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patch-frames", type=int, nargs="+", default=list(PATCH_FRAMES))
     parser.add_argument("--pretrain-scales", type=int, nargs="*", default=list(PRETRAIN_SCALES),
                         help="multiples of the fold study's pre-training steps (none: skip)")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
     if any(m < 1 for m in args.pretrain_scales):
         parser.error(f"--pretrain-scales must be at least 1, got {args.pretrain_scales}")
+    from audioformers.train.distributed import use_device_argument
+
     summary = run_study(args.dataset, args.seeds, args.profile, args.num_codes, args.patch_frames,
-                        pretrain_scales=args.pretrain_scales)
+                        pretrain_scales=args.pretrain_scales, device=use_device_argument(args.device))
     for sweep, rows in summary.items():
         for value, row in rows.items():
             print(f"{sweep}={value}: " + "  ".join(f"{m} {row['mean'][m]:.3f} [{row['ci_low'][m]:.3f}, "

@@ -322,7 +322,7 @@ class Tokenizer:
     def num_codes(self) -> int:
         return int(self.centres.shape[0])
 
-    def codes(self, log_mels: np.ndarray) -> np.ndarray:
-        """``(N, n_mels, frames)`` -> codes ``(N, frames // patch_frames)``."""
+    def codes(self, log_mels: np.ndarray, device: torch.device | str | None = None) -> np.ndarray:
+        """``(N, n_mels, frames)`` -> codes ``(N, frames // patch_frames)`` (the autoencoder runs on ``device``)."""
         patches = self.normaliser(make_patches(log_mels, self.patch_frames))  # (N, P, D)
-        return assign_codes(encode_patches(self.autoencoder, patches), self.centres)  # (N, P)
+        return assign_codes(encode_patches(self.autoencoder, patches, device=device), self.centres)  # (N, P)
