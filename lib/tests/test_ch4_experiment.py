@@ -115,3 +115,20 @@ def test_build_tokenizer_takes_the_one_config():
     tok, log = features.build_tokenizer(log_mels, cfg, seed=0, device="cpu")
     assert tok.patch_frames == 4 and tok.num_codes == 5 and len(log["ae_loss"]) == 2
     assert tok.codes(log_mels, device="cpu").shape == (6, 5)
+
+
+@pytest.mark.parametrize("module", ["code_lm", "contrastive", "tokenizer"])
+def test_each_model_links_its_notebook_section_and_the_notebook_links_back(module):
+    import importlib
+    import re
+
+    notebook = Path(__file__).resolve().parents[2] / "chapters" / "04_textless_audio_lm.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    headings = {line.lstrip("#").strip() for c in cells if c["cell_type"] == "markdown"
+                for line in "".join(c["source"]).splitlines() if line.startswith("#")}
+    doc = importlib.import_module(f"audioformers.models.{module}").__doc__
+    assert "chapters/04_textless_audio_lm.ipynb" in doc
+    named = re.findall(r'(?:section|sections|,|and) (\d )?"([^"]+)"', " ".join(doc.split()))
+    assert named and all(any(h.endswith(title) for h in headings) for _, title in named), (named, headings)
+    markdown = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert f"`audioformers.models.{module}`" in markdown

@@ -5,7 +5,8 @@ input is a sequence of k-means codes (see :mod:`audioformers.models.tokenizer`),
 sequence shifted by one. After training, the hidden states of a chosen layer, averaged over
 time, are the clip's embedding for a linear probe.
 
-Notebook: chapters/04_textless_audio_lm.ipynb
+Notebook: chapters/04_textless_audio_lm.ipynb, section 5 "The next-code transformer" (its size at the
+chapter's config) and section 6 "Linear probes over folds of held-out sources" (its states probed).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Block(nn.Module):
 class CodeLM(nn.Module):
     """GPT-style next-code model.
 
-    Notebook: chapters/04_textless_audio_lm.ipynb
+    Notebook: chapters/04_textless_audio_lm.ipynb, section 5 "The next-code transformer".
     """
 
     def __init__(self, config: CodeLMConfig = CodeLMConfig()) -> None:

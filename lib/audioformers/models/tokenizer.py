@@ -5,7 +5,9 @@ patches that are a few frames long and span every mel band, squeeze each patch t
 3-layer fully connected autoencoder, and cluster the bottleneck vectors with k-means. The
 cluster index of each patch is its *code*; a clip becomes a sequence of codes.
 
-Notebook: chapters/04_textless_audio_lm.ipynb
+Notebook: chapters/04_textless_audio_lm.ipynb, sections 1 "Patches: thin in time, every frequency band",
+2 "The autoencoder: three layers down, three layers up", 3 "Codes: k-means on the bottleneck" and
+4 "How many codes? Two alternating piano notes".
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class AutoencoderConfig:
 class PatchAutoencoder(nn.Module):
     """3 fully connected encoder layers and 3 decoder layers around a small bottleneck.
 
-    Notebook: chapters/04_textless_audio_lm.ipynb
+    Notebook: chapters/04_textless_audio_lm.ipynb, section 2 "The autoencoder: three layers down, three layers up".
     """
 
     def __init__(self, config: AutoencoderConfig = AutoencoderConfig()) -> None:
