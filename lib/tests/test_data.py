@@ -20,7 +20,7 @@ from conftest import load_data_script
 import soundfile as sf
 
 from audioformers import data
-from audioformers.data import builders, sources, synth
+from audioformers.data import builders, cache, registry, sources, synth
 
 SMALL = {
     "wave-mini": {"max_seconds_per_file": 2.0, "max_speech_files": 12, "fallback_chorales": 5},
@@ -45,7 +45,7 @@ def small_data(tmp_path, monkeypatch):
     """A fresh BOOK_DATA_DIR and reduced builder configs for every test."""
     monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv(synth.FORCE_FALLBACK_ENV, raising=False)
-    monkeypatch.setattr(data, "_CONFIG_OVERRIDES", dict(SMALL))
+    monkeypatch.setattr(registry, "_CONFIG_OVERRIDES", dict(SMALL))
     return tmp_path / "data"
 
 
@@ -112,7 +112,7 @@ def test_half_built_folder_is_rebuilt():
 @needs_debian
 def test_changed_config_rebuilds(monkeypatch):
     data.ensure_dataset("examples")
-    monkeypatch.setitem(data._CONFIG_OVERRIDES, "examples", {"seconds": 1.0, "rate": 16000})
+    monkeypatch.setitem(registry._CONFIG_OVERRIDES, "examples", {"seconds": 1.0, "rate": 16000})
     assert not data.is_complete("examples")
     assert len(data.load_example("piano", 16000)) == 16000
 
@@ -187,7 +187,7 @@ def test_examples_and_render_notes():
                            "pip install --no-deps tinysoundfont")
 def test_pypi_fallback(monkeypatch, capsys):
     monkeypatch.setenv(synth.FORCE_FALLBACK_ENV, "1")
-    monkeypatch.setattr("audioformers.data.builders._fallback_announced", False)
+    monkeypatch.setattr("audioformers.data.builders.common._fallback_announced", False)
     assert synth.backend() == "tinysoundfont"
     clips = data.load_clips("instruments-mini", "test")
     assert len(clips) and clips.audio.shape[1] == 16000
@@ -218,7 +218,7 @@ def test_public_dataset_is_never_fetched_implicitly(monkeypatch, tmp_path):
 def test_a_change_to_the_builders_code_rebuilds(monkeypatch, tmp_path):
     monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
     before = data.build_hash("wave-mini")
-    monkeypatch.setattr(data, "builder_code_digest", lambda: "a-different-renderer")
+    monkeypatch.setattr(registry, "builder_code_digest", lambda: "a-different-renderer")
     assert data.build_hash("wave-mini") != before
 
 
@@ -303,7 +303,7 @@ def test_wave_mini_with_debian_music_needs_the_speech_package(tmp_path, monkeypa
 
 @needs_debian
 def test_soundmix_class_without_enough_events_names_its_package(monkeypatch):
-    monkeypatch.setitem(data._CONFIG_OVERRIDES, "soundmix-mini",
+    monkeypatch.setitem(registry._CONFIG_OVERRIDES, "soundmix-mini",
                         {**SMALL["soundmix-mini"], "min_events": {"train": 1, "test": 50}})
     with pytest.raises(sources.SourceError, match=r"class 'alert' has \d test events \(needs 50\).*"
                                                   "sound-theme-freedesktop"):
@@ -344,7 +344,6 @@ def _slow_builder(folder: Path, config: dict) -> dict:
 def slow_dataset(monkeypatch, tmp_path):
     entry = data.DatasetEntry("slow-mini", "offline", "test", _slow_builder, {"log": str(tmp_path / "log")})
     monkeypatch.setitem(data.REGISTRY, "slow-mini", entry)
-    monkeypatch.setattr(data, "DATASET_NAMES", data.DATASET_NAMES + ("slow-mini",))
     return tmp_path / "log"
 
 
@@ -501,7 +500,7 @@ def test_piano_mini_is_rendered_piano_at_16khz_split_by_piece():
 
 
 def test_piano_mini_with_too_few_pieces_names_the_problem_and_leaves_nothing(monkeypatch, small_data):
-    monkeypatch.setitem(data._CONFIG_OVERRIDES, "piano-mini", {"pieces": 12, "seconds_per_piece": 1.0})
+    monkeypatch.setitem(registry._CONFIG_OVERRIDES, "piano-mini", {"pieces": 12, "seconds_per_piece": 1.0})
     with pytest.raises(sources.SourceError, match=r"piano-mini would be incomplete: 3 test pieces \(need 8\)"):
         data.ensure_dataset("piano-mini")
     assert not (small_data / "piano-mini").exists()
@@ -524,8 +523,7 @@ def _clip_builder(folder: Path, config: dict) -> dict:
 def clip_dataset(monkeypatch, tmp_path):
     entry = data.DatasetEntry("clip-mini", "offline", "test", _clip_builder, {"log": str(tmp_path / "log")})
     monkeypatch.setitem(data.REGISTRY, "clip-mini", entry)
-    monkeypatch.setattr(data, "DATASET_NAMES", data.DATASET_NAMES + ("clip-mini",))
-    monkeypatch.setattr(data, "_VERIFIED", {})
+    monkeypatch.setattr(cache, "_VERIFIED", {})
     return tmp_path / "log"
 
 
@@ -573,14 +571,14 @@ def test_a_damaged_file_is_named_and_rebuilt_on_load(clip_dataset, capsys, damag
 
 def test_large_arrays_are_checked_by_size_small_ones_and_tables_by_hash(clip_dataset, monkeypatch):
     folder = data.ensure_dataset("clip-mini")
-    monkeypatch.setattr(data, "HASH_ON_LOAD_BYTES", 1000)  # test_audio.npy (12,928 bytes) is now "large"
-    monkeypatch.setattr(data, "_VERIFIED", {})
+    monkeypatch.setattr(cache, "HASH_ON_LOAD_BYTES", 1000)  # test_audio.npy (12,928 bytes) is now "large"
+    monkeypatch.setattr(cache, "_VERIFIED", {})
     audio = bytearray((folder / "test_audio.npy").read_bytes())
     audio[-1] ^= 0xFF  # same size, other bytes: not hashed on load
     (folder / "test_audio.npy").write_bytes(bytes(audio))
     assert data.check_dataset("clip-mini").state == "ok"
-    monkeypatch.setattr(data, "HASH_ON_LOAD_BYTES", 1 << 20)
-    monkeypatch.setattr(data, "_VERIFIED", {})
+    monkeypatch.setattr(cache, "HASH_ON_LOAD_BYTES", 1 << 20)
+    monkeypatch.setattr(cache, "_VERIFIED", {})
     assert "test_audio.npy differs" in data.check_dataset("clip-mini").problems[0]
 
 
@@ -588,7 +586,7 @@ def test_a_verified_folder_is_not_hashed_again_until_a_file_changes(clip_dataset
     folder = data.ensure_dataset("clip-mini")
     assert data.is_complete("clip-mini")
     hashed = []
-    monkeypatch.setattr(data, "_sha256", lambda path: hashed.append(path.name) or "x")
+    monkeypatch.setattr(cache, "_sha256", lambda path: hashed.append(path.name) or "x")
     assert data.is_complete("clip-mini") and hashed == []  # same sizes and times: no hashing
     _truncate(folder / "test_meta.csv", 100)
     assert not data.is_complete("clip-mini")
@@ -693,3 +691,53 @@ def make(x):
     assert data.code_fingerprint(source.replace("0.5", "0.25")) != data.code_fingerprint(source)
     assert data.code_fingerprint(source.replace("-1, 1", "-1, 0.9")) != data.code_fingerprint(source)
     assert len(data.builder_code_digest()) == 16
+
+
+def test_builder_digest_does_not_see_which_module_holds_a_function():
+    """Splitting a builder module, or moving a function or a constant between the builder modules, keeps the cache
+    key; changing one statement changes it. Every module of the builders package is part of it."""
+    one = '''"""All in one."""
+import numpy as np
+RATE = 16000
+
+
+def make(x):
+    return np.clip(x, -1, 1) * 0.5
+
+
+def other(y):
+    return y + RATE
+'''
+    first = '''"""Split: first part."""
+import numpy as np
+
+
+def make(x):
+    return np.clip(x, -1, 1) * 0.5
+'''
+    second = '''"""Split: second part."""
+from .first import make
+__all__ = ["other"]
+RATE = 16000
+
+
+def other(y):
+    return y + RATE
+'''
+    assert data.code_digest([one]) == data.code_digest([first, second]) == data.code_digest([second, first])
+    assert data.code_digest([first, second.replace("16000", "8000")]) != data.code_digest([one])
+    files = {p.name for p in data.builder_modules()}
+    package = Path(builders.__file__).parent
+    assert {p.name for p in package.glob("*.py")} | {"sources.py", "synth.py"} == files
+    assert data.builder_code_digest() == data.code_digest(p.read_text() for p in data.builder_modules())
+
+
+@pytest.mark.parametrize("call, name", [(lambda: builders.drum_notes(bars=2.5), "bars"),
+                                        (lambda: builders.drum_notes(bars=0), "bars"),
+                                        (lambda: builders.drum_notes(step=float("nan")), "step"),
+                                        (lambda: builders.piano_notes(step=-0.1), "step"),
+                                        (lambda: builders.piano_notes(step=float("inf")), "step")])
+def test_example_note_lists_check_their_arguments(call, name):
+    with pytest.raises((ValueError, TypeError), match=name):
+        call()
+    assert len(builders.drum_notes(bars=np.int64(1))) == 16 + 3 + 2 + 1

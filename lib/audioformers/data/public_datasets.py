@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from audioformers.data import downloads
 from audioformers.audio.audio_io import check_sample_rate, load_audio
-from audioformers.data import ClipSet, MultiLabelSet, _positive, _whole
+from audioformers.data.loaders import ClipSet, MultiLabelSet, _positive, _whole
 from audioformers.core.results import read_cache_npy, read_cache_npz
 
 FSD50K_NUM_CLASSES = 200
