@@ -110,6 +110,7 @@ SKIP = {
     "audioformers.core.checks.check_float": "checks a value given by name; swept through its callers",
     "audioformers.core.checks.check_tokens": "checks a value given by name; swept through its callers",
     "audioformers.core.checks.check_finite_array": "checks a value given by name; swept through its callers",
+    "audioformers.models.wavenet.check_tokens": "checks a value given by name; swept through its callers",
     "audioformers.audio.audio_io.check_audio": "its ndim says which ranks the check accepts; swept through its callers",
     # the recipe's 1-D waveform is not what this one takes
     "audioformers.ch5.exercises.solution_patchify": "takes a (batch, samples) batch, not one 1-D waveform",
@@ -210,6 +211,10 @@ ALLOWED_SILENT: dict[str, str] = {
 #: the argument; the sweep then holds it to a clear error.
 NOT_YET_FIXED: dict[str, str] = {
     "audioformers.ch3.study.load_scaling(resamples=": "ch3_study: resamples is not checked",
+    "audioformers.ch5.time_scale.hits_from(min_rms=": "time_scale_task: min_rms is not checked",
+    "audioformers.ch5.experiment.RunConfig(": "sound_events: RunConfig has no __post_init__ checks",
+    "audioformers.models.wavelet_transformer.WaveletTransformerConfig(": "wavelet_transformer: config fields unchecked",
+    "audioformers.models.cnn_baselines.CNNConfig(": "cnn_baselines: CNNConfig has no __post_init__ checks",
     "audioformers.coursework.StudentLinks(": "coursework: StudentLinks fields are unchecked",
 }
 
