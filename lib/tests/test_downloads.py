@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import load_data_script
 
+from audioformers.data import archives
 from audioformers.data import downloads as dl
 
 
@@ -221,7 +222,7 @@ def test_absolute_and_link_members_are_refused(tmp_path):
     with pytest.raises(dl.UnsafeArchiveError, match="link"):
         dl.extract([archive], tmp_path / "out")
     with pytest.raises(dl.UnsafeArchiveError):
-        dl._safe_member_path(tmp_path, "/etc/passwd")
+        archives._safe_member_path(tmp_path, "/etc/passwd")
 
 
 @pytest.mark.skipif(shutil.which("zip") is None, reason="needs Info-ZIP's zip to make a split archive")
@@ -573,3 +574,10 @@ def test_bad_extraction_limits_are_named(tmp_path, kwargs, message):
     (tmp_path / "a.zip").write_bytes(_zip_bytes({"a.txt": b"a"}))
     with pytest.raises(ValueError, match=message):
         dl.extract([tmp_path / "a.zip"], tmp_path / "out", **kwargs)
+
+
+def test_extraction_lives_in_archives_and_downloads_re_exports_it():
+    """downloads fetches and verifies, archives unpacks; the names readers use stay importable from downloads."""
+    assert dl.extract is archives.extract and dl.UnsafeArchiveError is archives.UnsafeArchiveError
+    assert issubclass(dl.ChecksumError, dl.DownloadError) and dl.DownloadError is archives.DownloadError
+    assert dl.Archive(("a.zip",)).max_members == archives.MAX_MEMBERS
