@@ -24,11 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from references import MinimalPatchTransformer, fused_adamw  # noqa: E402
 
 from audioformers.core import benchmarking  # noqa: E402
-from audioformers.core.device import describe, get_device  # noqa: E402
+from audioformers.core.device import add_device_argument, describe, resolve  # noqa: E402
 from audioformers.core.profiles import get_profile, pick  # noqa: E402
 from audioformers.core.results import Stopwatch, write_results  # noqa: E402
 from audioformers.core.seeding import seed_everything  # noqa: E402
-from audioformers.ch5.experiment import MODELS, RunConfig, build_model  # noqa: E402
+from audioformers.ch5.config import MODELS, RunConfig  # noqa: E402
+from audioformers.ch5.models import build_model  # noqa: E402
 from audioformers.train.training import adamw, count_parameters  # noqa: E402
 
 NUM_CLASSES = 21
@@ -59,10 +60,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     parser.add_argument("--rounds", type=int, default=pick(smoke=2, book=5, paper=7))
     parser.add_argument("--steps", type=int, default=pick(smoke=1, book=2, paper=5), help="steps per model per round")
+    add_device_argument(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seed_everything(0)
-    device = get_device()
+    device = resolve(args.device)
     batch = pick(smoke=2, book=16, paper=128)
     load_before = benchmarking.load_average()
     x = torch.randn(batch, 16000, device=device) * 0.1  # (B, 1 s)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from audioformers.ch5 import runs
 from audioformers.ch5 import study as cs
-from audioformers.ch5 import experiment as se
 
 
 def test_book_plan_puts_the_fixed_table_first_and_every_model_and_seed_in_it():
@@ -121,7 +121,7 @@ def test_smoke_study_runs_resumes_and_keeps_the_older_variants(one_thread, monke
     measured = report._ch5_transformer_vs_cnn("smoke", results)
     assert f"{sizes['table_steps']} steps of" in measured.why and "transformer-average − cnn-vgg" in measured.text
     # resuming trains nothing: every unit is cached
-    monkeypatch.setattr(se, "train_model", lambda *a, **k: pytest.fail("a finished unit was retrained"))
+    monkeypatch.setattr(runs, "train_model", lambda *a, **k: pytest.fail("a finished unit was retrained"))
     again, _ = cs.load_or_run("smoke")
     assert again["map"] == scale["map"]
     (results / "ch5" / "study.smoke.json").unlink()
@@ -131,7 +131,7 @@ def test_smoke_study_runs_resumes_and_keeps_the_older_variants(one_thread, monke
     # a purged cache (a fresh machine): the results file is the record, nothing is retrained
     import shutil
 
-    shutil.rmtree(se.cache_dir())
+    shutil.rmtree(runs.cache_dir())
     rows, pending = cs.collect("smoke")
     assert pending == [] and sorted(r["map"] for r in rows) == sorted(u["map"] for u in scale["units"])
     assert cs.run_study("smoke", log=messages.append)["scale"]["map"] == scale["map"]
@@ -146,8 +146,8 @@ def test_smoke_study_runs_resumes_and_keeps_the_older_variants(one_thread, monke
 
 
 def test_deadline_stops_before_a_unit_that_would_not_finish(monkeypatch):
-    monkeypatch.setattr(se, "run_one", lambda cfg, cached_only=False, **k: None if cached_only else pytest.fail("ran"))
-    monkeypatch.setattr(cs, "write_study", lambda profile=None: {"scale": {}})
+    monkeypatch.setattr(runs, "run_one", lambda cfg, cached_only=False, **k: None if cached_only else pytest.fail("ran"))
+    monkeypatch.setattr(cs, "write_study", lambda profile=None, device=None: {"scale": {}})
     messages = []
     soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
     cs.run_study("smoke", until=soon, log=messages.append)

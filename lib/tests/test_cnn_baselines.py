@@ -26,3 +26,13 @@ def test_bad_input():
         model(torch.zeros(1, 100))
     with pytest.raises(ValueError, match="kind"):
         CNNConfig(kind="densenet")
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("kind", "densenet", ValueError), ("n_mels", 0, ValueError), ("n_fft", 2.5, TypeError),
+    ("hop_length", -1, ValueError), ("num_classes", 0, ValueError), ("sample_rate", 0, ValueError),
+    ("channels", (32, 0), ValueError), ("channels", (), ValueError),
+])
+def test_config_refuses_bad_fields_by_name(field, value, error):
+    with pytest.raises(error, match=field):
+        CNNConfig(**{field: value})

@@ -60,3 +60,9 @@ def test_envelope_in_time_order_carries_the_label():
     assert set(scores) == {"prior", "bag_of_patches", "envelope"}
     assert scores["prior"] == pytest.approx(1 / 3)
     assert scores["envelope"] > scores["prior"] + 0.15
+
+
+@pytest.mark.parametrize("min_rms", [float("nan"), float("inf"), -0.1])
+def test_hits_from_refuses_a_bad_threshold(min_rms):
+    with pytest.raises(ValueError, match="min_rms"):
+        ts.hits_from(np.ones((2, 2000), np.float32) * 0.5, min_rms=min_rms)

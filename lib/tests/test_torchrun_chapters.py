@@ -140,13 +140,14 @@ def _ch4() -> dict:
 
 
 def _ch5() -> dict:
-    """Chapter 5's first study unit at the smoke profile (the transformer; dropout off): sound_events.run_one."""
+    """Chapter 5's first study unit at the smoke profile (the transformer; dropout off): ch5.runs.run_one."""
+    from audioformers.ch5 import models as ch5_models
+    from audioformers.ch5 import runs as ch5_runs
     from audioformers.ch5 import study as ch5_study
-    from audioformers.ch5 import experiment as se
 
-    se.WaveletTransformerConfig = functools.partial(se.WaveletTransformerConfig, dropout=0.0)
+    ch5_models.WaveletTransformerConfig = functools.partial(ch5_models.WaveletTransformerConfig, dropout=0.0)
     unit = ch5_study.plan("smoke")[0]
-    run = se.run_one(ch5_study.unit_config(unit, "smoke"), progress=False)
+    run = ch5_runs.run_one(ch5_study.unit_config(unit, "smoke"), progress=False)
     return {k: run[k] for k in ("model", "map", "train_loss", "curve")}
 
 
@@ -182,11 +183,11 @@ def test_chapter4_two_processes_match_one(tmp_path, monkeypatch):
 
 
 def test_chapter5_two_processes_match_one(tmp_path, monkeypatch):
-    from audioformers.ch5 import experiment as se
+    from audioformers.ch5 import models as ch5_models
 
     if "soundmix-mini" not in REAL_DATA:
         pytest.skip("the offline dataset soundmix-mini is not built here, or was built by other builders")
-    monkeypatch.setattr(se, "WaveletTransformerConfig", se.WaveletTransformerConfig)  # restored after the test
+    monkeypatch.setattr(ch5_models, "WaveletTransformerConfig", ch5_models.WaveletTransformerConfig)  # restored after
     one = _one_process("ch5", tmp_path, monkeypatch)
     ranks = _two_processes("ch5", tmp_path)
     assert ranks[0]["map"] == ranks[1]["map"]

@@ -89,33 +89,33 @@ def test_dft_initialisation_centres_increase():
 
 
 def test_crops_and_clip_level_averaging():
-    from audioformers.ch5 import experiment as sound_events
+    from audioformers.ch5 import config, models, runs, tasks
 
     audio = np.random.default_rng(0).standard_normal((5, 64000)).astype(np.float32) * 0.1
-    index, crops = sound_events.random_crops(audio, 7, np.random.default_rng(1))
+    index, crops = tasks.random_crops(audio, 7, np.random.default_rng(1))
     assert crops.shape == (7, 16000) and index.shape == (7,)
     model = WaveletAudioTransformer(WaveletTransformerConfig(**SMALL)).eval()
-    scores = sound_events.clip_scores(model, audio, batch=3)
+    scores = runs.clip_scores(model, audio, batch=3)
     with torch.no_grad():
         by_hand = torch.sigmoid(model(torch.from_numpy(audio[1].reshape(4, 16000)))).mean(0).numpy()
     assert scores.shape == (5, 5)
     np.testing.assert_allclose(scores[1], by_hand, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="shorter than one"):
-        sound_events.clip_scores(model, audio[:, :8000])
+        runs.clip_scores(model, audio[:, :8000])
     with pytest.raises(ValueError, match="unknown model"):
-        sound_events.build_model(sound_events.RunConfig(model="densenet"), 3)
+        models.build_model(config.RunConfig(model="densenet"), 3)
 
 
 def test_run_cache_key_follows_the_data_build(monkeypatch):
     """A cached run trained on an older build of the data must not be reused."""
     from audioformers import data
-    from audioformers.ch5 import experiment as sound_events
+    from audioformers.ch5.config import RunConfig
 
-    config = sound_events.RunConfig()
+    config = RunConfig()
     before = config.key()
     monkeypatch.setattr(data.registry, "builder_code_digest", lambda: "another-renderer")
     assert config.key() != before
-    assert sound_events.RunConfig(task="fsd50k").key() == sound_events.RunConfig(task="fsd50k").key()
+    assert RunConfig(task="fsd50k").key() == RunConfig(task="fsd50k").key()
 
 
 @pytest.mark.parametrize("pool_layers", [(0, 1), (0,), (1,)])
@@ -152,16 +152,17 @@ def test_haar_multiscale_masked_blocks_average_valid_positions_only():
 
 def test_score_task_and_paired_comparisons_by_the_protocol():
     """Per-source metrics pair the runs; the interval and verdict come from audioformers.evaluation.evidence."""
-    from audioformers.ch5 import experiment as sound_events
+    from audioformers.ch5 import tasks
+    from audioformers.ch5.experiment import paired_comparisons
 
-    folds = sound_events._folds(10)
+    folds = tasks._folds(10)
     assert len(set(folds)) == 5 and list(folds[:2]) == ["fold0", "fold0"]
     targets = np.array([[1, 0], [0, 1], [1, 1], [0, 1]] * 5, dtype=np.float32)
-    task = {"multilabel": True, "test_targets": targets, "classes": ["a", "b"], "test_sources": sound_events._folds(20)}
-    perfect = sound_events.score_task(task, targets + 0.0)
+    task = {"multilabel": True, "test_targets": targets, "classes": ["a", "b"], "test_sources": tasks._folds(20)}
+    perfect = tasks.score_task(task, targets + 0.0)
     assert perfect["map"] == perfect["mAP"] == 1.0 and set(perfect["per_source"]) == {f"fold{i}" for i in range(5)}
     single = {"multilabel": False, "test_targets": np.array([0, 1, 1, 0]), "test_sources": np.array(["k1", "k1", "k2", "k2"])}
-    scored = sound_events.score_task(single, np.array([[0.9, 0.1], [0.2, 0.8], [0.9, 0.1], [0.8, 0.2]]))
+    scored = tasks.score_task(single, np.array([[0.9, 0.1], [0.2, 0.8], [0.9, 0.1], [0.8, 0.2]]))
     assert scored["accuracy"] == 0.75 and scored["per_source"] == {"k1": 1.0, "k2": 0.5}
 
     def run(model, seed, values):
@@ -170,22 +171,34 @@ def test_score_task_and_paired_comparisons_by_the_protocol():
 
     runs = [run("a", s, [0.6 + 0.01 * s] * 3) for s in range(3)] + [run("b", s, [0.4] * 3) for s in range(3)]
     runs.append(run("c", 0, [0.5] * 3))
-    comps = sound_events.paired_comparisons(runs, [("a", "b"), ("b", "a"), ("a", "c"), ("a", "missing")])
+    comps = paired_comparisons(runs, [("a", "b"), ("b", "a"), ("a", "c"), ("a", "missing")])
     assert [c["verdict"] for c in comps] == ["reproduced", "reversed", "reproduced"]
     assert comps[0]["seeds"] == [0, 1, 2] and comps[0]["test_sources"] == 3 and comps[2]["seeds"] == [0]
     assert comps[0]["difference"] == pytest.approx(0.21)
 
 
 def test_pitch_and_family_label_the_same_audio():
-    from audioformers.ch5 import experiment as sound_events
+    from audioformers.ch5.front_end import family_config
+    from audioformers.ch5.tasks import load_task
 
-    family = sound_events.load_task("family", 40, 20)
-    pitch = sound_events.load_task("pitch", 40, 20)
+    family = load_task("family", 40, 20)
+    pitch = load_task("pitch", 40, 20)
     np.testing.assert_array_equal(family["train_audio"], pitch["train_audio"])
     assert len(pitch["classes"]) == 12 and pitch["train_targets"].max() < 12
     assert not np.array_equal(family["train_targets"], pitch["train_targets"])
-    assert sound_events.family_config("smoke", task="pitch").task == "pitch"
+    assert family_config("smoke", task="pitch").task == "pitch"
     with pytest.raises(ValueError, match="task must be"):
-        sound_events.family_config("smoke", task="tempo")
+        family_config("smoke", task="tempo")
     with pytest.raises(ValueError, match="unknown task"):
-        sound_events.load_task("tempo", 4, 4)
+        load_task("tempo", 4, 4)
+
+
+@pytest.mark.parametrize("field, value, error", [
+    ("num_heads", 0, ValueError), ("d_model", 30, ValueError), ("patch_samples", 2.5, TypeError),
+    ("front_hidden", 0, ValueError), ("dropout", 1.0, ValueError), ("dropout", float("nan"), ValueError),
+    ("num_classes", -1, ValueError), ("sample_rate", 0, ValueError), ("ff_mult", 0, ValueError),
+    ("pooling", "max", ValueError), ("pool_layers", (0, 5), ValueError), ("clip_samples", 200, ValueError),
+])
+def test_config_refuses_bad_fields_by_name(field, value, error):
+    with pytest.raises(error, match="num_heads" if field == "d_model" else field):
+        WaveletTransformerConfig(**{field: value})

@@ -1,7 +1,7 @@
 """Chapter 5's command-line study: longer training, all models x seeds, and a training-set-size sweep.
 
 Does the gap between the raw-waveform transformer and the log-mel CNNs close with more steps or more data?
-Every *unit* (model x seed x steps x training clips) is one :func:`audioformers.ch5.experiment.run_one` run:
+Every *unit* (model x seed x steps x training clips) is one :func:`audioformers.ch5.runs.run_one` run:
 cached on disk (checkpoint every tenth of its steps, metrics when finished), so the study resumes where it
 stopped and finished units are never retrained. ``results/ch5/study.<profile>.json`` is rewritten atomically
 after each unit from every unit finished so far, under ``metrics["scale"]``; the file's older
@@ -29,11 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from audioformers.train.distributed import use_device_argument
-from audioformers.evaluation import evidence as ev
+import torch
+
 from audioformers.ch5 import experiment as se
+from audioformers.ch5 import runs
+from audioformers.ch5.config import CHAPTER, RunConfig, base_config, profile_sizes
+from audioformers.core.device import add_device_argument, describe, resolve
 from audioformers.core.profiles import get_profile, pick, validate_profile
-from audioformers.core.results import load_results
+from audioformers.core.results import load_results, reuse_or_run, stored_result, write_results
+from audioformers.evaluation import evidence as ev
+from audioformers.train.distributed import use_device_argument
 
 NAME = "study"
 NOTE = ("Every unit ran single-threaded (one torch thread, nice 10) on a shared 2-core CPU machine while other "
@@ -65,7 +70,7 @@ def study_sizes(profile: str | None = None) -> dict[str, Any]:
     return {
         "table_steps": pick(smoke=8, book=1000, paper=20_000, profile=p),
         "long_steps": pick(smoke=8, book=5000, paper=20_000, profile=p),
-        "all_clips": se.profile_sizes(p)["train_clips"],
+        "all_clips": profile_sizes(p)["train_clips"],
         "clips": pick(smoke=[8, 16], book=[500, 1000, 2000], paper=[10_000, 20_000, 40_966], profile=p),
         "seeds": pick(smoke=[0, 1], book=[0, 1, 2], paper=[0, 1, 2], profile=p),
         "models": pick(smoke=["transformer-average", "cnn-vgg"],
@@ -128,12 +133,12 @@ def plan(profile: str | None = None, extended: bool = False) -> list[Unit]:
     return units
 
 
-def unit_config(unit: Unit, profile: str | None = None) -> se.RunConfig:
-    """The :class:`~audioformers.ch5.experiment.RunConfig` of a unit: the chapter's comparison settings (batch,
+def unit_config(unit: Unit, profile: str | None = None) -> RunConfig:
+    """The :class:`~audioformers.ch5.config.RunConfig` of a unit: the chapter's comparison settings (batch,
     learning rate, test clips, model sizes) with the unit's model, seed, steps and training clips, and
     ``evals_per_run`` evaluations on the test clips along the way (its learning curve)."""
     s = study_sizes(profile)
-    base = se._base_config(se.profile_sizes(profile))
+    base = base_config(profile_sizes(profile))
     return replace(base, model=unit.model, seed=unit.seed, steps=unit.steps, train_clips=unit.train_clips,
                    eval_every=max(1, unit.steps // s["evals_per_run"]))
 
@@ -197,17 +202,17 @@ def recorded_units(profile: str | None = None) -> dict[tuple, dict[str, Any]]:
     The results file, not the disk cache, is the study's durable record: a purged cache (a fresh machine,
     ``rm -r ~/.cache/audioformers``) must not send finished units back to training. A row is reused only
     where it was run with the current configuration: its ``key`` (the unit's
-    :meth:`~audioformers.ch5.experiment.RunConfig.key`, which includes the data's build) equals today's, or,
+    :meth:`~audioformers.ch5.config.RunConfig.key`, which includes the data's build) equals today's, or,
     for rows written before keys were recorded, the file's recorded base configuration and study sizes
     equal today's (those rows are marked ``"key": "unrecorded"``).
     """
     profile = validate_profile(profile or get_profile())
     try:
-        record = load_results(se.CHAPTER, NAME, profile)
+        record = load_results(CHAPTER, NAME, profile)
     except FileNotFoundError:
         return {}
     stored = record.get("config", {}).get("scale", {})
-    now = {**study_sizes(profile), "base": asdict(se._base_config(se.profile_sizes(profile)))}
+    now = scale_config(profile)
     same_config = all(json.dumps(stored.get(k), sort_keys=True) == json.dumps(v, sort_keys=True)
                       for k, v in now.items() if k != "units")
     out = {}
@@ -222,9 +227,9 @@ def recorded_units(profile: str | None = None) -> dict[tuple, dict[str, Any]]:
     return out
 
 
-def finished_unit(unit: Unit, cfg: se.RunConfig, recorded: dict[tuple, dict[str, Any]]) -> dict[str, Any] | None:
+def finished_unit(unit: Unit, cfg: RunConfig, recorded: dict[tuple, dict[str, Any]]) -> dict[str, Any] | None:
     """A finished unit's run: from the disk cache, else from the results file (when its key matches)."""
-    run = se.run_one(cfg, cached_only=True)
+    run = runs.run_one(cfg, cached_only=True)
     if run is not None:
         return {**run, "key": cfg.key()}
     row = recorded.get(_ident(unit))
@@ -235,15 +240,12 @@ def finished_unit(unit: Unit, cfg: se.RunConfig, recorded: dict[tuple, dict[str,
 
 def comparison_units(profile: str | None = None) -> list[tuple[Unit, dict[str, Any]]]:
     """The chapter's comparison runs (``results/ch5/comparison.<profile>.json``: every model and seed at the
-    profile's steps, all training clips) as the study's shortest budget, when that file has the profile's sizes."""
+    profile's steps, all training clips) as the study's shortest budget, when that file holds the comparison this
+    profile asks for (:func:`audioformers.core.results.stored_result`: its recorded config is
+    :func:`audioformers.ch5.experiment.comparison_config`)."""
     profile = validate_profile(profile or get_profile())
-    sizes = se.profile_sizes(profile)
-    try:
-        record = load_results(se.CHAPTER, "comparison", profile)
-    except FileNotFoundError:
-        return []
-    cfg = record.get("config", {})
-    if any(cfg.get(k) != sizes[k] for k in ("steps", "batch_size", "train_clips", "test_clips", "task")):
+    record = stored_result(CHAPTER, "comparison", profile, se.comparison_config(profile))
+    if record is None:
         return []
     out = []
     for run in record["metrics"].get("runs", []):
@@ -254,7 +256,8 @@ def comparison_units(profile: str | None = None) -> list[tuple[Unit, dict[str, A
 
 
 def _select(rows: list[dict[str, Any]], steps: int, clips: int) -> list[dict[str, Any]]:
-    """Rows at a budget as :func:`sound_events.paired_comparisons` reads them (``config.model`` and ``config.seed``)."""
+    """Rows at a budget as :func:`audioformers.ch5.experiment.paired_comparisons` reads them (``config.model``
+    and ``config.seed``)."""
     return [{**r, "config": {"model": r["model"], "seed": r["seed"]}} for r in rows
             if r["steps"] == steps and r["train_clips"] == clips]
 
@@ -353,12 +356,13 @@ def summarise_study(rows: list[dict[str, Any]], profile: str | None = None) -> d
     }
 
 
-def table_record(scale: dict[str, Any], profile: str | None = None) -> dict[str, Any]:
+def table_record(scale: dict[str, Any], profile: str | None = None,
+                 device: torch.device | str | None = None) -> dict[str, Any]:
     """The table's runs in the shape of ``results/ch5/comparison`` (``config`` with the sizes,
     ``metrics.runs`` with ``config.model``/``config.seed``, ``mAP``, ``per_source``), for readers of that
     file such as the reproduction report; ``complete`` once every model has every seed."""
     s = study_sizes(profile)
-    base = asdict(se._base_config(se.profile_sizes(profile)))
+    base = asdict(base_config(profile_sizes(profile)))
     table = [u for u in scale["units"] if u["steps"] == scale["steps"] and u["train_clips"] == scale["train_clips"]]
     runs = [{"config": {**base, "model": u["model"], "seed": u["seed"], "steps": u["steps"],
                         "train_clips": u["train_clips"]}, "mAP": u["map"], "map": u["map"],
@@ -367,7 +371,7 @@ def table_record(scale: dict[str, Any], profile: str | None = None) -> dict[str,
     complete = all(sorted(scale["seeds_done"].get(m, [])) == sorted(s["seeds"]) for m in s["models"])
     return {"complete": complete, "config": {**base, "steps": scale["steps"], "train_clips": scale["train_clips"],
                                              "seeds": s["seeds"], "models": s["models"]},
-            "device": se.describe(se.get_device()),
+            "device": describe(resolve(device)),
             "wall_time_s": sum(u["train_seconds"] + u.get("eval_seconds", 0.0) for u in table),
             "metrics": {"runs": runs}}
 
@@ -388,14 +392,29 @@ def collect(profile: str | None = None) -> tuple[list[dict[str, Any]], list[Unit
     return rows, pending
 
 
-def write_study(profile: str | None = None) -> dict[str, Any]:
-    """Rewrite ``results/ch5/study.<profile>.json`` from every finished unit; keeps the file's ``variants``."""
+def scale_config(profile: str | None = None) -> dict[str, Any]:
+    """The study's part of the config ``results/ch5/study.<profile>.json`` records (``config["scale"]``): its
+    sizes, the number of units of its plan and the comparison's run config its units start from."""
+    profile = validate_profile(profile or get_profile())
+    return {**study_sizes(profile), "units": len(plan(profile)), "base": asdict(base_config(profile_sizes(profile)))}
+
+
+def _others(key: str) -> bool:
+    return key != "scale"  # the one-seed variants' part of the study file (audioformers.ch5.experiment.run_study)
+
+
+def study_config(profile: str | None = None) -> dict[str, Any]:
+    """The config ``results/ch5/study.<profile>.json`` records once :func:`write_study` has written it: the
+    variants' part as stored (:func:`audioformers.ch5.runs.kept_parts`) and :func:`scale_config`."""
+    profile = validate_profile(profile or get_profile())
+    return {**runs.kept_parts(NAME, profile, _others)[0], "scale": scale_config(profile)}
+
+
+def write_study(profile: str | None = None, device: torch.device | str | None = None) -> dict[str, Any]:
+    """Rewrite ``results/ch5/study.<profile>.json`` from every finished unit; keeps the file's ``variants``.
+    ``device`` is the one the record names (default: :func:`audioformers.core.device.resolve`'s)."""
     profile = validate_profile(profile or get_profile())
     rows, pending = collect(profile)
-    try:
-        old = load_results(se.CHAPTER, NAME, profile)
-    except FileNotFoundError:
-        old = {"metrics": {}, "config": {}}
     units = plan(profile, extended=True)
     stages = list(dict.fromkeys(u.stage for u in units))
     scale = {**summarise_study(rows, profile), "units": rows,
@@ -405,20 +424,20 @@ def write_study(profile: str | None = None) -> dict[str, Any]:
                          "pending": sum(u.stage == st for u in pending), "optional": is_extended(st)}
                         for st in stages],
              "note": NOTE, "why": " ".join(study_sizes.__doc__.split("``book``:", 1)[1].split())}
-    metrics = {**{k: v for k, v in old.get("metrics", {}).items() if k != "scale"}, "scale": scale}
-    config = {**old.get("config", {}), "scale": {**study_sizes(profile), "units": len(plan(profile)),
-                                                 "base": asdict(se._base_config(se.profile_sizes(profile)))}}
+    metrics = {**runs.kept_parts(NAME, profile, _others)[1], "scale": scale}
+    config = study_config(profile)
     ours = [r for r in rows if r["source"] == "study unit"]
-    scale["table_record"] = table_record(scale, profile)
-    se.write_results(se.CHAPTER, NAME, metrics, config=config, seed=study_sizes(profile)["seeds"],
-                     device=se.describe(se.get_device()),
-                     wall_time_s=sum(r["train_seconds"] + r.get("eval_seconds", 0.0) for r in ours), profile=profile)
+    scale["table_record"] = table_record(scale, profile, device)
+    write_results(CHAPTER, NAME, metrics, config=config, seed=study_sizes(profile)["seeds"],
+                  device=describe(resolve(device)),
+                  wall_time_s=sum(r["train_seconds"] + r.get("eval_seconds", 0.0) for r in ours), profile=profile)
     return metrics
 
 
 def run_study(profile: str | None = None, until: str | dt.datetime | None = None, include_long: bool = True,
-              progress: bool = False, log=print, extended: bool = False) -> dict[str, Any]:
-    """Run the pending units in plan order (rewriting the results after each) and return the metrics.
+              progress: bool = False, log=print, extended: bool = False,
+              device: torch.device | str | None = None) -> dict[str, Any]:
+    """Run the pending units in plan order on ``device`` (rewriting the results after each); return the metrics.
 
     ``until`` (``HH:MM`` UTC or a date-time): start no unit expected to end after it (the estimate is
     :func:`estimate_seconds`). ``include_long=False`` leaves out the ``long_steps`` stages; ``extended=True``
@@ -440,26 +459,23 @@ def run_study(profile: str | None = None, until: str | dt.datetime | None = None
                 log(f"stopping before {unit} (about {need:.0f} s, past {deadline:%H:%M} UTC); resume with "
                     f"python -m audioformers.ch5.study --profile {profile}")
                 break
-            run = se.run_one(cfg, progress=progress)
+            run = runs.run_one(cfg, device=device, progress=progress)
             log(f"{unit.stage:22s} {unit.model:20s} seed {unit.seed} {unit.steps:>5d} steps {unit.train_clips:>5d} "
                 f"clips: mAP {run['map']:.3f} ({run['train_seconds']:.0f} s)")
-            write_study(profile)
+            write_study(profile, device)
         finished.append(run)
-    return write_study(profile)
+    return write_study(profile, device)
 
 
-def load_or_run(profile: str | None = None, progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(metrics["scale"], record)`` of ``results/ch5/study.<profile>.json``; when it has no study at this
-    profile's table steps, runs the table and data stages first (not the long ones)."""
+def load_or_run(profile: str | None = None, device: torch.device | str | None = None,
+                progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(metrics["scale"], record)`` of ``results/ch5/study.<profile>.json``: the stored record when the config
+    it recorded is :func:`study_config` (:func:`audioformers.core.results.reuse_or_run`, the book's one rule),
+    else after running the table and data stages on ``device`` (not the long ones)."""
     profile = validate_profile(profile or get_profile())
-    try:
-        record = load_results(se.CHAPTER, NAME, profile)
-        if record["metrics"].get("scale", {}).get("steps") == study_sizes(profile)["table_steps"]:
-            return record["metrics"]["scale"], record
-    except FileNotFoundError:
-        pass
-    run_study(profile, include_long=False, progress=progress, log=lambda *_: None)
-    record = load_results(se.CHAPTER, NAME, profile)
+    record = reuse_or_run(CHAPTER, NAME, profile, study_config(profile),
+                          lambda: run_study(profile, include_long=False, progress=progress, log=lambda *_: None,
+                                            device=device))
     return record["metrics"]["scale"], record
 
 
@@ -477,8 +493,6 @@ def single_run_change(variants: dict[str, dict], summary: dict[str, dict], a: st
 
 
 def main(argv: list[str] | None = None) -> None:
-    import torch
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default=None)
     parser.add_argument("--until", default=None, help="HH:MM (UTC) or ISO date-time: start no unit that would end later")
@@ -487,15 +501,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--extended", action="store_true",
                         help="also the optional long stages: the other models and fewer clips at the long step count")
     parser.add_argument("--write-only", action="store_true", help="only rewrite the results from finished units")
-    se.add_device_argument(parser)
+    add_device_argument(parser)
     args = parser.parse_args(argv)
-    print(f"device: {se.describe(use_device_argument(args.device))}", flush=True)
+    device = use_device_argument(args.device)
+    print(f"device: {describe(device)}", flush=True)
     if args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    scale = (write_study(args.profile) if args.write_only else
+    scale = (write_study(args.profile, device) if args.write_only else
              run_study(args.profile, args.until, include_long=not args.no_long, progress=False,
-                       log=lambda m: print(m, flush=True), extended=args.extended)
+                       log=lambda m: print(m, flush=True), extended=args.extended, device=device)
              )["scale"]
     for model, row in scale["summary"].items():
         print(f"{model:22s} mAP {row['mAP_mean']:.3f} ± {row['mAP_std']:.3f} over {row['seeds']} seed(s) at "

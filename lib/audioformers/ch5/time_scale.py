@@ -24,7 +24,7 @@ import numpy as np
 
 from audioformers import data
 from audioformers.audio.audio_io import check_audio
-from audioformers.core.checks import check_int
+from audioformers.core.checks import check_float, check_int
 
 VERSION = 2  # bump when the clips change: cached runs on older clips are not reused
 SAMPLE_RATE = 16000
@@ -45,6 +45,7 @@ def hits_from(audio: np.ndarray, min_rms: float = 0.01) -> tuple[np.ndarray, np.
     in those 80 ms are skipped.
     """
     audio = check_audio(audio, name="audio", ndim=2).astype(np.float32, copy=False)
+    min_rms = check_float("min_rms", min_rms, minimum=0.0)
     if audio.ndim != 2 or audio.shape[1] < int(HIT_SECONDS * SAMPLE_RATE):
         raise ValueError(f"audio must be (clips, >= {int(HIT_SECONDS * SAMPLE_RATE)} samples), got {audio.shape}")
     n = int(HIT_SECONDS * SAMPLE_RATE)

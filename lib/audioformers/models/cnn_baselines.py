@@ -15,8 +15,11 @@ import torch
 from torch import nn
 
 from audioformers.audio.audio_io import AudioError
-from audioformers.core.device import check_finite
 from audioformers.audio.signals import log_mel_spectrogram
+from audioformers.core.checks import check_choice, check_fields, check_int
+from audioformers.core.device import check_finite
+
+KINDS = ("vgg", "resnet")
 
 
 @dataclass
@@ -30,10 +33,12 @@ class CNNConfig:
     num_classes: int = 20           # output logits
 
     def __post_init__(self) -> None:
-        if self.kind not in ("vgg", "resnet"):
-            raise ValueError(f"kind must be 'vgg' or 'resnet', got {self.kind!r}")
+        check_choice("kind", self.kind, KINDS)
+        check_fields(self, positive=("sample_rate", "n_mels", "n_fft", "hop_length", "num_classes"))
         if not self.channels:
             raise ValueError("channels must name at least one stage")
+        for width in self.channels:
+            check_int("channels", width, minimum=1)
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:

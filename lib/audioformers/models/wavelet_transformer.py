@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from audioformers.audio.audio_io import AudioError
+from audioformers.core.checks import check_choice, check_fields, check_heads, check_int
 from audioformers.core.device import check_finite
 
 POOLINGS = ("average", "intermediate", "haar")
@@ -47,12 +48,14 @@ class WaveletTransformerConfig:
     pool_layers: tuple[int, ...] = field(default_factory=lambda: (1, 2))  # 0-based layers for intermediate/haar
 
     def __post_init__(self) -> None:
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.patch_samples <= 0 or self.clip_samples < self.patch_samples:
-            raise ValueError(f"need 0 < patch_samples <= clip_samples, got {self.patch_samples}, {self.clip_samples}")
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by num_heads {self.num_heads}")
+        check_fields(self, positive=("sample_rate", "clip_samples", "patch_samples", "front_hidden", "d_model",
+                                     "num_layers", "num_heads", "ff_mult", "num_classes"), probability=("dropout",))
+        check_choice("pooling", self.pooling, POOLINGS)
+        for i in self.pool_layers:
+            check_int("pool_layers", i, minimum=0)
+        if self.clip_samples < self.patch_samples:
+            raise ValueError(f"patch_samples ({self.patch_samples}) must be <= clip_samples ({self.clip_samples})")
+        check_heads(self, width="d_model")
         bad = [i for i in self.pool_layers if not 0 <= i < self.num_layers]
         if bad:
             raise ValueError(f"pool_layers {bad} are outside 0..{self.num_layers - 1}")
@@ -65,8 +68,6 @@ class WaveletTransformerConfig:
 # ----------------------------------------------------------------------------------------- Haar pooling
 def haar_window_sizes(num_positions: int) -> list[int]:
     """Window sizes 1, 2, 4, ... below ``num_positions``, then ``num_positions`` (one global average)."""
-    from audioformers.core.checks import check_int
-
     num_positions = check_int("num_positions", num_positions, minimum=1)
     sizes, w = [], 1
     while w < num_positions:
