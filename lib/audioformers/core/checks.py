@@ -50,11 +50,14 @@ def check_float(name: str, value: Any, *, minimum: float | None = None, maximum:
 
 
 def check_tokens(name: str, tokens: Any, num_classes: int | None = None, *, ndim: int | tuple[int, ...] | None = None,
-                 allow_empty: bool = False) -> torch.Tensor:
-    """Integer tokens of any integer dtype (uint8 mu-law codes included) as an ``int64`` tensor.
+                 allow_empty: bool = False, host_sync: bool = True) -> torch.Tensor:
+    """Integer tokens of any integer dtype (uint8 mu-law codes included) as an ``int64`` tensor: the package's one
+    token check (argument order: the name first, as every ``check_*`` here).
 
     Floats, booleans, tokens outside ``[0, num_classes)`` and a wrong rank raise an error naming ``name``.
-    The tensor stays on its device.
+    The tensor stays on its device. ``host_sync=False`` (a model's forward pass) skips the range check on an
+    accelerator, where reading the range back would make every forward wait for the device: there the data are
+    checked once, where they are made.
     """
     if isinstance(tokens, torch.Tensor):
         t = tokens
@@ -72,14 +75,16 @@ def check_tokens(name: str, tokens: Any, num_classes: int | None = None, *, ndim
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if t.ndim not in allowed:
-            raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, got shape {tuple(t.shape)}")
+            raise ValueError(f"{name} must have rank {' or '.join(map(str, allowed))}, got rank {t.ndim} "
+                             f"(shape {tuple(t.shape)})")
     if t.numel() == 0 and not allow_empty:
         raise ValueError(f"{name} is empty (shape {tuple(t.shape)})")
     t = t.long()
-    if num_classes is not None and t.numel():
-        low, high = int(t.min()), int(t.max())
+    if num_classes is not None and t.numel() and (host_sync or t.device.type == "cpu"):
+        low, high = (int(v) for v in torch.aminmax(t))
         if low < 0 or high >= num_classes:
-            raise ValueError(f"{name} must lie in [0, {num_classes}), got values in [{low}, {high}]")
+            raise ValueError(f"{name} must lie in 0..{num_classes - 1} (the {num_classes} classes), got values "
+                             f"{low}..{high}")
     return t
 
 

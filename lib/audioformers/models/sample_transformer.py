@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audioformers.core.checks import check_tokens
 from audioformers.train.training import count_parameters
-from audioformers.models.wavenet import check_tokens
 
 
 @dataclass
@@ -129,7 +129,7 @@ class SampleTransformer(nn.Module):
         return total
 
     def _check(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
-        tokens = check_tokens(tokens, self.config.num_classes)
+        tokens = check_tokens("tokens", tokens, self.config.num_classes, ndim=2, host_sync=False)
         if start + tokens.shape[1] > self.config.context_length:
             raise ValueError(
                 f"context of {start + tokens.shape[1]} samples is longer than the position table "
@@ -250,7 +250,7 @@ class ConditionedSampleTransformer(nn.Module):
         return total
 
     def split(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = check_tokens(tokens, self.config.num_classes)
+        tokens = check_tokens("tokens", tokens, self.config.num_classes, ndim=2, host_sync=False)
         p = self.past_length
         if tokens.shape[1] <= p:
             raise ValueError(f"need more than past_length={p} tokens (past + window), got {tokens.shape[1]}")

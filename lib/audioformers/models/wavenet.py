@@ -27,26 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audioformers.core.checks import check_tokens
 from audioformers.train.training import count_parameters
-
-
-def check_tokens(tokens: torch.Tensor, num_classes: int, name: str = "tokens") -> torch.Tensor:
-    """``tokens`` as int64 if it is a (B, T) integer tensor (any integer dtype: uint8 mu-law codes too) of
-    values in 0..num_classes-1 (the range is checked on the CPU only); else a clear error naming it."""
-    if not isinstance(tokens, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tokens).__name__}")
-    if tokens.ndim != 2:
-        raise ValueError(f"{name} must have shape (batch, time), got rank {tokens.ndim} shape {tuple(tokens.shape)}")
-    if tokens.is_floating_point() or tokens.dtype == torch.bool:
-        raise TypeError(f"{name} must be integer mu-law codes, got dtype {tokens.dtype}")
-    if tokens.shape[1] == 0:
-        raise ValueError(f"{name} is empty along time")
-    if tokens.device.type != "cpu":  # on an accelerator the range check would synchronise with the host on
-        return tokens.long()         # every forward: there the data are checked once, where they are made
-    low, high = (int(v) for v in torch.aminmax(tokens))
-    if low < 0 or high >= num_classes:
-        raise ValueError(f"{name} must lie in 0..{num_classes - 1}, got values {low}..{high}")
-    return tokens.long()
 
 
 @dataclass
@@ -193,7 +175,7 @@ class WaveNet(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """tokens (B, T) -> logits (B, T, 256). The first layer's conv reads embedded tokens, so its products
         come from a table (:meth:`WaveNetLayer.gate_from_tokens`); the rest as :meth:`forward_embedded`."""
-        tokens = check_tokens(tokens, self.config.num_classes)
+        tokens = check_tokens("tokens", tokens, self.config.num_classes, ndim=2, host_sync=False)
         first = self.layers[0].gate_from_tokens(tokens, self.embed.weight)  # (B, T, D)
         return self._trunk(self.embed(tokens), first)
 
@@ -239,7 +221,7 @@ class WaveNet(nn.Module):
     @torch.no_grad()
     def prefill(self, tokens: torch.Tensor, state: WaveNetState) -> torch.Tensor:
         """Run a prompt (B, P) through the parallel forward pass and fill the queues; logits (B, 256) after it."""
-        tokens = check_tokens(tokens, self.config.num_classes)
+        tokens = check_tokens("tokens", tokens, self.config.num_classes, ndim=2, host_sync=False)
         if state.position != 0:
             raise ValueError("prefill needs a fresh state from init_state()")
         x = self.embed(tokens)  # (B, P, R)
