@@ -41,6 +41,8 @@ from typing import Iterable
 
 import nbformat
 
+from audioformers import chapters as registry
+
 SOLUTION_TAG = "solution"
 # Cells that answer an open exercise (a worked measurement, a model answer): removed from the student edition.
 ANSWER_TAGS = {"answer", "answers"}
@@ -221,6 +223,13 @@ class StudentLinks:
         return f"{self.web_book.rstrip('/')}/chapters/{Path(name).stem}.html"
 
 
+def registered_notebooks(root: Path | str = ".", *, numbered: bool = False) -> list[Path]:
+    """The notebooks of the chapter registry (:mod:`audioformers.chapters`), in its order, under ``root`` (the
+    book's folder); ``numbered``: the numbered chapters only (not the reproduction report)."""
+    listed = registry.numbered() if numbered else registry.CHAPTERS
+    return [Path(root) / chapter.notebook for chapter in listed]
+
+
 def make_student_copies(notebooks: Iterable[Path | str], output_dir: Path | str = DEFAULT_OUTPUT,
                         links: StudentLinks | None = None) -> list[Path]:
     """Write the student copy of each notebook into ``output_dir`` (same file names); return their paths."""
@@ -344,7 +353,7 @@ def main(argv: list[str] | None = None) -> list[Path] | None:
                                      description="Coursework: the student edition, answer keys and grading.")
     commands = parser.add_subparsers(dest="command", required=True)
     student = commands.add_parser("student", help="write the student edition (stubs, checks, no solutions, links)")
-    student.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every notebook in chapters/)")
+    student.add_argument("notebooks", nargs="*", type=Path, help="notebooks (default: every registered chapter's notebook)")
     student.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"output folder (default {DEFAULT_OUTPUT})")
     student.add_argument("--colab-repo", help="GitHub owner/name holding the student edition (default: the book's repository, "
                                               "or $STUDENT_COLAB_REPO)")
@@ -365,10 +374,11 @@ def main(argv: list[str] | None = None) -> list[Path] | None:
     timings.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
 
-    notebooks = getattr(args, "notebooks", None) or sorted(Path("chapters").glob("*.ipynb"))
+    notebooks = getattr(args, "notebooks", None) or registered_notebooks(".")
     if args.command == "student":
-        if not notebooks:
-            parser.error("no notebooks given and none found in chapters/")
+        missing = [str(p) for p in notebooks if not p.is_file()]
+        if missing:
+            parser.error(f"notebooks not found: {', '.join(missing)} (run from the book's folder, or name them)")
         links = StudentLinks.from_config(".", **_link_overrides(args.colab_repo, args.colab_branch, args.colab_folder, args.web_book))
         written = make_student_copies(notebooks, args.output, links)
         for path in written:
@@ -378,12 +388,12 @@ def main(argv: list[str] | None = None) -> list[Path] | None:
         print(timing_table(notebooks, Path("results") if Path("results").is_dir() else None))
         return []
     if args.command == "answers":
-        chapters = [p for p in sorted(Path("chapters").glob("0*.ipynb"))]
+        numbered = registered_notebooks(".", numbered=True)
         if args.write:
-            changed = update_guide(args.write, chapters)
+            changed = update_guide(args.write, numbered)
             print(f"{args.write}: " + (f"updated {', '.join(changed)}" if changed else "already up to date"))
         else:
-            for name, body in generated_sections(chapters).items():
+            for name, body in generated_sections(numbered).items():
                 print(f"## {name}\n\n{body}")
         return None
     rows = grade_folder(args.submissions, args.out, args.timeout, args.memory)

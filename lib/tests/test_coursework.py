@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from audioformers import coursework, exercises
+from audioformers import chapters, coursework, exercises
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,7 +165,7 @@ def test_stubs_are_shown_even_where_the_book_hides_the_solution(tmp_path):
 
 
 # ------------------------------------------------------------------ the real chapters
-CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+CHAPTERS = coursework.registered_notebooks(ROOT)  # the registry's notebooks
 WITH_EXERCISE_CELLS = [p for p in CHAPTERS if any(c.metadata.get("exercise") for c in nbformat.read(p, as_version=4).cells)]
 
 
@@ -429,13 +429,13 @@ GUIDE = ROOT / "instructor_guide.md"
 
 
 def test_guide_generated_sections_match_the_code():
-    chapters = sorted((ROOT / "chapters").glob("0*.ipynb"))
-    expected = coursework.generated_sections(chapters)
+    numbered = coursework.registered_notebooks(ROOT, numbered=True)
+    expected = coursework.generated_sections(numbered)
     found = coursework.guide_sections(GUIDE)
     for name in coursework.CHECKED_SECTIONS:
         assert found.get(name) == expected[name], (
             f"the guide's {name!r} section is out of date: run `python -m audioformers.coursework answers --write`")
-    assert all(f"| {p.stem} |" in found["timings"] for p in chapters)
+    assert all(f"| {p.stem} |" in found["timings"] for p in numbered)
 
 
 def test_guide_has_what_a_teacher_needs():
@@ -445,8 +445,8 @@ def test_guide_has_what_a_teacher_needs():
                     "## Answer keys", "## The student edition", "## Solutions in the web book: a build option",
                     "## Grading a class", "## Grading rubric"):
         assert heading in guide, heading
-    for chapter in range(1, 6):
-        assert f"**Chapter {chapter} —" in guide
+    for chapter in chapters.numbered():
+        assert f"**Chapter {chapter.number} —" in guide
     for part in ("verma2021generative", "verma2020framework", "verma2021audio"):
         assert part in guide
     assert "python -m audioformers.coursework grade submissions/ --out grades.csv" in guide
