@@ -4,7 +4,9 @@ Both take raw 16 kHz audio (B, samples), compute a 64-band log-mel spectrogram (
 10 ms hop) inside ``forward`` and return one logit per class, so that they can be trained with the
 same loop and loss as the raw-waveform transformer.
 
-Notebook: chapters/05_wavelet_audio_transformer.ipynb
+Notebook: chapters/05_wavelet_audio_transformer.ipynb, section "The model" (``#the-model`` in the web book), where
+the baselines are introduced beside the transformer and their parameters counted; section "Transformers against
+CNNs" compares them. The chapter's experiments build them through :mod:`audioformers.ch5.models`.
 """
 
 from __future__ import annotations
