@@ -19,7 +19,7 @@ def test_clear_gain_over_seeds_and_sources_is_reproduced():
     base = _scores(0, (3, 8), 0.0)
     better = base + 0.05 + 0.005 * np.random.default_rng(1).standard_normal((3, 8))
     comp = ev.compare(better, base, names=("new", "old"))
-    assert comp.interval.method.startswith("paired bootstrap over seeds and test sources")
+    assert comp.interval.method.startswith("two-level t interval over 3 seeds × 8 test sources")
     assert comp.interval.sources == 8 and comp.interval.seeds == 3
     assert 0.04 < comp.interval.low < comp.interval.mean < comp.interval.high < 0.06
     assert comp.verdict == ev.REPRODUCED
@@ -60,9 +60,132 @@ def test_one_pooled_test_source_is_flagged_seeds_only():
     assert comp.interval.low == pytest.approx(d.mean() - half) and comp.interval.high == pytest.approx(d.mean() + half)
 
 
-# --- the bootstrap ------------------------------------------------------------------------------------
+# --- the interval: two levels, seeds and test sources --------------------------------------------------
 
-def test_bootstrap_is_deterministic_under_a_seed_and_changes_with_it():
+def test_two_level_interval_is_the_formula():
+    d = np.array([[0.12, 0.03, 0.08, -0.01], [0.02, -0.04, 0.05, 0.00], [0.20, 0.09, 0.11, 0.07]])
+    iv = ev.interval(d, np.zeros_like(d))
+    seed_part = d.mean(axis=1).var(ddof=1) / 3
+    source_part = d.mean(axis=0).var(ddof=1) / 4
+    var = seed_part + source_part
+    df = math.floor(var ** 2 / (seed_part ** 2 / 2 + source_part ** 2 / 3))
+    from scipy import stats
+
+    half = stats.t.ppf(0.975, df) * math.sqrt(var)
+    assert iv.mean == pytest.approx(d.mean())
+    assert (iv.low, iv.high) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    assert iv.method == f"two-level t interval over 3 seeds × 4 test sources (Satterthwaite df {df})"
+    assert (iv.seeds, iv.sources) == (3, 4)
+    assert ev.interval(d, np.zeros_like(d), level=0.9).high < iv.high
+
+
+def test_where_only_seeds_vary_it_is_the_t_interval_over_seeds():
+    # the time-scale task's per-seed differences (Haar − average): +0.217, −0.034, −0.005, the same on every kit
+    per_seed = np.array([0.217, -0.034, -0.005])
+    d = np.tile(per_seed[:, None], (1, 3))
+    iv, over_seeds = ev.interval(d, np.zeros_like(d)), ev.t_interval(per_seed, what="seeds")
+    assert (iv.low, iv.high) == (pytest.approx(over_seeds.low), pytest.approx(over_seeds.high))
+    assert iv.low == pytest.approx(-0.282, abs=1e-3) and iv.high == pytest.approx(0.401, abs=1e-3)
+    assert "df 2" in iv.method and ev.verdict(iv) == ev.INCONCLUSIVE
+    # the two-way bootstrap reads the same numbers as far narrower
+    old = ev.paired_bootstrap(d, np.zeros_like(d))
+    assert old.high - old.low < 0.5 * (iv.high - iv.low)
+
+
+def test_where_only_sources_vary_it_is_the_t_interval_over_sources():
+    per_source = np.array([0.10, -0.08, 0.12, -0.10, 0.09, -0.07])
+    d = np.tile(per_source, (3, 1))  # identical seeds, very different sources
+    iv, over_sources = ev.interval(d, np.zeros_like(d)), ev.t_interval(per_source, what="test sources")
+    assert (iv.low, iv.high) == (pytest.approx(over_sources.low), pytest.approx(over_sources.high))
+    assert "df 5" in iv.method and ev.verdict(iv) == ev.INCONCLUSIVE
+
+
+def test_interval_narrows_with_more_sources():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (4, 64):
+        d = 0.02 + 0.05 * rng.standard_normal((3, n))
+        iv = ev.interval(d, np.zeros_like(d))
+        widths.append(iv.high - iv.low)
+    assert widths[1] < widths[0] / 2
+
+
+def test_one_seed_gives_a_t_interval_over_sources_flagged():
+    d = np.array([[0.05, 0.02, 0.07, 0.04, 0.06]])
+    iv = ev.interval(d, np.zeros_like(d))
+    assert iv.method == "t interval over 5 test sources" and (iv.seeds, iv.sources) == (1, 5)
+    assert "one seed" in iv.describe() and iv.low > 0
+
+
+# --- coverage, by simulation: the method is tested, not assumed ----------------------------------------
+
+#: (sd of the seed effect, sd of the test-source effect, sd of the seed × source residual)
+_SCENARIOS = {"seed-dominated": (1.0, 0.2, 0.2), "source-dominated": (0.2, 1.0, 0.2), "balanced": (1.0, 1.0, 0.3)}
+_REPLICATES = 10_000  # Monte-Carlo error of a coverage near 95%: ±0.43% (95%)
+
+
+def _simulate(rng, replicates, n_sources, sds, n_seeds=3):
+    """Paired differences ``0.1 + seed_i + source_j + residual_ij``, shaped (replicates, seeds, sources)."""
+    seed_sd, source_sd, residual_sd = sds
+    source = rng.normal(0.0, source_sd, (replicates, 1, n_sources))
+    d = 0.1 + rng.normal(0.0, seed_sd, (replicates, n_seeds, 1)) + source + \
+        rng.normal(0.0, residual_sd, (replicates, n_seeds, n_sources))
+    return d, source
+
+
+def _coverage(d, target):
+    """Share of the 95% intervals of :func:`evidence.interval` containing ``target``, computed vectorised and
+    checked against the function itself on the first replicates."""
+    from scipy import stats
+
+    n_seeds, n_sources = d.shape[1:]
+    if n_sources >= 2:
+        mean, var, df = ev._two_level(d)
+        half = stats.t.ppf(0.975, df) * np.sqrt(var)
+    else:  # one test source: the t interval over seeds
+        mean = d[:, :, 0].mean(axis=1)
+        half = stats.t.ppf(0.975, n_seeds - 1) * d[:, :, 0].std(axis=1, ddof=1) / math.sqrt(n_seeds)
+    for r in range(20):  # the vectorised computation is the function's
+        iv = ev.interval(d[r], np.zeros((n_seeds, n_sources)))
+        assert (iv.low, iv.high) == (pytest.approx(mean[r] - half[r], abs=1e-12),
+                                     pytest.approx(mean[r] + half[r], abs=1e-12))
+    return float(np.mean(np.abs(mean - target) <= half))
+
+
+@pytest.mark.parametrize("n_sources", [1, 3, 5, 8])
+@pytest.mark.parametrize("scenario", sorted(_SCENARIOS))
+def test_coverage_at_three_seeds_is_close_to_nominal(scenario, n_sources):
+    rng = np.random.default_rng(32 + n_sources)
+    d, source = _simulate(rng, _REPLICATES, n_sources, _SCENARIOS[scenario])
+    # with two or more sources the interval is for the population mean (0.1); with one source it can only be
+    # for the mean on that source (flagged "seeds only"), so the target includes that source's effect
+    target = 0.1 if n_sources >= 2 else 0.1 + source[:, 0, 0]
+    coverage = _coverage(d, target)
+    assert 0.92 <= coverage <= 0.98, f"{scenario}, 3 seeds × {n_sources} sources: coverage {coverage:.3f}"
+
+
+def test_coverage_where_the_residual_dominates_is_conservative():
+    # seed × source interaction larger than either main effect: s_seed² and s_source² both carry it, so the
+    # variance is overestimated and the interval is wider than it needs to be — never narrower
+    rng = np.random.default_rng(7)
+    for n_sources in (3, 8):
+        d, _ = _simulate(rng, _REPLICATES, n_sources, (0.2, 0.2, 1.0))
+        assert 0.95 <= _coverage(d, 0.1) <= 0.995
+
+
+def test_the_replaced_two_way_bootstrap_undercovers_at_three_seeds():
+    """Why :func:`evidence.paired_bootstrap` was replaced: on the same simulated data, its 95% interval
+    covers the mean about 76% of the time where seeds dominate (the two-level interval: 92–98%)."""
+    rng = np.random.default_rng(11)
+    for sds, too_low in (((1.0, 0.2, 0.2), 0.85), ((1.0, 1.0, 0.3), 0.88)):
+        d, _ = _simulate(rng, 1000, 3, sds)
+        old = [ev.paired_bootstrap(x, np.zeros((3, 3)), resamples=1000, seed=r) for r, x in enumerate(d)]
+        old_coverage = float(np.mean([iv.low <= 0.1 <= iv.high for iv in old]))
+        assert old_coverage < too_low
+        assert 0.92 <= _coverage(d, 0.1) <= 0.98
+
+
+def test_the_bootstrap_stays_deterministic_under_a_seed():
     a, b = _scores(2, (3, 10), 0.01, noise=0.05), _scores(3, (3, 10), 0.0, noise=0.05)
     first = ev.paired_bootstrap(a, b, seed=7)
     assert first == ev.paired_bootstrap(a, b, seed=7)
@@ -71,23 +194,23 @@ def test_bootstrap_is_deterministic_under_a_seed_and_changes_with_it():
     assert first.mean == other.mean == pytest.approx(float((a - b).mean()))
 
 
-def test_bootstrap_resamples_sources_as_well_as_seeds():
-    # identical seeds, very different sources: the spread must come from resampling sources
-    per_source = np.array([0.10, -0.08, 0.12, -0.10, 0.09, -0.07])
-    a = np.tile(per_source, (3, 1))
-    iv = ev.paired_bootstrap(a, np.zeros_like(a), seed=0)
-    assert iv.low < 0 < iv.high
-    assert ev.verdict(iv) == ev.INCONCLUSIVE
+def test_no_module_uses_the_replaced_bootstrap():
+    """One method everywhere: only evidence.py itself (and its tests) may name ``paired_bootstrap``."""
+    import ast
+    from pathlib import Path
 
+    import audioformers
 
-def test_bootstrap_interval_narrows_with_more_sources():
-    rng = np.random.default_rng(0)
-    widths = []
-    for n in (4, 64):
-        d = 0.02 + 0.05 * rng.standard_normal((3, n))
-        iv = ev.paired_bootstrap(d, np.zeros_like(d), seed=1)
-        widths.append(iv.high - iv.low)
-    assert widths[1] < widths[0] / 2
+    users = []
+    for path in Path(audioformers.__file__).parent.rglob("*.py"):
+        if path.name == "evidence.py" and path.parent.name == "evaluation":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.attr] if isinstance(node, ast.Attribute) else \
+                [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            if "paired_bootstrap" in names:
+                users.append(str(path))
+    assert users == []
 
 
 # --- folds ----------------------------------------------------------------------------------------------
@@ -96,9 +219,29 @@ def test_fold_t_interval_averages_seeds_inside_each_fold():
     a = np.array([[0.6, 0.62], [0.5, 0.52], [0.45, 0.47], [0.7, 0.72], [0.55, 0.57], [0.4, 0.42]])  # (folds, seeds)
     b = a - np.array([0.03, 0.05, 0.04, 0.02, 0.06, 0.04])[:, None]
     iv = ev.fold_interval(a, b)
-    assert iv.method == "t interval over 6 folds" and iv.sources == 6 and iv.seeds == 2
+    # the differences do not depend on the seed: the two-level interval is the t interval over folds
+    assert iv.method == "two-level t interval over 2 seeds × 6 folds (Satterthwaite df 5)"
+    assert iv.sources == 6 and iv.seeds == 2
+    over_folds = ev.t_interval(np.array([0.03, 0.05, 0.04, 0.02, 0.06, 0.04]))
+    assert (iv.low, iv.high) == (pytest.approx(over_folds.low), pytest.approx(over_folds.high))
     assert iv.mean == pytest.approx(0.04) and iv.low > 0
     assert ev.verdict(iv) == ev.REPRODUCED
+
+
+def test_fold_interval_counts_the_seeds_as_a_level():
+    # seeds crossed with folds (each seed's encoder is probed in every fold): a seed effect widens the interval
+    rng = np.random.default_rng(4)
+    per_fold = 0.04 + 0.005 * rng.standard_normal(6)
+    seed_effect = np.array([0.03, -0.02, -0.01])
+    a = 0.5 + per_fold[:, None] + seed_effect[None, :]  # (folds, seeds)
+    iv = ev.fold_interval(a, np.full_like(a, 0.5))
+    assert iv == ev.interval(a.T, np.full_like(a.T, 0.5)).__class__(
+        iv.mean, iv.low, iv.high, iv.level, iv.method, 3, 6, "")
+    assert iv.method.startswith("two-level t interval over 3 seeds × 6 folds")
+    folds_only = ev.t_interval(per_fold + seed_effect.mean())
+    assert iv.high - iv.low > 3 * (folds_only.high - folds_only.low)
+    one_seed = ev.fold_interval(a[:, :1], np.full((6, 1), 0.5))
+    assert one_seed.method == "t interval over 6 folds" and "one seed" in one_seed.note
 
 
 def test_sign_interval_uses_order_statistics_and_needs_enough_folds():

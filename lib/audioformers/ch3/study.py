@@ -326,10 +326,10 @@ def uncertainty_by_source(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> 
     of variation alone: ``recordings`` (scores averaged over seeds, recordings resampled) and ``seeds`` (averaged
     over recordings, seeds resampled). Which one is wide says whether more songs or more seeds would help."""
     a, b = ev.as_scores(a, "a"), ev.as_scores(b, "b")
-    out: dict[str, Any] = {"both": ev.paired_bootstrap(a, b, level=level) if a.size >= 2 else None}
+    out: dict[str, Any] = {"both": ev.interval(a, b, level=level) if a.size >= 2 else None}
     for key, axis in (("recordings", 0), ("seeds", 1)):
         ma, mb = a.mean(axis=axis, keepdims=True), b.mean(axis=axis, keepdims=True)
-        out[key] = ev.paired_bootstrap(ma, mb, level=level) if ma.size >= 2 else None
+        out[key] = ev.interval(ma, mb, level=level) if ma.size >= 2 else None
     return out
 
 
