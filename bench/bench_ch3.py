@@ -12,7 +12,8 @@ load average is recorded before and after.
   / reference tokens/s (above 1: the package is faster).
 * Generation, seconds per second of 8 kHz audio (real-time factor, below 1 = faster than real time):
   ``fast`` = :func:`audioformers.models.fast_sampling.generate` (numba, one core); ``cached`` = the PyTorch cached
-  decoder (WaveNet queues / KV cache); ``naive`` = recomputing the model over its whole context each sample.
+  decoder (:mod:`audioformers.models.decoding`: WaveNet queues / KV cache); ``naive`` = recomputing the model over
+  its whole context each sample.
   Also the fast path's CPU-time RTF, and the training ratios in CPU time (process time of the same calls:
   what the other jobs on a shared machine inflate least).
 
@@ -36,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from references import MinimalWaveNet, NanoGPT, fused_adamw  # noqa: E402
 
-from audioformers.core import benchmarking
-from audioformers.models import fast_sampling
+from audioformers.core import benchmarking  # noqa: E402
+from audioformers.models import decoding, fast_sampling  # noqa: E402
 from audioformers.ch3 import experiment as nextsample  # noqa: E402
 from audioformers.core.device import describe, get_device  # noqa: E402
 from audioformers.core.profiles import get_profile  # noqa: E402
@@ -142,7 +143,7 @@ def main() -> None:
 
             def torch_path(model=model, cached=True, n=args.cached_samples) -> float:
                 wall = time.perf_counter()
-                nextsample.generate(model, prompt[None], n, temperature=1.0, seed=0, cached=cached)
+                decoding.generate(model, prompt[None], n, temperature=1.0, seed=0, cached=cached)
                 return (time.perf_counter() - wall) / n
 
             workloads[f"generate.{name}.fast"] = fast

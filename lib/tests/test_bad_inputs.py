@@ -462,7 +462,7 @@ def test_models_take_tokens_of_any_integer_dtype_and_refuse_out_of_range(dtype, 
 
 
 def test_generate_refuses_zero_samples_and_accepts_uint8_prompts(one_thread):
-    from audioformers.ch3.experiment import generate
+    from audioformers.models.decoding import generate
     from audioformers.models.sample_transformer import SampleTransformer, SampleTransformerConfig
 
     torch.manual_seed(0)

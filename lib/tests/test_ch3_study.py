@@ -1,5 +1,7 @@
-"""Tests of audioformers.ch3.study: identical scoring of models and baselines, per-recording scores,
-context use, the warm-up/stable/decay scaling run and its fits."""
+"""Tests of chapter 3's study (audioformers.ch3.study and the parts it calls: scoring, tuning, comparison,
+context_use, scaling): identical scoring of models and baselines, per-recording scores, context use, the
+warm-up/stable/decay scaling run and its fits; one rule for reusing stored records; profile and device passed
+down to training."""
 
 from dataclasses import replace
 
@@ -9,8 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers.ch3 import study as cs
+from audioformers.ch3 import comparison, context_use, scaling, scoring, study, tuning
 from audioformers.ch3 import experiment as ns
+from audioformers.ch3.scoring import Setup
+from audioformers.core.results import load_results, write_results
 from audioformers.evaluation.baselines import BigramTable, LinearPredictor
 
 torch.set_num_threads(1)
@@ -28,10 +32,10 @@ def recordings(n: int = 3, length: int = 3000, seed: int = 0) -> list[np.ndarray
 def test_models_scored_exactly_as_the_models_scorer(name):
     torch.manual_seed(0)
     model = ns.build_model(name, CFG).eval()
-    windows, _ = cs.scoring_windows(recordings(), 12, ns.window_length(CFG))
+    windows, _ = scoring.scoring_windows(recordings(), 12, ns.window_length(CFG))
     windows = torch.from_numpy(windows)
-    logp, targets = cs.scored_log_probs(model, windows, CFG)
-    scores = cs.position_scores(logp, targets)
+    logp, targets = scoring.scored_log_probs(model, windows, CFG)
+    scores = scoring.position_scores(logp, targets)
     expected = ns.evaluate(model, windows, CFG)
     assert logp.shape == (len(windows), CFG.score_length, 256)
     for key in ("top1", "top5", "bits_per_sample"):
@@ -40,18 +44,18 @@ def test_models_scored_exactly_as_the_models_scorer(name):
 
 def test_baselines_scored_on_the_models_positions():
     recs = recordings()
-    windows, _ = cs.scoring_windows(recs, 6, ns.window_length(CFG))
+    windows, _ = scoring.scoring_windows(recs, 6, ns.window_length(CFG))
     s = CFG.score_length
-    _, model_targets = cs.scored_log_probs(ns.build_model("wavenet", CFG), torch.from_numpy(windows), CFG)
+    _, model_targets = scoring.scored_log_probs(ns.build_model("wavenet", CFG), torch.from_numpy(windows), CFG)
     bigram = BigramTable().fit(recs)
-    logp, targets = cs.scored_log_probs(bigram, windows, CFG)
+    logp, targets = scoring.scored_log_probs(bigram, windows, CFG)
     torch.testing.assert_close(targets, model_targets)
     # position j of the scored block is predicted from the sample just before it in the window
     previous = windows[:, -s - 1 : -1]
     np.testing.assert_allclose(logp.numpy(), bigram.log_probs(previous.reshape(-1, 1)).reshape(len(windows), s, 256),
                                rtol=1e-6)
     linear = LinearPredictor(order=4).fit(recs)
-    logp, targets = cs.scored_log_probs(linear, windows, CFG)
+    logp, targets = scoring.scored_log_probs(linear, windows, CFG)
     torch.testing.assert_close(targets, model_targets)
     last = np.stack([windows[:, -s - 4 + j : -s + j] for j in range(s)], axis=1)  # (N, S, 4)
     np.testing.assert_allclose(logp.numpy(), linear.log_probs(last.reshape(-1, 4)).reshape(len(windows), s, 256),
@@ -60,117 +64,129 @@ def test_baselines_scored_on_the_models_positions():
 
 def test_scoring_windows_and_per_source_scores():
     recs = recordings(4) + [np.zeros(10, dtype=np.int64)]  # the last one is too short for a window
-    windows, ids = cs.scoring_windows(recs, 10, 100, seed=1)
+    windows, ids = scoring.scoring_windows(recs, 10, 100, seed=1)
     assert sorted(set(ids)) == [0, 1, 2, 3] and np.all(np.bincount(ids) == 3)  # ceil(10 / 4) windows each
     for w, i in zip(windows, ids):  # each window is a piece of its own recording
         assert any(np.array_equal(recs[i][s : s + 100], w) for s in range(len(recs[i]) - 99))
     scores = {"top5": np.arange(12, dtype=float)[:, None] * np.ones((12, 2))}
-    out = cs.summarise_positions(scores, ids, [f"r{k}" for k in range(5)])
+    out = scoring.summarise_positions(scores, ids, [f"r{k}" for k in range(5)])
     assert out["final"]["top5"] == pytest.approx(5.5)
     assert out["per_source"]["top5"] == {"r0": 1.0, "r1": 4.0, "r2": 7.0, "r3": 10.0}
     with pytest.raises(ValueError, match="no recording"):
-        cs.scoring_windows(recs, 4, 10_000)
+        scoring.scoring_windows(recs, 4, 10_000)
 
 
 def test_context_use_wavenet_gains_nothing_beyond_its_receptive_field():
     torch.manual_seed(0)
     model = ns.build_model("wavenet", replace(CFG, wavenet_layers_per_stack=3, wavenet_stacks=1))  # field 8
     windows = np.stack(recordings(2, 400))
-    bits = cs.bits_vs_past(model, windows, [1, 3, 7, 20, 100], positions=64)
+    bits = context_use.bits_vs_past(model, windows, [1, 3, 7, 20, 100], positions=64)
     # a past longer than the receptive field changes nothing (up to float summation order) ...
     assert bits[3] == pytest.approx(bits[2], abs=1e-4) and bits[4] == pytest.approx(bits[2], abs=1e-4)
     # ... while a shorter one does
     assert abs(bits[0] - bits[2]) > 1e-3
     with pytest.raises(ValueError, match="cannot give a past"):
-        cs.bits_vs_past(model, windows, [400])
+        context_use.bits_vs_past(model, windows, [400])
 
 
 def test_wsd_run_gives_one_score_per_budget_and_resumes_nothing_hidden():
     recs = recordings()
-    windows, _ = cs.scoring_windows(recs, 4, ns.window_length(CFG))
-    run = cs.wsd_run("transformer", CFG, [2, 4, 6], recs, torch.from_numpy(windows), lr=3e-3)
+    windows, _ = scoring.scoring_windows(recs, 4, ns.window_length(CFG))
+    run = scaling.wsd_run("transformer", CFG, [2, 4, 6], recs, torch.from_numpy(windows), lr=3e-3)
     assert run["steps"] == [2, 4, 6] and len(run["bits_per_sample"]) == 3
-    again = cs.wsd_run("transformer", CFG, [2, 4, 6], recs, torch.from_numpy(windows), lr=3e-3)
+    again = scaling.wsd_run("transformer", CFG, [2, 4, 6], recs, torch.from_numpy(windows), lr=3e-3)
     assert again["bits_per_sample"] == pytest.approx(run["bits_per_sample"])  # deterministic per seed
 
 
 def test_fit_family_recovers_an_exponent():
     compute = np.logspace(12, 15, 8)
     bits = 4.0 + 2.0 * (compute / compute.max()) ** -0.3
-    fit = cs.fit_family(list(compute), list(bits), resamples=20)
+    fit = scaling.fit_family(list(compute), list(bits), resamples=20)
     assert fit["exponent"] == pytest.approx(0.3, abs=0.03) and fit["floor"] == pytest.approx(4.0, abs=0.05)
     assert fit["exponent_interval"][0] <= fit["exponent"] <= fit["exponent_interval"][1]
 
 
-def test_stored_comparison_reused_only_when_its_config_is_current(monkeypatch):
+def fake_setup(profile: str = "smoke", domain: str = "music", n: int = 4, length: int = 600) -> Setup:
+    """A set-up without the offline datasets: synthetic recordings split three ways, the smoke config."""
+    recs = recordings(n, length)
+    return Setup(profile, torch.device("cpu"), domain, CFG, {"train": recs[1:], "validation": recs[:1], "test": recs[:1]})
+
+
+def test_stored_comparison_reused_only_when_its_config_is_current(monkeypatch, tmp_path):
     """A result written with another configuration (an older conditioning init, another tuned rate) is re-run,
-    never shown as current."""
+    never shown as current; the tuning is reused by the same rule."""
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    setup = fake_setup()
+    monkeypatch.setattr(study, "study_setup", lambda profile, domain="music", device=None: setup)
     chosen = {"wavenet": 4e-3, "transformer": 2e-3, "conditioned": 2e-3}
-    current = {"config": {"a": 1}, "seed": 0, "metrics": {"stored": True}}
-    store = {"tuning": {"metrics": {"chosen_lr": chosen}}, "compare_music_seed0": current}
-    monkeypatch.setattr(cs, "load_results", lambda chapter, name, profile: store[name])
-    monkeypatch.setattr(cs, "comparison_config", lambda profile, domain, lr: {"a": 1} if lr == chosen else {"a": 2})
-    monkeypatch.setattr(cs, "run_comparison", lambda profile, seed, domain: {"rerun": True})
-    assert cs.load_or_run("smoke", 0, "music") == {"stored": True}
-    current["config"] = {"a": 1, "condition_zero_init": False}
-    assert cs.load_or_run("smoke", 0, "music") == {"rerun": True}
-    current["config"] = {"a": 1}
-    store["tuning"]["metrics"]["chosen_lr"] = {**chosen, "wavenet": 8e-3}
-    assert cs.load_or_run("smoke", 0, "music") == {"rerun": True}
+    write_results("ch3", "tuning", {"chosen_lr": chosen}, config=tuning.tuning_config(setup), profile="smoke")
+    config = comparison.comparison_config(setup, chosen)
+    reran = []
+
+    def rerun(setup_, seed, chosen_lr):
+        reran.append(chosen_lr)
+        write_results("ch3", "compare_music_seed0", {"rerun": True}, config=comparison.comparison_config(setup_, chosen_lr),
+                      seed=seed, profile="smoke")
+
+    monkeypatch.setattr(comparison, "run_comparison", rerun)
+    monkeypatch.setattr(tuning, "tune", lambda setup_: pytest.fail("the stored tuning is current"))
+    write_results("ch3", "compare_music_seed0", {"stored": True}, config=config, seed=0, profile="smoke")
+    assert study.load_or_run("smoke", 0, "music") == {"stored": True} and not reran
+    write_results("ch3", "compare_music_seed0", {"stored": True}, config={**config, "condition_zero_init": False},
+                  seed=0, profile="smoke")
+    assert study.load_or_run("smoke", 0, "music") == {"rerun": True} and reran == [chosen]
+    write_results("ch3", "tuning", {"chosen_lr": {**chosen, "wavenet": 8e-3}}, config=tuning.tuning_config(setup),
+                  profile="smoke")
+    assert study.load_or_run("smoke", 0, "music") == {"rerun": True} and reran[-1]["wavenet"] == 8e-3
 
 
 def test_split_holds_validation_out_of_training(monkeypatch):
     tracks = {"train": [np.zeros(n, dtype=np.int64) + i for i, n in enumerate([900, 500, 700, 800])],
               "test": recordings(1, 500)}
     monkeypatch.setattr(ns, "load_tokens", lambda domain, split: tracks[split])
-    split = cs.split_recordings("music")
+    split = scoring.split_recordings("music")
     assert [len(t) for t in split["validation"]] == [500]  # a few long tracks: the shortest is held out
     assert sorted(len(t) for t in split["train"]) == [700, 800, 900] and len(split["test"]) == 1
     tracks["train"] = [np.zeros(100, dtype=np.int64) + i for i in range(25)]  # many prompts: every tenth
-    split = cs.split_recordings("speech")
+    split = scoring.split_recordings("speech")
     assert [int(t[0]) for t in split["validation"]] == [0, 10, 20] and len(split["train"]) == 22
     tracks["train"] = tracks["train"][:1]
     with pytest.raises(ValueError, match="at least two training recordings"):
-        cs.split_recordings("music")
+        scoring.split_recordings("music")
 
 
 def test_scaled_lr_follows_the_width_rule():
     small = replace(CFG, width=32, wavenet_channels=20)
     wide = replace(CFG, width=128, wavenet_channels=80)
-    assert cs.scaled_lr(8e-3, "transformer", small, wide) == pytest.approx(2e-3)
-    assert cs.scaled_lr(1.6e-2, "wavenet", small, wide) == pytest.approx(4e-3)
-    assert cs.scaled_lr(1e-3, "transformer", small, small) == pytest.approx(1e-3)
+    assert scaling.scaled_lr(8e-3, "transformer", small, wide) == pytest.approx(2e-3)
+    assert scaling.scaled_lr(1.6e-2, "wavenet", small, wide) == pytest.approx(4e-3)
+    assert scaling.scaled_lr(1e-3, "transformer", small, small) == pytest.approx(1e-3)
 
 
-def _small_music_setup(monkeypatch, tmp_path) -> dict:
-    """Results in ``tmp_path`` and a tiny music set-up (tuned rates, config, splits, test windows) for the
-    scaling study; returns the tuning."""
+def _small_music_setup(monkeypatch, tmp_path) -> tuple[Setup, dict]:
+    """Results in ``tmp_path`` and a tiny music set-up (synthetic recordings, the smoke config) for the scaling
+    study; returns it and the tuning."""
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    recs = recordings(4, 600)
-    windows, _ = cs.scoring_windows(recs[:1], 4, ns.window_length(CFG))
-    tuning = {"chosen_lr": {"transformer": 4e-3, "wavenet": 8e-3}}
-    monkeypatch.setattr(cs, "_music_setup", lambda profile: (tuning, CFG, {"train": recs[1:], "validation": recs[:1],
-                                                                            "test": recs[:1]}, windows))
-    return tuning
+    return fake_setup(), {"chosen_lr": {"transformer": 4e-3, "wavenet": 8e-3}}
 
 
 def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_path):
     """The smallest size is tried at several rates; the one with the lowest validation bits at the largest budget
     is kept, even when another is better on test (test bits are the study's points, never a choice)."""
-    tuning = _small_music_setup(monkeypatch, tmp_path)
-    monkeypatch.setitem(cs.SCALING_LR_FRACTIONS, "smoke", (1.0, 0.5))
+    setup, tuned = _small_music_setup(monkeypatch, tmp_path)
+    monkeypatch.setitem(scaling.SCALING_LR_FRACTIONS, "smoke", (1.0, 0.5))
     calls = []
 
-    def fake(family, cfg, budgets, lr, train, sets):
+    def fake(family, cfg, budgets, lr, train, sets, device):
         calls.append((family, lr))
-        good_on_validation = lr < tuning["chosen_lr"][family]
+        good_on_validation = lr < tuned["chosen_lr"][family]
         val = [5.0, 4.5, 4.0] if good_on_validation else [5.0, 4.8, 4.6]
         test = [5.0, 4.9, 4.8] if good_on_validation else [5.0, 4.5, 4.1]
         return {"steps": budgets, "bits_per_sample": test, "bits_by_set": {"test": test, "validation": val},
                 "lr": lr, "parameters": 1000, "train_seconds": 0.0}
 
-    monkeypatch.setattr(cs, "_cached_wsd", fake)
-    out = cs.scaling_study("smoke", sizes=("small",), resamples=5)
+    monkeypatch.setattr(scaling, "_cached_wsd", fake)
+    out = scaling.scaling_study(setup, tuned["chosen_lr"], sizes=("small",), resamples=5)
     assert out["lr_tuning"]["transformer"]["lr_small"] == pytest.approx(2e-3)
     assert out["lr_tuning"]["wavenet"]["lr_small"] == pytest.approx(4e-3)
     assert out["families"]["transformer"]["runs"]["small"]["bits_per_sample"] == [5.0, 4.9, 4.8]
@@ -182,34 +198,34 @@ def test_scaling_study_chooses_the_rate_on_validation_not_test(monkeypatch, tmp_
 def test_compute_frontier_keeps_the_best_size_at_each_compute():
     runs = {"small": {"compute": [1.0, 2.0, 4.0], "bits_per_sample": [6.0, 5.5, 5.3]},
             "large": {"compute": [3.0, 6.0, 12.0], "bits_per_sample": [6.2, 5.4, 5.0]}}
-    front = cs.compute_frontier(runs)
+    front = scaling.compute_frontier(runs)
     # large at 3 and 6 lose to small at less compute: there the frontier stays at small's best so far
     assert front == {"compute": [1.0, 2.0, 3.0, 4.0, 6.0, 12.0], "bits_per_sample": [6.0, 5.5, 5.5, 5.3, 5.3, 5.0],
                      "size": ["small", "small", "small", "small", "small", "large"]}
 
 
 def test_next_rate_steps_past_a_winning_edge_only():
-    assert cs.next_rate({4e-3: 5.0, 1e-3: 4.0}) == pytest.approx(2.5e-4)  # the lowest won: a step lower
-    assert cs.next_rate({4e-3: 4.0, 1e-3: 5.0}) == pytest.approx(1.6e-2)  # the highest won: a step higher
-    assert cs.next_rate({4e-3: 5.0, 2e-3: 4.0, 1e-3: 4.5}) is None  # interior
-    assert cs.next_rate({4e-3: 5.0}) is None
+    assert scaling.next_rate({4e-3: 5.0, 1e-3: 4.0}) == pytest.approx(2.5e-4)  # the lowest won: a step lower
+    assert scaling.next_rate({4e-3: 4.0, 1e-3: 5.0}) == pytest.approx(1.6e-2)  # the highest won: a step higher
+    assert scaling.next_rate({4e-3: 5.0, 2e-3: 4.0, 1e-3: 4.5}) is None  # interior
+    assert scaling.next_rate({4e-3: 5.0}) is None
 
 
 @pytest.mark.parametrize("extensions, chosen, edge", [(1, 1e-3, True), (2, 1e-3, False)])
 def test_scaling_study_extends_the_rate_grid_past_a_winning_edge(monkeypatch, tmp_path, extensions, chosen, edge):
     """Validation bits lowest at 1e-3; the grid starts at 4e-3 and 2e-3: one extension reaches 1e-3 (still at
     the edge, and recorded so), a second tries 5e-4 and finds 1e-3 interior."""
-    _small_music_setup(monkeypatch, tmp_path)
-    monkeypatch.setitem(cs.SCALING_LR_FRACTIONS, "smoke", (1.0, 0.5))
-    monkeypatch.setitem(cs.SCALING_LR_EXTENSIONS, "smoke", extensions)
+    setup, tuned = _small_music_setup(monkeypatch, tmp_path)
+    monkeypatch.setitem(scaling.SCALING_LR_FRACTIONS, "smoke", (1.0, 0.5))
+    monkeypatch.setitem(scaling.SCALING_LR_EXTENSIONS, "smoke", extensions)
 
-    def fake(family, cfg, budgets, lr, train, sets):
+    def fake(family, cfg, budgets, lr, train, sets, device):
         val = [5.0, 4.0 + math.log2(lr / 1e-3) ** 2]
         return {"steps": budgets[:2], "bits_per_sample": val, "bits_by_set": {"test": val, "validation": val},
                 "lr": lr, "parameters": 1000, "train_seconds": 0.0}
 
-    monkeypatch.setattr(cs, "_cached_wsd", fake)
-    out = cs.scaling_study("smoke", families=("transformer",), sizes=("small",), resamples=5)
+    monkeypatch.setattr(scaling, "_cached_wsd", fake)
+    out = scaling.scaling_study(setup, tuned["chosen_lr"], families=("transformer",), sizes=("small",), resamples=5)
     tuned = out["lr_tuning"]["transformer"]
     assert tuned["lr_small"] == pytest.approx(chosen) and tuned["edge_of_grid"] is edge
     assert len(tuned["extended_past_edge"]) == extensions
@@ -218,10 +234,10 @@ def test_scaling_study_extends_the_rate_grid_past_a_winning_edge(monkeypatch, tm
 
 def test_scaling_study_resumes_from_its_results_file_alone(monkeypatch, tmp_path):
     """Finished runs live in results/ (committed), so an interrupted study continues without the disk cache."""
-    _small_music_setup(monkeypatch, tmp_path)
+    setup, tuned = _small_music_setup(monkeypatch, tmp_path)
     trained = []
 
-    def fake(family, cfg, budgets, lr, train, sets):
+    def fake(family, cfg, budgets, lr, train, sets, device):
         trained.append(family)
         if len(trained) == 2:
             raise KeyboardInterrupt  # interrupted in the second unit
@@ -229,11 +245,11 @@ def test_scaling_study_resumes_from_its_results_file_alone(monkeypatch, tmp_path
         return {"steps": budgets, "bits_per_sample": bits, "bits_by_set": {"test": bits, "validation": bits},
                 "lr": lr, "parameters": 1000, "train_seconds": 0.0}
 
-    monkeypatch.setattr(cs, "_cached_wsd", fake)
+    monkeypatch.setattr(scaling, "_cached_wsd", fake)
     with pytest.raises(KeyboardInterrupt):
-        cs.scaling_study("smoke", sizes=("small",), resamples=5)
-    assert len(cs.load_stored("scaling", "smoke")["metrics"]["units"]) == 1
-    out = cs.scaling_study("smoke", sizes=("small",), resamples=5)
+        scaling.scaling_study(setup, tuned["chosen_lr"], sizes=("small",), resamples=5)
+    assert len(load_results("ch3", "scaling", "smoke")["metrics"]["units"]) == 1
+    out = scaling.scaling_study(setup, tuned["chosen_lr"], sizes=("small",), resamples=5)
     assert trained == ["transformer", "wavenet", "wavenet"]  # the finished unit was not trained again
     assert set(out["sizes_done"]) == {"transformer", "wavenet"} and len(out["units"]) == 2
 
@@ -243,25 +259,24 @@ def test_uncertainty_by_source_separates_recordings_from_seeds():
     song = rng.normal(0, 0.2, size=8)  # the difference depends strongly on the recording, hardly on the seed
     a = 0.5 + song[None, :] + rng.normal(0, 0.001, size=(3, 8))
     b = np.full((3, 8), 0.5)
-    out = cs.uncertainty_by_source(a, b)
+    out = comparison.uncertainty_by_source(a, b)
     width = {k: out[k].high - out[k].low for k in ("both", "recordings", "seeds")}
     assert width["recordings"] > 20 * width["seeds"] and width["both"] > 20 * width["seeds"]
     assert out["both"].mean == pytest.approx(out["recordings"].mean) == pytest.approx(out["seeds"].mean)
-    one_track = cs.uncertainty_by_source(a[:, :1], b[:, :1])  # one recording: no interval over recordings
+    one_track = comparison.uncertainty_by_source(a[:, :1], b[:, :1])  # one recording: no interval over recordings
     assert one_track["recordings"] is None and one_track["seeds"] is not None
-    single = cs.uncertainty_by_source(a[:1, :1], b[:1, :1])  # one seed, one recording (smoke): no interval at all
+    single = comparison.uncertainty_by_source(a[:1, :1], b[:1, :1])  # one seed, one recording (smoke): no interval at all
     assert single == {"both": None, "recordings": None, "seeds": None}
 
 
 def test_trained_model_is_the_comparisons_model(monkeypatch, tmp_path):
     """The chapter's generation uses the comparison's model: retrained from the cache's key, not a new one."""
     monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
-    recs = recordings(4, 600)
-    monkeypatch.setattr(cs, "load_or_tune", lambda profile: {"chosen_lr": {n: 3e-3 for n in ns.MODEL_NAMES}})
-    monkeypatch.setattr(cs, "split_recordings", lambda domain: {"train": recs[1:], "validation": recs[:1], "test": recs[:1]})
-    monkeypatch.setattr(ns, "experiment_config", lambda profile, domain="music": CFG)
-    first = cs.trained_model("smoke", "transformer")
-    again = cs.trained_model("smoke", "transformer")  # from the disk cache
+    setup = fake_setup()
+    monkeypatch.setattr(study, "load_or_tune", lambda *a, **k: {"chosen_lr": {n: 3e-3 for n in ns.MODEL_NAMES}})
+    monkeypatch.setattr(study, "study_setup", lambda profile, domain="music", device=None: setup)
+    first = study.trained_model("smoke", "transformer")
+    again = study.trained_model("smoke", "transformer")  # from the disk cache
     for (k, a), (_, b) in zip(first.state_dict().items(), again.state_dict().items()):
         assert torch.equal(a, b), k
 
@@ -280,27 +295,28 @@ def _scaling_runs() -> dict:
 def test_load_scaling_refits_a_record_written_before_the_frontier_fit(monkeypatch, tmp_path):
     """An old record (families without ``frontier``) is refitted from its runs in memory, never read as current;
     a current record comes back as stored; a missing one is None."""
-    from audioformers.core.results import write_results
-
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    assert cs.load_scaling("smoke") is None
+    assert study.load_scaling("smoke") is None
     runs = _scaling_runs()
     old = {"families": {f: {"runs": r, "comparison_lr": 1e-3, "exponent": 9.9} for f, r in runs.items()},
            "lr_tuning": {}, "units": {}}
-    write_results("ch3", "scaling", old, profile="smoke")
+    config = scaling.scaling_config("smoke", ns.experiment_config("smoke", "music"))
+    write_results("ch3", "scaling", old, config=config, profile="smoke")
     before = (tmp_path / "ch3" / "scaling.smoke.json").read_bytes()
-    loaded = cs.load_scaling("smoke", resamples=5)
+    loaded = study.load_scaling("smoke", resamples=5)
     assert loaded["metrics"]["refitted_on_load"] is True
     for family, r in runs.items():
         fit = loaded["metrics"]["families"][family]
-        assert fit["frontier"] == cs.compute_frontier(r)
+        assert fit["frontier"] == scaling.compute_frontier(r)
         assert fit["exponent"] != 9.9 and fit["fitted_to"] == "compute-efficient frontier"
     assert "crossover" in loaded["metrics"]
     assert (tmp_path / "ch3" / "scaling.smoke.json").read_bytes() == before  # the file is left as it was
 
-    current = cs.scaling_metrics(runs, {"transformer": 1e-3, "wavenet": 2e-3}, resamples=5)
-    write_results("ch3", "scaling", current, profile="smoke")
-    again = cs.load_scaling("smoke")
+    current = scaling.scaling_metrics(runs, {"transformer": 1e-3, "wavenet": 2e-3}, resamples=5)
+    write_results("ch3", "scaling", current, config={**config, "seed": 1}, profile="smoke")
+    assert study.load_scaling("smoke") is None  # run with another config: not read as current
+    write_results("ch3", "scaling", current, config=config, profile="smoke")
+    again = study.load_scaling("smoke")
     assert "refitted_on_load" not in again["metrics"]
     assert again["metrics"]["families"]["wavenet"]["exponent"] == pytest.approx(current["families"]["wavenet"]["exponent"])
 
@@ -311,10 +327,10 @@ def test_scaling_lines_and_plot_show_each_family_fit_and_the_crossover():
     import matplotlib.pyplot as plt
 
     runs = _scaling_runs()
-    metrics = cs.scaling_metrics(runs, {"transformer": 1e-3, "wavenet": 2e-3}, resamples=5,
+    metrics = scaling.scaling_metrics(runs, {"transformer": 1e-3, "wavenet": 2e-3}, resamples=5,
                                  lr_tuning={"wavenet": {"validation_bits_at_largest_budget": {"0.004": 5.3, "0.008": 5.5},
                                                         "lr_small": 4e-3, "edge_of_grid": True}})
-    lines = cs.scaling_lines(metrics)
+    lines = scaling.scaling_lines(metrics)
     assert any(line.startswith("wavenet: smallest size tried at 0.004: 5.300") and "still at an edge" in line
                for line in lines)
     for family in runs:
@@ -322,7 +338,7 @@ def test_scaling_lines_and_plot_show_each_family_fit_and_the_crossover():
         assert any(line.startswith(family) and f"exponent {fit['exponent']:.2f}" in line for line in lines)
     assert lines[-1] == "transformer vs WaveNet: " + metrics["crossover"]["text"]
 
-    ax = cs.plot_scaling(metrics)
+    ax = scaling.plot_scaling(metrics)
     labels = [line.get_label() for line in ax.get_lines()]
     for family in runs:
         assert f"{family} small (1,000)" in labels and f"{family} medium (4,000)" in labels
@@ -334,3 +350,83 @@ def test_scaling_lines_and_plot_show_each_family_fit_and_the_crossover():
     assert y[0] == pytest.approx(fit["floor"] + fit["scale"] * (x[0] / fit["x_ref"]) ** -fit["exponent"])
     assert ax.get_xscale() == "log"
     plt.close(ax.figure)
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("a stored book record must be reused, not run again")
+
+
+def test_committed_book_results_are_reused_without_running_anything(monkeypatch):
+    """Each of chapter 3's loaders returns the committed book record (results/ch3/*.book.json) as stored: every
+    run function and every training is made to fail, so a config that no longer matches would show here."""
+    from audioformers import data
+    from audioformers.core.results import repo_root
+
+    if repo_root() is None or not (repo_root() / "results" / "ch3" / "tuning.book.json").exists():
+        pytest.skip("no committed results here")
+    if not data.is_complete("wave-mini"):
+        pytest.skip("the offline dataset wave-mini is not built here (the loaders count its recordings)")
+    monkeypatch.delenv("BOOK_RESULTS_DIR", raising=False)
+    for module, name in ((tuning, "tune"), (comparison, "run_comparison"), (context_use, "context_use"),
+                         (scaling, "scaling_study"), (scoring, "train_cached"), (ns, "train_one"), (ns, "fit"),
+                         (scaling, "wsd_run")):
+        monkeypatch.setattr(module, name, _refuse)
+    stored = lambda name: load_results("ch3", name, "book")["metrics"]  # noqa: E731
+    assert study.load_or_tune("book", "cpu") == stored("tuning")
+    dataset = {"music": "wave-mini", "speech": "wave-mini", "orchestra": "orchestra-mini", "piano-mini": "piano-mini"}
+    for domain in [d for d, name in dataset.items() if data.is_complete(name)]:  # (a build in progress: not read)
+        for seed in (0, 1, 2):
+            assert study.load_or_run("book", seed, domain, "cpu") == stored(f"compare_{domain}_seed{seed}")
+    assert study.load_or_run_context("book", "cpu") == stored("context_use")["context_use"]
+    record = study.load_scaling("book")
+    assert record is not None and record["metrics"] == stored("scaling")
+
+
+def test_profile_and_device_reach_training_as_given(monkeypatch, tmp_path):
+    """The caller's profile and device reach ``fit`` (not the environment's), and one call builds its config and
+    reads its recordings once."""
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("BOOK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BOOK_PROFILE", "book")
+    recs = recordings(4, 600)
+    built, split = [], []
+    original = ns.experiment_config
+    monkeypatch.setattr(ns, "experiment_config", lambda profile, domain="music", **kw: built.append(profile) or original(profile, domain, **kw))
+    monkeypatch.setattr(scoring, "split_recordings", lambda domain: split.append(domain) or
+                        {"train": recs[1:], "validation": recs[:1], "test": recs[:1]})
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fit(model, next_batch, loss_fn, steps, **kwargs):
+        seen.update(steps=steps, device=kwargs["device"])
+        raise Stop
+
+    monkeypatch.setattr(ns, "fit", fit)
+    with pytest.raises(Stop):
+        study.load_or_run("smoke", 0, "music", device="cpu:0")
+    assert seen["device"] == torch.device("cpu:0")
+    assert seen["steps"] == original("smoke").steps  # the smoke profile's, not $BOOK_PROFILE's
+    assert built == ["smoke"] and split == ["music"]  # once per call
+    built.clear()
+    split.clear()
+    monkeypatch.setattr(ns, "fit", lambda *a, **k: pytest.fail("stored: nothing trains"))
+    setup = scoring.study_setup("smoke", "music")
+    chosen = {n: 1e-3 for n in ns.MODEL_NAMES}
+    write_results("ch3", "tuning", {"chosen_lr": chosen}, config=tuning.tuning_config(setup), profile="smoke")
+    write_results("ch3", "compare_speech_seed0", {"stored": True},
+                  config=comparison.comparison_config(scoring.study_setup("smoke", "speech"), chosen), profile="smoke")
+    built.clear()
+    split.clear()
+    assert study.load_or_run("smoke", 0, "speech") == {"stored": True}
+    assert sorted(split) == ["music", "speech"] and built == ["smoke", "smoke"]  # the domain's, and music's for tuning
+
+
+def test_loaders_refuse_bad_arguments():
+    with pytest.raises(ValueError, match="resamples"):
+        study.load_scaling("smoke", resamples=0)
+    with pytest.raises(ValueError, match="seed"):
+        study.load_or_run("smoke", -1)
+    with pytest.raises(ValueError, match="profile"):
+        study.load_or_tune("no-such-profile")

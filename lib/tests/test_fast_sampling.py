@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from audioformers.models import fast_sampling
-from audioformers.ch3.experiment import Decoder
+from audioformers.models.decoding import Decoder
 from audioformers.models.sample_transformer import (
     ConditionEncoderConfig,
     ConditionedSampleTransformer,
@@ -89,7 +89,7 @@ def test_same_draws_give_same_tokens(name, temperature):
 
 
 def test_torch_path_is_the_package_decoder():
-    """The PyTorch backend feeds nextsample.Decoder(cached=True): its logits are the decoder's own."""
+    """The PyTorch backend feeds decoding.Decoder(cached=True): its logits are the decoder's own."""
     model = MODELS["transformer"]
     prompt, forced = prompt_for(model), np.random.default_rng(8).integers(0, 256, 40)
     got = fast_sampling.teacher_forced_logits(model, forced, prompt, backend="torch")

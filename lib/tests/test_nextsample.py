@@ -1,4 +1,5 @@
-"""Tests of audioformers.ch3.experiment and audioformers.core.benchmarking (synthetic tokens; a few training steps)."""
+"""Tests of audioformers.ch3.experiment, audioformers.models.decoding and audioformers.core.benchmarking (synthetic
+tokens; a few training steps)."""
 
 import math
 
@@ -8,7 +9,9 @@ import torch
 
 from audioformers.core import benchmarking
 from audioformers.ch3 import experiment as nextsample
-from audioformers.ch3.experiment import Decoder, build_model, experiment_config, generate, next_sample_metrics
+from audioformers.ch3.experiment import build_model, experiment_config, next_sample_metrics
+from audioformers.models import decoding
+from audioformers.models.decoding import Decoder, generate
 
 torch.set_num_threads(1)
 
@@ -70,7 +73,7 @@ def test_generate_shapes_and_temperature():
     again = generate(model, torch.randint(0, 256, (1, 20)), 30, temperature=0.0)
     assert again.shape == (1, 30)
     with pytest.raises(ValueError, match="temperature"):
-        nextsample.sample_logits(torch.zeros(1, 256), -1.0)
+        decoding.sample_logits(torch.zeros(1, 256), -1.0)
 
 
 def test_train_one_learns_a_repeating_pattern():
@@ -110,3 +113,34 @@ def test_device_windows_are_the_host_windows():
     assert windows.dtype == torch.int64 and np.array_equal(windows.numpy(), host)
     assert not nextsample.DeviceWindows.fits(tokens, "cpu")  # the host keeps its arrays (no copy)
     assert not nextsample.DeviceWindows.fits([np.array([0, 300])], "cpu:0")  # not 8-bit: not held as uint8
+
+
+def test_cost_vs_context_times_fused_and_explicit_attention(monkeypatch):
+    """The plain-attention row is the transformer built with explicit attention (no patched functions)."""
+    import torch.nn.functional as F
+
+    from audioformers.models import sample_transformer
+
+    built = []
+    original = nextsample.build_model
+    monkeypatch.setattr(nextsample, "build_model",
+                        lambda name, config, attention="fused": built.append((name, attention)) or original(name, config, attention))
+    calls = {"sdpa": 0}
+    sdpa = F.scaled_dot_product_attention
+
+    def counting(*args, **kwargs):
+        calls["sdpa"] += 1
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(F, "scaled_dot_product_attention", counting)
+    config = experiment_config("smoke")
+    cost = nextsample.cost_vs_context([16, 32], config, "cpu", repeats=1)
+    assert set(cost) == {"wavenet", "transformer", "plain_attention"}
+    assert all(len(v["seconds"]) == 2 and min(v["seconds"]) > 0 for v in cost.values())
+    assert built == [("wavenet", "fused"), ("transformer", "fused"), ("transformer", "explicit")] * 2
+    assert sample_transformer.F.scaled_dot_product_attention is counting  # nothing swapped it out and back
+    fused_calls = calls["sdpa"]
+    calls["sdpa"] = 0
+    model = build_model("transformer", config, attention="explicit")
+    model(torch.randint(0, 256, (1, 16)))
+    assert fused_calls > 0 and calls["sdpa"] == 0  # the explicit model never calls the fused kernel

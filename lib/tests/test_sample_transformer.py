@@ -118,3 +118,44 @@ def test_bad_input_errors():
     model.prefill(torch.zeros(1, 32, dtype=torch.long), cache)
     with pytest.raises(ValueError, match="position table"):
         model.step(torch.zeros(1, dtype=torch.long), cache)
+
+
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_explicit_attention_equals_the_fused_path_on_the_same_weights(conditioned):
+    """The explicit attention (the (T, T) matrix the chapter's cost measures) gives the fused path's logits and
+    gradients on the same weights, over the whole window and through the key/value cache."""
+    torch.manual_seed(0)
+    explicit_cfg = replace(CFG, attention="explicit")
+    if conditioned:
+        fused = trained_like(ConditionedSampleTransformer(CFG, COND))
+        explicit = ConditionedSampleTransformer(explicit_cfg, COND)
+    else:
+        fused, explicit = SampleTransformer(CFG), SampleTransformer(explicit_cfg)
+    explicit.load_state_dict(fused.state_dict(), strict=True)
+    assert all(b.attention == "explicit" for b in (explicit.transformer if conditioned else explicit).blocks)
+    past = 64 if conditioned else 0
+    tokens = torch.randint(0, 256, (2, past + 32))
+    a, b = fused(tokens), explicit(tokens)
+    torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
+    a.logsumexp(-1).mean().backward()
+    b.logsumexp(-1).mean().backward()
+    for (name, p), q in zip(fused.named_parameters(), explicit.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
+    cache = explicit.eval().init_cache()
+    with torch.no_grad():
+        steps = [explicit.prefill(tokens[:, : past + 12], cache)]  # a prompt: causal after nothing cached
+        steps += [explicit.step(tokens[:, t], cache)[:, None] for t in range(past + 12, past + 32)]
+        torch.testing.assert_close(torch.cat(steps, dim=1), fused.eval()(tokens), rtol=1e-4, atol=1e-5)
+
+
+def test_explicit_attention_function_and_mask():
+    from audioformers.models.sample_transformer import causal_mask, explicit_attention
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 3, 5, 4), torch.randn(2, 3, 9, 4), torch.randn(2, 3, 9, 4)
+    mask = causal_mask(5, 9)
+    assert mask.shape == (5, 9) and mask[0, :5].all() and not mask[0, 5:].any() and mask[-1].all()
+    want = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(explicit_attention(q, k, v, mask), want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="attention"):
+        SampleTransformerConfig(attention="flash")

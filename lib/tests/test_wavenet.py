@@ -149,23 +149,23 @@ def test_old_layout_state_dict_loads_and_gives_the_same_logits(kernel_size):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6, msg=name)
 
 
-@pytest.mark.parametrize("kernel_size", [2, 3])
-def test_token_table_first_layer_equals_the_embedded_path(kernel_size):
-    """forward(tokens) reads the first layer's conv products from a (vocabulary x taps) table; forward_embedded
-    computes them from the embedded samples: the same logits and the same gradients for every parameter."""
-    config = WaveNetConfig(residual_channels=8, dilation_channels=6, skip_channels=10, layers_per_stack=3,
-                           num_stacks=1, kernel_size=kernel_size)
-    torch.manual_seed(1)
-    model = WaveNet(config)
-    tokens = torch.randint(0, 256, (2, 40))
-    grads = []
-    for logits in (lambda: model(tokens), lambda: model.forward_embedded(model.embed(tokens))):
-        model.zero_grad()
-        out = logits()
-        F.cross_entropy(out.reshape(-1, 256), tokens.roll(-1, 1).reshape(-1)).backward()
-        grads.append((out.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
-    (a, ga), (b, gb) = grads
-    torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
-    assert ga.keys() == gb.keys()
-    for name in ga:
-        torch.testing.assert_close(ga[name], gb[name], rtol=1e-4, atol=1e-6, msg=name)
+@pytest.mark.parametrize("module", ["wavenet", "sample_transformer", "decoding", "fast_sampling", "sampling_kernels"])
+def test_each_model_links_its_notebook_section_and_the_notebook_links_back(module):
+    """Chapter 3's model modules name the notebook sections that explain them (each a heading of the notebook), and
+    the notebook names each module where its model is introduced."""
+    import importlib
+    import json
+    import re
+    from pathlib import Path
+
+    notebook = Path(__file__).resolve().parents[2] / "chapters" / "03_wavenet_vs_transformer.ipynb"
+    cells = json.loads(notebook.read_text())["cells"]
+    headings = {line.lstrip("#").strip() for c in cells if c["cell_type"] == "markdown"
+                for line in "".join(c["source"]).splitlines() if line.startswith("#")}
+    doc = importlib.import_module(f"audioformers.models.{module}").__doc__
+    assert "chapters/03_wavenet_vs_transformer.ipynb" in doc
+    lists = re.findall(r'sections? ((?:"[^"]+"(?:, | and )?)+)', " ".join(doc.split()))  # section "A", "B" and "C"
+    named = [title for found in lists for title in re.findall(r'"([^"]+)"', found)]
+    assert named and all(title in headings for title in named), (named, headings)
+    markdown = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert f"`audioformers.models.{module}`" in markdown or f"`audioformers.models.{module}." in markdown

@@ -1,26 +1,28 @@
-"""Next-sample modelling of raw audio: data windows, metrics, the WaveNet-vs-transformer experiment, sampling.
+"""Next-sample modelling of raw audio: the data, the three models at the experiment's sizes, metrics, training
+one model, and the cost of each family against context length.
 
-* Data: wave-mini audio (8 kHz) as 8-bit mu-law tokens; random training windows; fixed held-out windows.
+* Data: each domain's audio as 8-bit mu-law tokens; random training windows; fixed held-out windows.
+* Models (:func:`build_model`): :class:`audioformers.models.wavenet.WaveNet`,
+  :class:`audioformers.models.sample_transformer.SampleTransformer` and its ``ConditionedSampleTransformer``.
 * Metrics: top-1 and top-5 next-sample accuracy and bits per sample, scored only on the last
   ``score_length`` positions of each held-out window, where WaveNet has its full receptive field and
   the transformers at least ``context_length - score_length`` samples of attention context.
 * Every model sees the same windows, the same loss (cross-entropy over 256 classes), the same number
   of training tokens (batch x context per step), and parameter counts within 10%.
-* Generation: one decoder per family, cached (WaveNet queues / transformer KV cache) or naive
-  (recompute the model over the same tokens); both give the same logits.
+* Cost (:func:`cost_vs_context`): one training step of WaveNet and of the transformer with fused and with
+  explicit attention (:func:`audioformers.models.sample_transformer.explicit_attention`).
 
-Command line: ``python -m audioformers.ch3.experiment --profile book --seeds 0 1 2``.
+The studies built on it (tuning, the tuned comparison, context use, scaling) are :mod:`audioformers.ch3.study`
+and the modules it names; generation is :mod:`audioformers.models.decoding` and
+:mod:`audioformers.models.fast_sampling`.
 
 Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +31,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from audioformers.core.device import (
-    add_device_argument,
-    autocast,
-    describe,
-    module_device,
-    resolve,
-)
-from audioformers.train.distributed import use_device_argument
 from audioformers.audio.mulaw import mu_law_encode
+from audioformers.core.device import autocast, module_device, resolve
 from audioformers.core.profiles import pick, validate_profile
-from audioformers.core.results import Stopwatch, load_results, results_dir, write_results
+from audioformers.core.results import Stopwatch
 from audioformers.models.sample_transformer import (
     ConditionEncoderConfig,
     ConditionedSampleTransformer,
@@ -47,7 +42,7 @@ from audioformers.models.sample_transformer import (
     SampleTransformerConfig,
 )
 from audioformers.core.seeding import seed_everything
-from audioformers.train.training import fit, load_checkpoint, save_checkpoint
+from audioformers.train.training import fit
 from audioformers.models.wavenet import WaveNet, WaveNetConfig
 
 CHAPTER = "ch3"
@@ -177,10 +172,11 @@ def experiment_config(profile: str, domain: str = "music", **overrides: Any) -> 
     return replace(base, domain=domain, **overrides)
 
 
-def build_model(name: str, config: ExperimentConfig) -> nn.Module:
-    """One of ``wavenet``, ``transformer``, ``conditioned`` at the experiment's sizes."""
+def build_model(name: str, config: ExperimentConfig, attention: str = "fused") -> nn.Module:
+    """One of ``wavenet``, ``transformer``, ``conditioned`` at the experiment's sizes; the transformers' attention
+    ``"fused"`` or ``"explicit"`` (the same numbers; explicit holds the (T, T) matrix: :func:`cost_vs_context`)."""
     tcfg = SampleTransformerConfig(context_length=config.context_length, width=config.width,
-                                   num_layers=config.num_layers, num_heads=config.num_heads)
+                                   num_layers=config.num_layers, num_heads=config.num_heads, attention=attention)
     if name == "wavenet":
         c = config.wavenet_channels
         return WaveNet(WaveNetConfig(residual_channels=c, dilation_channels=c, skip_channels=2 * c,
@@ -299,83 +295,6 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
     }
 
 
-def run_comparison(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
-                   name: str | None = None, device: torch.device | str | None = None, progress: bool = False,
-                   resume: bool = True, **overrides: Any) -> dict[str, Any]:
-    """Train and score each model on one domain with one seed; write ``results/ch3/<name>.<profile>.json``.
-
-    Each model's training is checkpointed (:func:`training_checkpoint_path`); an interrupted run resumes
-    where it stopped, and a model whose training finished is not trained again. ``resume=False``
-    deletes those checkpoints first and trains every model from the start.
-    """
-    device = resolve(device)
-    config = experiment_config(profile, domain, **overrides)
-    name = name or f"compare_{domain}_seed{seed}"
-    train = load_tokens(domain, "train")
-    test = load_tokens(domain, "test")
-    test_windows = torch.from_numpy(sample_windows(test, config.eval_windows, window_length(config),
-                                                   np.random.default_rng(1234))).to(device)
-    out: dict[str, Any] = {}
-    with Stopwatch() as clock:
-        for model_name in models:
-            checkpoint = training_checkpoint_path(name, model_name, profile, config, seed)
-            if not resume:
-                checkpoint.unlink(missing_ok=True)
-            run = train_one(model_name, config, seed, train, test_windows, device, progress, checkpoint=checkpoint)
-            save_checkpoint(checkpoint_path(name, model_name, profile), model=run.pop("model").state_dict())
-            out[model_name] = run
-    write_results(CHAPTER, name, out, config={**asdict(config), "models": list(models)}, seed=seed,
-                  device=str(device), wall_time_s=clock.seconds, profile=profile)
-    return out
-
-
-def checkpoint_path(name: str, model_name: str, profile: str) -> Path:
-    """Where a trained model of a comparison is cached: ``<data_dir>/ch3/<name>_<model>.<profile>.pt``."""
-    from audioformers.data import data_dir
-
-    return data_dir() / CHAPTER / f"{name}_{model_name}.{validate_profile(profile)}.pt"
-
-
-def _data_version(domain: str) -> str:
-    from audioformers import data
-
-    return "maestro" if domain == "piano" else data.build_hash("wave-mini")
-
-
-def training_checkpoint_path(name: str, model_name: str, profile: str, config: ExperimentConfig, seed: int) -> Path:
-    """The resumable training checkpoint of one model of a comparison, keyed by its config, seed and data."""
-    from audioformers.data import data_dir
-
-    payload = {"config": asdict(config), "seed": seed, "model": model_name, "data": _data_version(config.domain)}
-    key = hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-    return data_dir() / CHAPTER / "training" / f"{name}_{model_name}.{validate_profile(profile)}-{key}.pt"
-
-
-def load_trained(name: str, model_name: str, profile: str, domain: str = "music", **overrides: Any) -> nn.Module:
-    """A model trained by :func:`run_comparison`, rebuilt at the profile's sizes and loaded (eval mode)."""
-    model = build_model(model_name, experiment_config(profile, domain, **overrides))
-    rebuild = f"delete it and rerun the comparison (python -m audioformers.reproduce ch3 --profile {profile} --no-resume)"
-    model.load_state_dict(load_checkpoint(checkpoint_path(name, model_name, profile), rebuild=rebuild)["model"])
-    return model.eval()
-
-
-def load_or_run(profile: str, seed: int, domain: str = "music", models: tuple[str, ...] = MODEL_NAMES,
-                name: str | None = None, device: torch.device | str | None = None, need_checkpoints: bool = False,
-                **overrides: Any) -> dict[str, Any]:
-    """The stored result if its config matches this one (and, if asked, its trained models are cached); else run it."""
-    config = experiment_config(profile, domain, **overrides)
-    name = name or f"compare_{domain}_seed{seed}"
-    try:
-        stored = load_results(CHAPTER, name, profile)
-        same = stored["config"] == {**asdict(config), "models": list(models)} and stored["seed"] == seed
-        have = all(checkpoint_path(name, m, profile).exists() for m in models) or not need_checkpoints
-        if same and have:
-            return stored["metrics"]
-    except FileNotFoundError:
-        pass
-    return run_comparison(profile, seed, domain, models, name, device, progress=True, **overrides)
-
-
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation (over seeds) of each model's final metrics."""
     table: dict[str, dict[str, float]] = {}
@@ -387,102 +306,6 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             row[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         table[model_name] = row
     return table
-
-
-# ---- generation ---------------------------------------------------------------------------------
-class Decoder:
-    """Feeds a model one token at a time and returns the logits for the next one.
-
-    ``cached=True`` uses WaveNet's queues or the transformer's KV cache; ``cached=False`` recomputes the
-    model over exactly the tokens the cache would hold (WaveNet: its receptive field; transformers:
-    the current window, which restarts from its last half when full, plus the CNN's past).
-    """
-
-    def __init__(self, model: nn.Module, cached: bool = True):
-        self.model, self.cached = model.eval(), cached
-        self.is_wavenet = isinstance(model, WaveNet)
-        self.past = model.past_length if isinstance(model, ConditionedSampleTransformer) else 0
-
-    def reset(self, prompt: torch.Tensor) -> torch.Tensor:
-        """prompt (B, P) -> logits (B, 256) for the sample after it."""
-        if prompt.ndim != 2:
-            raise ValueError(f"prompt must have shape (batch, time), got {tuple(prompt.shape)}")
-        if prompt.shape[1] <= self.past:
-            raise ValueError(f"the prompt must be longer than the conditioning past ({self.past} samples)")
-        if prompt.is_floating_point() or prompt.is_complex() or prompt.dtype == torch.bool:
-            raise TypeError(f"prompt must hold integer codes, got dtype {prompt.dtype}")
-        prompt = prompt.long()  # uint8 mu-law codes too
-        self.seq = prompt
-        if self.is_wavenet:
-            if self.cached:
-                self.state = self.model.init_state(prompt.shape[0], prompt.device)
-                return self.model.prefill(prompt, self.state)
-            return self._naive()
-        self.window_start = max(self.past, prompt.shape[1] - self.model.context_length)
-        return self._refill()
-
-    def _refill(self) -> torch.Tensor:
-        tokens = self.seq[:, self.window_start - self.past :]
-        if self.cached:
-            self.cache = self.model.init_cache()
-            return self.model.prefill(tokens, self.cache)[:, -1]
-        return self._naive()
-
-    @torch.no_grad()
-    def _naive(self) -> torch.Tensor:
-        if self.is_wavenet:
-            return self.model(self.seq[:, -self.model.receptive_field :])[:, -1]
-        return self.model(self.seq[:, self.window_start - self.past :])[:, -1]
-
-    @torch.no_grad()
-    def push(self, token: torch.Tensor) -> torch.Tensor:
-        """Append one token per batch item (B,) and return logits (B, 256) for the next."""
-        self.seq = torch.cat([self.seq, token[:, None]], dim=1)  # (B, T + 1)
-        if self.is_wavenet:
-            return self.model.step(token, self.state) if self.cached else self._naive()
-        if self.seq.shape[1] - self.window_start > self.model.context_length:
-            self.window_start = self.seq.shape[1] - self.model.context_length // 2
-            return self._refill()
-        return self.model.step(token, self.cache) if self.cached else self._naive()
-
-
-def sample_logits(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Draw one token per row from softmax(logits / temperature); temperature 0 = argmax."""
-    from audioformers.core.checks import check_float
-
-    temperature = check_float("temperature", temperature, minimum=0.0)
-    if temperature == 0:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, C)
-    return torch.multinomial(probs, 1, generator=generator)[:, 0]  # (B,)
-
-
-@torch.no_grad()
-def generate(model: nn.Module, prompt: torch.Tensor, num_samples: int, temperature: float = 1.0,
-             seed: int = 0, cached: bool = True, progress: bool = False) -> torch.Tensor:
-    """Continue ``prompt`` (B, P) by ``num_samples`` tokens; returns (B, num_samples).
-
-    ``prompt`` may hold any integer dtype (uint8 mu-law codes too); ``num_samples`` and ``seed`` may be
-    NumPy integers.
-    """
-    from tqdm.auto import tqdm
-
-    from audioformers.core.checks import check_float, check_int
-
-    num_samples = check_int("num_samples", num_samples, minimum=1)
-    temperature = check_float("temperature", temperature, minimum=0.0)
-    seed = check_int("seed", seed, minimum=0)
-    if not isinstance(prompt, torch.Tensor):
-        raise TypeError(f"prompt must be a torch.Tensor of codes, got {type(prompt).__name__}")
-    generator = torch.Generator(device=prompt.device).manual_seed(seed)
-    decoder = Decoder(model, cached=cached)
-    logits = decoder.reset(prompt)
-    out = []
-    for _ in tqdm(range(num_samples), desc="generating", disable=not progress, leave=False):
-        token = sample_logits(logits, temperature, generator)
-        out.append(token)
-        logits = decoder.push(token)
-    return torch.stack(out, dim=1)  # (B, num_samples)
 
 
 # ---- cost against context length ---------------------------------------------------------------
@@ -515,30 +338,30 @@ def largest_context(name: str, config: ExperimentConfig, memory_bytes: float, ba
     return int((-per_token + math.sqrt(per_token**2 + 4 * quad * memory_bytes)) / (2 * quad))
 
 
-def cost_vs_context(contexts: list[int], config: ExperimentConfig, device: torch.device | str = "cpu",
+def cost_vs_context(contexts: list[int], config: ExperimentConfig, device: torch.device | str | None = None,
                     repeats: int = 3, batch_size: int = 1) -> dict[str, dict[str, list[float]]]:
     """Forward+backward seconds (and CUDA peak MiB) of WaveNet and the transformer against context length.
 
-    The transformer is timed twice: fused ``scaled_dot_product_attention`` and a plain implementation that
-    materialises the (T, T) attention matrix, whose memory grows as T^2.
+    The transformer is timed twice: fused ``scaled_dot_product_attention`` and ``plain_attention``, the same model
+    with :func:`audioformers.models.sample_transformer.explicit_attention`, which holds the (T, T) attention matrix
+    (its memory grows as T^2). ``device`` ``None``: :func:`audioformers.core.device.get_device`.
     """
     from audioformers.core.benchmarking import time_callable
     from audioformers.core.device import peak_memory
 
-    out: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "peak_mib": []} for k in ("wavenet", "transformer", "plain_attention")}
+    device = resolve(device)
+    kinds = {"wavenet": ("wavenet", "fused"), "transformer": ("transformer", "fused"),
+             "plain_attention": ("transformer", "explicit")}
+    out: dict[str, dict[str, list[float]]] = {k: {"seconds": [], "peak_mib": []} for k in kinds}
     for t in contexts:
         cfg = replace(config, context_length=t)
-        for key in out:
+        for key, (name, attention) in kinds.items():
             torch.manual_seed(0)
-            model = build_model("wavenet" if key == "wavenet" else "transformer", cfg).to(device)
+            model = build_model(name, cfg, attention=attention).to(device)
             tokens = torch.randint(0, 256, (batch_size, t), device=device)
 
             def step() -> None:
-                if key == "plain_attention":
-                    with _plain_attention():
-                        model(tokens).sum().backward()
-                else:
-                    model(tokens).sum().backward()
+                model(tokens).sum().backward()
 
             with peak_memory(device) as mem:
                 seconds = time_callable(step, repeats=repeats, warmup=1, device=device)
@@ -558,76 +381,3 @@ def scaling_exponents(contexts: list[int], cost: dict[str, dict[str, list[float]
     x = np.log(np.asarray(contexts[-tail:], dtype=np.float64))
     return {key: float(np.polyfit(x, np.log(np.asarray(v["seconds"][-tail:], dtype=np.float64)), 1)[0])
             for key, v in cost.items()}
-
-
-class _plain_attention:
-    """Context manager: swap ``F.scaled_dot_product_attention`` for softmax(QK^T) V with an explicit (T, T) matrix."""
-
-    def __enter__(self) -> None:
-        from audioformers.models import sample_transformer
-
-        self._module, self._saved = sample_transformer.F, sample_transformer.F
-
-        class _F:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(F, name)
-
-            @staticmethod
-            def scaled_dot_product_attention(q, k, v, is_causal=False, attn_mask=None, dropout_p=0.0):
-                t, s = q.shape[-2], k.shape[-2]
-                scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, T, S)
-                if is_causal:
-                    attn_mask = torch.ones(t, s, dtype=torch.bool, device=q.device).tril()
-                if attn_mask is not None:
-                    scores = scores.masked_fill(~attn_mask, float("-inf"))
-                return scores.softmax(dim=-1) @ v  # (B, nh, T, hs)
-
-        sample_transformer.F = _F()
-
-    def __exit__(self, *exc: object) -> None:
-        from audioformers.models import sample_transformer
-
-        sample_transformer.F = self._saved
-
-
-def first_crossing(tokens: list[int], leader: list[float], chaser: list[float]) -> int | None:
-    """The first training-token count at which ``chaser`` >= ``leader`` (and stays so), or ``None``."""
-    for i in range(len(tokens)):
-        if all(c >= l for c, l in zip(chaser[i:], leader[i:])):
-            return tokens[i]
-    return None
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="WaveNet vs transformer next-sample comparison (chapter 3)")
-    parser.add_argument("--profile", default="book")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--domains", nargs="+", default=None,
-                        help="music / speech (wave-mini, 8 kHz) or piano (MAESTRO, 16 kHz); default: piano at the "
-                             "paper profile, music otherwise")
-    parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES))
-    parser.add_argument("--name", default=None, help="result name (default compare_<domain>_seed<seed>)")
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--context-length", type=int, default=None)
-    parser.add_argument("--eval-every", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (1 is faster on a busy machine)")
-    add_device_argument(parser)
-    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="resume each model's training from its checkpoint (default); --no-resume trains afresh")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = use_device_argument(args.device)
-    print(f"device: {describe(device)}", flush=True)
-    overrides = {k: v for k, v in (("steps", args.steps), ("context_length", args.context_length),
-                                                    ("eval_every", args.eval_every)) if v is not None}
-    domains = args.domains or (["piano"] if validate_profile(args.profile) == "paper" else ["music"])
-    for domain in domains:
-        for seed in args.seeds:
-            out = run_comparison(args.profile, seed, domain, tuple(args.models), args.name, device, progress=True,
-                                 resume=args.resume, **overrides)
-            print(json.dumps({m: {"params": r["parameters"], **r["final"], "s": round(r["train_seconds"], 1)}
-                              for m, r in out.items()}))
-
-
-if __name__ == "__main__":
-    main()

@@ -2,7 +2,7 @@
 
 Both give a full distribution over the 256 mu-law levels for every scored position, so they are scored
 with the same metrics (top-1, top-5, bits per sample) on exactly the positions the models are scored on
-(:func:`audioformers.ch3.study.scored_log_probs`).
+(:func:`audioformers.ch3.scoring.scored_log_probs`).
 
 * :class:`BigramTable`: counts of (previous code, next code) on the training recordings, add-``alpha``
   smoothed. No parameters are learned by gradient; the table has 256 x 256 entries.

@@ -1,8 +1,15 @@
 """A GPT-style causal transformer over raw-audio samples, and its CNN-conditioned variant.
 
 Tokens are 8-bit mu-law codes (256 classes). Each sample is embedded, a learned position is added,
-and pre-norm blocks of causal self-attention (``F.scaled_dot_product_attention(is_causal=True)``,
-flash attention on a GPU) and a feed-forward layer follow; a 256-way head predicts the next sample.
+and pre-norm blocks of causal self-attention and a feed-forward layer follow; a 256-way head predicts the
+next sample. Attention is computed one of two ways (``SampleTransformerConfig.attention``), the same numbers
+on the same weights:
+
+* ``"fused"`` (default): ``F.scaled_dot_product_attention``, flash or memory-efficient attention where the
+  hardware has it, which never holds the (T, T) score matrix;
+* ``"explicit"``: :func:`explicit_attention`, softmax(Q K^T / sqrt(d)) V written out, which holds the (T, T)
+  matrix per head: the n^2 memory and time whose cost the chapter measures
+  (:func:`audioformers.ch3.experiment.cost_vs_context`).
 
 :class:`ConditionedSampleTransformer` adds a small CNN that reads a longer past (the samples *before*
 the attention window, several times its length) and summarises it into one latent vector that is
@@ -15,11 +22,13 @@ Generation uses a key/value cache: each new sample attends to cached keys and va
 re-running the whole window. When the window is full, the cache is rebuilt from the last half of
 the window (the learned positions only cover ``context_length``).
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "The sample transformer, and the conditioned
+variant" (the cost of explicit attention: section "Cost: the n² wall"; generation: section "Generation").
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,13 +48,38 @@ class SampleTransformerConfig:
     num_heads: int = 4  # attention heads (width must divide by it)
     mlp_ratio: int = 4  # feed-forward hidden = mlp_ratio * width
     dropout: float = 0.0  # no dropout: our runs are far from over-fitting
+    attention: str = "fused"  # "fused" (scaled_dot_product_attention) or "explicit" (the (T, T) matrix held)
 
     def __post_init__(self) -> None:
-        from audioformers.core.checks import check_fields, check_heads
+        from audioformers.core.checks import check_choice, check_fields, check_heads
 
         check_fields(self, positive=("num_classes", "context_length", "width", "num_layers", "num_heads",
                                      "mlp_ratio"), probability=("dropout",))
         check_heads(self)
+        check_choice("attention", self.attention, ATTENTION)
+
+
+ATTENTION = ("fused", "explicit")
+
+
+def causal_mask(queries: int, keys: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Boolean (T, S): query i (the last T of S positions) may attend to key j when j <= i + S - T."""
+    return torch.ones(queries, keys, dtype=torch.bool, device=device).tril(keys - queries)
+
+
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+                       dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hs)) v with the score matrix written out: q (B, nh, T, hs), k and v (B, nh, S, hs),
+    ``mask`` (T, S) True where a query may attend -> (B, nh, T, hs).
+
+    The (B, nh, T, S) scores and their softmax are held in memory (and kept for the backward pass): the n^2
+    cost of attention that fused kernels avoid. The same numbers as ``F.scaled_dot_product_attention``.
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = F.dropout(scores.softmax(dim=-1), dropout_p) if dropout_p > 0 else scores.softmax(dim=-1)
+    return weights @ v  # (B, nh, T, hs)
 
 
 class Block(nn.Module):
@@ -63,6 +97,7 @@ class Block(nn.Module):
             nn.Linear(config.mlp_ratio * config.width, config.width),
         )
         self.dropout = config.dropout
+        self.attention = config.attention
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, t, c = x.shape
@@ -71,24 +106,29 @@ class Block(nn.Module):
         # slower per training step than these views, in wall-clock and in CPU time: bench/bench_ch3.py's setting)
         return tuple(u.view(b, t, self.num_heads, c // self.num_heads).transpose(1, 2) for u in (q, k, v))  # (B, nh, T, hs)
 
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Causal attention of T queries (B, nh, T, hs) over S >= T keys and values, the queries being the last T
+        of the S positions (S > T when earlier ones are cached) -> (B, nh, T, hs)."""
+        t, s = q.shape[2], k.shape[2]
+        dropout = self.dropout if self.training else 0.0
+        if self.attention == "explicit":
+            return explicit_attention(q, k, v, causal_mask(t, s, q.device), dropout)
+        if t == s:  # the whole window: causal among its own positions
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        if t == 1:  # one new query sees every cached key
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(t, s, q.device), dropout_p=dropout)
+
     def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
         """x (B, T, C). With ``cache`` (a dict), keys/values are appended to it and attention sees all of them."""
         b, t, c = x.shape
         q, k, v = self._heads(x)  # (B, nh, T, hs)
-        if cache is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
-        else:
+        if cache is not None:
             if "k" in cache:
                 k = torch.cat([cache["k"], k], dim=2)  # (B, nh, T_past + T, hs)
                 v = torch.cat([cache["v"], v], dim=2)  # (B, nh, T_past + T, hs)
             cache["k"], cache["v"] = k, v
-            if t == 1:  # one new query sees every cached key
-                y = F.scaled_dot_product_attention(q, k, v)
-            else:  # a prompt: causal among its own positions, after all earlier ones
-                t_all = k.shape[2]
-                mask = torch.ones(t, t_all, dtype=torch.bool, device=x.device).tril(t_all - t)  # (T, T_all)
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C)
+        y = self.attend(q, k, v).transpose(1, 2).reshape(b, t, c)  # (B, T, C)
         x = x + self.proj(y)
         return x + self.mlp(self.ln2(x))
 

@@ -1,4 +1,4 @@
-"""WaveNet: causal dilated convolutions over 8-bit mu-law samples, with fast cached generation.
+"""WaveNet: causal dilated convolutions over 8-bit mu-law samples, and its cached one-sample step.
 
 Each layer is a causal convolution of kernel 2 and dilation 1, 2, 4, ... feeding a gated unit
 ``tanh(f) * sigmoid(g)``; a 1x1 convolution adds the result back to the layer's input (residual) and
@@ -10,13 +10,15 @@ samples, including the current one (van den Oord et al., 2016).
 
 The parameters are those of the convolutions (``conv``, ``residual``, ``skip``, ``head``: the layout of
 every trained checkpoint), but the forward pass computes each layer as matrix products in
-(batch, time, channel) layout (measured faster than channels-first convolutions in ``bench/``).
+(batch, time, channel) layout, as the minimal WaveNet of ``bench/references.py`` does (the same speed there,
+``bench/bench_ch3.py``; channels-first convolutions measured slower).
 
 Fast generation (Paine et al., 2016, "fast WaveNet"): a layer with dilation ``d`` needs its input
 from ``d`` steps ago, so each layer keeps a queue of its last ``d`` inputs; one new sample costs one
 matrix-vector product per layer instead of a full convolution over the receptive field.
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``.
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "WaveNet: dilated causal convolutions"
+(generation: section "Generation"; the compiled sampler is :mod:`audioformers.models.fast_sampling`).
 """
 
 from __future__ import annotations
@@ -68,54 +70,21 @@ class WaveNetLayer(nn.Module):
         self.residual = nn.Conv1d(config.dilation_channels, config.residual_channels, 1)
         self.skip = nn.Conv1d(config.dilation_channels, config.skip_channels, 1)
 
-    def taps_weight(self) -> torch.Tensor:
-        """The causal conv's weight (2D, R, K) as one matrix (2D, K*R): tap blocks side by side, oldest first
-        (tap j multiplies the input ``(K-1-j) * dilation`` steps ago). A copy of 2D*R*K numbers per call."""
-        return self.conv.weight.transpose(1, 2).flatten(1)
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, R) -> (x + residual (B, T, R), skip (B, T, S)).
 
-    def gate(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, T, R) -> the gated activation z = tanh(f) * sigmoid(g), (B, T, D).
-
-        The causal dilated conv as one matrix product in (batch, time, channel) layout: the K delayed copies
-        of the input side by side (zeros before the start) times :meth:`taps_weight`.
+        The causal dilated conv is one matrix product in (batch, time, channel) layout: the K delayed copies of
+        the input side by side, oldest first (zeros before the start), times the conv's K taps side by side.
         """
         t, d, k = x.shape[1], self.dilation, self.kernel_size
         padded = F.pad(x, (0, 0, (k - 1) * d, 0))  # (B, T + (K-1)d, R): zeros before the start (causal)
-        taps = torch.cat([padded[:, j * d : j * d + t] for j in range(k)], dim=2)  # (B, T, K*R), oldest first
-        f, g = F.linear(taps, self.taps_weight(), self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
-        return torch.tanh(f) * torch.sigmoid(g)  # (B, T, D)
-
-    def gate_from_tokens(self, tokens: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
-        """The gate of a *first* layer, whose input is ``embedding[tokens]``, (B, T) -> (B, T, D).
-
-        Each tap's product with an embedded token depends on the token only, so it is read from a table
-        (V, K*2D) = embedding x each tap's weight, computed once per call: V*R*K*2D multiply-adds instead of
-        B*T*R*K*2D. The same numbers as :meth:`gate` on the embedded tokens, up to float rounding.
-        """
-        t, d, k = tokens.shape[1], self.dilation, self.kernel_size
-        w = self.conv.weight  # (2D, R, K)
-        table = F.linear(embedding, w.permute(2, 0, 1).flatten(0, 1))  # (V, K*2D): block j = tap j's products
-        rows = F.embedding(tokens, table).chunk(k, dim=2)  # K x (B, T, 2D)
-        fg = rows[k - 1] + self.conv.bias  # the current sample's tap
-        for j in range(k - 1):  # tap j sees the input (K-1-j)*d steps ago: shift, zeros before the start
-            fg = fg + F.pad(rows[j], (0, 0, (k - 1 - j) * d, 0))[:, :t]
-        f, g = fg.chunk(2, dim=2)  # (B, T, D) each
-        return torch.tanh(f) * torch.sigmoid(g)
-
-    def residual_out(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """The layer's residual output x + W_res z, (B, T, R)."""
-        return x + F.linear(z, self.residual.weight.squeeze(2), self.residual.bias)
-
-    def forward(self, x: torch.Tensor, residual: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """x (B, T, R) -> (residual out (B, T, R), skip (B, T, S)); ``residual=False`` skips the residual
-        product and returns ``None`` in its place (the last layer's residual output feeds nothing).
-
-        The same arithmetic as the causal dilated ``conv`` and the 1x1 ``residual`` and ``skip``
-        convolutions, with their parameters as they are, computed as matrix products (:meth:`gate`).
-        """
-        z = self.gate(x)  # (B, T, D)
-        skip = F.linear(z, self.skip.weight.squeeze(2), self.skip.bias)  # (B, T, S)
-        return (self.residual_out(x, z) if residual else None), skip
+        taps = torch.cat([padded[:, j * d : j * d + t] for j in range(k)], dim=2)  # (B, T, K*R); tap j: (K-1-j)d ago
+        weight = self.conv.weight.transpose(1, 2).flatten(1)  # (2D, R, K) -> (2D, K*R), tap blocks side by side
+        f, g = F.linear(taps, weight, self.conv.bias).chunk(2, dim=2)  # (B, T, D) each
+        z = torch.tanh(f) * torch.sigmoid(g)  # (B, T, D): the gated activation
+        residual = F.linear(z, self.residual.weight[:, :, 0], self.residual.bias)  # (B, T, R)
+        skip = F.linear(z, self.skip.weight[:, :, 0], self.skip.bias)  # (B, T, S)
+        return x + residual, skip
 
     def fused_weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Weights for one-sample steps: conv taps stacked (K*R, 2D), oldest first; bias; residual|skip (D, R+S); bias."""
@@ -173,33 +142,16 @@ class WaveNet(nn.Module):
         return total - self.embed.weight.numel() if non_embedding else total
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """tokens (B, T) -> logits (B, T, 256). The first layer's conv reads embedded tokens, so its products
-        come from a table (:meth:`WaveNetLayer.gate_from_tokens`); the rest as :meth:`forward_embedded`."""
+        """tokens (B, T) -> logits (B, T, 256)."""
         tokens = check_tokens("tokens", tokens, self.config.num_classes, ndim=2, host_sync=False)
-        first = self.layers[0].gate_from_tokens(tokens, self.embed.weight)  # (B, T, D)
-        return self._trunk(self.embed(tokens), first)
+        return self.forward_embedded(self.embed(tokens))
 
     def forward_embedded(self, x: torch.Tensor) -> torch.Tensor:
-        """Embedded samples (B, T, R) -> logits (B, T, 256), every layer in (batch, time, channel) layout."""
-        return self._trunk(x, None)
-
-    def _trunk(self, x: torch.Tensor, first_gate: torch.Tensor | None) -> torch.Tensor:
-        """The layers and the head on the embedded input x (B, T, R); ``first_gate``: layer 0's z if known.
-
-        The skip outputs are summed by one product: the layers' gates side by side (B, T, L*D) times their
-        skip weights side by side (S, L*D), plus the sum of the skip biases -- the same sum as L separate
-        1x1 convolutions added up, in one larger matrix product. The last layer's residual output feeds
-        nothing (only its skip reaches the head), so it is not computed.
-        """
-        gates, last = [], len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            z = first_gate if i == 0 and first_gate is not None else layer.gate(x)  # (B, T, D)
-            gates.append(z)
-            if i < last:
-                x = layer.residual_out(x, z)  # (B, T, R)
-        weight = torch.cat([layer.skip.weight.squeeze(2) for layer in self.layers], dim=1)  # (S, L*D)
-        bias = torch.stack([layer.skip.bias for layer in self.layers]).sum(dim=0)  # (S,)
-        skip_sum = F.linear(torch.cat(gates, dim=2), weight, bias)  # (B, T, S)
+        """Embedded samples (B, T, R) -> logits (B, T, 256): the layers, their skips summed, the head."""
+        skip_sum = 0
+        for layer in self.layers:
+            x, skip = layer(x)  # (B, T, R), (B, T, S)
+            skip_sum = skip_sum + skip
         return self.apply_head(skip_sum)
 
     def apply_head(self, skip_sum: torch.Tensor) -> torch.Tensor:
