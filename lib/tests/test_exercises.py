@@ -51,11 +51,11 @@ def test_stub_is_valid_python_and_reports_not_implemented(exercise):
 # Deliberately wrong answers that are not in the known-mistakes lists: the generic diagnoses.
 WRONG = [
     (ch1.check_spectrogram, lambda x, n, h: ch1.solution_spectrogram(x, n, h).T, "axes swapped: your answer is transposed (time, frequency)"),
-    (ch1.check_dft_amplitude, lambda x, sr: signals.dft_amplitude(x, sr)[1], "return two arrays"),
-    (ch1.check_dft_amplitude, lambda x, sr: (np.fft.rfftfreq(len(x), 1 / sr), signals.dft_amplitude(x, sr)[1] ** 2), "dft_amplitude (amplitude): values differ"),
+    (ch1.check_dft_amplitude, lambda x, sr: ch1.solution_dft_amplitude(x, sr)[1], "return two arrays"),
+    (ch1.check_dft_amplitude, lambda x, sr: (np.fft.rfftfreq(len(x), 1 / sr), ch1.solution_dft_amplitude(x, sr)[1] ** 2), "dft_amplitude (amplitude): values differ"),
     (ch1.check_frame_signal, lambda x, n, h: ch1.solution_frame_signal(x, n, h)[:-1], "off by one in axis 0 (frame)"),
     (ch1.check_dft_magnitude, lambda f: None, "forget the `return`"),
-    (ch1.check_dft_magnitude, lambda f: np.abs(np.fft.rfft(f))[2:], "wrong shape: got (31,), expected (33,)"),
+    (ch1.check_dft_magnitude, lambda f: ch1.solution_dft_magnitude(f)[2:], "wrong shape: got (31,), expected (33,)"),
     (ch1.check_hz_to_mel, lambda f: ch1.solution_hz_to_mel(f) + 3.0, "constant offset of +3"),
     (ch2.check_mu_law_encode, lambda x: ch2.solution_mu_law_encode(x).astype(np.float32), "right values but dtype float32"),
     (ch2.check_mu_law_encode, lambda x: ch2.solution_mu_law_encode(x) + 5, "every value is off by +5"),
@@ -96,7 +96,12 @@ def test_print_instead_of_raise(capsys):
 
 
 def test_torch_answers_are_accepted_for_numpy_exercises():
-    assert ch1.check_dft_magnitude(lambda f: torch.fft.rfft(torch.from_numpy(f)).abs())
+    def dft_magnitude(frame):  # a DFT matrix in torch: no FFT, which the exercise forbids
+        n = len(frame)
+        k, t = torch.arange(n // 2 + 1, dtype=torch.float64)[:, None], torch.arange(n, dtype=torch.float64)[None, :]
+        return (torch.exp(-2j * torch.pi * k * t / n) @ torch.from_numpy(frame).to(torch.complex128)).abs()
+
+    assert ch1.check_dft_magnitude(dft_magnitude)
 
 
 def test_registry_lookup():
@@ -126,7 +131,7 @@ def _failure(check, student) -> str:
 
 def _amplitude(double_from, double_to):
     def student(x, sr):
-        amplitude = np.abs(np.fft.rfft(x)) / len(x)
+        amplitude = np.abs(ch1._dft(x)) / len(x)  # the DFT matrix: an FFT would be refused
         amplitude[double_from:double_to] *= 2
         return np.fft.rfftfreq(len(x), 1 / sr), amplitude
     return student
@@ -162,13 +167,15 @@ def test_dropping_the_last_frame_is_caught_when_the_leftover_is_a_multiple_of_th
     assert "one frame too few" in _failure(ch1.check_frame_signal, lambda x, n, h: np.stack([x[s : s + n] for s in range(0, len(x) - n, h)]))
 
 
-def test_librosa_default_centring_is_explained():
-    import librosa
+@pytest.mark.parametrize("mode", ["constant", "reflect"])
+def test_centred_frames_are_explained(mode):
+    """librosa's and torch's default, written by hand: pad n_fft // 2 at each end, then frame."""
+    def student(x, n, h):
+        return ch1.solution_spectrogram(np.pad(x, n // 2, mode=mode), n, h)
 
-    message = _failure(ch1.check_spectrogram, lambda x, n, h: np.abs(librosa.stft(x, n_fft=n, hop_length=h)))
+    message = _failure(ch1.check_spectrogram, student)
     assert "center=True" in message and "padded with n_fft // 2 samples at each end" in message
     assert "center=False" in message and "shape (129, 32), expected (129, 28)" in message
-    assert ch1.check_spectrogram(lambda x, n, h: np.abs(librosa.stft(x, n_fft=n, hop_length=h, center=False)))
 
 
 @pytest.mark.parametrize("student", [
@@ -258,3 +265,159 @@ def test_griffin_lim_with_momentum_or_another_seed_fails_and_the_check_reports_c
     message = _failure(ch1.check_griffin_lim, lambda mag, h, n, a: stft.griffin_lim(mag, h, n_iter=n))
     assert message.startswith("✗ griffin_lim") and "[input: two tones" in message
     assert "one iteration too few" in _failure(ch1.check_griffin_lim, ch1.GRIFFIN_LIM_MISTAKES[1].fn)
+
+
+# ------------------------------------------------------------------ issue #31: the misleading messages, each named
+def test_mu_law_without_the_sign_is_named():
+    message = _failure(ch2.check_mu_law_encode,
+                       lambda x: np.floor((np.log1p(255 * np.abs(x)) / np.log1p(255) + 1) / 2 * 255 + 0.5).astype(np.int64))
+    assert "you dropped the sign" in message and "expected 44, got 211" in message
+
+
+def test_a_causal_mask_of_all_true_is_named():
+    message = _failure(ch3.check_causal_mask, lambda t: torch.ones(t, t, dtype=torch.bool))
+    assert "True everywhere" in message and "the future included" in message
+    assert "10 are True where they must be False" in message  # the evidence counts the entries that let the future in
+
+
+def test_a_complex_stft_for_a_magnitude_is_named():
+    def hann(n):
+        return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+
+    message = _failure(ch1.check_spectrogram, lambda x, n, h: np.fft.rfft(ch1.solution_frame_signal(x, n, h) * hann(n), axis=1).T)
+    assert "you return the complex STFT" in message and "np.abs" in message
+    # a complex answer outside the list (no window, complex64): the generic message still names it
+    message = _failure(ch1.check_spectrogram, lambda x, n, h: np.fft.rfft(ch1.solution_frame_signal(x, n, h), axis=1).T)
+    assert "your answer is complex (dtype complex64)" in message and "absolute value" in message
+    def with_phase(x, sr):  # the right amplitudes, each carrying its bin's phase
+        frequencies, amplitude = ch1.solution_dft_amplitude(x, sr)
+        spectrum = ch1._dft(x)
+        return frequencies, amplitude * spectrum / np.abs(spectrum)
+
+    assert "with np.abs your answer would match" in _failure(ch1.check_dft_amplitude, with_phase)
+
+
+def test_an_odd_n_frequency_grid_is_named():
+    message = _failure(ch1.check_dft_amplitude, lambda x, sr: (np.linspace(0, sr / 2, len(x) // 2 + 1), ch1.solution_dft_amplitude(x, sr)[1]))
+    assert "right for even N only" in message and "255 random samples" in message and "expected 7968.63, got 8000" in message
+
+
+def test_a_receptive_field_of_two_to_the_layers_is_named():
+    message = _failure(ch3.check_receptive_field, lambda k, d: 2 ** len(d))
+    assert "2 ** layers is the receptive field of one stack" in message and "expected 511, got 65536" in message
+
+
+# The generic "values differ" cases: the kind of difference, where it can be recognised.
+KINDS = [
+    (ch1.check_hz_to_mel, lambda f: -ch1.solution_hz_to_mel(f), "the sign is reversed"),
+    (ch4.check_code_perplexity, lambda c, k: -ch4.solution_code_perplexity(c, k), "the sign is reversed"),
+    (ch1.check_frame_signal, lambda x, n, h: ch1.solution_frame_signal(x, n, h).ravel(), "the same number of values, arranged differently"),
+    (ch2.check_quantize_uniform, lambda x, n: ch2.solution_quantize_uniform(x, n).astype(np.int64), "integer dtype int64 where floats are expected: the values were truncated"),
+    (ch2.check_quantize_uniform, lambda x, n: 3 * ch2.solution_quantize_uniform(x, n), "off by a constant factor: your values are 3 ×"),
+    (ch1.check_dft_magnitude, lambda f: ch1.solution_dft_magnitude(f) / 2, "0.5 = 1/2 × the expected ones"),
+    (ch4.check_nt_xent, lambda a, b, t: ch4.solution_nt_xent(a, b, t) * np.log(2), "ln 2 × the expected value"),
+    (ch1.check_hz_to_mel, lambda f: ch1.solution_hz_to_mel(f)[::-1], "runs backwards along axis 0"),
+    (ch1.check_dft_magnitude, lambda f: np.roll(ch1.solution_dft_magnitude(f), 1), "shifted by one position along axis 0 (frequency bin)"),
+    (ch1.check_dft_magnitude, lambda f: np.roll(ch1.solution_dft_magnitude(f), -1), "one index after it"),
+    (ch1.check_frame_signal, lambda x, n, h: ch1.solution_frame_signal(np.r_[0.0, x[:-1]], n, h), "shifted by one position along axis 1 (sample)"),
+    (ch3.check_causal_mask, lambda t: torch.zeros(t, t).masked_fill(~ch3.solution_causal_mask(t), float("-inf")), "additive float mask"),
+    (ch1.check_dft_magnitude, lambda f: ch1.solution_dft_magnitude(f.astype(np.float32)).astype(np.float32) * (1 + 1e-5), "float32 rounding?"),
+]
+
+
+@pytest.mark.parametrize("check,student,fragment", KINDS, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(KINDS)])
+def test_the_kind_of_difference_is_named(check, student, fragment):
+    message = _failure(check, student)
+    assert fragment in message, message
+
+
+def test_a_transposed_square_answer_is_named():
+    from audioformers.core.selfcheck import diagnose
+
+    expected = np.arange(16.0).reshape(4, 4)
+    assert diagnose(expected.T, expected).startswith("your answer is transposed: your entry [i, j] is the expected entry [j, i]")
+    assert "2 are False where they must be True" in diagnose(np.eye(3, dtype=bool), np.tril(np.ones((3, 3), dtype=bool)) & ~np.eye(3, k=-2, dtype=bool))
+
+
+# ------------------------------------------------------------------ an implement-it exercise refuses a library's answer
+def _from_numpy_fft(frame):
+    from numpy.fft import rfft  # bound by name: the check patches the name too
+
+    return np.abs(rfft(frame))
+
+
+def _swallowing(frame):
+    try:
+        return np.abs(np.fft.rfft(frame))
+    except Exception:  # noqa: BLE001 - a student's catch-all does not hide the refusal
+        return np.zeros(len(frame) // 2 + 1)
+
+
+LIBRARY_CALLS = [
+    (ch1.check_dft_magnitude, lambda f: np.abs(np.fft.rfft(f)), "write the DFT yourself: your function called numpy.fft.rfft"),
+    (ch1.check_dft_magnitude, _from_numpy_fft, "your function called numpy.fft.rfft"),
+    (ch1.check_dft_magnitude, _swallowing, "your function called numpy.fft.rfft"),
+    (ch1.check_dft_magnitude, lambda f: np.abs(np.fft.fft(f))[: len(f) // 2 + 1], "your function called numpy.fft.fft"),
+    (ch1.check_dft_magnitude, lambda f: torch.fft.rfft(torch.from_numpy(f)).abs(), "your function called torch.fft.rfft"),
+    (ch1.check_dft_amplitude, lambda x, sr: (np.fft.rfftfreq(len(x), 1 / sr), 2 * np.abs(np.fft.rfft(x)) / len(x)), "your function called numpy.fft.rfft"),
+    (ch1.check_dft_amplitude, lambda x, sr: signals.dft_amplitude(x, sr), "audioformers.audio.signals.dft_amplitude"),
+    (ch1.check_spectrogram, lambda x, n, h: signals.stft_magnitude(x, n, h, center=False).numpy(), "build the spectrogram yourself"),
+    (ch1.check_frame_signal, lambda x, n, h: signals.frame_signal(x, n, h), "cut the frames yourself: your function called audioformers.audio.signals.frame_signal"),
+    (ch2.check_mu_law_encode, lambda x: __import__("torchaudio").functional.mu_law_encoding(torch.from_numpy(x), 256).numpy(),
+     "write the mu-law encoding yourself: your function called torchaudio.functional.mu_law_encoding"),
+    (ch2.check_mu_law_decode, lambda c: __import__("torchaudio").functional.mu_law_decoding(torch.from_numpy(c), 256).numpy(),
+     "your function called torchaudio.functional.mu_law_decoding"),
+    (ch4.check_assign_codes, lambda x, c: __import__("scipy.cluster.vq").cluster.vq.vq(x, c)[0], "your function called scipy.cluster.vq.vq"),
+    (ch5.check_haar_multiscale, lambda x: __import__("audioformers.models.wavelet_transformer").models.wavelet_transformer.haar_multiscale(x),
+     "write the Haar pooling yourself"),
+]
+
+
+@pytest.mark.parametrize("check,student,fragment", LIBRARY_CALLS, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(LIBRARY_CALLS)])
+def test_a_library_call_fails_saying_why(check, student, fragment):
+    import scipy.cluster.vq  # noqa: F401 - scipy.cluster is patched only once imported (as a student's code imports it)
+
+    message = _failure(check, student)
+    assert fragment in message, message
+
+
+@pytest.mark.parametrize("call,fragment", [
+    (lambda f: np.abs(__import__("librosa").stft(f, n_fft=len(f), center=False))[:, 0], "librosa.stft"),
+    (lambda f: __import__("torchaudio").transforms.Spectrogram(n_fft=len(f), center=False, power=1)(torch.from_numpy(f))[:, 0].numpy(),
+     "torchaudio.transforms.Spectrogram"),
+    (lambda f: np.abs(__import__("scipy.fft").fft.rfft(f)), "scipy.fft.rfft"),
+], ids=["librosa", "torchaudio", "scipy"])
+def test_the_dft_exercise_refuses_librosa_torchaudio_and_scipy(call, fragment):
+    import librosa  # noqa: F401 - librosa is patched only once imported (a student's code imports it first)
+
+    message = _failure(ch1.check_dft_magnitude, call)
+    assert f"write the DFT yourself: your function called {fragment}" in message, message
+
+
+def test_library_calls_are_refused_for_mel_and_the_spectrogram_once_librosa_is_imported():
+    import librosa
+
+    assert "your function called librosa.hz_to_mel" in _failure(ch1.check_hz_to_mel, lambda f: librosa.hz_to_mel(f))
+    assert "your function called librosa.stft" in _failure(
+        ch1.check_spectrogram, lambda x, n, h: np.abs(librosa.stft(x, n_fft=n, hop_length=h, center=False)))
+
+
+def test_the_patched_functions_are_put_back_and_allowed_helpers_work():
+    import librosa
+
+    originals = (np.fft.rfft, torch.fft.rfft, torch.stft, librosa.stft, signals.dft_amplitude)
+    _failure(ch1.check_dft_magnitude, lambda f: np.abs(np.fft.rfft(f)))
+    assert (np.fft.rfft, torch.fft.rfft, torch.stft, librosa.stft, signals.dft_amplitude) == originals
+    assert _from_numpy_fft.__globals__["np"] is np
+    # np.fft.rfftfreq is a helper, not the DFT: a student may use it for the frequency grid
+    assert ch1.check_dft_amplitude(lambda x, sr: (np.fft.rfftfreq(len(x), 1 / sr), ch1.solution_dft_amplitude(x, sr)[1]))
+    # the spectrogram exercise allows np.fft.rfft of each frame (the book's solution uses it)
+    assert ch1.check_spectrogram(ch1.solution_spectrogram)
+
+
+def test_haar_multiscale_states_how_it_splits_channels():
+    stub = exercises.get_exercise("ch5.haar_multiscale").student_stub
+    assert "torch.tensor_split(x, G, dim=2)" in stub and "the first C % G of them one" in stub
+    assert "torch.tensor_split" in ch5.solution_haar_multiscale.__doc__
+    message = _failure(ch5.check_haar_multiscale, lambda x: ch5._haar_with(x, lambda b: b.mean(1, keepdim=True), split=torch.chunk))
+    assert "torch.chunk makes groups of ceil(C / G) channels" in message

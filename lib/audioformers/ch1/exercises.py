@@ -12,13 +12,39 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import torch
 
 from audioformers.audio import signals
 from audioformers.audio.audio_io import check_audio, check_sample_rate
 from audioformers.core.checks import check_int
-from audioformers.core.selfcheck import Exercise, ExerciseFailed, Mistake, call_student, diagnose, finish, run_trials
+from audioformers.core.selfcheck import Exercise, ExerciseFailed, Forbidden, Mistake, call_student, diagnose, finish, run_trials
 
 CHAPTER = 1
+
+
+def _dft(x: np.ndarray, full: bool = False) -> np.ndarray:
+    """X_k for k = 0 .. N//2 (all N with ``full``) by the DFT matrix: the known mistakes call no FFT, which the
+    DFT checks forbid while the student's function runs."""
+    n = len(x)
+    return np.exp(-2j * np.pi * np.arange(n if full else n // 2 + 1)[:, None] * np.arange(n)[None, :] / n) @ x
+
+
+# What would replace each exercise's algorithm: patched to raise while the student's function runs.
+DFT_FORBIDDEN = Forbidden("write the DFT yourself", (
+    "numpy.fft", "scipy.fft", "scipy.fftpack", "torch.fft", "torch.stft", "librosa.stft", "librosa.core.stft",
+    "torchaudio.functional.spectrogram", "torchaudio.transforms.Spectrogram", "audioformers.audio.signals.dft_amplitude",
+    "audioformers.audio.signals.stft_magnitude"), " (sum x[n] e^(-2πi k n / N) over n with a loop or a matrix; "
+    "use np.fft.rfft outside your function to check it)")
+FRAME_FORBIDDEN = Forbidden("cut the frames yourself", (
+    "librosa.util.frame", "numpy.lib.stride_tricks.sliding_window_view", "audioformers.audio.signals.frame_signal"),
+    " (frame i is waveform[i * hop_length : i * hop_length + frame_length])")
+SPECTROGRAM_FORBIDDEN = Forbidden("build the spectrogram yourself from frames, a window and the FFT", (
+    "librosa.stft", "librosa.core.stft", "torch.stft", "scipy.signal.stft", "scipy.signal.spectrogram",
+    "scipy.signal.ShortTimeFFT", "torchaudio.functional.spectrogram", "torchaudio.transforms.Spectrogram",
+    "audioformers.audio.signals.stft_magnitude", "audioformers.audio.stft.stft"), " (np.fft.rfft of each windowed frame is allowed)")
+MEL_FORBIDDEN = Forbidden("write the mel scale yourself", (
+    "librosa.hz_to_mel", "librosa.core.hz_to_mel", "librosa.mel_frequencies", "torchaudio.functional.functional._hz_to_mel",
+    "audioformers.audio.signals.hz_to_mel"), " (linear below 1 kHz, logarithmic above)")
 
 
 # ------------------------------------------------------------------------------ 1. DFT magnitude of a frame
@@ -36,11 +62,13 @@ def _reference_dft_magnitude(frame: np.ndarray) -> np.ndarray:
 
 
 DFT_MISTAKES = [
-    Mistake(lambda f: np.abs(np.fft.fft(f)), "you return all N bins; a real frame's spectrum is symmetric, keep bins 0 .. N//2 (N//2 + 1 of them)"),
-    Mistake(lambda f: np.abs(np.fft.rfft(f)) / len(f), "you divided by N: this exercise asks for the unnormalised |X_k| (as np.fft.rfft)"),
-    Mistake(lambda f: np.abs(np.fft.rfft(f)) ** 2, "you return the power |X_k|², not the magnitude |X_k|"),
-    Mistake(lambda f: np.real(np.fft.rfft(f)), "you return the real part of X_k: the magnitude is the absolute value of the complex number"),
-    Mistake(lambda f: np.abs(np.fft.rfft(f * np.hanning(len(f)))), "you applied a window: this exercise asks for the DFT of the frame as it is"),
+    Mistake(lambda f: np.abs(_dft(f, full=True)), "you return all N bins; a real frame's spectrum is symmetric, keep bins 0 .. N//2 (N//2 + 1 of them)"),
+    Mistake(lambda f: np.abs(_dft(f)) / len(f), "you divided by N: this exercise asks for the unnormalised |X_k| (as np.fft.rfft)"),
+    Mistake(lambda f: np.abs(_dft(f)) ** 2, "you return the power |X_k|², not the magnitude |X_k|"),
+    Mistake(lambda f: np.real(_dft(f)), "you return the real part of X_k: the magnitude is the absolute value of the complex number"),
+    Mistake(lambda f: np.abs(_dft(f * np.hanning(len(f)))), "you applied a window: this exercise asks for the DFT of the frame as it is"),
+    Mistake(lambda f: _dft(f), "you return the complex X_k: the magnitude is its absolute value |X_k| (np.abs)"),
+    Mistake(lambda f: np.abs(np.fft.rfft(f)), DFT_FORBIDDEN.message("numpy.fft.rfft")),
 ]
 
 
@@ -49,7 +77,7 @@ def check_dft_magnitude(student_fn: Callable[[np.ndarray], np.ndarray], raise_on
     rng = np.random.default_rng(1)
     cases = [((rng.standard_normal(n),), f"a random frame of {n} samples") for n in (64, 101, 256)]
     return run_trials("dft_magnitude", student_fn, _reference_dft_magnitude, cases, mistakes=DFT_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-8)
+                      raise_on_failure=raise_on_failure, forbidden=DFT_FORBIDDEN, rtol=1e-6, atol=1e-8, axes=("frequency bin",))
 
 
 # ------------------------------------------------------------------------------ 1b. amplitude spectrum in Hz
@@ -65,12 +93,12 @@ def solution_dft_amplitude(waveform: np.ndarray, sample_rate: int) -> tuple[np.n
 
 
 def _amplitude_without_doubling(x: np.ndarray, sr: int) -> np.ndarray:
-    return np.abs(np.fft.rfft(x)) / len(x)
+    return np.abs(_dft(x)) / len(x)
 
 
 def _amplitude_doubling(x: np.ndarray, first: int, stop: int) -> np.ndarray:
     """|X_k| / N with bins ``first .. stop - 1`` doubled (``stop`` may be negative, as a slice end)."""
-    amplitude = np.abs(np.fft.rfft(x)) / len(x)
+    amplitude = np.abs(_dft(x)) / len(x)
     amplitude[first:stop] *= 2
     return amplitude
 
@@ -85,18 +113,25 @@ AMPLITUDE_MISTAKES = [
     Mistake(lambda x, sr: _amplitude_doubling(x, 1, -1),
             "for odd N the last bin, k = (N - 1)/2, is not the Nyquist frequency: it has a mirror image, so double it too "
             "(double bins 1 .. (N - 1)/2 for odd N, 1 .. N/2 - 1 for even N)"),
-    Mistake(lambda x, sr: np.abs(np.fft.rfft(x)), "you forgot to divide by N: the DFT sum grows with the frame length"),
+    Mistake(lambda x, sr: np.abs(_dft(x)), "you forgot to divide by N: the DFT sum grows with the frame length"),
 ]
 FREQUENCY_MISTAKES = [
     Mistake(lambda x, sr: np.arange(len(x) // 2 + 1), "your frequencies are bin numbers k: multiply by sample_rate / N to get Hz"),
     Mistake(lambda x, sr: np.fft.fftfreq(len(x), 1 / sr), "your frequencies are the full, two-sided ones: keep the N//2 + 1 non-negative frequencies"),
+    Mistake(lambda x, sr: np.linspace(0, sr / 2, len(x) // 2 + 1),
+            "your frequency grid ends at sample_rate / 2 (np.linspace(0, sample_rate / 2, N//2 + 1)), which is right for even N only: "
+            "bin k lies at k · sample_rate / N, so for odd N the last bin, k = (N - 1)/2, lies below the Nyquist frequency"),
+    Mistake(lambda x, sr: np.fft.fftfreq(len(x), 1 / sr)[: len(x) // 2 + 1],
+            "for even N, np.fft.fftfreq puts bin N/2 at -sample_rate/2 (the two-sided convention): the one-sided grid is "
+            "k · sample_rate / N for k = 0 .. N//2 (np.fft.rfftfreq), ending at +sample_rate/2"),
 ]
 
 
 # The same mistakes as whole answers (frequencies, amplitude), for the tests and the registry.
 AMPLITUDE_ANSWER_MISTAKES = [
     Mistake(lambda x, sr, m=m: (np.fft.rfftfreq(len(x), 1 / sr), m.fn(x, sr)), m.message) for m in AMPLITUDE_MISTAKES
-] + [Mistake(lambda x, sr, m=m: (m.fn(x, sr), signals.dft_amplitude(x, sr)[1]), m.message) for m in FREQUENCY_MISTAKES]
+] + [Mistake(lambda x, sr, m=m: (m.fn(x, sr), _amplitude_doubling(x, 1, (len(x) + 1) // 2)), m.message) for m in FREQUENCY_MISTAKES
+     ] + [Mistake(lambda x, sr: signals.dft_amplitude(x, sr), DFT_FORBIDDEN.message("audioformers.audio.signals.dft_amplitude"))]
 
 
 def check_dft_amplitude(student_fn: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]], raise_on_failure: bool = True) -> bool:
@@ -111,7 +146,7 @@ def check_dft_amplitude(student_fn: Callable[[np.ndarray, int], tuple[np.ndarray
              ((nyquist, 8000), "0.25 + 0.5 cos(1000 Hz) + 0.2 cos(4000 Hz), 64 samples at 8 kHz (energy at DC and at Nyquist)")]
     try:
         for (x, sr), text in cases:
-            got = call_student(student_fn, (x, sr), "dft_amplitude", text)
+            got = call_student(student_fn, (x, sr), "dft_amplitude", text, DFT_FORBIDDEN)
             if not isinstance(got, (tuple, list)) or len(got) != 2:
                 raise ExerciseFailed(f"✗ dft_amplitude: return two arrays, (frequencies_hz, amplitude); got {type(got).__name__} [input: {text}]")
             freqs, amplitude = signals.dft_amplitude(x, sr)
@@ -149,7 +184,7 @@ def _frames_zero_padded(x: np.ndarray, n: int, h: int) -> np.ndarray:
     """A partial last frame padded with zeros: ``1 + ceil((len - n) / h)`` frames."""
     count = 1 + -(-(len(x) - n) // h)
     padded = np.concatenate([x, np.zeros(n + (count - 1) * h - len(x), dtype=x.dtype)])
-    return signals.frame_signal(padded, n, h)
+    return solution_frame_signal(padded, n, h)
 
 
 TOO_FEW_FRAMES = ("one frame too few: when (len - frame_length) is a multiple of hop_length the last frame ends exactly at "
@@ -158,10 +193,12 @@ TOO_FEW_FRAMES = ("one frame too few: when (len - frame_length) is a multiple of
 TOO_MANY_FRAMES = ("one frame too many: you zero-padded the end to fit a partial last frame; this exercise keeps only "
                    "whole frames, 1 + (len - frame_length) // hop_length of them, and no padding")
 FRAME_MISTAKES = [
-    Mistake(lambda x, n, h: signals.frame_signal(x, n, n),
+    Mistake(lambda x, n, h: solution_frame_signal(x, n, n),
             "your frames do not overlap: consecutive frames must start hop_length samples apart, not frame_length"),
     Mistake(_frames_one_too_few, TOO_FEW_FRAMES),
     Mistake(_frames_zero_padded, TOO_MANY_FRAMES),
+    Mistake(lambda x, n, h: np.lib.stride_tricks.sliding_window_view(x, n)[::h],
+            FRAME_FORBIDDEN.message("numpy.lib.stride_tricks.sliding_window_view")),
 ]
 
 
@@ -171,7 +208,7 @@ def check_frame_signal(student_fn: Callable[[np.ndarray, int, int], np.ndarray],
     cases = [((rng.uniform(-1, 1, t).astype(np.float32), n, h), f"{t} samples, frame_length={n}, hop_length={h}")
              for t, n, h in ((1000, 64, 16), (1037, 100, 30), (512, 128, 128))]
     return run_trials("frame_signal", student_fn, signals.frame_signal, cases, mistakes=FRAME_MISTAKES,
-                      raise_on_failure=raise_on_failure, axes=("frame", "sample"))
+                      raise_on_failure=raise_on_failure, forbidden=FRAME_FORBIDDEN, axes=("frame", "sample"))
 
 
 # ------------------------------------------------------------------------------ 3. magnitude spectrogram
@@ -190,8 +227,9 @@ def _reference_spectrogram(waveform: np.ndarray, n_fft: int, hop_length: int) ->
     return signals.stft_magnitude(waveform, n_fft, hop_length, center=False).numpy()
 
 
-def _framed_rfft(x: np.ndarray, n: int, h: int, window: np.ndarray) -> np.ndarray:
-    return np.abs(np.fft.rfft(signals.frame_signal(x, n, h) * window, axis=1)).T
+def _framed_rfft(x: np.ndarray, n: int, h: int, window: np.ndarray, magnitude: bool = True) -> np.ndarray:
+    spectrum = np.fft.rfft(solution_frame_signal(x, n, h) * window, axis=1).T  # (n // 2 + 1, frames)
+    return np.abs(spectrum) if magnitude else spectrum
 
 
 CENTRED = ("your frames are centred (librosa.stft's and torch.stft's default center=True): the signal was padded with "
@@ -203,11 +241,15 @@ SPECTROGRAM_MISTAKES = [
     Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.ones(n)), "no window: multiply each frame by a (periodic) Hann window before the DFT"),
     Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.hanning(n)),
             "you used a symmetric Hann window (np.hanning); the STFT uses the periodic one: 0.5 - 0.5 cos(2π n / N)"),
-    Mistake(lambda x, n, h: _reference_spectrogram(x, n, h) ** 2, "you return the power |X|², not the magnitude |X|"),
+    Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.hanning(n + 1)[:-1]) ** 2, "you return the power |X|², not the magnitude |X|"),
+    Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.hanning(n + 1)[:-1], magnitude=False),
+            "you return the complex STFT: a magnitude spectrogram is its absolute value, np.abs(X)"),
     Mistake(lambda x, n, h: _framed_rfft(x, n, h, np.hanning(n + 1)[:-1])[:, : len(range(0, len(x) - n, h))], TOO_FEW_FRAMES),
     Mistake(lambda x, n, h: np.abs(np.fft.rfft(_frames_zero_padded(x, n, h) * np.hanning(n + 1)[:-1], axis=1)).T, TOO_MANY_FRAMES),
-    Mistake(lambda x, n, h: signals.stft_magnitude(x, n, h, center=True, pad_mode="constant").numpy(), CENTRED),
-    Mistake(lambda x, n, h: signals.stft_magnitude(x, n, h, center=True, pad_mode="reflect").numpy(), CENTRED),
+    Mistake(lambda x, n, h: _framed_rfft(np.pad(x, n // 2), n, h, np.hanning(n + 1)[:-1]), CENTRED),
+    Mistake(lambda x, n, h: _framed_rfft(np.pad(x, n // 2, mode="reflect"), n, h, np.hanning(n + 1)[:-1]), CENTRED),
+    Mistake(lambda x, n, h: torch.stft(torch.from_numpy(x), n, h, window=torch.hann_window(n), center=False, return_complex=True).abs().numpy(),
+            SPECTROGRAM_FORBIDDEN.message("torch.stft")),
 ]
 
 
@@ -217,7 +259,7 @@ def check_spectrogram(student_fn: Callable[[np.ndarray, int, int], np.ndarray], 
     cases = [((rng.uniform(-1, 1, t).astype(np.float32), n, h), f"{t} samples, n_fft={n}, hop_length={h}")
              for t, n, h in ((2000, 256, 64), (1601, 400, 160), (2048, 256, 64))]  # the last: (2048 - 256) / 64 frames exactly
     return run_trials("spectrogram", student_fn, _reference_spectrogram, cases, mistakes=SPECTROGRAM_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-3, atol=1e-4, axes=("frequency", "time"))
+                      raise_on_failure=raise_on_failure, forbidden=SPECTROGRAM_FORBIDDEN, rtol=1e-3, atol=1e-4, axes=("frequency", "time"))
 
 
 # ------------------------------------------------------------------------------ 4. Hz -> mel
@@ -236,6 +278,7 @@ MEL_MISTAKES = [
             "your scale is linear everywhere: above 1 kHz it must be logarithmic, 15 + 27 ln(f/1000) / ln(6.4)"),
     Mistake(lambda f: 15.0 + 27.0 * np.log(np.maximum(np.asarray(f, dtype=np.float64), 1e-10) / 1000.0) / np.log(6.4),
             "your scale is logarithmic everywhere: below 1 kHz it must be linear, f / (200/3)"),
+    Mistake(lambda f: signals.hz_to_mel(f), MEL_FORBIDDEN.message("audioformers.audio.signals.hz_to_mel")),
 ]
 
 
@@ -245,7 +288,7 @@ def check_hz_to_mel(student_fn: Callable[[np.ndarray], np.ndarray], raise_on_fai
     cases = [((np.sort(rng.uniform(0, 8000, 50)),), "50 random frequencies in 0 .. 8000 Hz"),
              ((np.array([0.0, 500.0, 999.0, 1000.0, 4000.0, 8000.0]),), "0, 500, 999, 1000, 4000, 8000 Hz")]
     return run_trials("hz_to_mel", student_fn, signals.hz_to_mel, cases, mistakes=MEL_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-6)
+                      raise_on_failure=raise_on_failure, forbidden=MEL_FORBIDDEN, rtol=1e-6, atol=1e-6)
 
 
 EXERCISES = {

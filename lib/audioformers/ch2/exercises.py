@@ -14,9 +14,30 @@ import numpy as np
 
 from audioformers.audio import mulaw, quantization
 from audioformers.core.checks import check_int, check_tokens
-from audioformers.core.selfcheck import Exercise, Mistake, run_trials
+from audioformers.core.selfcheck import Exercise, Forbidden, Mistake, run_trials
 
 CHAPTER = 2
+
+# What would replace each exercise's algorithm: patched to raise while the student's function runs.
+ENCODE_FORBIDDEN = Forbidden("write the mu-law encoding yourself", (
+    "torchaudio.functional.mu_law_encoding", "torchaudio.transforms.MuLawEncoding", "librosa.mu_compress",
+    "audioformers.audio.mulaw.mu_law_encode", "audioformers.audio.mulaw.mu_law_compress"),
+    " (F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu), then round (F(x) + 1) / 2 · mu)")
+DECODE_FORBIDDEN = Forbidden("write the mu-law decoding yourself", (
+    "torchaudio.functional.mu_law_decoding", "torchaudio.transforms.MuLawDecoding", "librosa.mu_expand",
+    "audioformers.audio.mulaw.mu_law_decode", "audioformers.audio.mulaw.mu_law_expand"),
+    " (y = 2 code / mu - 1, then the inverse curve sign(y) ((1 + mu) ** |y| - 1) / mu)")
+UNIFORM_FORBIDDEN = Forbidden("write the quantiser yourself", (
+    "audioformers.audio.quantization.quantize_uniform", "audioformers.audio.quantization.uniform_encode",
+    "audioformers.audio.quantization.uniform_decode"))
+SNR_FORBIDDEN = Forbidden("write the SNR yourself", ("audioformers.audio.quantization.snr_db",))
+
+
+def _torchaudio_mu_law(x: np.ndarray) -> np.ndarray:
+    import torch
+    import torchaudio
+
+    return torchaudio.functional.mu_law_encoding(torch.as_tensor(x), 256).numpy()
 
 
 def _audio_cases(seed: int) -> list[tuple[tuple, str]]:
@@ -40,6 +61,11 @@ def _compress(x: np.ndarray, mu: float) -> np.ndarray:
     return np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
 
 
+def _without_abs(x: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.floor((np.log1p(255 * x) / np.log1p(255) + 1) / 2 * 255 + 0.5).astype(np.int64)
+
+
 SCALED_BY_256 = ("you scaled by 256 (the number of codes) instead of mu = 255 (the largest code): (F(x) + 1) / 2 lies in "
                  "[0, 1] and must map onto 0 .. 255, so multiply by 255 and round; with 256, x = 1 gives code 256 (or, clipped, "
                  "codes drift up to one level high)")
@@ -55,13 +81,21 @@ ENCODE_MISTAKES = [
     Mistake(lambda x: np.floor((_compress(x, 255) + 1) / 2 * 256 + 0.5).astype(np.int64), SCALED_BY_256),
     Mistake(lambda x: np.floor((_compress(x, 255) + 1) / 2 * 256).astype(np.int64), SCALED_BY_256),
     Mistake(lambda x: np.clip(np.floor((_compress(x, 255) + 1) / 2 * 256), 0, 255).astype(np.int64), SCALED_BY_256),
+    Mistake(lambda x: np.floor((np.log1p(255 * np.abs(x)) / np.log1p(255) + 1) / 2 * 255 + 0.5).astype(np.int64),
+            "you dropped the sign: the curve is F(x) = sign(x) ln(1 + mu|x|) / ln(1 + mu), so a negative sample gets a code "
+            "below 128; without sign(x), x and -x get the same code (x = -0.5 gives 239 instead of 16)"),
+    Mistake(lambda x: _without_abs(x),
+            "ln(1 + mu x) is undefined for x < -1/mu (NaN, which became a meaningless integer code): use "
+            "sign(x) ln(1 + mu|x|), the curve applied to |x| with the sign put back"),
+    Mistake(_torchaudio_mu_law, ENCODE_FORBIDDEN.message("torchaudio.functional.mu_law_encoding")),
 ]
 
 
 def check_mu_law_encode(student_fn: Callable[[np.ndarray], np.ndarray], raise_on_failure: bool = True) -> bool:
     """Self-check of ``mu_law_encode(x) -> int codes 0..255`` against :func:`audioformers.audio.mulaw.mu_law_encode`."""
     return run_trials("mu_law_encode", student_fn, lambda x: mulaw.mu_law_encode(x, 256), _audio_cases(21),
-                      mistakes=ENCODE_MISTAKES, raise_on_failure=raise_on_failure, integer=True, rtol=0, atol=0)
+                      mistakes=ENCODE_MISTAKES, raise_on_failure=raise_on_failure, forbidden=ENCODE_FORBIDDEN,
+                      integer=True, rtol=0, atol=0)
 
 
 # ------------------------------------------------------------------------------ 1b. mu-law decoding
@@ -95,13 +129,14 @@ DECODE_MISTAKES = [
             "mu must be quantization_channels - 1 = 255 in the inverse curve too, you used 256"),
     Mistake(lambda c: np.sign(2 * np.asarray(c, dtype=np.float64) / 255 - 1) * np.log1p(255 * np.abs(2 * np.asarray(c, dtype=np.float64) / 255 - 1)) / np.log1p(255),
             "you applied the compressing curve F again; decoding needs its inverse, sign(y) ((1 + mu) ** |y| - 1) / mu"),
+    Mistake(lambda c: mulaw.mu_law_decode(c, 256), DECODE_FORBIDDEN.message("audioformers.audio.mulaw.mu_law_decode")),
 ]
 
 
 def check_mu_law_decode(student_fn: Callable[[np.ndarray], np.ndarray], raise_on_failure: bool = True) -> bool:
     """Self-check of ``mu_law_decode(codes) -> audio in [-1, 1]`` against :func:`audioformers.audio.mulaw.mu_law_decode`."""
     return run_trials("mu_law_decode", student_fn, lambda c: mulaw.mu_law_decode(c, 256), _decode_cases(24),
-                      mistakes=DECODE_MISTAKES, raise_on_failure=raise_on_failure, rtol=1e-5, atol=1e-6)
+                      mistakes=DECODE_MISTAKES, raise_on_failure=raise_on_failure, forbidden=DECODE_FORBIDDEN, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ 2. uniform quantiser
@@ -119,6 +154,7 @@ UNIFORM_MISTAKES = [
             "you return the lower edge of each cell; a mid-rise quantiser returns its centre (add half a step)"),
     Mistake(lambda x, n: np.round(x * (n / 2)) / (n / 2),
             "you round to a grid that includes 0 (mid-tread), which has num_levels + 1 levels; use num_levels cells of width 2 / num_levels and their centres"),
+    Mistake(lambda x, n: quantization.quantize_uniform(x, n), UNIFORM_FORBIDDEN.message("audioformers.audio.quantization.quantize_uniform")),
 ]
 
 
@@ -126,7 +162,7 @@ def check_quantize_uniform(student_fn: Callable[[np.ndarray, int], np.ndarray], 
     """Self-check of ``quantize_uniform(x, num_levels)`` against :func:`audioformers.audio.quantization.quantize_uniform`."""
     cases = [((args[0], levels), f"{text}, num_levels={levels}") for (args, text), levels in zip(_audio_cases(22), (16, 256, 8))]
     return run_trials("quantize_uniform", student_fn, quantization.quantize_uniform, cases, mistakes=UNIFORM_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-5, atol=1e-6)
+                      raise_on_failure=raise_on_failure, forbidden=UNIFORM_FORBIDDEN, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ 3. SNR in dB
@@ -154,13 +190,14 @@ SNR_MISTAKES = [
             "the ratio is upside down: signal power over noise power, so more noise gives a lower SNR"),
     Mistake(lambda x, y: 10 * np.log(np.sum(x**2) / np.sum((x - y) ** 2)), "you used the natural log: decibels use log10"),
     Mistake(lambda x, y: np.sum(x**2) / np.sum((x - y) ** 2), "you return the plain power ratio: convert it to decibels, 10 log10(ratio)"),
+    Mistake(lambda x, y: quantization.snr_db(x, y), SNR_FORBIDDEN.message("audioformers.audio.quantization.snr_db")),
 ]
 
 
 def check_snr_db(student_fn: Callable[[np.ndarray, np.ndarray], float], raise_on_failure: bool = True) -> bool:
     """Self-check of ``snr_db(reference, estimate) -> float`` against :func:`audioformers.audio.quantization.snr_db`."""
     return run_trials("snr_db", student_fn, quantization.snr_db, _snr_cases(23), mistakes=SNR_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-9)
+                      raise_on_failure=raise_on_failure, forbidden=SNR_FORBIDDEN, rtol=1e-6, atol=1e-9)
 
 
 EXERCISES = {

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from audioformers.ch3 import experiment as nextsample
 from audioformers.models import wavenet
-from audioformers.core.selfcheck import Exercise, ExerciseFailed, Mistake, call_student, diagnose, finish, run_trials
+from audioformers.core.selfcheck import Exercise, ExerciseFailed, Forbidden, Mistake, call_student, diagnose, finish, run_trials
 
 CHAPTER = 3
 
@@ -44,6 +44,12 @@ MASK_MISTAKES = [
             "inverted: True must mean 'may attend' (torch's convention for a boolean attn_mask); you marked the positions to hide"),
     Mistake(lambda t: torch.ones(t, t, dtype=torch.bool).triu(1),
             "inverted: True must mean 'may attend' (torch's convention for a boolean attn_mask); you marked the positions to hide"),
+    Mistake(lambda t: torch.ones(t, t, dtype=torch.bool),
+            "your mask is True everywhere: every position may attend to every other, the future included, so the model "
+            "could read the sample it must predict; keep j <= i only (the lower triangle with its diagonal, torch.tril)"),
+    Mistake(lambda t: torch.zeros(t, t).masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf")),
+            "you return an additive float mask (0 and -inf), the kind added to the scores: this exercise asks for a "
+            "boolean mask, True where position i may attend to j (your mask == 0 gives it)"),
 ]
 
 
@@ -73,6 +79,10 @@ RF_MISTAKES = [
     Mistake(lambda k, d: k * sum(d), "each layer adds (kernel_size - 1) × dilation samples of past, not kernel_size × dilation"),
     Mistake(lambda k, d: (k - 1) * max(d) + 1, "you used only the largest dilation: every layer widens the view, so sum the dilations"),
     Mistake(lambda k, d: k * sum(d) + 1, "each layer adds (kernel_size - 1) × dilation samples of past, not kernel_size × dilation"),
+    *[Mistake(fn, "2 ** layers is the receptive field of one stack with kernel_size 2 and dilations 1, 2, ..., "
+                  "2 ** (layers - 1) only; in general each layer adds (kernel_size - 1) × its dilation: "
+                  "(kernel_size - 1) × sum(dilations) + 1 (with several stacks the dilations repeat, and each adds its part)")
+      for fn in (lambda k, d: 2 ** len(d), lambda k, d: 2 ** len(set(d)), lambda k, d: 2 * max(d))],
 ]
 
 
@@ -123,6 +133,12 @@ BITS_MISTAKES = [
 ]
 
 
+BITS_FORBIDDEN = Forbidden("compute the bits per sample yourself", ("audioformers.ch3.experiment.next_sample_metrics",
+                                                                  "audioformers.ch3.scoring.next_sample_metrics"))
+BITS_MISTAKES.append(Mistake(lambda z, y: nextsample.next_sample_metrics(z, y)["bits_per_sample"],
+                             BITS_FORBIDDEN.message("audioformers.ch3.experiment.next_sample_metrics")))
+
+
 def check_bits_per_sample(student_fn: Callable[[torch.Tensor, torch.Tensor], float], raise_on_failure: bool = True) -> bool:
     """Self-check of ``bits_per_sample(logits, targets) -> float`` against ``nextsample.next_sample_metrics``."""
     def reference(logits: torch.Tensor, targets: torch.Tensor) -> float:
@@ -130,7 +146,7 @@ def check_bits_per_sample(student_fn: Callable[[torch.Tensor, torch.Tensor], flo
             return nextsample.next_sample_metrics(logits, targets)["bits_per_sample"]
         raise ExerciseFailed("need at least 5 classes")  # pragma: no cover - the cases have >= 16
     return run_trials("bits_per_sample", student_fn, reference, _bits_cases(33), mistakes=BITS_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-4, atol=1e-5)
+                      raise_on_failure=raise_on_failure, forbidden=BITS_FORBIDDEN, rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------ 4. key/value cache

@@ -17,9 +17,17 @@ import torch.nn.functional as F
 
 from audioformers.models import contrastive, tokenizer
 from audioformers.core.checks import check_int, check_tokens
-from audioformers.core.selfcheck import Exercise, Mistake, run_trials
+from audioformers.core.selfcheck import Exercise, Forbidden, Mistake, run_trials
 
 CHAPTER = 4
+
+# What would replace each exercise's algorithm: patched to raise while the student's function runs.
+ASSIGN_FORBIDDEN = Forbidden("find the nearest centres yourself", (
+    "sklearn.metrics.pairwise_distances_argmin", "sklearn.metrics.pairwise_distances_argmin_min", "sklearn.cluster.KMeans",
+    "scipy.cluster.vq.vq", "audioformers.models.tokenizer.assign_codes"), " (squared distances (N, K), then argmin over K)")
+NTX_FORBIDDEN = Forbidden("write the NT-Xent loss yourself", ("audioformers.models.contrastive.nt_xent",))
+PERPLEXITY_FORBIDDEN = Forbidden("compute the perplexity yourself", ("audioformers.models.tokenizer.code_usage",))
+BOOTSTRAP_FORBIDDEN = Forbidden("write the paired bootstrap yourself", ("scipy.stats.bootstrap",))
 
 
 # ------------------------------------------------------------------------------ 1. nearest-centre code assignment
@@ -45,13 +53,14 @@ ASSIGN_MISTAKES = [
     Mistake(lambda x, c: (x @ c.T).argmax(1), "you used the largest dot product; the nearest centre in Euclidean distance also depends on the centres' norms: ||x - c||² = ||x||² - 2 x·c + ||c||²"),
     Mistake(lambda x, c: ((x[:, None] - c[None]) ** 2).sum(-1).argmin(0),
             "you took argmin over the vectors (axis 0), which gives one index per centre; take it over the centres (axis 1)"),
+    Mistake(lambda x, c: tokenizer.assign_codes(x, c), ASSIGN_FORBIDDEN.message("audioformers.models.tokenizer.assign_codes")),
 ]
 
 
 def check_assign_codes(student_fn: Callable[[np.ndarray, np.ndarray], np.ndarray], raise_on_failure: bool = True) -> bool:
     """Self-check of ``assign_codes(vectors, centres) -> (N,) int`` against :func:`audioformers.models.tokenizer.assign_codes`."""
     return run_trials("assign_codes", student_fn, tokenizer.assign_codes, _code_cases(41), mistakes=ASSIGN_MISTAKES,
-                      raise_on_failure=raise_on_failure, integer=True, rtol=0, atol=0)
+                      raise_on_failure=raise_on_failure, forbidden=ASSIGN_FORBIDDEN, integer=True, rtol=0, atol=0)
 
 
 # ------------------------------------------------------------------------------ 2. NT-Xent (SimCLR) loss
@@ -94,20 +103,21 @@ def _ntx_one_direction(z1, z2, t):
 
 
 NTX_MISTAKES = [
-    Mistake(lambda z1, z2, t: contrastive.nt_xent(z1, z2, 1.0), "the temperature is missing: divide the similarities by it"),
+    Mistake(lambda z1, z2, t: solution_nt_xent(z1, z2, 1.0), "the temperature is missing: divide the similarities by it"),
     Mistake(lambda z1, z2, t: _ntx_unnormalised(z1, z2, t),
             "you used raw dot products: normalise the embeddings to unit length first (cosine similarity)"),
     Mistake(lambda z1, z2, t: _ntx_self_included(z1, z2, t),
             "each embedding is compared with itself too: mask the diagonal (set it to -inf) so the 2B - 1 others are the candidates"),
     Mistake(lambda z1, z2, t: _ntx_one_direction(z1, z2, t),
             "you only compare view 1 with view 2 (B x B): NT-Xent uses all 2B embeddings, so other samples of the same view are negatives too"),
+    Mistake(lambda z1, z2, t: contrastive.nt_xent(z1, z2, t), NTX_FORBIDDEN.message("audioformers.models.contrastive.nt_xent")),
 ]
 
 
 def check_nt_xent(student_fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor], raise_on_failure: bool = True) -> bool:
     """Self-check of ``nt_xent(z1, z2, temperature) -> scalar`` against :func:`audioformers.models.contrastive.nt_xent`."""
     return run_trials("nt_xent", student_fn, contrastive.nt_xent, _ntx_cases(42), mistakes=NTX_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-4, atol=1e-5)
+                      raise_on_failure=raise_on_failure, forbidden=NTX_FORBIDDEN, rtol=1e-4, atol=1e-5)
 
 
 # ------------------------------------------------------------------------------ 3. codebook perplexity
@@ -142,13 +152,14 @@ PERPLEXITY_MISTAKES = [
     Mistake(lambda c, k: float(len(np.unique(c))), "you count the codes used; perplexity weighs them by how often they are used: exp(entropy)"),
     Mistake(lambda c, k: float(np.exp(-(_code_probabilities(c, k) * np.log2(_code_probabilities(c, k))).sum())),
             "you mixed bases: entropy in bits (log2) but exp() to undo it; use log and exp, or log2 and 2 **"),
+    Mistake(lambda c, k: tokenizer.code_usage(c, k)[1], PERPLEXITY_FORBIDDEN.message("audioformers.models.tokenizer.code_usage")),
 ]
 
 
 def check_code_perplexity(student_fn: Callable[[np.ndarray, int], float], raise_on_failure: bool = True) -> bool:
     """Self-check of ``code_perplexity(codes, num_codes) -> float`` against :func:`audioformers.models.tokenizer.code_usage`."""
     return run_trials("code_perplexity", student_fn, lambda c, k: tokenizer.code_usage(c, k)[1], _perplexity_cases(43),
-                      mistakes=PERPLEXITY_MISTAKES, raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-9)
+                      mistakes=PERPLEXITY_MISTAKES, raise_on_failure=raise_on_failure, forbidden=PERPLEXITY_FORBIDDEN, rtol=1e-6, atol=1e-9)
 
 
 # ------------------------------------------------------------------------------ 4. paired bootstrap interval
@@ -214,7 +225,7 @@ BOOTSTRAP_MISTAKES = [
 def check_paired_bootstrap(student_fn: Callable[[np.ndarray, np.ndarray, int, int], np.ndarray], raise_on_failure: bool = True) -> bool:
     """Self-check of ``paired_bootstrap(correct_a, correct_b, num_resamples, seed) -> [low, high]`` (95%, percentile)."""
     return run_trials("paired_bootstrap", student_fn, _reference_paired_bootstrap, _bootstrap_cases(44), mistakes=BOOTSTRAP_MISTAKES,
-                      raise_on_failure=raise_on_failure, rtol=1e-9, atol=1e-12)
+                      raise_on_failure=raise_on_failure, forbidden=BOOTSTRAP_FORBIDDEN, rtol=1e-9, atol=1e-12)
 
 
 EXERCISES = {

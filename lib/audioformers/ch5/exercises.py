@@ -16,9 +16,19 @@ import torch
 
 from audioformers.evaluation import metrics
 from audioformers.models import wavelet_transformer
-from audioformers.core.selfcheck import Exercise, Mistake, run_trials
+from audioformers.core.selfcheck import Exercise, Forbidden, Mistake, run_trials
 
 CHAPTER = 5
+
+# What would replace each exercise's algorithm: patched to raise while the student's function runs (PyWavelets,
+# which chapter 5's exercise 2 asks for, is allowed).
+HAAR_FORBIDDEN = Forbidden("write the Haar pooling yourself", (
+    "audioformers.models.wavelet_transformer.haar_multiscale", "audioformers.models.wavelet_transformer.block_average"))
+MAP_FORBIDDEN = Forbidden("compute the average precision yourself", (
+    "sklearn.metrics.average_precision_score", "torchmetrics.functional.average_precision",
+    "torchmetrics.functional.classification.multilabel_average_precision", "audioformers.evaluation.metrics.average_precision",
+    "audioformers.evaluation.metrics.tagging_metrics"), " (rank the clips by score, average the precision at each positive)")
+MASK_POOL_FORBIDDEN = Forbidden("write the masked mean yourself", ("audioformers.models.wavelet_transformer.masked_time_mean",))
 
 
 # ------------------------------------------------------------------------------ 1. waveform -> patches
@@ -63,6 +73,9 @@ def check_patchify(student_fn: Callable[[torch.Tensor, int], torch.Tensor], rais
 def solution_haar_multiscale(x: torch.Tensor) -> torch.Tensor:
     """``(B, T, C)`` -> ``(B, T, C)``: channel group ``g`` replaced by its block means over windows 1, 2, 4, ..., T.
 
+    The channels are split as ``torch.tensor_split(x, G, dim=2)`` (``np.array_split`` on axis 2) into ``G`` groups,
+    one per window (``G = log2(T) + 1`` for a power-of-two ``T``): groups of equal size, the first ``C % G`` groups
+    one channel larger (``C = 10``, ``G = 5``: 2 each; ``C = 64``, ``T = 32``, ``G = 6``: 11, 11, 11, 11, 10, 10).
     The self-check uses power-of-two lengths, so a solution built on ``pywt.wavedec`` (chapter 5's exercise) passes too.
     """
     b, t, c = x.shape
@@ -85,12 +98,12 @@ def _haar_cases(seed: int) -> list[tuple[tuple, str]]:
             ((torch.randn(1, 32, 64, generator=gen),), "x of shape (B=1, T=32, C=64)")]
 
 
-def _haar_with(x: torch.Tensor, reduce) -> torch.Tensor:
-    """The Haar pooling with a different block statistic, for the known mistakes."""
+def _haar_with(x: torch.Tensor, reduce, split=torch.tensor_split) -> torch.Tensor:
+    """The Haar pooling with a different block statistic or channel split, for the known mistakes."""
     b, t, c = x.shape
     windows = wavelet_transformer.haar_window_sizes(t)
     out = []
-    for group, window in zip(torch.tensor_split(x, len(windows), dim=2), windows):
+    for group, window in zip(split(x, len(windows), dim=2), windows):
         out.append(torch.cat([reduce(group[:, i : i + window]).expand(-1, min(window, t - i), -1) for i in range(0, t, window)], 1))
     return torch.cat(out, dim=2)
 
@@ -99,7 +112,8 @@ def _haar_tiled(x: torch.Tensor) -> torch.Tensor:
     t = x.shape[1]
     windows = wavelet_transformer.haar_window_sizes(t)
     groups = torch.tensor_split(x, len(windows), dim=2)
-    return torch.cat([wavelet_transformer.block_average(g, w).repeat(1, w, 1)[:, :t] for g, w in zip(groups, windows)], dim=2)
+    means = [torch.cat([g[:, i : i + w].mean(1, keepdim=True) for i in range(0, t, w)], 1) for g, w in zip(groups, windows)]
+    return torch.cat([m.repeat(1, w, 1)[:, :t] for m, w in zip(means, windows)], dim=2)
 
 
 HAAR_MISTAKES = [
@@ -108,16 +122,21 @@ HAAR_MISTAKES = [
     Mistake(lambda x: _haar_tiled(x),
             "your block means are tiled (.repeat) instead of each held over its own block (.repeat_interleave): "
             "position t must carry the mean of the block that contains t"),
-    Mistake(lambda x: wavelet_transformer.haar_multiscale(x.transpose(1, 2)).transpose(1, 2) if x.shape[1] >= len(wavelet_transformer.haar_window_sizes(x.shape[2])) else x,
+    Mistake(lambda x: solution_haar_multiscale(x.transpose(1, 2)).transpose(1, 2) if x.shape[1] >= len(wavelet_transformer.haar_window_sizes(x.shape[2])) else x,
             "time and channel axes mixed up: split the channels (last axis) into groups and average over time (axis 1)"),
     Mistake(lambda x: x.mean(dim=1, keepdim=True).expand_as(x), "you averaged every channel over all of time: only the last group is a global average; group g averages over 2**g positions"),
+    Mistake(lambda x: _haar_with(x, lambda blk: blk.mean(1, keepdim=True), split=torch.chunk),
+            "your channel groups are not the check's: torch.chunk makes groups of ceil(C / G) channels (the last one "
+            "smaller); split with torch.tensor_split(x, G, dim=2) (or np.array_split), G groups of equal size, the "
+            "first C % G of them one channel larger (C = 64, G = 6: 11, 11, 11, 11, 10, 10)"),
+    Mistake(lambda x: wavelet_transformer.haar_multiscale(x), HAAR_FORBIDDEN.message("audioformers.models.wavelet_transformer.haar_multiscale")),
 ]
 
 
 def check_haar_multiscale(student_fn: Callable[[torch.Tensor], torch.Tensor], raise_on_failure: bool = True) -> bool:
     """Self-check of ``haar_multiscale(x) -> (B, T, C)`` against :func:`audioformers.models.wavelet_transformer.haar_multiscale`."""
     return run_trials("haar_multiscale", student_fn, wavelet_transformer.haar_multiscale, _haar_cases(52), mistakes=HAAR_MISTAKES,
-                      raise_on_failure=raise_on_failure, axes=("batch", "time", "channel"), rtol=1e-5, atol=1e-6)
+                      raise_on_failure=raise_on_failure, forbidden=HAAR_FORBIDDEN, axes=("batch", "time", "channel"), rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ 3. macro mean average precision
@@ -145,25 +164,33 @@ def _map_cases(seed: int) -> list[tuple[tuple, str]]:
     return cases
 
 
+def _ap(y: np.ndarray, s: np.ndarray) -> float:
+    """Average precision of one ranking (NaN without a positive): the known mistakes call no package metric."""
+    hits = y[np.argsort(-s, kind="mergesort")]
+    return float(np.mean(np.cumsum(hits)[hits == 1] / (np.flatnonzero(hits == 1) + 1))) if hits.sum() else float("nan")
+
+
 def _per_class_ap(targets: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    return np.array([metrics.average_precision(targets[:, c], scores[:, c]) for c in range(targets.shape[1])])
+    return np.array([_ap(targets[:, c], scores[:, c]) for c in range(targets.shape[1])])
 
 
 MAP_MISTAKES = [
-    Mistake(lambda y, s: metrics.average_precision(y.ravel(), s.ravel()),
+    Mistake(lambda y, s: _ap(y.ravel(), s.ravel()),
             "you pooled all classes into one ranking (micro AP): macro mAP computes AP per class, then averages"),
     Mistake(lambda y, s: float(np.nan_to_num(_per_class_ap(y, s)).mean()),
             "a class without positives counted as AP 0: leave such classes out of the average (their AP is undefined)"),
     Mistake(lambda y, s: float(np.mean(((s > 0.5) == (y == 1))[:, y.sum(0) > 0])),
             "that is an accuracy at a 0.5 threshold; AP ranks clips by score with no threshold"),
-    Mistake(lambda y, s: metrics.tagging_metrics(y, s)["AUC"], "that is the ROC AUC; mAP averages precision at each positive's rank"),
+    Mistake(lambda y, s: float(np.mean([metrics.roc_auc(y[:, c], s[:, c]) for c in range(y.shape[1]) if 0 < y[:, c].sum() < len(y)])),
+            "that is the ROC AUC; mAP averages precision at each positive's rank"),
+    Mistake(lambda y, s: metrics.tagging_metrics(y, s)["mAP"], MAP_FORBIDDEN.message("audioformers.evaluation.metrics.tagging_metrics")),
 ]
 
 
 def check_macro_map(student_fn: Callable[[np.ndarray, np.ndarray], float], raise_on_failure: bool = True) -> bool:
     """Self-check of ``macro_map(targets, scores) -> float`` against :func:`audioformers.evaluation.metrics.tagging_metrics`."""
     return run_trials("macro_map", student_fn, lambda y, s: metrics.tagging_metrics(y, s)["mAP"], _map_cases(53),
-                      mistakes=MAP_MISTAKES, raise_on_failure=raise_on_failure, rtol=1e-6, atol=1e-9)
+                      mistakes=MAP_MISTAKES, raise_on_failure=raise_on_failure, forbidden=MAP_FORBIDDEN, rtol=1e-6, atol=1e-9)
 
 
 # ------------------------------------------------------------------------------ 4. masked pooling over time
@@ -188,17 +215,20 @@ MASK_POOL_MISTAKES = [
     Mistake(lambda x, m: x.mean(dim=1), "you averaged over every position, padding included: use only the positions where mask is True"),
     Mistake(lambda x, m: (x * m[:, :, None]).sum(1) / x.shape[1],
             "you zeroed the padding but divided by all T positions: divide by the number of real positions of each clip"),
-    Mistake(lambda x, m: wavelet_transformer.masked_time_mean(x, ~m),
+    Mistake(lambda x, m: solution_masked_time_mean(x, ~m),
             "inverted mask: True marks a real patch (keep it), False the padding (as the model's embed(mask=...))"),
     Mistake(lambda x, m: (x * m[:, :, None]).sum(1) / m.sum(1, keepdim=True),
             "a clip without any real position gives 0 / 0 = NaN: divide by max(count, 1) so such a clip pools to zeros"),
+    Mistake(lambda x, m: wavelet_transformer.masked_time_mean(x, m),
+            MASK_POOL_FORBIDDEN.message("audioformers.models.wavelet_transformer.masked_time_mean")),
 ]
 
 
 def check_masked_time_mean(student_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], raise_on_failure: bool = True) -> bool:
     """Self-check of ``masked_time_mean(x, mask) -> (B, C)`` against :func:`audioformers.models.wavelet_transformer.masked_time_mean`."""
     return run_trials("masked_time_mean", student_fn, wavelet_transformer.masked_time_mean, _mask_cases(54),
-                      mistakes=MASK_POOL_MISTAKES, raise_on_failure=raise_on_failure, axes=("clip", "channel"), rtol=1e-5, atol=1e-6)
+                      mistakes=MASK_POOL_MISTAKES, raise_on_failure=raise_on_failure, forbidden=MASK_POOL_FORBIDDEN,
+                      axes=("clip", "channel"), rtol=1e-5, atol=1e-6)
 
 
 EXERCISES = {
@@ -212,7 +242,9 @@ exercises.ch5.check_patchify(patchify)''', PATCH_MISTAKES),
     "haar_multiscale": Exercise(CHAPTER, "haar_multiscale", "Parameter-free Haar multi-scale pooling",
                                 check_haar_multiscale, solution_haar_multiscale,
                                 '''def haar_multiscale(x):
-    """(B, T, C) -> (B, T, C): split channels into groups; group g holds block means over windows 1, 2, 4, ..., T."""
+    """(B, T, C) -> (B, T, C): split the C channels into G = log2(T) + 1 groups, one per window 1, 2, 4, ..., T, as
+    torch.tensor_split(x, G, dim=2) or np.array_split(..., G, axis=2) does (equal groups, the first C % G of them one
+    channel larger); group g holds, at each position, the mean of its block of 2**g positions."""
     raise NotImplementedError("write haar_multiscale")
 
 exercises.ch5.check_haar_multiscale(haar_multiscale)''', HAAR_MISTAKES),
