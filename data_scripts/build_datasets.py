@@ -1,6 +1,6 @@
 """Build the offline datasets (all of them by default, or the names given) and time each build.
 
-    python data_scripts/build_datasets.py                   # the five offline datasets
+    python data_scripts/build_datasets.py                   # the offline datasets the chapters read
     python data_scripts/build_datasets.py drums-mini        # just one
     python data_scripts/build_datasets.py --force instruments-mini-xl
     python data_scripts/build_datasets.py --verify-sources  # check the Debian packages, build nothing
