@@ -92,9 +92,9 @@ def _close(a, b, rtol=0.0, atol=0.0, what=""):
 # --------------------------------------------------------------------------------------------- jobs
 def _ch3() -> dict:
     """Chapter 3's three models at the smoke profile (next_sample.train_one through training.fit) and a
-    warm-up/stable/decay run of the scaling study (ch3_study.wsd_run, its own loop)."""
-    from audioformers.ch3 import study as ch3_study
+    warm-up/stable/decay run of the scaling study (ch3.scaling.wsd_run, its own loop)."""
     from audioformers.ch3 import experiment as ns
+    from audioformers.ch3 import scaling as ch3_scaling
 
     rng = np.random.default_rng(0)
     t = np.arange(3000)
@@ -107,7 +107,7 @@ def _ch3() -> dict:
         run = ns.train_one(name, config, 0, recs[1:], windows)
         out[name] = {"final": run["final"], "curve": {k: run["curve"][k] for k in ("top1", "top5", "bits_per_sample")},
                      "train_loss_last": run["train_loss_last"]}
-    out["wsd"] = ch3_study.wsd_run("transformer", config, [2, 4], recs[1:], windows, 2e-3)["bits_per_sample"]
+    out["wsd"] = ch3_scaling.wsd_run("transformer", config, [2, 4], recs[1:], windows, 2e-3)["bits_per_sample"]
     return out
 
 
