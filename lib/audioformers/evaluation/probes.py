@@ -71,13 +71,16 @@ C_GRID: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 
 def probe_grid(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
                test_x: np.ndarray, test_y: np.ndarray, grid: Sequence[float] = C_GRID,
-               test_sources: Sequence[str] | None = None, max_iter: int = 500) -> dict:
+               test_sources: Sequence[str] | None = None, max_iter: int = 500,
+               return_predictions: bool = False) -> dict:
     """One linear probe per ``C`` in ``grid`` (ascending, warm-started), fitted on train; ``C`` chosen on
     validation accuracy; that same fit scored on test.
 
     Returns ``{"c", "c_index", "interior", "val_accuracy", "test_accuracy", "train_accuracy",
     "val_by_c", "chance", "per_source"}``; ``interior`` is False when the choice is an end of the grid,
-    ``per_source`` the test accuracy per test source (when ``test_sources`` is given).
+    ``per_source`` the test accuracy per test source (when ``test_sources`` is given); with
+    ``return_predictions``, ``"test_predictions"``: the chosen fit's predicted label of every test item (for a
+    confusion matrix).
     """
     import warnings
 
@@ -119,6 +122,8 @@ def probe_grid(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_
         if len(test_sources) != len(test_y):
             raise ValueError("test_sources and test labels differ in length")
         out["per_source"] = {str(s): float(correct[test_sources == s].mean()) for s in np.unique(test_sources)}
+    if return_predictions:
+        out["test_predictions"] = np.asarray(pred)
     return out
 
 

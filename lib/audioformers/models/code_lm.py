@@ -150,20 +150,24 @@ def train_code_lm(train_codes: np.ndarray, config: CodeLMConfig, *, steps: int =
                   lr: float = 2e-3, weight_decay: float = 0.1, seed: int = 0,
                   test_codes: np.ndarray | None = None, eval_every: int = 0, snapshot_every: int = 0,
                   snapshots: dict | None = None,
-                  device: torch.device | str | None = None) -> tuple[CodeLM, dict[str, list[float]]]:
+                  device: torch.device | str | None = None,
+                  model: nn.Module | None = None) -> tuple[CodeLM, dict[str, list[float]]]:
     """Train on code sequences ``(N, T)`` on ``device`` (default :func:`audioformers.core.device.get_device`; the codes
     are checked once, then held there); return the model (on ``device``) and a log of train / test cross-entropy.
 
     With ``snapshot_every`` and a dict ``snapshots``, a copy of the weights is stored there every
-    ``snapshot_every`` steps and at the end (key: the step count).
+    ``snapshot_every`` steps and at the end (key: the step count). ``model``: train this module (the notebook's
+    own next-code model, with ``loss(codes)``) instead of a new ``CodeLM(config)``; the same loop.
     """
+    if model is not None and not (isinstance(model, nn.Module) and callable(getattr(model, "loss", None))):
+        raise TypeError(f"model must be an nn.Module with a loss(codes) method, got {type(model).__name__}")
     if snapshot_every and snapshots is None:
         raise ValueError("snapshot_every needs a dict `snapshots` to store the weights in")
     from audioformers.train import distributed as dd
 
     device = resolve(device)
     torch.manual_seed(seed)
-    model = CodeLM(config).to(device)
+    model = (CodeLM(config) if model is None else model).to(device)
     info = dd.current(device)  # under torchrun: each rank trains on its shard of every batch
     dd.prepare(model, info)
     for name, given in (("train_codes", train_codes), ("test_codes", test_codes)):

@@ -138,9 +138,13 @@ class PatchAutoencoder(nn.Module):
 def train_autoencoder(patches: np.ndarray, config: AutoencoderConfig | None = None, *, steps: int = 1000,
                       batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
                       progress: bool = False,
-                      device: torch.device | str | None = None) -> tuple[PatchAutoencoder, list[float]]:
+                      device: torch.device | str | None = None,
+                      model: nn.Module | None = None) -> tuple[PatchAutoencoder, list[float]]:
     """Train on normalised patches ``(M, D)`` (any leading shape is flattened) with mean squared error, on
     ``device`` (default :func:`audioformers.core.device.get_device`; the patches are held there).
+
+    ``model``: train this module (the notebook's own autoencoder, say) instead of a new
+    ``PatchAutoencoder(config)``; the same loop, batches and loss.
 
     Returns the model (in eval mode, on ``device``) and the training loss of every step.
     """
@@ -150,7 +154,10 @@ def train_autoencoder(patches: np.ndarray, config: AutoencoderConfig | None = No
     flat = torch.from_numpy(np.asarray(patches, dtype=np.float32).reshape(-1, patches.shape[-1]))  # (M, D)
     config = config or AutoencoderConfig(input_dim=flat.shape[1])
     torch.manual_seed(seed)
-    model = PatchAutoencoder(config)
+    if model is None:
+        model = PatchAutoencoder(config)
+    elif not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     gen = torch.Generator().manual_seed(seed)
 
     resident = flat.to(device)  # (M, D) on the device, indexed there
