@@ -394,6 +394,13 @@ def test_the_dft_exercise_refuses_librosa_torchaudio_and_scipy(call, fragment):
     assert f"write the DFT yourself: your function called {fragment}" in message, message
 
 
+def test_the_package_function_itself_as_the_answer_is_refused():
+    from audioformers.audio.mulaw import mu_law_encode
+
+    assert "your function called audioformers.audio.mulaw.mu_law_encode" in _failure(ch2.check_mu_law_encode, mu_law_encode)
+    assert "your function called numpy.fft.rfft" in _failure(ch1.check_dft_magnitude, np.fft.rfft)
+
+
 def test_library_calls_are_refused_for_mel_and_the_spectrogram_once_librosa_is_imported():
     import librosa
 

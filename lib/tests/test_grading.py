@@ -76,6 +76,13 @@ def test_grade_a_folder_of_submissions(tmp_path):
     endless = {"ch2.snr_db": "def snr_db(reference, estimate):\n    while True:\n        pass"}
     (submissions / "eve").mkdir()
     nbformat.write(_fill(stubs, endless), submissions / "eve" / notebook)
+    library = {  # a library's answer, and the package's own function imported as the answer
+        "ch2.mu_law_encode": "import torch, torchaudio\n\ndef mu_law_encode(x, quantization_channels=256):\n"
+                             "    return torchaudio.functional.mu_law_encoding(torch.as_tensor(x), quantization_channels).numpy()",
+        "ch2.snr_db": "from audioformers.audio.quantization import snr_db",
+    }
+    (submissions / "fay").mkdir()
+    nbformat.write(_fill(stubs, {**solutions, **library}), submissions / "fay" / notebook)
     out = tmp_path / "grades.csv"
     result = subprocess.run([sys.executable, "-m", "audioformers.coursework", "grade", str(submissions), "--out", str(out),
                              "--timeout", "15"],
@@ -98,6 +105,30 @@ def test_grade_a_folder_of_submissions(tmp_path):
     assert "stopped after 15 s" in grade[("eve", "-")]["message"]
     total = sum(int(grade[("ada", k)]["max_points"]) for k in keys)
     assert f"ada: {total} / {total} points" in result.stdout and "bob: " in result.stdout
+    # the kernel refuses what would replace the exercise, saying what was called; the flags say it too
+    fay_encode = grade[("fay", "ch2.mu_law_encode")]
+    assert fay_encode["points"] == "0" and "your function called torchaudio.functional.mu_law_encoding" in fay_encode["message"]
+    assert "torchaudio" in fay_encode["flags"]
+    assert "write the SNR yourself: your function called audioformers.audio.quantization.snr_db" in grade[("fay", "ch2.snr_db")]["message"]
+    assert grade[("fay", "ch2.mu_law_decode")]["passed"] == "True"
+    # the rubric columns: the grader's filled, the teacher's empty
+    for key in keys:
+        row = grade[("ada", key)]
+        assert row["correctness"] == row["points"] and int(row["rubric_max"]) == int(row["max_points"]) + 2
+        assert row["code_quality"] == row["explanation"] == row["comment"] == ""
+    assert grade[("bob", "ch2.mu_law_encode")]["correctness"] == "0"
+    assert grade[("dee", "-")]["rubric_max"] == "0"
+
+
+def test_the_grade_table_has_the_rubric_columns():
+    assert coursework.GRADE_FIELDS[-5:] == ["correctness", "code_quality", "explanation", "rubric_max", "comment"]
+    assert {"flags", "points", "max_points"} <= set(coursework.GRADE_FIELDS)
+    row = grading.with_rubric({"exercise": "ch2.snr_db", "passed": True, "points": 2, "max_points": 2, "flags": ""})
+    assert row["correctness"] == 2 and row["rubric_max"] == 4 and row["code_quality"] == row["explanation"] == row["comment"] == ""
+    failed = grading.with_rubric({"exercise": "ch4.nt_xent", "passed": False, "points": 0, "max_points": 3})
+    assert failed["correctness"] == 0 and failed["rubric_max"] == 5
+    assert grading.with_rubric({"exercise": "-", "points": 0, "max_points": 0})["rubric_max"] == 0
+    assert sum(most for who, most in grading.RUBRIC.values() if who == "teacher") == 2
 
 
 def test_grade_refuses_a_missing_folder(tmp_path):

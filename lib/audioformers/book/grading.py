@@ -16,9 +16,15 @@ notebook (``SUBMISSIONS/STUDENT/notebook.ipynb``, or ``SUBMISSIONS/notebook.ipyn
   ``check`` (imported from disk by the grader, never by the submission) calls a stand-in that sends the inputs to
   the kernel and brings back what the student's function returned, as plain data (NumPy arrays, tensors, numbers,
   lists, dicts; never pickles). Replacing ``EXERCISES`` or a check inside the notebook changes nothing;
+* an implement-it exercise's check names the functions that would replace what it asks for
+  (:class:`audioformers.core.selfcheck.Forbidden`); the kernel patches them to raise while the student's function
+  runs, so a library's answer fails its check, saying which function was called;
 * a static reading of each exercise's code (and the helpers it calls) **flags** a submission that calls the
   package's reference solutions or its own implementation, or the library function the exercise asks the student
-  to write (an FFT in the DFT exercise): the ``flags`` column, for a person to read.
+  to write (an FFT in the DFT exercise): the ``flags`` column, for a person to read;
+* each row carries the **rubric** of a self-checked exercise (:data:`RUBRIC_FIELDS`): ``correctness`` (the
+  self-check's points) and ``flags`` filled by the grader, ``code_quality``, ``explanation`` and ``comment`` left
+  for the teacher, ``rubric_max`` the most the row can earn.
 
 This limits what a submission can do; it is not a security boundary against a determined attacker (no network or
 filesystem isolation beyond permissions). Grade a class you do not know inside a container or a virtual machine.
@@ -39,7 +45,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-GRADE_FIELDS = ["student", "notebook", "exercise", "passed", "points", "max_points", "message", "flags"]
+# The rubric of a self-checked exercise, one column per criterion: who fills it, and its most points.
+# correctness: the self-check's points (grader); code_quality and explanation: the teacher, 0 .. their maximum;
+# rubric_max: points + the teacher's criteria at most; comment: the teacher's words to the student.
+RUBRIC = {"correctness": ("grader", None), "code_quality": ("teacher", 1), "explanation": ("teacher", 1)}
+RUBRIC_FIELDS = ["correctness", "code_quality", "explanation", "rubric_max", "comment"]
+GRADE_FIELDS = ["student", "notebook", "exercise", "passed", "points", "max_points", "message", "flags", *RUBRIC_FIELDS]
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_MEMORY_GIB = 4.0
 MIME = "application/x-audioformers-grader"
@@ -124,8 +135,10 @@ def decode(data: Any, depth: int = 0) -> Any:
     raise ValueError("malformed reply")
 
 
-def kernel_call(namespace: dict, name: str, request: str) -> None:
-    """In the student's kernel: call ``namespace[name]`` on the decoded request and publish the encoded answer."""
+def kernel_call(namespace: dict, name: str, request: str, forbidden: str | None = None) -> None:
+    """In the student's kernel: call ``namespace[name]`` on the decoded request, with the functions ``forbidden``
+    (JSON of :meth:`Forbidden.as_data`) patched to raise, and publish the encoded answer."""
+    import contextlib
     import traceback
 
     from IPython.display import publish_display_data
@@ -133,7 +146,14 @@ def kernel_call(namespace: dict, name: str, request: str) -> None:
     try:
         args, kwargs = decode(json.loads(request))
         function = namespace[name]
-        value = function(*args, **kwargs)
+        if forbidden:
+            from audioformers.core.selfcheck import Forbidden, forbidding
+
+            guard = forbidding(Forbidden.from_data(json.loads(forbidden)), function)
+        else:
+            guard = contextlib.nullcontext()
+        with guard:
+            value = function(*args, **kwargs)
         reply = {"ok": encode(value), "args": [encode(a) if isinstance(a, (dict, list)) else None for a in args]}
     except BaseException as error:  # noqa: BLE001 - the student's error goes back to the grader as data
         frames = traceback.extract_tb(error.__traceback__)[1:]
@@ -333,15 +353,22 @@ def _reply(payloads: list[Any]) -> dict:
 
 
 class _StudentFunction:
-    """The stand-in the grader's check calls: it runs the student's function in the kernel on the same inputs."""
+    """The stand-in the grader's check calls: it runs the student's function in the kernel on the same inputs.
+
+    ``forbidden`` (set by :func:`~audioformers.core.selfcheck.call_student` before each call) goes with the request:
+    the kernel patches those functions while the student's function runs.
+    """
+
+    forbidden = None
 
     def __init__(self, kernel: Kernel, name: str, deadline: float):
         self.kernel, self.name, self.deadline = kernel, name, deadline
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         request = json.dumps(encode([list(args), kwargs]))
+        forbidden = json.dumps(self.forbidden.as_data()) if self.forbidden is not None else None
         code = (f"from audioformers.book import grading as __grading__\n"
-                f"__grading__.kernel_call(globals(), {self.name!r}, {request!r})")
+                f"__grading__.kernel_call(globals(), {self.name!r}, {request!r}, {forbidden!r})")
         _, payloads = self.kernel.run(code, self.deadline - time.monotonic())
         try:
             reply = _reply(payloads)
@@ -491,6 +518,16 @@ def _positive(name: str, value: float) -> float:
     return float(value)
 
 
+def with_rubric(row: dict[str, object]) -> dict[str, object]:
+    """``row`` with its rubric columns: ``correctness`` (the self-check's points) and ``rubric_max`` filled, the
+    teacher's criteria (``code_quality``, ``explanation``) and ``comment`` empty; a ``-`` row (a notebook that could
+    not be graded) has nothing to score."""
+    graded = row.get("exercise") not in (None, "-")
+    teacher_max = sum(most for who, most in RUBRIC.values() if who == "teacher")
+    return {**row, "correctness": row.get("points", 0) if graded else 0, "code_quality": "", "explanation": "",
+            "rubric_max": int(row.get("max_points", 0) or 0) + teacher_max if graded else 0, "comment": ""}
+
+
 def student_of(path: Path, folder: Path) -> str:
     relative = path.relative_to(folder)
     return relative.parts[0] if len(relative.parts) > 1 else path.stem
@@ -537,7 +574,7 @@ def grade_folder(folder: Path | str, out: Path | str, timeout_s: float = DEFAULT
         base = {"student": student, "notebook": str(path.relative_to(folder))}
         results = grade_notebook(path, notebook_bytes=snapshot[path], folder=folder / student if nested else None,
                                  timeout_s=timeout_s, memory_gib=memory_gib, user=user)
-        rows += [{**base, **result} for result in results]
+        rows += [with_rubric({**base, **result}) for result in results]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as handle:

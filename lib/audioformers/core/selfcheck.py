@@ -150,6 +150,9 @@ def forbidding(forbidden: Forbidden | None, fn: Callable[..., Any] | None = None
                         stand_ins[id(original)] = (original, _refusal(forbidden, called))
                     setattr(owner, attr, stand_ins[id(original)][1])
                     patched.append((owner, attr, original))
+            itself = stand_ins.get(id(fn))
+            if itself is not None and itself[0] is fn:  # the answer is the forbidden function itself (imported as is)
+                itself[1]()
             space = getattr(fn, "__globals__", None)
             if isinstance(space, dict):
                 for key, value in list(space.items()):
