@@ -141,7 +141,7 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
             take = "–"
         elif verdict == ev.INCONCLUSIVE:
             take = next((seeds_needed(c.interval) for c in comps
-                         if c.verdict == ev.INCONCLUSIVE and c.interval.method.startswith("t interval")), "")
+                         if c.verdict == ev.INCONCLUSIVE and (c.interval.parts or c.interval.method.startswith("t interval"))), "")
             take = take or "more test sources (folds over held-out sources) than the current split holds"
         else:
             longer = _ch4_longer_pretraining(profile, directory)

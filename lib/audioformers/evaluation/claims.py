@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import glob
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -178,9 +179,39 @@ def sources_note(found: bool, pooled_count: Any, unit: str) -> str:
     return f"test sources: 1 ({count}; results/ record no per-source scores, so the interval covers seeds only)"
 
 
-def seeds_needed(iv: ev.Interval) -> str:
-    """For an inconclusive t interval: how many seeds (or folds) the measured spread says would resolve its mean."""
+def levels_needed(iv: ev.Interval) -> str:
+    """For an inconclusive two-level interval: which level its width comes from, and how many seeds (with the test
+    sources as they are), or how many test sources (with the seeds as they are), the measured variances say would
+    clear its mean — or that neither alone would."""
     from scipy import stats
+
+    seed_part, source_part = iv.parts
+    match = re.search(r"× \d+ (.+?) \(", iv.method)
+    what = match.group(1) if match else "test sources"
+    if iv.mean == 0 or not math.isfinite(iv.mean):
+        return ""
+    df = re.search(r"df (\d+)", iv.method)
+    quantile = float(stats.t.ppf((1 + iv.level) / 2, int(df.group(1)))) if df else float(stats.norm.ppf((1 + iv.level) / 2))
+    target = (abs(iv.mean) / quantile) ** 2  # the variance of the mean that would clear it (at today's df: conservative)
+    options = []
+    for label, part, n, other in (("seeds", seed_part, iv.seeds, source_part), (what, source_part, iv.sources, seed_part)):
+        if other < target and part > 0:
+            options.append(f"about {max(n + 1, math.ceil(part * n / (target - other)))} {label} (the rest as they are)")
+    share = seed_part / (seed_part + source_part) if seed_part + source_part > 0 else 0.5
+    head = (f"the interval's variance is {share:.0%} between seeds and {1 - share:.0%} between {what}; at these "
+            f"variances a mean difference of {iv.mean:+.3g} would clear its {iv.level:.0%} interval with ")
+    if not options:
+        return head + f"neither more seeds alone nor more {what} alone: both must grow, or the difference is too small to resolve"
+    return head + " or ".join(options)
+
+
+def seeds_needed(iv: ev.Interval) -> str:
+    """For an inconclusive interval: how many seeds (or folds, or test sources) the measured spread says would
+    resolve its mean (:func:`levels_needed` for the two-level interval)."""
+    from scipy import stats
+
+    if iv.parts is not None:
+        return levels_needed(iv)
 
     unit = iv.method.split()[-1]  # "t interval over 3 seeds" -> "seeds"
     n = int(iv.method.split()[-2]) if iv.method.split()[-2].isdigit() else 0

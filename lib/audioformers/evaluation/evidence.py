@@ -27,7 +27,7 @@ conditions are paired: the same seed and the same test source in the same cell.
 Its coverage is checked by simulation in ``lib/tests/test_evidence.py`` (seed effects + source effects + a
 residual, seed-dominated, source-dominated and balanced, at 3 seeds × 1, 3, 5 and 8 sources): 95% nominal
 measures 94.5–97.5% (at one source, for the mean on that source). Where a seed × source residual dominates, the
-interval is conservative (98–99%). The two-way bootstrap that came before (:func:`paired_bootstrap`, kept to
+interval is conservative (98–99%). The two-way bootstrap that came before (deleted; ``lib/tests/test_evidence.py`` keeps a copy to
 show why it was replaced) measures about 76% at three seeds where seeds dominate: a bootstrap over three
 values sees their spread but not how wide a t(2) tail is.
 
@@ -101,6 +101,7 @@ class Interval:
     seeds: int
     sources: int  # test sources behind the interval; 0 where not applicable (a slope, an exact count)
     note: str = ""
+    parts: tuple[float, float] | None = None  # two-level intervals: (s_seed²/n_seed, s_source²/n_source)
 
     def text(self, scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
         """``+0.002 [−0.004, +0.009] (95% t over 3 seeds; test sources: 1)``."""
@@ -142,37 +143,6 @@ def paired_differences(a, b) -> np.ndarray:
     if a.shape != b.shape:
         raise ValueError(f"a and b must be paired (same seeds and test sources): shapes {a.shape} and {b.shape}")
     return a - b
-
-
-def paired_bootstrap(a, b, *, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> Interval:
-    """Percentile interval of the mean ``a − b`` resampling seeds and test sources with replacement.
-
-    **Superseded** by :func:`interval` and not used by the protocol: at three seeds it is much too narrow (a
-    bootstrap over three values sees only their spread, not how wide a t(2) tail is; it measures about 76% for
-    95% nominal in ``test_evidence.py``'s simulation where seeds dominate). Kept to show that. The same ``seed`` gives the same
-    interval. Needs at least two seeds or two test sources.
-    """
-    level = _check_level(level)
-    if not (isinstance(resamples, int) and resamples >= 100):
-        raise ValueError(f"resamples must be an integer of at least 100, got {resamples!r}")
-    diff = paired_differences(a, b)
-    n_seeds, n_sources = diff.shape
-    if n_seeds * n_sources < 2:
-        raise ValueError("a and b hold a single paired value: need at least two seeds or two test sources")
-    rng = np.random.default_rng(seed)
-    seed_idx = rng.integers(0, n_seeds, size=(resamples, n_seeds))
-    source_idx = rng.integers(0, n_sources, size=(resamples, n_sources))
-    # mean over the resampled grid = mean over resampled seeds of (mean over resampled sources)
-    seed_weights = np.zeros((resamples, n_seeds))
-    np.add.at(seed_weights, (np.arange(resamples)[:, None], seed_idx), 1.0 / n_seeds)
-    source_weights = np.zeros((resamples, n_sources))
-    np.add.at(source_weights, (np.arange(resamples)[:, None], source_idx), 1.0 / n_sources)
-    stats = np.einsum("rs,st,rt->r", seed_weights, diff, source_weights)
-    low, high = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
-    what = " and ".join(w for w, n in (("seeds", n_seeds), ("test sources", n_sources)) if n > 1)
-    note = "" if n_sources > 1 else "seeds only"
-    return Interval(float(diff.mean()), float(low), float(high), level,
-                    f"paired bootstrap over {what} ({resamples} resamples, seed {seed})", n_seeds, n_sources, note)
 
 
 def _student_t_quantile(p: float, df: float) -> float:
@@ -249,6 +219,12 @@ def _two_level(diff: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return diff.mean(axis=(-2, -1)), var, np.floor(df + 1e-9)
 
 
+def _parts(diff: np.ndarray) -> tuple[float, float]:
+    """The two terms of :func:`_two_level`'s variance: ``(s_seed²/n_seed, s_source²/n_source)``."""
+    n_seeds, n_sources = diff.shape
+    return (float(diff.mean(axis=1).var(ddof=1) / n_seeds), float(diff.mean(axis=0).var(ddof=1) / n_sources))
+
+
 def _hierarchical(diff: np.ndarray, level: float, what: str) -> Interval:
     """The protocol's interval for paired differences shaped ``(seeds, sources)``; ``what`` names the sources."""
     n_seeds, n_sources = diff.shape
@@ -257,7 +233,7 @@ def _hierarchical(diff: np.ndarray, level: float, what: str) -> Interval:
         half = _student_t_quantile((1 + level) / 2, df) * math.sqrt(var)
         return Interval(mean, mean - half, mean + half, level,
                         f"two-level t interval over {n_seeds} seeds × {n_sources} {what} (Satterthwaite df {df:.0f})",
-                        n_seeds, n_sources)
+                        n_seeds, n_sources, parts=tuple(float(x) for x in _parts(diff)))
     if n_sources >= 2:  # one seed: the test sources vary, training randomness is not covered
         return t_interval(diff[0], level=level, what=what, sources=n_sources, seeds=1,
                           note="one seed: training randomness not covered")
