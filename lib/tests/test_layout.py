@@ -94,17 +94,13 @@ def test_the_cycle_finder_finds_a_circle():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-#: Imports from a shared layer into a chapter that are still to be undone (each entry names the one import).
-KNOWN_UPWARD: dict[str, set[str]] = {}
-
-
 def test_shared_code_sits_below_the_chapters_and_the_tools():
     """Shared layers never import a chapter package or the book's tooling (the registry excepted: it imports nothing)."""
     upper = {c.key for c in chapters.CHAPTERS} | {"book", "booktools", "coursework", "report", "reproduce", "notebook"}
     for module, targets in import_graph().items():
         parts = module.split(".")
         if len(parts) > 1 and parts[1] in SHARED:
-            above = sorted(t for t in targets if t.split(".")[1] in upper and t not in KNOWN_UPWARD.get(module, ()))
+            above = sorted(t for t in targets if t.split(".")[1] in upper)
             assert not above, f"{module} imports {above}, which sit above it"
     assert import_graph()["audioformers.chapters"] == set()
 
@@ -136,3 +132,9 @@ def test_registry_lookups_and_their_errors():
         assert "registered: ch1" in str(error)
     else:
         raise AssertionError("an unknown chapter must be a KeyError")
+
+
+def test_no_source_file_over_600_lines():
+    """Each module small enough to read in one sitting (CONTRIBUTING.md)."""
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}, f"split these by what they hold: {long}"
