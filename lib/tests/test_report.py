@@ -465,14 +465,16 @@ def test_the_absolute_row_sets_a_transformer_beside_the_papers_transformer(tmp_p
 
 
 def test_budget_numbers_and_paper_table():
+    from audioformers.ch3 import claims as ch3_claims
+    from audioformers.ch4 import claims as ch4_claims
     from audioformers.evaluation import budgets as bg
 
     assert bg.compact(614_400) == "614k" and bg.compact(5_120_000) == "5.12M" and bg.compact(950) == "950"
-    assert bg.percent(614_400 / bg.PAPER_DATA["ch3"].amount) == "0.019%"
-    assert bg.PAPER_DATA["ch3"].amount == 56 * 3600 * 16_000 and bg.PAPER_DATA["ch4"].amount is None
-    assert bg.fraction_of_paper("ch4", 10) == "the paper's data size is not in our sources"
+    assert bg.percent(614_400 / ch3_claims.PAPER.amount) == "0.019%"
+    assert ch3_claims.PAPER.amount == 56 * 3600 * 16_000 and ch4_claims.PAPER.amount is None
+    assert bg.fraction_of_paper(ch4_claims.PAPER, 10) == "the paper's data size is not in our sources"
     assert bg.ratio_text(5_120_000, 614_400) == "8.3 times"
-    with pytest.raises(ValueError, match="chapter"):
+    with pytest.raises(TypeError, match="paper must be a PaperData"):
         bg.fraction_of_paper("ch9", 1.0)
     with pytest.raises(ValueError, match="fraction"):
         bg.percent(0.0)

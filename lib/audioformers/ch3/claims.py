@@ -29,6 +29,26 @@ from audioformers.evaluation.claims import (LECTURE, SECONDARY, Claim, Measured,
 
 _GEN = "verma2021generative"
 
+#: The paper's training data, in the unit this chapter's budget counts (EVIDENCE rule 9).
+PAPER = bg.PaperData("Verma & Chafe 2021", 56 * 3600 * 16_000, "tokens", "about 56 h of piano at 16 kHz (3.2e9 samples, one epoch)", "secondary", "third-party summary of Verma & Chafe 2021, not checked against the paper")
+
+
+def chapter_budget(record: dict[str, Any], model: str = "transformer") -> bg.Budget | None:
+    """Chapter 3's comparison: the training tokens one model saw (its curve's last point, else steps × batch ×
+    context), as a fraction of the paper's 56 h."""
+    tokens = (((record.get("metrics") or {}).get(model) or {}).get("curve") or {}).get("tokens")
+    cfg = record.get("config") or {}
+    last = bg.number(tokens[-1]) if isinstance(tokens, list) and tokens else None
+    if last is None:
+        parts = [bg.number(cfg.get(k)) for k in ("steps", "batch_size", "context_length")]
+        last = parts[0] * parts[1] * parts[2] if all(p is not None for p in parts) else None
+    if not last:
+        return None
+    steps = bg.number(cfg.get("steps"))
+    text = f"{bg.compact(last)} tokens" + (f" ({steps:,.0f} steps)" if steps else "")
+    return bg.Budget(text, bg.fraction_of_paper(PAPER, last))
+
+
 PUBLISHED: tuple[Published, ...] = (
     Published("3a", "up to +9%", "paper", "Verma & Chafe 2021", _GEN,
               "next-sample accuracy, causal transformer vs a stacked WaveNet, 16 kHz 8-bit piano"),
@@ -184,7 +204,7 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
             take = ("first, training until every compared model is above the bigram count model on every domain "
                     f"(the budget for that is not measured yet); then: {take}")
         why = " | ".join(notes + ([study_why] if study_why else []))
-        budget = bg.ch3(records_all[0], model)
+        budget = chapter_budget(records_all[0], model)
         return Measured("; ".join(texts), verdict, why, take, device, seconds, tuple(comparisons), budget)
 
     return measure
@@ -209,7 +229,7 @@ def _ch3_absolute(profile: str, directory: Path) -> Measured:
            "numbers are shown for scale only")
     return Measured("music top-5: " + ", ".join(parts), ev.verdict(None, comparable=False), why,
                     "a like-for-like test needs the same piano data at 16 kHz and the paper's training budget",
-                    device, seconds, budget=bg.ch3(records_all[0]))
+                    device, seconds, budget=chapter_budget(records_all[0]))
 
 
 def _ch3_attention(profile: str, directory: Path) -> Measured:

@@ -12,6 +12,7 @@ Notebooks: ``chapters/04_textless_audio_lm.ipynb`` (its verdicts), ``chapters/R_
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +24,24 @@ from audioformers.evaluation import budgets as bg
 from audioformers.evaluation import evidence as ev
 from audioformers.evaluation.claims import (LECTURE, Claim, Measured, Published, Series, dig, load, load_glob,
                                             mean_std, missing, paired, provenance, seeds_needed, sources_note)
+
+#: The paper's training data, in the unit this chapter's budget counts (EVIDENCE rule 9).
+PAPER = bg.PaperData("Verma & Smith 2020", None, "clips", "not stated in our sources", "lecture", "Stanford CS25 lecture (P. Verma)")
+
+
+def chapter_budget(record: dict[str, Any]) -> bg.Budget | None:
+    """Chapter 4's probes: the pre-training steps of the next-code model and SimCLR (the paper's data size is
+    not in our sources)."""
+    cfg = record.get("config") or {}
+    lm, simclr = bg.number(cfg.get("lm_steps")), bg.number(cfg.get("simclr_steps"))
+    if lm is None and simclr is None:
+        return None
+    facts = str((record.get("metrics") or {}).get("facts") or "")
+    pool = re.search(r"pool of (\d+)", facts)
+    steps = " / ".join(f"{v:,.0f} {name}" for v, name in ((lm, "next-code"), (simclr, "SimCLR")) if v is not None)
+    text = f"{steps} pre-training steps" + (f" on {int(pool.group(1)):,} clips" if pool else "")
+    return bg.Budget(text, bg.fraction_of_paper(PAPER, 0.0))
+
 
 PUBLISHED: tuple[Published, ...] = (
     Published("4a-simclr", "55%", "lecture", LECTURE, None, "linear probe, SimCLR embedding; the lecture's data",
@@ -150,7 +169,7 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
         if verdict == ev.NOT_YET_EVIDENCE:
             take = ("first, pre-training until both representations are above the untrained encoder (or chance) on "
                     f"every dataset; then: {take}")
-        budget = next((b for d in PROBE_DATASETS for r in runs.get(d, [])[:1] if (b := bg.ch4(r))), None)
+        budget = next((b for d in PROBE_DATASETS for r in runs.get(d, [])[:1] if (b := chapter_budget(r))), None)
         return Measured("; ".join(texts), verdict, " | ".join(notes), take, device, seconds, tuple(comps), budget)
 
     return measure

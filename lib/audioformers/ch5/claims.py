@@ -28,6 +28,21 @@ from audioformers.evaluation.claims import (SECONDARY, Claim, Measured, Publishe
 
 _AUDIO = "verma2021audio"
 
+#: The paper's training data, in the unit this chapter's budget counts (EVIDENCE rule 9).
+PAPER = bg.PaperData("Verma & Berger 2021", 40_966, "clips", "FSD50K dev set, 40,966 clips (train + validation)", "paper", "Fonseca et al. 2022 (FSD50K)")
+
+
+def chapter_budget(record: dict[str, Any]) -> bg.Budget | None:
+    """Chapter 5's table: its steps and training clips, the clips as a fraction of FSD50K's."""
+    cfg = record.get("config") or {}
+    steps, clips = bg.number(cfg.get("steps")), bg.number(cfg.get("train_clips"))
+    if steps is None and clips is None:
+        return None
+    text = " on ".join(x for x in ((f"{steps:,.0f} steps" if steps else ""),
+                                   (f"{clips:,.0f} training clips" if clips else "")) if x)
+    return bg.Budget(text, bg.fraction_of_paper(PAPER, clips) if clips else "")
+
+
 PUBLISHED: tuple[Published, ...] = (
     Published("5a", "transformer > CNNs", "paper", "Verma & Berger 2021 (arXiv v1)", _AUDIO,
               "FSD50K, 200 classes, no unsupervised pre-training"),
@@ -223,7 +238,7 @@ def _ch5_transformer_vs_cnn(profile: str, directory: Path) -> Measured:
     why = " | ".join([_ch5_facts(record, scores)] + notes + ([why_study] if why_study else []))
     text = "; ".join(f"mAP {c.line()}" for c in comps)
     return Measured(text, verdict, why, take, str(record.get("device", "")), record.get("wall_time_s"), tuple(comps),
-                    bg.ch5(record))
+                    chapter_budget(record))
 
 
 def _ch5_haar(profile: str, directory: Path) -> Measured:
@@ -239,7 +254,7 @@ def _ch5_haar(profile: str, directory: Path) -> Measured:
                                 note) if x)
     take = "–" if comp.verdict == ev.REPRODUCED else (seeds_needed(comp.interval) or "–")
     return Measured(f"mAP {comp.line()}", comp.verdict, why, take, str(record.get("device", "")),
-                    record.get("wall_time_s"), (comp,), bg.ch5(record))
+                    record.get("wall_time_s"), (comp,), chapter_budget(record))
 
 
 def _ch5_absolute(profile: str, directory: Path) -> Measured:
@@ -260,10 +275,10 @@ def _ch5_absolute(profile: str, directory: Path) -> Measured:
                f"{published.conditions} — a different dataset, so shown for scale only")
         return Measured(text, ev.verdict(None, comparable=False), why,
                         "the FSD50K eval set at the paper's training budget (the paper profile)",
-                        str(record.get("device", "")), record.get("wall_time_s"), budget=bg.ch5(record))
+                        str(record.get("device", "")), record.get("wall_time_s"), budget=chapter_budget(record))
     comp = ev.compare(np.asarray(values), np.full(len(values), published.value), names=(best, "published 0.537"))
     return Measured(f"{text}; {comp.line()}", comp.verdict, f"FSD50K eval; {_ch5_facts(record, {best: scores[best]})}",
-                    "–", str(record.get("device", "")), record.get("wall_time_s"), (comp,), bg.ch5(record))
+                    "–", str(record.get("device", "")), record.get("wall_time_s"), (comp,), chapter_budget(record))
 
 
 def _ch5_front_end(profile: str, directory: Path) -> Measured:
@@ -274,7 +289,7 @@ def _ch5_front_end(profile: str, directory: Path) -> Measured:
     comp = ev.compare(dist["trained"], dist["initial"], names=("trained", "initial"), claimed="lower")
     return Measured(f"distance to the data's energy-following curve (Hz): {comp.line(digits=0)}", comp.verdict,
                     f"{len(dist['trained'])} seeds", "–", str(record.get("device", "")), record.get("wall_time_s"),
-                    (comp,), bg.ch5({"config": dig(record, "config.soundmix_config") or record.get("config", {})}))
+                    (comp,), chapter_budget({"config": dig(record, "config.soundmix_config") or record.get("config", {})}))
 
 
 E, M = ev.EMPIRICAL, ev.MECHANISM
