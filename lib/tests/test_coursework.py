@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -451,6 +452,80 @@ def test_guide_has_what_a_teacher_needs():
         assert part in guide
     assert "python -m audioformers.coursework grade submissions/ --out grades.csv" in guide
     assert "BOOK_SOLUTIONS=omit" in guide and "make student" in guide
+    _check_term(guide)
+    _check_colab_runtimes(guide)
+    grading_section = _section(guide, "## Grading a class")
+    documented = {name for line in grading_section.splitlines() if line.startswith("| `")
+                  for name in re.findall(r"`(\w+)`", line.split("|")[1])}
+    assert set(coursework.GRADE_FIELDS) <= documented, set(coursework.GRADE_FIELDS) - documented  # the rubric's too
+
+
+def _section(text: str, heading: str) -> str:
+    start = text.index(heading)
+    level = heading.split(" ")[0] + " "
+    ends = [i for i in (text.find("\n" + level, start + 1), text.find("\n## ", start + 1)) if i != -1]
+    return text[start : min(ends) if ends else len(text)]
+
+
+_EXERCISE_REF = re.compile(r"ch(\d) ex\. (\d+) \((\d+) pts\)")
+
+
+def _check_term(guide: str) -> None:
+    """Ten weeks, each with readings (the book and a paper), lecture, notebook, exercises whose points are the
+    plan's, a quiz of 3-4 questions with answers; two milestones with a rubric of 20 points."""
+    term = _section(guide, "## A ten-week term")
+    plans = {p.chapter: {e.number: e.points for e in p.plan} for p in _plans()}
+    assigned, papers_read = [], set()
+    for week in range(1, 11):
+        block = _section(term, f"### Week {week} —")
+        for part in ("**Read.**", "**Lecture.**", "**Notebook.**", "**Exercises.**", "**Quiz.**"):
+            assert part in block, (week, part)
+        reading = block[block.index("**Read.**") : block.index("**Lecture.**")]
+        assert "Book: chapter" in reading, week
+        cited = set(re.findall(r"\{cite\}`(verma20\w+)`", reading))
+        assert cited, f"week {week} names no section of the three papers"
+        papers_read |= cited
+        assert "chapters/" in block[block.index("**Notebook.**") :], week
+        exercises_line = block[block.index("**Exercises.**") : block.index("**Quiz.**")]
+        required = exercises_line.split("*Optional:*")[0]
+        refs = [(int(c), int(n), int(p)) for c, n, p in _EXERCISE_REF.findall(exercises_line)]
+        assert refs, week
+        for chapter, number, points in refs:  # the points are the generated plan's
+            assert plans[chapter][number] == points, (week, chapter, number, points)
+        total = sum(int(p) for _, _, p in _EXERCISE_REF.findall(required))
+        assert f"— {total} points" in required, (week, total)
+        assigned += [(c, n) for c, n, _ in _EXERCISE_REF.findall(required)]
+        quiz = block[block.index("**Quiz.**") :]
+        questions = re.findall(r"^  \d+\. ", quiz, flags=re.M)
+        assert 3 <= len(questions) <= 4 and quiz.count("*Answer:*") == len(questions), week
+    assert papers_read == {"verma2021generative", "verma2020framework", "verma2021audio"}
+    assert len(assigned) == len(set(assigned)), "an exercise is assigned twice"
+    total = sum(plans[int(c)][int(n)] for c, n in assigned)
+    assert f"the weekly exercises 45% ({total} points in all)" in term
+    for number, chapter in ((1, 3), (2, 5)):
+        block = _section(term, f"### Milestone {number} — a mini-project on chapter {chapter}")
+        assert f"reproduce ch{chapter}" in block
+        rows = re.findall(r"^\| ([a-z ,]+) \| (\d+) \| (.+) \|$", block, flags=re.M)
+        assert len(rows) >= 4 and sum(int(points) for _, points, _ in rows) == 20, rows
+        assert "| criterion | points | what earns full marks |" in block
+
+
+def _plans():
+    from types import SimpleNamespace
+
+    numbered = coursework.registered_notebooks(ROOT, numbered=True)
+    return [SimpleNamespace(chapter=plan[0].chapter, plan=plan) for plan in map(coursework.exercise_plan, numbered) if plan]
+
+
+def _check_colab_runtimes(guide: str) -> None:
+    timing = _section(guide, "## Time needed to run the notebooks")
+    assert "<!-- generated:timings" in timing and "measured on 2 CPU cores" in timing
+    runtimes = timing[timing.index("**Which Colab runtime to choose.**") :]
+    for chapter in chapters.numbered():
+        row = next(line for line in runtimes.splitlines() if line.startswith(f"| {chapter.number}. "))
+        assert "CPU" in runtimes and row.count("|") == 4, row
+        if chapter.number >= 3:
+            assert f"reproduce ch{chapter.number}" in row, row
 
 
 def test_answer_keys_come_from_the_reference_solutions():
