@@ -5,8 +5,9 @@ input is a sequence of k-means codes (see :mod:`audioformers.models.tokenizer`),
 sequence shifted by one. After training, the hidden states of a chosen layer, averaged over
 time, are the clip's embedding for a linear probe.
 
-Notebook: chapters/04_textless_audio_lm.ipynb, section 5 "The next-code transformer" (its size at the
-chapter's config) and section 6 "Linear probes over folds of held-out sources" (its states probed).
+Notebook: chapters/04_textless_audio_lm.ipynb, section 5 "The next-code transformer" (the model written in cells
+and checked equal to this one), section 7 "Train it yourself: a tokenizer, a next-code model and a probe" (trained
+live) and section 8 "Linear probes over folds of held-out sources" (its states probed).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ an instrument family apart, so a model made invariant to it is taught to ignore 
 :func:`pooled_embeddings` pools the last feature map over time with mean and standard deviation,
 the same pooling chapter 4 gives every other representation.
 
-Notebook: chapters/04_textless_audio_lm.ipynb, section 6 "Linear probes over folds of held-out sources"
-(SimCLR's augmentations, the supervised CNN as the upper line) and "Pre-training: where the ordering could turn".
+Notebook: chapters/04_textless_audio_lm.ipynb, section 6 "SimCLR's loss: NT-Xent" (the loss written in cells and
+checked equal to :func:`nt_xent`), section 8 "Linear probes over folds of held-out sources" (SimCLR's augmentations, the supervised CNN as the upper line) and "Pre-training: where the ordering could turn".
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class CNNConfig:
 class CNNEncoder(nn.Module):
     """VGG-style: conv-BN-ReLU blocks with 2x2 pooling, global mean+max pooling, an embedding.
 
-    Notebook: chapters/04_textless_audio_lm.ipynb, section 6 "Linear probes over folds of held-out sources".
+    Notebook: chapters/04_textless_audio_lm.ipynb, section 8 "Linear probes over folds of held-out sources".
     """
 
     def __init__(self, config: CNNConfig = CNNConfig()) -> None:
