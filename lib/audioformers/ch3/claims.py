@@ -154,10 +154,10 @@ def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
             f"({f['points']} points, from the {front[m]} size) has exponent {f['exponent']:.2f} "
             f"[{f['exponent_interval'][0]:.2f}, {f['exponent_interval'][1]:.2f}] against compute"
             for m, f in fitted.items()) + ")")
-        take = (f"against training compute, each family's compute-efficient frontier (the best size at each "
-                f"compute): {crossing} (power law with a floor per family, residual bootstrap). A fit to one "
-                f"size's learning curve alone (medium, against tokens) says: {cross.text('training tokens')}; it "
-                f"ignores how the curves move with model size, so the frontier fit is the verdict")
+        take = (f"{cross.text('training tokens')} (the one crossover of chapter 3 and this report, ch3_crossover: "
+                "a power law with a floor fitted to each family's medium-size learning curve against tokens, one "
+                "seed, residual bootstrap); the compute-efficient frontier over sizes is drawn as a picture and not "
+                "read for a crossover: most of its points carry a few measurements forward")
     return why, take
 
 
