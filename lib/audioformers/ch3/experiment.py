@@ -42,7 +42,7 @@ from audioformers.models.sample_transformer import (
     SampleTransformerConfig,
 )
 from audioformers.core.seeding import seed_everything
-from audioformers.train.training import fit
+from audioformers.train.training import count_parameters, fit
 from audioformers.models.wavenet import WaveNet, WaveNetConfig
 
 CHAPTER = "ch3"
@@ -55,6 +55,19 @@ DOMAINS = ("music", "speech", "orchestra", "piano-mini", "piano")
 #: rendered on a grand piano, offline) and "piano", the public MAESTRO corpus (paper profile), at 16 kHz.
 DOMAIN_SAMPLE_RATES = {"music": 8000, "speech": 8000, "orchestra": 8000, "piano-mini": 16000, "piano": 16000}
 PIANO_MAX_FILES = {"train": 200, "test": 50}  # bounds memory: 50 test tracks, as the paper's test set
+
+
+def domain_rate(domain: str) -> int:
+    """The sample rate of ``domain``'s audio in Hz (music, speech, orchestra: 8,000; piano-mini, piano: 16,000).
+
+    Every player, time axis and real-time factor of a domain's audio takes its rate from here: a rate kept in a
+    variable from another domain plays 8 kHz music an octave high.
+    """
+    if not isinstance(domain, str):
+        raise TypeError(f"domain must be a string, got {type(domain).__name__}")
+    if domain not in DOMAIN_SAMPLE_RATES:
+        raise ValueError(f"unknown domain {domain!r}; valid: {', '.join(DOMAINS)}")
+    return DOMAIN_SAMPLE_RATES[domain]
 
 
 def load_tokens(domain: str = "music", split: str = "train") -> list[np.ndarray]:
@@ -242,9 +255,12 @@ def evaluate(model: nn.Module, windows: torch.Tensor, config: ExperimentConfig, 
 # ---- the experiment -----------------------------------------------------------------------------
 def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.ndarray], test_windows: torch.Tensor,
               device: torch.device | str | None = None, progress: bool = False,
-              checkpoint: str | Path | None = None) -> dict[str, Any]:
+              checkpoint: str | Path | None = None, model: nn.Module | None = None) -> dict[str, Any]:
     """Train one model from ``seed`` on ``device`` (default :func:`audioformers.core.device.get_device`); return its
     parameter count, learning curve and final metrics (the returned model stays on ``device``).
+
+    ``model``: train this module (a notebook's own, say) instead of ``build_model(name, config)``; ``name`` then
+    only labels the progress bar.
 
     With ``checkpoint``, training saves there every tenth of its steps (model, optimiser, step, learning
     curve, random states including the window sampler's) and resumes from it if it exists, to the same
@@ -255,7 +271,7 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
         if len(tokens) and (int(np.min(tokens)) < 0 or int(np.max(tokens)) > 255):
             raise ValueError(f"train[{i}] must hold mu-law codes in 0..255, got {int(np.min(tokens))}..{int(np.max(tokens))}")
     seed_everything(seed)
-    model = build_model(name, config).to(device)
+    model = (build_model(name, config) if model is None else model).to(device)
     if isinstance(model, WaveNet) and model.receptive_field - 1 > window_length(config) - 1 - config.score_length:
         raise ValueError("WaveNet receptive field is longer than the held-out windows allow; lengthen past_length")
     rng = np.random.default_rng(seed + 1000)
@@ -281,8 +297,9 @@ def train_one(name: str, config: ExperimentConfig, seed: int, train: list[np.nda
                                   "--no-resume), to train from the start")
     tokens_per_step = config.batch_size * config.context_length
     return {
-        "parameters": model.num_parameters(),
-        "non_embedding_parameters": model.num_parameters(non_embedding=True),
+        "parameters": count_parameters(model),
+        "non_embedding_parameters": (model.num_parameters(non_embedding=True) if hasattr(model, "num_parameters")
+                                     else None),
         "train_seconds": history.wall_time_s[-1] if history.wall_time_s else clock.seconds,
         "final": history.eval_metrics[-1],
         "curve": {

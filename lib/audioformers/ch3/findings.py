@@ -1,0 +1,189 @@
+"""Chapter 3's "What we found": the chapter's findings in plain sentences, with their budgets and intervals,
+generated from ``results/ch3`` so that the text cannot drift from the records.
+
+The verdicts are the report's own (:data:`audioformers.ch3.claims.CLAIMS`, the functions the report calls), and so
+is the crossover (:func:`audioformers.ch3.claims.ch3_crossover`); the other intervals (each model against the
+bigram count table) use the report's protocol, :func:`audioformers.evaluation.evidence.compare` over seeds and test
+recordings.
+
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "What we found".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from audioformers.ch3 import claims
+from audioformers.core.profiles import validate_profile
+from audioformers.core.results import results_dir
+from audioformers.evaluation import evidence as ev
+from audioformers.evaluation.claims import dig, load, load_glob, paired
+
+#: the comparison's domains in the order the text names them
+DOMAINS = ("music", "speech", "orchestra", "piano-mini")
+#: the table's rows: name in results/ -> what the text calls it
+ROWS = {"wavenet": "WaveNet", "transformer": "transformer", "conditioned": "conditioned transformer",
+        "bigram": "bigram count table", "linear": "linear predictor"}
+
+
+def _records(profile: str, directory: Path, domain: str) -> list[dict[str, Any]]:
+    return [r for r in load_glob(directory, "ch3", f"compare_{domain}_seed*", profile) if "metrics" in r]
+
+
+def _top5(records: list[dict[str, Any]], a: str, b: str) -> ev.Comparison:
+    """``a − b`` in top-5 accuracy over (seeds, test recordings), as the report pairs them."""
+    x, y, _ = paired([r["metrics"][a] for r in records], [r["metrics"][b] for r in records], "top5",
+                     lambda block: block["final"]["top5"])
+    return ev.compare(x, y, names=(a, b))
+
+
+def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
+    """The numbers the text states (structured, for the text and its tests): the report's verdicts of claims
+    3a-3d at their budgets, per domain the table's means and the paired top-5 differences, the context-use
+    measurement and the crossover."""
+    profile, directory = validate_profile(profile), directory or results_dir()
+    out: dict[str, Any] = {"claims": {}, "domains": {}}
+    for claim in claims.CLAIMS:
+        measured = claim.measure(profile, directory)
+        out["claims"][claim.key] = {"statement": claim.statement, "verdict": measured.verdict,
+                                    "at_budget": measured.budget.words(measured.verdict) if measured.budget
+                                    else measured.verdict, "text": measured.text}
+    for domain in DOMAINS:
+        records = _records(profile, directory, domain)
+        if len(records) < 2:
+            continue
+        cfg = records[0].get("config", {})
+        row: dict[str, Any] = {"seeds": len(records), "test_recordings": cfg.get("test_recordings"),
+                               "steps": cfg.get("steps"), "tokens": dig(records[0], "metrics.transformer.curve.tokens"),
+                               "top5": {}, "bits_per_sample": {}}
+        for name in ROWS:
+            if all(dig(r, f"metrics.{name}.final.top5") is not None for r in records):
+                for metric in ("top5", "bits_per_sample"):
+                    row[metric][name] = float(np.mean([r["metrics"][name]["final"][metric] for r in records]))
+        for a, b in (("transformer", "wavenet"), ("transformer", "bigram"), ("wavenet", "bigram"),
+                     ("conditioned", "transformer")):
+            row[f"{a} - {b}"] = _top5(records, a, b)
+        out["domains"][domain] = row
+    first = next(iter(out["domains"].values()), None)
+    if first is not None:
+        record = _records(profile, directory, next(iter(out["domains"])))[0]
+        out["budget"] = claims.chapter_budget(record)
+        out["steps"], out["batch_size"], out["context_length"] = (record["config"].get(k) for k in
+                                                                  ("steps", "batch_size", "context_length"))
+        out["past_length"] = record["config"].get("past_length")
+    context = load(directory, "ch3", "context_use", profile)
+    if context:
+        use = context["metrics"]["context_use"]
+        pasts, bits = use["pasts"]["transformer"], use["bits_per_sample"]["transformer"]
+        near = max(i for i, p in enumerate(pasts) if p <= 63)
+        out["context"] = {"short_past": pasts[near], "short_bits": bits[near], "long_past": pasts[-1],
+                          "long_bits": bits[-1]}
+    found = claims.ch3_crossover(profile, directory)
+    if found is not None:
+        out["crossover"] = {"text": found[1].text("training tokens"), "crossover": found[1],
+                            "study": found[0]["record"].get("name")}
+    return out
+
+
+def _pts(comp: ev.Comparison) -> str:
+    """``-8.5 points [-9.1, -7.8]`` from a comparison of accuracies."""
+    iv = comp.interval
+    return f"{100 * iv.mean:+.1f} points [{100 * iv.low:+.1f}, {100 * iv.high:+.1f}]"
+
+
+def findings_markdown(profile: str, directory: Path | None = None) -> str:
+    """The section "What we found" as Markdown: a few paragraphs a student can repeat, every number from
+    ``results/ch3`` (intervals: the report's 95% intervals over seeds and test recordings)."""
+    f = findings(profile, directory)
+    if not f["domains"]:
+        return (f"The comparison has not been run at the `{validate_profile(profile)}` profile: "
+                f"`python -m audioformers.ch3.study --profile {validate_profile(profile)}` runs it.")
+    d, c = f["domains"], f["claims"]
+    seeds = min(r["seeds"] for r in d.values())
+    tokens = int(next(iter(d.values()))["tokens"][-1])
+    paras = [f"**The budget.** Every model was trained for {f['steps']:,} steps of {f['batch_size']} windows of "
+             f"{f['context_length']} samples: {tokens:,} training tokens, {f['budget'].line()}. Each comparison "
+             f"is over {seeds} seeds and the test recordings of its domain ("
+             + ", ".join(f"{n}: {r['test_recordings']}" for n, r in d.items())
+             + "); an interval in brackets is the report's 95% interval over both."]
+    gaps = "; ".join(f"{n} {_pts(r['transformer - wavenet'])}" for n, r in d.items())
+    below = [n for n, r in d.items() if not ev.above_baseline(r["transformer - bigram"].interval)]
+    paras.append(
+        f"**Transformer against WaveNet (3a).** At this budget WaveNet predicts the next sample better than the "
+        f"transformer on every domain. Top-5 accuracy, transformer minus WaveNet: {gaps}. But the transformer is "
+        + (f"not yet above the bigram count table on {', '.join(below)} (transformer minus bigram: "
+           + "; ".join(f"{n} {_pts(d[n]['transformer - bigram'])}" for n in below)
+           + "): it has learned less than a table of which code follows which. So the report reads claim 3a as "
+           if below else "above the bigram count table on every domain, so the report reads claim 3a as ")
+        + f"*{c['3a']['at_budget']}*: the paper's ordering is not tested until both models beat the trivial "
+          "baseline.")
+    cond = [r["conditioned - transformer"] for r in d.values()]
+    zero = all(x.interval.low <= 0 <= x.interval.high for x in cond)
+    paras.append(
+        f"**Conditioning on a wider past (3b).** The CNN that summarises the {f['past_length']:,} samples before the "
+        f"window changes top-5 accuracy by between {min(100 * x.interval.mean for x in cond):+.1f} and "
+        f"{max(100 * x.interval.mean for x in cond):+.1f} points across domains"
+        + (", and every interval contains zero" if zero else "")
+        + " (its projection starts at zero, so it starts as the plain transformer). Claim 3b: "
+        f"*{c['3b']['at_budget']}*.")
+    if "context" in f:
+        x = f["context"]
+        paras.append(
+            f"**How much past is used.** Given only the last {x['short_past']} samples the transformer scores "
+            f"{x['short_bits']:.3f} bits per sample on music, given {x['long_past']} it scores {x['long_bits']:.3f}"
+            + (": more past does not help it yet. It has not learned to use its attention window, which is why a "
+               "still wider past (3b) cannot show anything at this budget."
+               if x["long_bits"] >= x["short_bits"] else ": the longer past helps it."))
+    if "crossover" in f:
+        paras.append(
+            f"**Where the curves could cross.** Fitting a power law with a floor to each family's learning curve "
+            f"in the scaling study (one seed, one music test track) and extrapolating: {f['crossover']['text']}. "
+            "That is an extrapolation from one seed, not a measurement.")
+    cost = c.get("3d")
+    if cost and cost["verdict"] != ev.NOT_YET_RUN:
+        paras.append(f"**The cost of attention (3d).** {cost['text'].split(';')[0]} against context length n: "
+                     f"*{cost['at_budget']}*.")
+    return "\n\n".join(paras)
+
+
+def findings_table(profile: str, directory: Path | None = None) -> str:
+    """The evidence table: per domain, mean held-out top-5 accuracy and bits per sample of the three models and
+    the two baselines over seeds, as Markdown."""
+    f = findings(profile, directory)
+    if not f["domains"]:
+        return "(no comparison in results/ at this profile)"
+    head = "| | " + " | ".join(f"{n} top-5 | {n} bits" for n in f["domains"]) + " |"
+    rule = "|---|" + "---:|---:|" * len(f["domains"])
+    rows = [f"| {label} | " + " | ".join(
+        f"{r['top5'][name]:.1%} | {r['bits_per_sample'][name]:.3f}" if name in r["top5"] else "– | –"
+        for r in f["domains"].values()) + " |" for name, label in ROWS.items()]
+    return "\n".join([head, rule, *rows])
+
+
+def plot_findings(profile: str, ax: Any = None, directory: Path | None = None) -> Any:
+    """The evidence figure: per domain, top-5 transformer − WaveNet and transformer − bigram with their 95%
+    intervals (points), against zero. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    f = findings(profile, directory)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    pairs = (("transformer - wavenet", "transformer − WaveNet", "tab:blue"),
+             ("transformer - bigram", "transformer − bigram", "tab:gray"))
+    for j, (key, label, colour) in enumerate(pairs):
+        for i, row in enumerate(f["domains"].values()):
+            iv = row[key].interval
+            y = i + 0.15 * (1 - 2 * j)
+            ax.errorbar(100 * iv.mean, y, xerr=[[100 * (iv.mean - iv.low)], [100 * (iv.high - iv.mean)]], fmt="o",
+                        color=colour, capsize=3, label=label if i == 0 else None)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(f["domains"])), [claims.ch3_domain_title(n) for n in f["domains"]])
+    ax.invert_yaxis()
+    budget = f["budget"].text if "budget" in f else ""
+    ax.set(xlabel="top-5 accuracy difference (points; 95% interval)",
+           title=f"Transformer against WaveNet and the bigram table at {budget}")
+    ax.legend(fontsize=8, loc="lower left")
+    return ax
