@@ -84,7 +84,8 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
     found = claims.ch3_crossover(profile, directory)
     if found is not None:
         out["crossover"] = {"text": found[1].text("training tokens"), "crossover": found[1],
-                            "study": found[0]["record"].get("name")}
+                            "study": found[0]["record"].get("name"),
+                            "parameters": dig(found[0]["record"], "metrics.transformer.parameters") or 0}
     return out
 
 
@@ -140,8 +141,9 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
     if "crossover" in f:
         paras.append(
             f"**Where the curves could cross.** Fitting a power law with a floor to each family's learning curve "
-            f"in the scaling study (one seed, one music test track) and extrapolating: {f['crossover']['text']}. "
-            "That is an extrapolation from one seed, not a measurement.")
+            f"against training tokens in the scaling study ({f['crossover']['parameters']:,}-parameter transformer, "
+            f"music, one seed) and extrapolating: {f['crossover']['text']}. That is an extrapolation from one seed, "
+            "not a measurement.")
     cost = c.get("3d")
     if cost and cost["verdict"] != ev.NOT_YET_RUN:
         paras.append(f"**The cost of attention (3d).** {cost['text'].split(';')[0]} against context length n: "
