@@ -347,6 +347,11 @@ def solution_istft(spectrogram: np.ndarray, hop_length: int, n_fft: int) -> np.n
     Frame ``m`` covers samples ``m * hop_length .. m * hop_length + n_fft - 1``; the output has
     ``n_fft + hop_length * (frames - 1)`` samples; where the squared windows sum to (nearly) 0, the output is 0.
     """
+    n_fft = check_int("n_fft", n_fft, minimum=1)  # the argument checks of the package's own functions (not part of the exercise)
+    hop_length = check_int("hop_length", hop_length, minimum=1, maximum=n_fft)
+    spectrogram = np.asarray(spectrogram)
+    if spectrogram.ndim != 2 or spectrogram.shape[0] != n_fft // 2 + 1 or not np.all(np.isfinite(spectrogram)):
+        raise ValueError(f"spectrogram must be a finite (n_fft // 2 + 1 = {n_fft // 2 + 1}, frames) array, got shape {spectrogram.shape}")
     window = _periodic_hann(n_fft)  # (n_fft,)
     frames = np.fft.irfft(spectrogram, n=n_fft, axis=0) * window[:, None]  # (n_fft, frames): synthesis window
     total = n_fft + hop_length * (spectrogram.shape[1] - 1)
@@ -423,6 +428,10 @@ def check_istft(student_fn: Callable[[np.ndarray, int, int], np.ndarray], raise_
 # ------------------------------------------------------------------------------ 6. the mel filterbank
 def solution_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     """Slaney mel filters ``(n_mels, n_fft // 2 + 1)`` from 0 Hz to Nyquist, each scaled to unit area (as librosa)."""
+    sample_rate = check_sample_rate(sample_rate)  # the argument checks of the package's own functions (not part of the exercise)
+    n_fft = check_int("n_fft", n_fft, minimum=2)
+    n_mels = check_int("n_mels", n_mels, minimum=1)
+
     def to_mel(f):
         f = np.asarray(f, dtype=np.float64)
         return np.where(f < 1000.0, f / (200.0 / 3.0), 15.0 + 27.0 * np.log(np.maximum(f, 1e-10) / 1000.0) / np.log(6.4))
@@ -490,6 +499,10 @@ def solution_griffin_lim(magnitude: np.ndarray, hop_length: int, n_iter: int, an
     """Griffin and Lim (1984), no momentum: from ``angles`` (unit complex numbers, the shape of ``magnitude``),
     ``n_iter`` times invert, re-analyse and keep only the phase; return the waveform of the last estimate.
     STFT conventions of ``stft.stft``/``stft.istft``: periodic Hann, centred frames, ``n_fft = 2 (rows - 1)``."""
+    n_iter = check_int("n_iter", n_iter, minimum=0)  # the argument checks of the package's own functions (not part of the exercise)
+    magnitude, angles = np.asarray(magnitude), np.asarray(angles)
+    if magnitude.ndim != 2 or angles.shape != magnitude.shape:
+        raise ValueError(f"magnitude must be (F, frames) and angles of the same shape, got {magnitude.shape} and {angles.shape}")
     n_fft = 2 * (magnitude.shape[0] - 1)
     for _ in range(n_iter):
         waveform = _stft.istft(magnitude * angles, hop_length, n_fft=n_fft)  # a consistent signal
