@@ -167,7 +167,13 @@ def ch5_gap_by_steps(profile: str, directory: Path | None = None) -> dict[str, A
                      f"{doublings:.2f} doublings", len(change.get("seeds", [])),
                      int(change.get("test_sources", 0)))
     return {"steps": (first["steps"], last["steps"]), "models": (trend["a"], trend["b"]), "per_doubling": iv,
-            "gap_now": last["difference"], "gap_first": first["difference"], "study": study}
+            "gap_now": last["difference"], "gap_first": first["difference"], "study": study,
+            "points": [(p["steps"], p["difference"]) for p in points]}
+
+
+def piecewise_slopes(points: list[tuple[float, float]]) -> list[tuple[float, float, float]]:
+    """``(from_steps, to_steps, gap change per doubling of steps)`` between consecutive measured points."""
+    return [(s0, s1, (g1 - g0) / math.log2(s1 / s0)) for (s0, g0), (s1, g1) in zip(points, points[1:])]
 
 
 def gap_by_steps_text(d: dict[str, Any]) -> tuple[str, str]:
@@ -177,7 +183,12 @@ def gap_by_steps_text(d: dict[str, Any]) -> tuple[str, str]:
     why = (f"study ({iv.seeds} seeds): {tf} − {cnn} = {d['gap_first']:+.3f} mAP at {s0} steps and {gap:+.3f} at "
            f"{s1} steps")
     slope = f"the gap ({gap:+.3f} mAP at {s1} steps) changes by {iv.text(digits=3)} per doubling of steps"
-    if (gap < 0 < iv.low) or (gap > 0 > iv.high):
+    pieces = piecewise_slopes(d.get("points", []))
+    if len(pieces) >= 2 and abs(pieces[-1][2]) < abs(pieces[0][2]):  # the rate fell: no straight line to extend
+        rates = " and ".join(f"{r:+.3f} mAP per doubling from {a:,} to {b:,} steps" for a, b, r in pieces)
+        take = (f"{slope}; measured piecewise, it changed by {rates}: the rate fell, so the trend is not a straight "
+                f"line in log-steps and no crossover is extrapolated past {s1:,} steps")
+    elif (gap < 0 < iv.low) or (gap > 0 > iv.high):
         n = -gap / iv.mean
         lo, hi = sorted((-gap / iv.low, -gap / iv.high))
         take = (f"{slope}: if that trend held, the gap would close after about {n:.1f} more doublings "
