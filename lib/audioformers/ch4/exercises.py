@@ -67,10 +67,10 @@ def check_assign_codes(student_fn: Callable[[np.ndarray, np.ndarray], np.ndarray
 def solution_nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
     """NT-Xent of two views ``(B, D)``: each of the 2B embeddings must pick its partner among the other 2B - 1."""
     b = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]), dim=1)  # (2B, D) unit vectors
-    sim = z @ z.T / temperature  # (2B, 2B) cosine similarities / temperature
+    views = torch.cat([F.normalize(z1, dim=1), F.normalize(z2, dim=1)])  # (2B, D): each view a unit vector
+    sim = views @ views.T / temperature  # (2B, 2B) cosine similarities / temperature
     sim.fill_diagonal_(float("-inf"))  # an embedding is not its own candidate
-    partner = torch.cat([torch.arange(b, 2 * b), torch.arange(b)])  # (2B,) index of each row's other view
+    partner = (torch.arange(2 * b) + b) % (2 * b)  # (2B,) index of each row's other view
     return F.cross_entropy(sim, partner)
 
 
