@@ -387,6 +387,33 @@ def cost_vs_context(contexts: list[int], config: ExperimentConfig, device: torch
     return out
 
 
+def cost_contexts(profile: str) -> list[int]:
+    """The context lengths the attention-cost measurement times at ``profile``."""
+    return pick(smoke=[64, 128], book=[256, 512, 1024, 2048, 4096], paper=[1024, 2048, 4096, 8192, 16384],
+                profile=validate_profile(profile))
+
+
+def load_or_measure_cost(profile: str, config: ExperimentConfig, device: torch.device | str | None = None
+                         ) -> dict[str, Any]:
+    """The stored attention-cost record (``results/ch3/attention_cost.<profile>.json``, the one the report's claim 3d
+    reads) if it was measured at this profile's contexts; else :func:`cost_vs_context` on ``device``, stored.
+
+    A timing is a measurement of one machine at one moment (on a shared machine, other work inflates it), so the
+    chapter and the report show one stored measurement; delete the file to time your own machine.
+    """
+    from audioformers.core.results import reuse_or_run, write_results
+
+    profile = validate_profile(profile)
+    contexts = cost_contexts(profile)
+
+    def measure() -> None:
+        cost = cost_vs_context(contexts, config, device=device, repeats=pick(smoke=1, book=2, paper=3, profile=profile))
+        write_results(CHAPTER, "attention_cost", {"contexts": contexts, "seconds": {k: v["seconds"] for k, v in cost.items()}},
+                      config={"contexts": contexts}, device=str(resolve(device)), profile=profile)
+
+    return reuse_or_run(CHAPTER, "attention_cost", profile, {"contexts": contexts}, measure)
+
+
 def scaling_exponents(contexts: list[int], cost: dict[str, dict[str, list[float]]], tail: int = 3) -> dict[str, float]:
     """Log-log slope of time against context over the ``tail`` longest contexts, per model.
 

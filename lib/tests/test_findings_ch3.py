@@ -1,0 +1,99 @@
+"""Chapter 3's "What we found" (issue #30): every number in the text is the one results/ch3 holds, recomputed here
+from the committed records by hand, and its verdicts and crossover are the report's."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audioformers.ch3 import findings
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"  # the committed records
+
+DOMAINS = ("music", "speech", "orchestra", "piano-mini")
+
+
+def _records(domain: str) -> list[dict]:
+    paths = sorted((RESULTS / "ch3").glob(f"compare_{domain}_seed*.book.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def _mean_difference(records: list[dict], a: str, b: str) -> float:
+    """Mean over seeds and test recordings of the per-recording top-5 difference a − b, in points."""
+    diffs = [[r["metrics"][a]["per_source"]["top5"][k] - r["metrics"][b]["per_source"]["top5"][k]
+              for k in sorted(r["metrics"][a]["per_source"]["top5"])] for r in records]
+    return 100 * float(np.mean(diffs))
+
+
+@pytest.fixture(scope="module")
+def text() -> str:
+    return findings.findings_markdown("book", RESULTS)
+
+
+def test_the_budget_is_the_records(text):
+    cfg = _records("music")[0]["config"]
+    tokens = cfg["steps"] * cfg["batch_size"] * cfg["context_length"]
+    assert f"{cfg['steps']:,} steps of {cfg['batch_size']} windows of {cfg['context_length']} samples" in text
+    assert f"{tokens:,} training tokens" in text
+    fraction = 100 * tokens / (56 * 3600 * 16_000)  # the paper's 56 hours at 16 kHz, one epoch
+    assert f"{fraction:.2g}% of the paper's data" in text
+    for domain in DOMAINS:
+        assert f"{domain}: {_records(domain)[0]['config']['test_recordings']}" in text
+
+
+def test_the_gaps_are_the_records(text):
+    for domain in DOMAINS:
+        records = _records(domain)
+        gap = _mean_difference(records, "transformer", "wavenet")
+        assert re.search(rf"{re.escape(domain)} {gap:+.1f} points \[", text), f"{domain}: {gap:+.1f}"
+        below = _mean_difference(records, "transformer", "bigram")
+        if f"{domain} {below:+.1f} points" not in text:  # stated only where the transformer is not above it
+            assert domain == "music"
+
+
+def test_the_verdicts_and_the_crossover_are_the_reports(text):
+    from audioformers import report
+    from audioformers.ch3.claims import ch3_crossover
+
+    rows = {r["claim"]: r for r in report.build_report("book", RESULTS)}
+    for claim in ("3a", "3b", "3d"):
+        assert rows[claim]["verdict at budget"] in text
+    assert "not yet evidence at 614k tokens" in text
+    assert ch3_crossover("book", RESULTS)[1].text("training tokens") in text
+
+
+def test_context_use_numbers_are_the_records(text):
+    use = json.loads((RESULTS / "ch3" / "context_use.book.json").read_text())["metrics"]["context_use"]
+    pasts, bits = use["pasts"]["transformer"], use["bits_per_sample"]["transformer"]
+    near = max(i for i, p in enumerate(pasts) if p <= 63)
+    assert f"last {pasts[near]} samples the transformer scores {bits[near]:.3f}" in text
+    assert f"given {pasts[-1]} it scores {bits[-1]:.3f}" in text
+
+
+def test_the_table_is_the_records():
+    table = findings.findings_table("book", RESULTS)
+    for name, label in (("wavenet", "WaveNet"), ("bigram", "bigram count table")):
+        row = next(line for line in table.splitlines() if line.startswith(f"| {label} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")[1:]]
+        for i, domain in enumerate(DOMAINS):
+            records = _records(domain)
+            top5 = np.mean([r["metrics"][name]["final"]["top5"] for r in records])
+            bits = np.mean([r["metrics"][name]["final"]["bits_per_sample"] for r in records])
+            assert cells[2 * i] == f"{top5:.1%}" and cells[2 * i + 1] == f"{bits:.3f}"
+
+
+def test_the_text_follows_the_records(tmp_path):
+    """Change a record and the text changes with it: nothing in it is typed by hand."""
+    shutil.copytree(RESULTS / "ch3", tmp_path / "ch3")
+    path = tmp_path / "ch3" / "context_use.book.json"
+    record = json.loads(path.read_text())
+    record["metrics"]["context_use"]["bits_per_sample"]["transformer"][-1] = 5.0  # the long past now helps
+    path.write_text(json.dumps(record))
+    changed = findings.findings_markdown("book", tmp_path)
+    assert "given 255 it scores 5.000: the longer past helps it" in changed
+    assert findings.findings_markdown("book", tmp_path / "nowhere").startswith("The comparison has not been run")
