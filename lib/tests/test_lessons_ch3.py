@@ -294,3 +294,21 @@ def test_committed_attention_cost_is_reused_without_measuring(monkeypatch):
     assert record["metrics"]["seconds"] == stored["metrics"]["seconds"]
     assert "time_exponent" not in record["metrics"]  # one exponent: the report's slope, computed from the seconds
     assert ns.cost_contexts("book") == record["metrics"]["contexts"]
+
+
+def test_docstrings_name_sections_the_notebook_has():
+    """The back-links from chapter 3's code to the notebook (libfmp's 'Notebook: ...') name sections that exist."""
+    import audioformers
+
+    headings = {line.lstrip("#").strip() for c in _cells() if c["cell_type"] == "markdown"
+                for line in _source(c).splitlines() if line.startswith("#")}
+    package = Path(audioformers.__file__).parent
+    files = [*(package / "ch3").glob("*.py"), *(package / "models" / n for n in (
+        "wavenet.py", "sample_transformer.py", "fast_sampling.py", "decoding.py", "sampling_kernels.py"))]
+    for path in files:
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if "03_wavenet_vs_transformer" not in doc:
+            continue
+        tail = " ".join(doc[doc.index("03_wavenet_vs_transformer"):].split())
+        for name in re.findall(r'(?:section|sections|and|variant:|attention:|generation:|,) "([^"]+)"', tail):
+            assert name in headings, f"{path.name} names a section the notebook lacks: {name!r}"

@@ -5,7 +5,7 @@ windows and positions; per-recording scores (``per_source``) and the number of t
 Written to ``results/ch3/compare_<domain>_seed<N>.<profile>.json`` (read through
 :func:`audioformers.ch3.study.load_or_run`).
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "The comparison".
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "The comparison, at three seeds and four domains".
 """
 
 from __future__ import annotations

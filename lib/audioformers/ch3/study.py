@@ -17,8 +17,8 @@ Every trained unit is cached under ``<data_dir>/ch3/study/`` (and checkpointed e
 while it trains) so an interrupted study resumes.
 Command line: ``python -m audioformers.ch3.study --profile book [--parts tuning compare context scaling]``.
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, sections "The comparison", "Learning curves", "How much of
-the past does each model use?" and "Does the ordering turn with scale?".
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, sections "The comparison, at three seeds and four
+domains", "How much of the past does each model use?" and "Does the ordering turn with scale?".
 """
 
 from __future__ import annotations

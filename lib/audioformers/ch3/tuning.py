@@ -2,7 +2,7 @@
 warm-up as the comparison, one seed; the rate with the fewest validation bits per sample is its ``chosen_lr``
 (``results/ch3/tuning.<profile>.json``, read through :func:`audioformers.ch3.study.load_or_tune`).
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "The comparison".
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "The comparison, at three seeds and four domains".
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ over exactly the tokens the cache would hold. Both give the same logits (tested)
 the whole receptive field or window per sample. :func:`generate` draws with ``torch.multinomial``; the compiled
 sampler :mod:`audioformers.models.fast_sampling` runs the same cached arithmetic much faster.
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "Generation".
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "Training both, live".
 """
 
 from __future__ import annotations

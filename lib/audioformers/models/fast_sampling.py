@@ -20,7 +20,7 @@ PyTorch decoder does). Without numba, :func:`generate` says so and runs the PyTo
     from audioformers.models import fast_sampling
     tokens = fast_sampling.generate(model, 3 * 8000, prompt=codes[:256], temperature=1.0, seed=0)
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "Generation".
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "Training both, live".
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ cached key in one contiguous sweep), the head, and the draw. :func:`_transformer
 causal pass. They read plain float32 arrays (:func:`audioformers.models.fast_sampling.wavenet_weights` and
 ``transformer_weights``), so they import nothing from the models.
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "Generation".
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "Training both, live".
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ Fast generation (Paine et al., 2016, "fast WaveNet"): a layer with dilation ``d`
 from ``d`` steps ago, so each layer keeps a queue of its last ``d`` inputs; one new sample costs one
 matrix-vector product per layer instead of a full convolution over the receptive field.
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "WaveNet: dilated causal convolutions"
-(generation: section "Generation"; the compiled sampler is :mod:`audioformers.models.fast_sampling`).
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "One WaveNet layer, built here"
+(generation: section "Training both, live"; the compiled sampler is :mod:`audioformers.models.fast_sampling`).
 """
 
 from __future__ import annotations
