@@ -15,8 +15,9 @@ Pooling variants (none adds a parameter):
   average. The next layer sees every time scale at once. Then the last layer is time-averaged.
 
 Notebook: chapters/05_wavelet_audio_transformer.ipynb, section "The model" (``#the-model`` in the web book), where
-the model is introduced and its parameters counted, and its subsection "Haar multi-scale pooling", which checks
-:func:`block_average` against PyWavelets; the chapter's experiments build it through :mod:`audioformers.ch5.models`.
+each piece is written in cells under its equation (the front end, attention and the encoder block, "Haar
+multi-scale pooling", checked against PyWavelets, and the whole model) and tested equal to this module's; the
+chapter's experiments build it through :mod:`audioformers.ch5.models`.
 """
 
 from __future__ import annotations
