@@ -40,7 +40,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from audioformers.core.progress import tqdm
 
 from audioformers.core.storage import data_dir, file_lock, partial_folder, remove_stale_partials
 from audioformers.data.archives import (MAX_MEMBERS, MAX_RATIO, RATIO_SLACK, DownloadError,  # noqa: F401 (API)

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from audioformers.core.progress import tqdm
 
 from audioformers.data import downloads
 from audioformers.audio.audio_io import check_sample_rate, load_audio

@@ -94,7 +94,7 @@ def generate(model: nn.Module, prompt: torch.Tensor, num_samples: int, temperatu
     ``prompt`` may hold any integer dtype (uint8 mu-law codes too); ``num_samples`` and ``seed`` may be
     NumPy integers.
     """
-    from tqdm.auto import tqdm
+    from audioformers.core.progress import tqdm
 
     from audioformers.core.checks import check_float, check_int
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from audioformers.core.progress import tqdm
 
 from audioformers.core.device import autocast, loss_log_every, maybe_compile, resolve
 from audioformers.core.checks import check_int
