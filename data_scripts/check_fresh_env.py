@@ -271,7 +271,7 @@ def record(path: Path, reports: list[dict]) -> dict:
             "installed_by_first_cell": len(report["installed_by_first_cell"]),
             "device": f"cpu ({threads} threads)", "machine": platform.machine(),
             "measured_at": time.strftime("%Y-%m-%d"), "command": "python data_scripts/check_fresh_env.py "
-            f"{report['notebook']} --profile {report['profile']} --record {path.name}"}
+            f"chapters/{report['notebook']} --profile {report['profile']} --record results/{path.name}"}
     results.atomic_write_text(path, json.dumps(stored, indent=1, sort_keys=True) + "\n")
     return stored
 

@@ -147,3 +147,19 @@ def test_reuse_or_run_reuses_a_record_only_for_the_same_config(tmp_path):
     (tmp_path / "chx" / "study.smoke.json").write_text('{"metrics": {')
     with pytest.raises(results.CorruptFileError):  # a damaged record is named, not silently re-run
         stored_result("chx", "study", "smoke", Config(4), directory=tmp_path)
+
+
+def test_writing_the_same_measurement_again_leaves_the_record_alone(tmp_path):
+    """Re-executing a notebook that re-measures something cheap must not rewrite a committed record (only its
+    provenance would change); different numbers or config are written."""
+    path = results.write_results("chx", "live", {"a": 1.5}, config={"k": 2}, profile="smoke", directory=tmp_path)
+    before = path.read_bytes()
+    import time
+
+    time.sleep(1.1)  # a new written_at would differ
+    results.write_results("chx", "live", {"a": 1.5}, config={"k": 2}, profile="smoke", directory=tmp_path)
+    assert path.read_bytes() == before
+    results.write_results("chx", "live", {"a": 1.75}, config={"k": 2}, profile="smoke", directory=tmp_path)
+    assert json.loads(path.read_text())["metrics"] == {"a": 1.75}
+    results.write_results("chx", "live", {"a": 1.75}, config={"k": 3}, profile="smoke", directory=tmp_path)
+    assert json.loads(path.read_text())["config"] == {"k": 3}

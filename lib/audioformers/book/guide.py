@@ -290,18 +290,24 @@ def teacher_timing_table(notebooks: Iterable[Path | str], results_dir: Path | st
     """Per chapter, in minutes: the committed run of the notebook and the runs and studies recorded in
     ``results_dir``, which the notebook reloads rather than repeats (what a fresh runtime needs is the
     notebook's own time: the committed runs were made with an empty model cache where it matters)."""
-    rows = ["| chapter | profile, device | notebook as committed (min) | recorded runs and studies, reloaded (min) |",
-            "|---|---|---|---|"]
+    import json
+
+    colab_path = Path(results_dir) / "colab.json"
+    colab = json.loads(colab_path.read_text()) if colab_path.exists() else {}
+    rows = ["| chapter | profile, device | notebook as committed (min) | recorded runs and studies, reloaded (min) "
+            "| as Colab runs it: fresh environment, set-up cell included (min) |", "|---|---|---|---|---|"]
     for path in map(Path, notebooks):
         info = provenance_of(path)
+        fresh = (colab.get(path.stem) or {}).get("book")
+        fresh_text = f"{_minutes(float(fresh['notebook_s']))}, {fresh['measured_at']}" if fresh else "not measured"
         if "wall_time_s" not in info:
-            rows.append(f"| {path.stem} | not recorded | - | - |")
+            rows.append(f"| {path.stem} | not recorded | - | - | {fresh_text} |")
             continue
         own = float(info["wall_time_s"])
         chapter = path.stem.split("_", 1)[0]
         runs = training_seconds(results_dir, int(chapter), info.get("profile", "book")) if chapter.isdigit() else None
         rows.append(f"| {path.stem} | {info.get('profile', '?')}, {info.get('device', '?')} | {_minutes(own)} | "
-                    f"{_minutes(runs) if runs else 'none'} |")
+                    f"{_minutes(runs) if runs else 'none'} | {fresh_text} |")
     return "\n".join(rows) + "\n"
 
 

@@ -160,7 +160,7 @@ def solution_attend_with_cache(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
         k = torch.cat([cache["k"], k], dim=2)  # (B, nh, T_so_far, hs)
         v = torch.cat([cache["v"], v], dim=2)  # (B, nh, T_so_far, hs)
     cache["k"], cache["v"] = k, v
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, nh, 1, T_so_far)
+    scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / math.sqrt(k.shape[-1])  # (B, nh, 1, T_so_far)
     return torch.softmax(scores, dim=-1) @ v  # (B, nh, 1, hs)
 
 

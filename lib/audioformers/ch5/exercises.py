@@ -84,12 +84,12 @@ def solution_haar_multiscale(x: torch.Tensor) -> torch.Tensor:
         windows.append(w)
         w *= 2
     windows.append(t)  # the last group: one global average
-    out = []
+    pooled_groups = []
     for group, window in zip(torch.tensor_split(x, len(windows), dim=2), windows):  # each (B, T, C_g)
         blocks = [group[:, i : i + window].mean(dim=1, keepdim=True).expand(-1, min(window, t - i), -1)
                   for i in range(0, t, window)]  # each (B, len, C_g)
-        out.append(torch.cat(blocks, dim=1))  # (B, T, C_g)
-    return torch.cat(out, dim=2)  # (B, T, C)
+        pooled_groups.append(torch.cat(blocks, dim=1))  # (B, T, C_g)
+    return torch.cat(pooled_groups, dim=-1)  # (B, T, C): the groups side by side again
 
 
 def _haar_cases(seed: int) -> list[tuple[tuple, str]]:

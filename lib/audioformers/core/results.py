@@ -236,7 +236,22 @@ def write_results(
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.{profile}.json"
+    if _same_measurement(path, record):
+        return path  # the same numbers from the same config: the stored record (and its provenance) stands
     return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def _same_measurement(path: Path, record: dict[str, Any]) -> bool:
+    """True when ``path`` already holds ``record``'s metrics, config and seed (only provenance would change), so
+    re-executing a notebook that re-measures something cheap does not rewrite the committed record."""
+    if not path.exists():
+        return False
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    keys = ("metrics", "config", "seed", "profile")
+    return isinstance(old, dict) and all(_as_json(old.get(k)) == _as_json(record.get(k)) for k in keys)
 
 
 def load_results(chapter: str, name: str, profile: str | None = None, directory: Path | None = None) -> dict[str, Any]:
