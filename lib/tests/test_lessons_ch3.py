@@ -21,6 +21,7 @@ import soundfile
 import torch
 import torch.nn.functional as F
 
+from conftest import cell_source, cell_tags, notebook_cells
 from audioformers.ch3 import experiment as ns
 from audioformers.ch3 import live
 from audioformers.evaluation import evidence as ev
@@ -34,15 +35,10 @@ VERDICT_WORDS = ("reproduced", "reversed", "inconclusive", "not comparable", "no
 
 
 def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
+    return notebook_cells(NOTEBOOK)
 
 
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
-def _tags(cell: dict) -> list[str]:
-    return cell.get("metadata", {}).get("tags", [])
+_source, _tags = cell_source, cell_tags
 
 
 def _texts(cell: dict) -> list[str]:
@@ -94,8 +90,8 @@ def test_lesson_attention_is_causal_scaled_dot_product_attention(lesson):
     torch.manual_seed(0)
     q, k, v = torch.randn(3, 2, 4, 24, 8).unbind(0)  # (B, nh, T, hs)
     ours = lesson["masked_attention"](q, k, v)
-    torch.testing.assert_close(ours, F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(ours, explicit_attention(q, k, v, causal_mask(24, 24)), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(ours, F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours, explicit_attention(q, k, v, causal_mask(24, 24)), atol=1e-5, rtol=1e-5)
     bias = lesson["causal_bias"](5)
     assert torch.equal(bias == 0, causal_mask(5, 5)) and torch.isinf(bias[0, 1]) and bias[0, 1] < 0
 
