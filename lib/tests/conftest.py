@@ -33,3 +33,46 @@ def load_data_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
+
+
+# --- the committed notebooks, read as JSON (the chapters' lesson and findings tests) ------------------------
+def notebook_cells(path) -> list[dict]:
+    """The cells of a committed notebook, as stored."""
+    import json
+    from pathlib import Path
+
+    return json.loads(Path(path).read_text())["cells"]
+
+
+def cell_source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def cell_tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def outputs_text(cells: list[dict], visible_only: bool = False) -> str:
+    """The text the code cells' outputs show (streams, Markdown, else plain text); ``visible_only`` leaves out the
+    cells tagged ``hide-output`` (collapsed in the book)."""
+    out = []
+    for cell in cells:
+        if cell["cell_type"] != "code" or (visible_only and "hide-output" in cell_tags(cell)):
+            continue
+        for o in cell.get("outputs", []):
+            if "text" in o:
+                out.append("".join(o["text"]))
+            elif "data" in o:
+                data = o["data"]
+                out.append("".join(data.get("text/markdown", data.get("text/plain", ""))))
+    return "\n".join(out)
+
+
+def verdict_lines(cells: list[dict]) -> list[str]:
+    """Visible output lines (not in a hide-output cell) carrying one of the protocol's verdict words."""
+    import re
+
+    from audioformers.evaluation import evidence as ev
+
+    words = re.compile("|".join(re.escape(w) for w in ev.VERDICTS))
+    return [line for line in outputs_text(cells, visible_only=True).splitlines() if words.search(line)]

@@ -9,7 +9,6 @@ representation named in the chapter's tables defined in its text before the tabl
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -19,22 +18,14 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from audioformers.evaluation import evidence as ev
+from conftest import cell_source, cell_tags, notebook_cells, outputs_text, verdict_lines
 from audioformers.models import code_lm, contrastive, tokenizer
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "chapters" / "04_textless_audio_lm.ipynb"
 
 
 def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
-def _tags(cell: dict) -> list[str]:
-    return cell.get("metadata", {}).get("tags", [])
+    return notebook_cells(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +37,10 @@ def lesson() -> dict:
 
     namespace = {"np": np, "torch": torch, "nn": nn, "F": F, "math": math, "tokenizer": tokenizer,
                  "code_lm": code_lm, "contrastive": contrastive, "probes": probes}
-    cells = [c for c in _cells() if c["cell_type"] == "code" and "lesson-model" in _tags(c)]
+    cells = [c for c in _cells() if c["cell_type"] == "code" and "lesson-model" in cell_tags(c)]
     assert len(cells) >= 5, "the chapter's models must be written in cells tagged lesson-model"
     for cell in cells:
-        exec(compile(_source(cell), f"{NOTEBOOK.name}:lesson-model", "exec"), namespace)
+        exec(compile(cell_source(cell), f"{NOTEBOOK.name}:lesson-model", "exec"), namespace)
     return namespace
 
 
@@ -178,40 +169,22 @@ def test_probe_grid_returns_the_chosen_fits_predictions():
 def test_every_lesson_model_cell_follows_a_displayed_equation():
     cells = _cells()
     for i, cell in enumerate(cells):
-        if "lesson-model" not in _tags(cell):
+        if "lesson-model" not in cell_tags(cell):
             continue
-        before = [_source(c) for c in cells[:i] if c["cell_type"] == "markdown"][-3:]
+        before = [cell_source(c) for c in cells[:i] if c["cell_type"] == "markdown"][-3:]
         assert any("$$" in text for text in before), f"lesson-model cell {i} has no displayed equation above it"
 
 
 def test_the_live_training_is_sized_by_the_profile_and_reports_its_wall_time():
-    text = "\n".join(_source(c) for c in _cells() if c["cell_type"] == "code")
+    text = "\n".join(cell_source(c) for c in _cells() if c["cell_type"] == "code")
     assert re.search(r"profiles\.pick\(smoke=\d+, book=\d+, paper=\d+, profile=profile\)", text)
     assert "device=device, model=CodeLM(" in text and "model=PatchAutoencoder(" in text
-    outputs = _outputs_text(_cells())
+    outputs = outputs_text(_cells())
     match = re.search(r"live training \(.*\): (\d+) s wall time", outputs)
     assert match, "the live training prints its wall time"
     assert int(match.group(1)) <= 300, f"the live training took {match.group(1)} s at the book profile (limit 300 s)"
 
 
-def _outputs_text(cells: list[dict], visible_only: bool = False) -> str:
-    out = []
-    for cell in cells:
-        if cell["cell_type"] != "code" or (visible_only and "hide-output" in _tags(cell)):
-            continue
-        for o in cell.get("outputs", []):
-            if "text" in o:
-                out.append("".join(o["text"]))
-            elif "data" in o:
-                data = o["data"]
-                out.append("".join(data.get("text/markdown", data.get("text/plain", ""))))
-    return "\n".join(out)
-
-
-def verdict_lines(cells: list[dict]) -> list[str]:
-    """Visible output lines (not in a hide-output cell) carrying a verdict word."""
-    words = re.compile("|".join(re.escape(w) for w in ev.VERDICTS))
-    return [line for line in _outputs_text(cells, visible_only=True).splitlines() if words.search(line)]
 
 
 def test_at_most_ten_visible_verdict_lines():
@@ -226,13 +199,13 @@ def test_verdict_line_count_sees_visible_lines_and_skips_hidden_ones():
 
 
 def test_no_development_history_in_the_text():
-    text = " ".join(_source(c) for c in _cells() if c["cell_type"] == "markdown")
+    text = " ".join(cell_source(c) for c in _cells() if c["cell_type"] == "markdown")
     for phrase in ("an earlier version", "was withdrawn", "partial run", "now pools"):
         assert phrase not in text, phrase
 
 
 def _table_cell_index(cells: list[dict], needle: str) -> int:
-    return next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and needle in _source(c))
+    return next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and needle in cell_source(c))
 
 
 def test_every_name_in_the_chapters_tables_is_defined_before_the_table():
@@ -243,7 +216,7 @@ def test_every_name_in_the_chapters_tables_is_defined_before_the_table():
     cells = _cells()
     first = min(_table_cell_index(cells, n) for n in ("findings_table_markdown", "tables.table_lines",
                                                       "plot_pipeline"))
-    defined = " ".join(_source(c) for c in cells[:first] if c["cell_type"] == "markdown")
+    defined = " ".join(cell_source(c) for c in cells[:first] if c["cell_type"] == "markdown")
     names = {*tables.LABELS, "code_lm", "untrained", *tables.STAGES, "log_mel"}
     missing = sorted(n for n in names if f"`{n}`" not in defined)
     assert not missing, f"not defined before the tables: {missing}"
@@ -255,8 +228,8 @@ def test_every_name_in_the_chapters_tables_is_defined_before_the_table():
 def test_what_we_found_is_generated_and_near_the_end():
     cells = _cells()
     headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown"
-                and re.search(r"^#+ (\d+\. )?What we found", _source(c), re.M)]
+                and re.search(r"^#+ (\d+\. )?What we found", cell_source(c), re.M)]
     assert headings, "a section titled 'What we found'"
     i = headings[0]
-    assert "findings.findings_markdown(profile)" in "".join(_source(c) for c in cells[i:i + 3])
+    assert "findings.findings_markdown(profile)" in "".join(cell_source(c) for c in cells[i:i + 3])
     assert i > len(cells) // 2

@@ -10,7 +10,6 @@ development history in the reader's text.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -21,35 +20,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from conftest import cell_source, cell_tags, notebook_cells, outputs_text, verdict_lines
 from audioformers.ch5 import live
 from audioformers.ch5.config import MODELS, RunConfig
 from audioformers.ch5.models import build_model
-from audioformers.evaluation import evidence as ev
 from audioformers.models import wavelet_transformer as wt
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "chapters" / "05_wavelet_audio_transformer.ipynb"
 
 
 def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
-def _tags(cell: dict) -> list[str]:
-    return cell.get("metadata", {}).get("tags", [])
+    return notebook_cells(NOTEBOOK)
 
 
 @pytest.fixture(scope="module")
 def lesson() -> dict:
     """The namespace of the notebook's ``lesson-model`` cells, executed in order with the notebook's imports."""
     namespace = {"np": np, "torch": torch, "nn": nn, "F": F, "math": math, "wt": wt}
-    cells = [c for c in _cells() if c["cell_type"] == "code" and "lesson-model" in _tags(c)]
+    cells = [c for c in _cells() if c["cell_type"] == "code" and "lesson-model" in cell_tags(c)]
     assert len(cells) >= 5, "the chapter's model must be written in cells tagged lesson-model"
     for cell in cells:
-        exec(compile(_source(cell), f"{NOTEBOOK.name}:lesson-model", "exec"), namespace)
+        exec(compile(cell_source(cell), f"{NOTEBOOK.name}:lesson-model", "exec"), namespace)
     return namespace
 
 
@@ -170,45 +161,27 @@ def test_live_sizes_come_from_the_profile():
 def test_every_lesson_model_cell_follows_a_displayed_equation():
     cells = _cells()
     for i, cell in enumerate(cells):
-        if "lesson-model" not in _tags(cell):
+        if "lesson-model" not in cell_tags(cell):
             continue
-        before = [_source(c) for c in cells[:i] if c["cell_type"] == "markdown"][-2:]
+        before = [cell_source(c) for c in cells[:i] if c["cell_type"] == "markdown"][-2:]
         assert any("$$" in text for text in before), f"lesson-model cell {i} has no displayed equation above it"
 
 
 def test_the_attention_equation_is_displayed_without_a_mask():
-    text = " ".join(_source(c) for c in _cells() if c["cell_type"] == "markdown")
+    text = " ".join(cell_source(c) for c in _cells() if c["cell_type"] == "markdown")
     assert re.search(r"\\mathrm\{softmax\}\\!\\left\(\\frac\{Q K\^\\top\}\{\\sqrt\{d_k\}\}\\right\) V", text)
     assert "no mask" in text.lower()
 
 
-def _outputs_text(cells: list[dict], visible_only: bool = False) -> str:
-    out = []
-    for cell in cells:
-        if cell["cell_type"] != "code" or (visible_only and "hide-output" in _tags(cell)):
-            continue
-        for o in cell.get("outputs", []):
-            if "text" in o:
-                out.append("".join(o["text"]))
-            elif "data" in o:
-                data = o["data"]
-                out.append("".join(data.get("text/markdown", data.get("text/plain", ""))))
-    return "\n".join(out)
 
 
 def test_the_live_training_is_sized_by_the_profile_and_reports_its_wall_time():
-    text = "\n".join(_source(c) for c in _cells() if c["cell_type"] == "code")
+    text = "\n".join(cell_source(c) for c in _cells() if c["cell_type"] == "code")
     assert "live.live_sizes(profile)" in text and "live.train_live(live_model, profile=profile, device=device)" in text
     assert 'build_transformer("transformer-haar"' in text  # the notebook's own model, not the package's class
-    match = re.search(r"live training \(.*\): (\d+) s wall time", _outputs_text(_cells()))
+    match = re.search(r"live training \(.*\): (\d+) s wall time", outputs_text(_cells()))
     assert match, "the live training prints its wall time"
     assert int(match.group(1)) <= 180, f"the live training took {match.group(1)} s (limit 180 s)"
-
-
-def verdict_lines(cells: list[dict]) -> list[str]:
-    """Visible output lines (not in a hide-output cell) carrying a verdict word."""
-    words = re.compile("|".join(re.escape(w) for w in ev.VERDICTS))
-    return [line for line in _outputs_text(cells, visible_only=True).splitlines() if words.search(line)]
 
 
 def test_at_most_ten_visible_verdict_lines():
@@ -223,7 +196,7 @@ def test_verdict_line_count_sees_visible_lines_and_skips_hidden_ones():
 
 
 def test_no_development_history_in_the_text():
-    text = " ".join(_source(c) for c in _cells() if c["cell_type"] == "markdown")
+    text = " ".join(cell_source(c) for c in _cells() if c["cell_type"] == "markdown")
     for phrase in ("an earlier version", "was withdrawn", "partial run", "were added after", "first planned",
                    "earlier one-seed study"):
         assert phrase not in text, phrase
@@ -233,8 +206,8 @@ def test_every_model_name_in_the_chapters_tables_is_defined_before_the_first_tab
     """#30: transformer-dft (the model behind verdict 5a) and every other model the tables name is defined, in
     bold, in the text before the first cell that prints a table of models."""
     cells = _cells()
-    first = next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and "summary.items()" in _source(c))
-    defined = " ".join(_source(c) for c in cells[:first] if c["cell_type"] == "markdown")
+    first = next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and "summary.items()" in cell_source(c))
+    defined = " ".join(cell_source(c) for c in cells[:first] if c["cell_type"] == "markdown")
     missing = [m for m in MODELS if f"**`{m}`**" not in defined]
     assert not missing, f"not defined before the tables: {missing}"
     assert "DFT" in defined.split("**`transformer-dft`**", 1)[1][:200]
@@ -242,11 +215,11 @@ def test_every_model_name_in_the_chapters_tables_is_defined_before_the_first_tab
 
 def test_what_we_found_is_generated_and_near_the_end():
     cells = _cells()
-    headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "What we found" in _source(c)
-                and _source(c).lstrip().startswith("## What we found")]
+    headings = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and "What we found" in cell_source(c)
+                and cell_source(c).lstrip().startswith("## What we found")]
     assert headings, "a section titled 'What we found'"
     i = headings[0]
-    following = "".join(_source(c) for c in cells[i:i + 8])
+    following = "".join(cell_source(c) for c in cells[i:i + 8])
     for call in ("findings.findings_markdown(profile)", "findings.findings_table_markdown(profile)",
                  "findings.plot_findings(axes, profile)", "report.chapter_verdicts(5, profile)"):
         assert call in following, call
