@@ -7,7 +7,8 @@ The chapter's package, by what it holds:
 * :mod:`~audioformers.ch5.models`: the models of :data:`MODELS` by name (:func:`build_model`);
 * :mod:`~audioformers.ch5.runs`: one run (train, score, cache: :func:`run_one`);
 * :mod:`~audioformers.ch5.front_end`: what the front end learned;
-* :mod:`~audioformers.ch5.time_scale`: a task where time scales decide the label;
+* :mod:`~audioformers.ch5.time_scale`: a task where time scales decide the label, and
+  :mod:`~audioformers.ch5.time_scale_study` its study (ten seeds × eight held-out kits at book);
 * :mod:`~audioformers.ch5.study`: the longer command-line study;
 * this module: the phases that write ``results/ch5/<name>.<profile>.json`` (with provenance), each file as
   soon as its runs are done, their loader :func:`load_or_run` and the command line. ``comparison`` (every
@@ -36,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from audioformers.ch5 import time_scale
+from audioformers.ch5 import time_scale  # noqa: F401  (the task, as the notebook reads it)
 from audioformers.ch5.config import (  # noqa: F401  (the chapter's names, as the notebook reads them)
     CHAPTER,
     MODELS,
@@ -50,6 +51,7 @@ from audioformers.ch5.front_end import front_end_config, run_front_end
 from audioformers.ch5.models import build_model  # noqa: F401
 from audioformers.ch5.runs import clip_scores, kept_parts, run_one, write_phase  # noqa: F401
 from audioformers.ch5.tasks import TASKS, load_task  # noqa: F401
+from audioformers.ch5.time_scale_study import run_time_scale, time_scale_config
 from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
 from audioformers.core.results import reuse_or_run
@@ -142,36 +144,6 @@ def run_comparison(profile: str | None = None, seeds: list[int] | None = None, m
         metrics = {"runs": runs, "summary": summarise(runs), "comparisons": paired_comparisons(runs, pairs),
                    "table_models": table_models, "curve_models": curve_models}
         write_phase("comparison", metrics, {**config, "seeds": done_seeds}, runs, done_seeds, profile, device)
-    return metrics
-
-
-# ------------------------------------------------------------------------------------------ time scale
-def time_scale_config(profile: str | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
-    """The config ``results/ch5/time_scale.<profile>.json`` records: the runs' config, the seeds, the models."""
-    sizes = time_scale_sizes(validate_profile(profile or get_profile()))
-    return {**asdict(base_config({**sizes, "task": "time_scale"})),
-            "seeds": list(seeds if seeds is not None else sizes["seeds"]), "models": sizes["models"]}
-
-
-def run_time_scale(profile: str | None = None, seeds: list[int] | None = None,
-                   device: torch.device | str | None = None, progress: bool = True,
-                   resume: bool = True) -> dict[str, Any]:
-    """Haar vs average pooling on the time-scale task (:mod:`audioformers.ch5.time_scale`), several seeds,
-    paired per seed and test drum kit; writes ``results/ch5/time_scale.<profile>.json`` with the trivial and
-    classical baselines (label prior, a bag of patch energies, the energy envelope in time order)."""
-    profile = validate_profile(profile or get_profile())
-    sizes = time_scale_sizes(profile)
-    seeds = list(seeds if seeds is not None else sizes["seeds"])
-    base = base_config({**sizes, "task": "time_scale"})
-    runs = [run_one(replace(base, model=model, seed=seed), device=device, progress=progress, resume=resume)
-            for seed in seeds for model in sizes["models"]]
-    train, test = time_scale.make_split("train", base.train_clips), time_scale.make_split("test", base.test_clips)
-    comps = paired_comparisons(runs, [("transformer-haar", "transformer-average")], metric="accuracy")
-    metrics = {"time_scale": {"runs": runs, "comparison": comps[0] if comps else None,
-                              "baselines": time_scale.baselines(train, test), "classes": test.classes,
-                              "test_kits": sorted(set(test.sources.tolist())),
-                              "accuracy": {m: [r["accuracy"] for r in runs if r["model"] == m] for m in sizes["models"]}}}
-    write_phase("time_scale", metrics, time_scale_config(profile, sorted(seeds)), runs, sorted(seeds), profile, device)
     return metrics
 
 

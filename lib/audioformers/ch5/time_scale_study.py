@@ -1,0 +1,148 @@
+"""The time-scale study of chapter 5: Haar vs average pooling where only the spacing of events decides the label.
+
+:func:`run_time_scale` trains ``transformer-average`` and ``transformer-haar`` on the time-scale task
+(:mod:`audioformers.ch5.time_scale`) for every seed of :func:`audioformers.ch5.config.time_scale_sizes` (ten at
+book), scores each on the held-out drum kits (:data:`audioformers.ch5.time_scale.TEST_KITS`) and writes
+``results/ch5/time_scale.<profile>.json`` after every seed (each run is cached, so a killed study resumes where it
+stopped). The record holds every run, the scores per model, seed and kit (``scores``), the trivial and classical
+baselines, and :func:`read_time_scale`'s reading: Haar − average with the evidence module's one interval (a
+two-level t interval over seeds × held-out kits), gated by the label prior (:data:`audioformers.evaluation.evidence.BASELINE_RULE`),
+with the budget it was read at.
+
+Command line (resumable; one thread is enough)::
+
+    python -m audioformers.ch5.time_scale_study --profile book
+
+Notebook: chapters/05_wavelet_audio_transformer.ipynb (section "Where time scales matter")
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from audioformers.ch5 import time_scale
+from audioformers.ch5.config import base_config, time_scale_sizes
+from audioformers.ch5.runs import run_one, write_phase
+from audioformers.core.device import add_device_argument, describe
+from audioformers.core.profiles import get_profile, validate_profile
+from audioformers.evaluation import budgets as bg
+from audioformers.evaluation import evidence as ev
+from audioformers.train.distributed import use_device_argument
+
+MODELS = ("transformer-haar", "transformer-average")  # claimed: the first scores higher
+
+
+def time_scale_config(profile: str | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
+    """The config ``results/ch5/time_scale.<profile>.json`` records: the runs' config, the seeds, the models and
+    the held-out kits."""
+    sizes = time_scale_sizes(validate_profile(profile or get_profile()))
+    return {**asdict(base_config({**sizes, "task": "time_scale"})),
+            "seeds": list(seeds if seeds is not None else sizes["seeds"]), "models": sizes["models"],
+            "test_kits": list(time_scale.TEST_KITS)}
+
+
+def score_table(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Test accuracy per model, seed and held-out kit: ``{model: {seed: {kit: accuracy}}}`` (seeds as strings)."""
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for run in runs:
+        table.setdefault(run["model"], {})[str(int(run["seed"]))] = {k: float(v) for k, v in run["per_source"].items()}
+    return table
+
+
+def time_scale_budget(config: dict[str, Any]) -> bg.Budget:
+    """``300 steps × 16 crops (4.8k 1 s crops) from 2k clips of 6 training kits``: the budget the verdict is read at
+    (the paper has no such task, so no fraction of its data)."""
+    steps, batch, clips = (int(config[k]) for k in ("steps", "batch_size", "train_clips"))
+    kits = len({*time_scale.kit_hits("train")[1].tolist()})
+    return bg.Budget(f"{steps:,} steps × {batch} crops ({bg.compact(steps * batch)} 1 s crops) from "
+                     f"{bg.compact(clips)} clips of {kits} training kits",
+                     "a task of ours (the paper has no time-scale experiment)")
+
+
+def read_time_scale(scores: dict[str, dict[str, dict[str, float]]], prior: float,
+                    budget: bg.Budget | None = None) -> dict[str, Any] | None:
+    """Haar − average by the protocol: paired ``(seeds, kits)`` accuracies over the seeds and kits both models have,
+    the two-level t interval (:func:`audioformers.evaluation.evidence.compare_gated`), gated by the label prior
+    (each model must be above it). None with fewer than two cells."""
+    a_name, b_name = MODELS
+    if a_name not in scores or b_name not in scores:
+        return None
+    if not (isinstance(prior, (int, float)) and 0 <= prior <= 1):
+        raise ValueError(f"prior must be an accuracy between 0 and 1, got {prior!r}")
+    seeds = sorted(set(scores[a_name]) & set(scores[b_name]), key=int)
+    if not seeds:
+        return None
+    kits = sorted(set.intersection(*(set(scores[m][s]) for m in MODELS for s in seeds)))
+    a = np.array([[scores[a_name][s][k] for k in kits] for s in seeds])
+    b = np.array([[scores[b_name][s][k] for k in kits] for s in seeds])
+    if a.size < 2:
+        return None
+    comp, checks = ev.compare_gated(a, b, prior, names=MODELS, baseline_name="label prior")
+    iv = comp.interval
+    verdict = budget.words(comp.verdict) if budget else comp.verdict
+    return {"a": a_name, "b": b_name, "metric": "accuracy", "seeds": [int(s) for s in seeds], "kits": kits,
+            "test_sources": len(kits), "difference": iv.mean, "low": iv.low, "high": iv.high,
+            "method": iv.describe(), "verdict": comp.verdict, "at_budget": verdict,
+            "budget": budget.line() if budget else "", "line": comp.line(),
+            "per_seed": (a.mean(1) - b.mean(1)).tolist(), "per_kit": dict(zip(kits, (a - b).mean(0).tolist())),
+            "above_prior": {c.a: {"difference": c.interval.mean, "low": c.interval.low, "high": c.interval.high,
+                                  "line": c.line()} for c in checks},
+            "variance_parts": list(iv.parts) if iv.parts else None}
+
+
+def run_time_scale(profile: str | None = None, seeds: list[int] | None = None,
+                   device: torch.device | str | None = None, progress: bool = True,
+                   resume: bool = True) -> dict[str, Any]:
+    """Haar vs average pooling on the time-scale task, every seed, paired per seed and held-out drum kit; writes
+    ``results/ch5/time_scale.<profile>.json`` after each seed (the seeds done so far; the config names them, so a
+    partial record is never mistaken for the finished one)."""
+    profile = validate_profile(profile or get_profile())
+    sizes = time_scale_sizes(profile)
+    seeds = sorted(seeds if seeds is not None else sizes["seeds"])
+    base = base_config({**sizes, "task": "time_scale"})
+    train, test = time_scale.make_split("train", base.train_clips), time_scale.make_split("test", base.test_clips)
+    baselines = time_scale.baselines(train, test)
+    budget = time_scale_budget(asdict(base))
+    runs: list[dict[str, Any]] = []
+    metrics: dict[str, Any] = {}
+    for seed in seeds:
+        runs += [run_one(replace(base, model=model, seed=seed), device=device, progress=progress, resume=resume)
+                 for model in sizes["models"]]
+        done = sorted({int(r["seed"]) for r in runs})
+        scores = score_table(runs)
+        metrics = {"time_scale": {
+            "runs": runs, "scores": scores, "comparison": read_time_scale(scores, baselines["prior"], budget),
+            "baselines": baselines, "classes": test.classes, "test_kits": sorted(set(test.sources.tolist())),
+            "train_kits": sorted(set(time_scale.kit_hits("train")[1].tolist())), "budget": budget.line(),
+            "accuracy": {m: [r["accuracy"] for r in runs if r["model"] == m] for m in sizes["models"]},
+            "seconds": {m: [r["train_seconds"] + r["eval_seconds"] for r in runs if r["model"] == m]
+                        for m in sizes["models"]}}}
+        write_phase("time_scale", metrics, time_scale_config(profile, done), runs, done, profile, device)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--seeds", type=int, nargs="*", default=None)
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="reuse finished runs and resume interrupted ones (default); --no-resume retrains")
+    add_device_argument(parser)
+    args = parser.parse_args(argv)
+    device = use_device_argument(args.device)
+    print(f"device: {describe(device)}", flush=True)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    ts = run_time_scale(args.profile, args.seeds, device=device, resume=args.resume)["time_scale"]
+    for model, accs in ts["accuracy"].items():
+        print(f"time scale {model:22s} accuracy {np.mean(accs):.3f} over {len(accs)} seeds", flush=True)
+    if ts["comparison"]:
+        print(f"{ts['comparison']['line']}; {ts['comparison']['at_budget']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
