@@ -1,15 +1,23 @@
 """What chapter 5's front end learned: the wide layer's weights and weight change, read against the training data.
 
 :func:`run_front_end` reads each soundmix ``transformer-average`` run of the comparison (its seeds) and trains the
-same transformer on instruments-mini labelled by ``family`` and by ``pitch`` class (:func:`family_config`); each
-run's filterbank summary (:func:`front_end_record`, from :mod:`audioformers.audio.filterbank_analysis`) goes to
-``results/ch5/front_end.<profile>.json``, whose config is :func:`front_end_config`.
+same transformer on instruments-mini labelled by ``family`` and by ``pitch`` class (:func:`family_config`), three
+seeds per task at book (seed ``i`` of both tasks: the same initialisation and the same crops); each run's
+filterbank summary (:func:`front_end_record`, from :mod:`audioformers.audio.filterbank_analysis`) goes to
+``results/ch5/front_end.<profile>.json``, whose config is :func:`front_end_config`, rewritten after each seed (runs
+are cached, so a killed study resumes). Whether the filterbank depends on the task is read against the spread
+between seeds on the same task by :func:`audioformers.ch5.mechanisms.read_task_dependence`.
+
+Command line (resumable)::
+
+    python -m audioformers.ch5.front_end --profile book
 
 Notebook: chapters/05_wavelet_audio_transformer.ipynb (section "What the front end learned")
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -17,12 +25,17 @@ import numpy as np
 import torch
 
 from audioformers.audio import filterbank_analysis as fa
-from audioformers.ch5.config import RunConfig, base_config, front_end_sizes, profile_sizes
+from audioformers.ch5.config import CHAPTER, RunConfig, base_config, front_end_sizes, profile_sizes
+from audioformers.ch5.mechanisms import TASKS, read_task_dependence
 from audioformers.ch5.models import initial_model
 from audioformers.ch5.runs import run_one, train_model, write_phase
-from audioformers.ch5.tasks import load_task
+from audioformers.ch5.tasks import PITCH_CLASSES, load_task
 from audioformers.core.checks import check_int
+from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
+from audioformers.core.results import load_results
+from audioformers.evaluation import budgets as bg
+from audioformers.train.distributed import use_device_argument
 
 
 def family_config(profile: str | None = None, seed: int = 0, task: str = "family") -> RunConfig:
@@ -34,11 +47,12 @@ def family_config(profile: str | None = None, seed: int = 0, task: str = "family
     return base_config({**front_end_sizes(profile), "task": task}, model="transformer-average", seed=seed)
 
 
-def front_end_config(profile: str | None = None) -> dict[str, Any]:
-    """The config ``results/ch5/front_end.<profile>.json`` records: the family/pitch runs' sizes and the
-    soundmix runs' config."""
+def front_end_config(profile: str | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
+    """The config ``results/ch5/front_end.<profile>.json`` records: the family/pitch runs' sizes (``seeds``: those
+    done, default all of the profile's) and the soundmix runs' config."""
     profile = validate_profile(profile or get_profile())
-    return {**front_end_sizes(profile),
+    sizes = front_end_sizes(profile)
+    return {**sizes, "seeds": list(seeds if seeds is not None else sizes["seeds"]),
             "soundmix_config": asdict(base_config(profile_sizes(profile), model="transformer-average"))}
 
 
@@ -69,42 +83,112 @@ def front_end_record(config: RunConfig, profile: str, progress: bool = False,
     return record
 
 
+def front_end_budget(profile: str) -> bg.Budget:
+    """``300 steps × 16 crops (4.8k 1 s crops) per run on instruments-mini``: what the family/pitch runs trained on."""
+    sizes = front_end_sizes(profile)
+    steps, batch = sizes["steps"], sizes["batch_size"]
+    return bg.Budget(f"{steps:,} steps × {batch} crops ({bg.compact(steps * batch)} 1 s crops) per run, "
+                     f"{len(sizes['seeds'])} seeds per task")
+
+
+def _soundmix_part(profile: str, base: RunConfig, seeds: list[int], device) -> tuple[dict[str, Any], str]:
+    """Each soundmix run's filterbank record, computed where its checkpoint is on this machine, else kept as the
+    stored record holds it (the comparison's runs are another phase's: this one never trains them)."""
+    out: dict[str, Any] = {}
+    for seed in seeds:
+        cfg = replace(base, seed=seed)
+        if run_one(cfg, cached_only=True) is not None:
+            out[str(seed)] = front_end_record(cfg, profile, device=device)
+    if out:
+        source = "computed"
+    else:
+        try:
+            stored = load_results(CHAPTER, "front_end", profile)
+        except FileNotFoundError:
+            stored = {}
+        same = (stored.get("config") or {}).get("soundmix_config") == front_end_config(profile)["soundmix_config"]
+        out = dict((stored.get("metrics") or {}).get("soundmix") or {}) if same else {}
+        source = "kept from the stored record" if out else "not run"
+    for i, seed in enumerate(sorted(out, key=int)):
+        if i:  # the chapter's gallery shows the first seed's neurons
+            out[seed].pop("gallery", None)
+    return out, source
+
+
+def _task_run(run: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """What the record keeps of one family/pitch run: its score, learning curve, seconds and filterbank summary."""
+    out = {"accuracy": run["accuracy"], "curve": run.get("curve"), "train_seconds": run["train_seconds"],
+           "eval_seconds": run["eval_seconds"], "per_source": run["per_source"], **record}
+    out.pop("gallery", None)
+    return out
+
+
 def run_front_end(profile: str | None = None, device: torch.device | str | None = None, progress: bool = True,
                   resume: bool = True) -> dict[str, Any]:
     """The front-end analysis: each soundmix transformer-average run of the comparison (its seeds), and the same
-    instruments-mini audio labelled by family and by pitch; writes ``results/ch5/front_end.<profile>.json``.
+    instruments-mini audio labelled by family and by pitch, for every seed of :func:`front_end_sizes`; writes
+    ``results/ch5/front_end.<profile>.json`` after each seed.
 
-    ``metrics["soundmix"]``, ``["family"]``, ``["pitch"]``: per run, the filterbank summary of the initial and
-    trained weights and of the ``weight_change`` (trained − initial); ``distance_to_energy_hz`` lists the
-    soundmix runs' mean distance to their data's energy-following curve (initial and trained, per seed).
+    ``metrics["soundmix"]``: per soundmix seed, the filterbank summary of the initial and trained weights and of
+    the ``weight_change`` (trained − initial); ``distance_to_energy_hz`` lists their mean distance to their data's
+    energy-following curve (initial and trained, per seed). ``metrics["tasks"] = {"family": {seed: run},
+    "pitch": {seed: run}}``: every family/pitch run (score, curve, filterbank summary, sorted curves);
+    ``metrics["family"]`` and ``["pitch"]``: the first seed's run, as the chapter draws it;
+    ``metrics["task_dependence"]``: :func:`audioformers.ch5.mechanisms.read_task_dependence`.
     """
     profile = validate_profile(profile or get_profile())
-    sizes = profile_sizes(profile)
+    sizes, fe_sizes = profile_sizes(profile), front_end_sizes(profile)
     base = base_config(sizes, model="transformer-average")
-    out: dict[str, Any] = {"soundmix": {}, "family": {}, "pitch": {}}
-    runs = []
-    for seed in sizes["seeds"]:
-        cfg = replace(base, seed=seed)
-        if run_one(cfg, cached_only=True) is None:
-            continue  # the comparison has not trained it yet
-        out["soundmix"][str(seed)] = front_end_record(cfg, profile, device=device)
-        if len(out["soundmix"]) > 1:  # the chapter's gallery shows the first seed's neurons
-            out["soundmix"][str(seed)].pop("gallery")
-    for task in ("family", "pitch"):
-        cfg = family_config(profile, front_end_sizes(profile)["seed"], task)
-        run = run_one(cfg, device=device, progress=progress, resume=resume)
-        runs.append(run)
-        out[task] = {"accuracy": run["accuracy"], "curve": run.get("curve"), "train_seconds": run["train_seconds"],
-                     "per_source": run["per_source"], **front_end_record(cfg, profile, device=device)}
-        out[task].pop("gallery")
-    sm = out["soundmix"].values()
-    out["distance_to_energy_hz"] = {
-        "initial": [r["initial"]["mean_abs_from_energy_hz"] for r in sm],
-        "trained": [r["trained"]["mean_abs_from_energy_hz"] for r in sm]}
-    out["weight_change"] = {name: {"top_energy": rec["weight_change"]["top_energy"],
-                                   "initial_top_energy": rec["initial"]["top_energy"],
-                                   "relative_change": rec["weight_change"]["relative_change"]}
-                            for name, rec in [*((f"soundmix seed {s}", r) for s, r in out["soundmix"].items()),
-                                              *((t, out[t]) for t in ("family", "pitch") if out[t])]}
-    write_phase("front_end", out, front_end_config(profile), runs, sizes["seeds"], profile, device)
+    soundmix, source = _soundmix_part(profile, base, sizes["seeds"], device)
+    sm = soundmix.values()
+    out: dict[str, Any] = {"soundmix": soundmix, "soundmix_source": source, "family": {}, "pitch": {},
+                           "tasks": {"family": {}, "pitch": {}},
+                           "distance_to_energy_hz": {"initial": [r["initial"]["mean_abs_from_energy_hz"] for r in sm],
+                                                     "trained": [r["trained"]["mean_abs_from_energy_hz"] for r in sm]}}
+    budget = front_end_budget(profile)
+    runs: list[dict[str, Any]] = []
+    seeds = list(fe_sizes["seeds"])
+    for seed in seeds:
+        for task in TASKS:
+            cfg = family_config(profile, seed, task)
+            run = run_one(cfg, device=device, progress=progress, resume=resume)
+            runs.append(run)
+            out["tasks"][task][str(seed)] = _task_run(run, front_end_record(cfg, profile, device=device))
+        for task in TASKS:
+            out[task] = out["tasks"][task][str(seeds[0])]
+        out["weight_change"] = {name: {"top_energy": rec["weight_change"]["top_energy"],
+                                       "initial_top_energy": rec["initial"]["top_energy"],
+                                       "relative_change": rec["weight_change"]["relative_change"]}
+                                for name, rec in [*((f"soundmix seed {s}", r) for s, r in soundmix.items()),
+                                                  *((f"{t} seed {s}", r) for t in TASKS
+                                                    for s, r in out["tasks"][t].items())]}
+        out["task_dependence"] = read_task_dependence(out["tasks"], 1 / len(PITCH_CLASSES), budget)
+        done = seeds[: seeds.index(seed) + 1]
+        write_phase("front_end", out, front_end_config(profile, done), runs, done, profile, device)
     return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="reuse finished runs and resume interrupted ones (default); --no-resume retrains")
+    add_device_argument(parser)
+    args = parser.parse_args(argv)
+    device = use_device_argument(args.device)
+    print(f"device: {describe(device)}", flush=True)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    fe = run_front_end(args.profile, device=device, resume=args.resume)
+    for task in TASKS:
+        accs = [r["accuracy"] for r in fe["tasks"][task].values()]
+        print(f"front end, {task}: accuracy {np.mean(accs):.3f} over {len(accs)} seeds", flush=True)
+    td = fe["task_dependence"]
+    if td:
+        print(f"{td['line']}: {td['at_budget']}; between tasks (same seed) "
+              f"{min(td['curve_distance_hz']['between_tasks']):.0f}–{max(td['curve_distance_hz']['between_tasks']):.0f} Hz, "
+              f"between seeds (same task) {min(td['curve_distance_hz']['within_family'] + td['curve_distance_hz']['within_pitch']):.0f}–"
+              f"{max(td['curve_distance_hz']['within_family'] + td['curve_distance_hz']['within_pitch']):.0f} Hz", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,7 @@
 book), scores each on the held-out drum kits (:data:`audioformers.ch5.time_scale.TEST_KITS`) and writes
 ``results/ch5/time_scale.<profile>.json`` after every seed (each run is cached, so a killed study resumes where it
 stopped). The record holds every run, the scores per model, seed and kit (``scores``), the trivial and classical
-baselines, and :func:`read_time_scale`'s reading: Haar − average with the evidence module's one interval (a
+baselines, and :func:`audioformers.ch5.mechanisms.read_time_scale`'s reading: Haar − average with the evidence module's one interval (a
 two-level t interval over seeds × held-out kits), gated by the label prior (:data:`audioformers.evaluation.evidence.BASELINE_RULE`),
 with the budget it was read at.
 
@@ -27,15 +27,12 @@ import torch
 
 from audioformers.ch5 import time_scale
 from audioformers.ch5.config import base_config, time_scale_sizes
+from audioformers.ch5.mechanisms import read_time_scale
 from audioformers.ch5.runs import run_one, write_phase
 from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
 from audioformers.evaluation import budgets as bg
-from audioformers.evaluation import evidence as ev
 from audioformers.train.distributed import use_device_argument
-
-MODELS = ("transformer-haar", "transformer-average")  # claimed: the first scores higher
-
 
 def time_scale_config(profile: str | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
     """The config ``results/ch5/time_scale.<profile>.json`` records: the runs' config, the seeds, the models and
@@ -62,37 +59,6 @@ def time_scale_budget(config: dict[str, Any]) -> bg.Budget:
     return bg.Budget(f"{steps:,} steps × {batch} crops ({bg.compact(steps * batch)} 1 s crops) from "
                      f"{bg.compact(clips)} clips of {kits} training kits",
                      "a task of ours (the paper has no time-scale experiment)")
-
-
-def read_time_scale(scores: dict[str, dict[str, dict[str, float]]], prior: float,
-                    budget: bg.Budget | None = None) -> dict[str, Any] | None:
-    """Haar − average by the protocol: paired ``(seeds, kits)`` accuracies over the seeds and kits both models have,
-    the two-level t interval (:func:`audioformers.evaluation.evidence.compare_gated`), gated by the label prior
-    (each model must be above it). None with fewer than two cells."""
-    a_name, b_name = MODELS
-    if a_name not in scores or b_name not in scores:
-        return None
-    if not (isinstance(prior, (int, float)) and 0 <= prior <= 1):
-        raise ValueError(f"prior must be an accuracy between 0 and 1, got {prior!r}")
-    seeds = sorted(set(scores[a_name]) & set(scores[b_name]), key=int)
-    if not seeds:
-        return None
-    kits = sorted(set.intersection(*(set(scores[m][s]) for m in MODELS for s in seeds)))
-    a = np.array([[scores[a_name][s][k] for k in kits] for s in seeds])
-    b = np.array([[scores[b_name][s][k] for k in kits] for s in seeds])
-    if a.size < 2:
-        return None
-    comp, checks = ev.compare_gated(a, b, prior, names=MODELS, baseline_name="label prior")
-    iv = comp.interval
-    verdict = budget.words(comp.verdict) if budget else comp.verdict
-    return {"a": a_name, "b": b_name, "metric": "accuracy", "seeds": [int(s) for s in seeds], "kits": kits,
-            "test_sources": len(kits), "difference": iv.mean, "low": iv.low, "high": iv.high,
-            "method": iv.describe(), "verdict": comp.verdict, "at_budget": verdict,
-            "budget": budget.line() if budget else "", "line": comp.line(),
-            "per_seed": (a.mean(1) - b.mean(1)).tolist(), "per_kit": dict(zip(kits, (a - b).mean(0).tolist())),
-            "above_prior": {c.a: {"difference": c.interval.mean, "low": c.interval.low, "high": c.interval.high,
-                                  "line": c.line()} for c in checks},
-            "variance_parts": list(iv.parts) if iv.parts else None}
 
 
 def run_time_scale(profile: str | None = None, seeds: list[int] | None = None,
