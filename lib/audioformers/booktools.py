@@ -210,7 +210,7 @@ DATASET_DEBIAN_PACKAGES: dict[str, tuple[str, ...]] = {
     "instruments-mini-xl": SOUNDFONT_PACKAGES,
     "drums-mini": ("hydrogen-drumkits",),
     "soundmix-mini": SOUNDFONT_PACKAGES + ASTERISK_PACKAGES + ("minetest-data", "lincity-ng-data",
-                                                                "sound-theme-freedesktop"),
+                                                                "sound-theme-freedesktop", "wesnoth-1.16-music"),
 }
 # The offline datasets each chapter loads at its profiles (recorded by running every chapter at the smoke profile
 # with ``data.ensure_dataset`` wrapped, and read from the code for the book profile: chapter 4's probe tables use

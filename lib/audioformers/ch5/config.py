@@ -76,6 +76,13 @@ def profile_sizes(profile: str | None = None) -> dict[str, Any]:
                        book=["transformer-average", "transformer-haar", "cnn-vgg", "transformer-dft", "cnn-resnet"],
                        paper=list(MODELS), profile=p),
         "curve_models": pick(smoke=["transformer-dft", "cnn-resnet"], book=[], paper=[], profile=p),
+        # the comparison (audioformers.ch5.comparison, #32): its test clips (more than the study's 150, so that each
+        # test recording is heard in several clips), the learning-rate grid every model is tuned over on
+        # validation clips, and the data sweep over unique training recordings
+        "comparison_test_clips": pick(smoke=10, book=300, paper=10_231, profile=p),
+        "lr_grid": pick(smoke=[1e-3, 3e-3], book=[3e-4, 1e-3, 3e-3], paper=[1e-3], profile=p),
+        "sweep_tasks": pick(smoke=["soundmix-r25"], book=["soundmix-r25", "soundmix-r50"], paper=[], profile=p),
+        "sweep_models": ["transformer-average", "cnn-vgg"],
     }
 
 

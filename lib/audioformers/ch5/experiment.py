@@ -11,8 +11,9 @@ The chapter's package, by what it holds:
   :mod:`~audioformers.ch5.time_scale_study` its study (ten seeds × eight held-out kits at book);
 * :mod:`~audioformers.ch5.study`: the longer command-line study;
 * this module: the phases that write ``results/ch5/<name>.<profile>.json`` (with provenance), each file as
-  soon as its runs are done, their loader :func:`load_or_run` and the command line. ``comparison`` (every
-  model x seed, learning curves, paired differences with intervals), ``time_scale`` (Haar vs average where
+  soon as its runs are done, their loader :func:`load_or_run` and the command line. ``comparison``
+  (:mod:`audioformers.ch5.comparison`: rates tuned on validation, every model x seed at its rate, learning curves,
+  paired differences over seeds x test recordings, the data sweep over training recordings), ``time_scale`` (Haar vs average where
   time scales decide the label), ``front_end`` (weights and weight change against the training data's
   principal components and energy-following curve; the same audio labelled by ``family`` and by ``pitch``)
   and ``study`` (twice the steps; a quarter of the data). The longer command-line study (every model x seed
@@ -38,6 +39,7 @@ import numpy as np
 import torch
 
 from audioformers.ch5 import time_scale  # noqa: F401  (the task, as the notebook reads it)
+from audioformers.ch5.comparison import comparison_config, run_comparison  # noqa: F401
 from audioformers.ch5.config import (  # noqa: F401  (the chapter's names, as the notebook reads them)
     CHAPTER,
     MODELS,
@@ -103,48 +105,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 # ------------------------------------------------------------------------------------------ comparison
-def comparison_config(profile: str | None = None, seeds: list[int] | None = None,
-                      models: list[str] | None = None) -> dict[str, Any]:
-    """The config ``results/ch5/comparison.<profile>.json`` records: the runs' config, the seeds done, the table's
-    models and the curve-only models (those of the profile unless ``models`` names the table's)."""
-    sizes = profile_sizes(validate_profile(profile or get_profile()))
-    table_models = list(models or sizes["models"])
-    curve_models = [] if models else [m for m in sizes["curve_models"] if m not in table_models]
-    return {**asdict(base_config(sizes)), "seeds": list(seeds if seeds is not None else sizes["seeds"]),
-            "models": table_models, "curve_models": curve_models}
-
-
-def run_comparison(profile: str | None = None, seeds: list[int] | None = None, models: list[str] | None = None,
-                   device: torch.device | str | None = None, progress: bool = True,
-                   resume: bool = True) -> dict[str, Any]:
-    """Every model x seed at the profile's sizes, with learning curves; writes ``results/ch5/comparison.<profile>.json``.
-
-    Runs go seed by seed (the table's models and, for seed 0, the curve-only models); the file is rewritten
-    after each seed, so an interrupted study still gives a table.
-    """
-    profile = validate_profile(profile or get_profile())
-    sizes = profile_sizes(profile)
-    seeds = list(seeds if seeds is not None else sizes["seeds"])
-    config = comparison_config(profile, seeds, models)
-    table_models, curve_models = config["models"], config["curve_models"]
-    base = base_config(sizes)
-    runs: list[dict] = []
-    metrics: dict[str, Any] = {}
-    for seed in seeds:
-        for model in table_models + (curve_models if seed == seeds[0] else []):
-            runs.append(run_one(replace(base, model=model, seed=seed), device=device, progress=progress,
-                                resume=resume))
-        order = table_models + curve_models
-        runs.sort(key=lambda r: (order.index(r["config"]["model"]), r["config"]["seed"]))
-        done_seeds = sorted({r["config"]["seed"] for r in runs})
-        tfs = [m for m in table_models if m.startswith("transformer")]
-        cnns = [m for m in table_models + curve_models if m.startswith("cnn")]
-        pairs = [("transformer-haar", "transformer-average"), ("transformer-dft", "transformer-average")]
-        pairs += [(t, c) for t in tfs for c in cnns]
-        metrics = {"runs": runs, "summary": summarise(runs), "comparisons": paired_comparisons(runs, pairs),
-                   "table_models": table_models, "curve_models": curve_models}
-        write_phase("comparison", metrics, {**config, "seeds": done_seeds}, runs, done_seeds, profile, device)
-    return metrics
+# tuned on validation, the table, the data sweep: audioformers.ch5.comparison (comparison_config, run_comparison)
 
 
 # ------------------------------------------------------------------------------- the one-seed study

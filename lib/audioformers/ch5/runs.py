@@ -28,6 +28,7 @@ from audioformers.ch5.tasks import CROP_SAMPLES, load_task, random_crops, score_
 from audioformers.core.device import autocast, describe, fits_in_memory, is_cuda, module_device, resolve, to_device
 from audioformers.core.results import Stopwatch, atomic_write_text, load_results, read_cache_json, write_results
 from audioformers.core.seeding import seed_everything
+from audioformers.evaluation.metrics import tagging_metrics
 from audioformers.train.checkpoints import load_checkpoint
 from audioformers.train.training import count_parameters, fit
 
@@ -151,7 +152,8 @@ def run_one(config: RunConfig, device: torch.device | str | None = None, progres
 
     The record names plainly what it is: ``model``, ``task``, ``seed``, ``steps``, the test metric (``map``
     and its older name ``mAP``, or ``accuracy``), ``per_source`` (the metric per test source), and with
-    ``eval_every`` a ``curve``. With ``cached_only``, return the cached metrics or ``None`` without training.
+    ``eval_every`` a ``curve``. soundmix runs add ``validation_map`` (mAP on the validation clips, what models
+    and learning rates are chosen by) and ``clip_scores`` (per test clip, per class, 4 decimals). With ``cached_only``, return the cached metrics or ``None`` without training.
     ``resume=False`` ignores (deletes) the cached metrics and checkpoint and trains from the start. A
     corrupt cache file is recomputed with a one-line notice.
     """
@@ -170,9 +172,14 @@ def run_one(config: RunConfig, device: torch.device | str | None = None, progres
         scores = record.pop("final_scores", None)
         if scores is None:
             scores = clip_scores(model, task["test_audio"], task["multilabel"], device=device)
+        extra = {}
+        if "validation_audio" in task:  # soundmix: the validation clips (for choosing) and the test clips' scores
+            val = clip_scores(model, task["validation_audio"], True, device=device)
+            extra = {"validation_map": tagging_metrics(task["validation_targets"], val)["mAP"],
+                     "clip_scores": np.round(scores, 4).tolist()}
     metrics = score_task(task, scores)
     out = {"config": asdict(config), "model": config.model, "task": config.task, "seed": config.seed,
-           "steps": config.steps, **metrics, **record, "eval_seconds": clock.seconds}
+           "steps": config.steps, **metrics, **extra, **record, "eval_seconds": clock.seconds}
     atomic_write_text(cached, json.dumps(out))
     return out
 

@@ -105,18 +105,21 @@ class MultiLabelSet:
     targets: np.ndarray
     classes: list[str]
     sample_rate: int
+    recordings: list[list[str]] | None = None  # per clip, the recordings its events come from (soundmix-mini)
 
     def __len__(self) -> int:
         return len(self.targets)
 
 
-SOUNDMIX_DEFAULT_CLIPS = {"train": 2000, "test": 500}
+SOUNDMIX_DEFAULT_CLIPS = {"train": 2000, "validation": 500, "test": 500}
 
 
 def mix_events(bank: np.ndarray, events: list[dict], classes: list[str], num_clips: int,
-               seed: int, clip_samples: int, max_events: int = 4) -> tuple[np.ndarray, np.ndarray]:
+               seed: int, clip_samples: int, max_events: int = 4,
+               chosen: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic mixtures: per clip 1-``max_events`` events of distinct classes, random
-    onset and gain (-12..0 dB); peaks above 0.99 are scaled down. Returns (audio, targets)."""
+    onset and gain (-12..0 dB); peaks above 0.99 are scaled down. Returns (audio, targets); a ``chosen`` list
+    gets, per clip, the list of its events' ``recording`` (else ``source``)."""
     rng = np.random.default_rng(seed)
     by_class = {c: [e for e in events if e["class"] == c] for c in classes}
     present = [i for i, c in enumerate(classes) if by_class[c]]
@@ -124,9 +127,11 @@ def mix_events(bank: np.ndarray, events: list[dict], classes: list[str], num_cli
     targets = np.zeros((num_clips, len(classes)), np.float32)
     for n in range(num_clips):
         k = int(rng.integers(1, min(max_events, len(present)) + 1))
+        picked = []
         for ci in rng.choice(present, size=k, replace=False):
             options = by_class[classes[ci]]
             ev = options[int(rng.integers(len(options)))]
+            picked.append(ev.get("recording") or ev["source"])
             x = _src.from_int16(bank[int(ev["offset"]):int(ev["offset"]) + int(ev["length"])])
             if len(x) > clip_samples:
                 start = int(rng.integers(0, len(x) - clip_samples + 1))
@@ -139,6 +144,8 @@ def mix_events(bank: np.ndarray, events: list[dict], classes: list[str], num_cli
         peak = float(np.abs(audio[n]).max())
         if peak > 0.99:
             audio[n] *= np.float32(0.99 / peak)
+        if chosen is not None:
+            chosen.append(picked)
     return audio, targets
 
 
@@ -146,9 +153,10 @@ def load_soundmix(split: str, num_clips: int | None = None, seed: int = 0,
                   clip_seconds: float = 4.0) -> MultiLabelSet:
     """Multi-label mixtures generated from the soundmix-mini event bank of ``split``.
 
-    ``num_clips`` defaults to 2000 (train) / 500 (test); the same arguments give the same set.
+    ``num_clips`` defaults to 2000 (train) / 500 (validation, test); the same arguments give the same set.
+    ``recordings`` names, per clip, the recordings its events come from.
     """
-    _check(split, ("train", "test"), "split")
+    _check(split, ("train", "validation", "test"), "split")
     if num_clips is not None:
         num_clips = _whole(num_clips, "num_clips", 0)
     seed = _whole(seed, "seed", 0)
@@ -159,9 +167,12 @@ def load_soundmix(split: str, num_clips: int | None = None, seed: int = 0,
     bank = np.load(folder / "bank_audio.npy", mmap_mode="r")
     rate = int(meta["sample_rate"])
     count = SOUNDMIX_DEFAULT_CLIPS[split] if num_clips is None else num_clips
+    chosen: list = []
     audio, targets = mix_events(bank, events, list(meta["classes"]), count,
-                                seed * 2 + (split == "test"), int(round(clip_seconds * rate)))
-    return MultiLabelSet(audio=audio, targets=targets, classes=list(meta["classes"]), sample_rate=rate)
+                                seed * 2 + (split == "test") + 1_000_003 * (split == "validation"),
+                                int(round(clip_seconds * rate)), chosen=chosen)
+    return MultiLabelSet(audio=audio, targets=targets, classes=list(meta["classes"]), sample_rate=rate,
+                         recordings=chosen)
 
 
 # --- examples and rendering -------------------------------------------------------------------
