@@ -27,7 +27,9 @@ TOKENIZER_FIELDS = ("n_mels", "patch_frames", "bottleneck_dim", "ae_hidden", "ae
 #: the fields that decide the models pre-trained on the unlabelled pool (not the probe, folds or supervised CNN)
 PRETRAIN_FIELDS = (*TOKENIZER_FIELDS, "lm_width", "lm_layers", "lm_heads", "lm_dropout", "lm_weight_decay",
                    "lm_batch", "lm_steps", "cnn_channels", "cnn_embed", "simclr_batch", "simclr_steps", "crop_frames",
-                   "snapshots", "pool_clips_per_domain")
+                   "snapshots", "pool_clips_per_domain", "heldout_clips_per_domain")
+#: the fields that decide only how a representation is probed (not what any model learns)
+PROBE_FIELDS = ("probe_c_grid", "probe_rule")
 
 
 def _hash(fields: dict) -> str:
@@ -65,16 +67,19 @@ class FoldConfig:
     max_folds: int | None = None       # smoke: only the first folds
     max_clips_per_source: int | None = None  # smoke: a subsample of each source's clips
     probe_c_grid: tuple[float, ...] = probes.C_GRID
+    probe_rule: str = "one_se"         # how the probe's C is chosen on validation (probes.C_RULES)
+    heldout_clips_per_domain: int = 200  # test-split crops (never trained on) where the next-code model's test_ce is measured
 
     def __post_init__(self) -> None:
-        from audioformers.core.checks import check_fields, check_float, check_heads, check_int
+        from audioformers.core.checks import check_choice, check_fields, check_float, check_heads, check_int
 
         check_fields(self, positive=("n_mels", "patch_frames", "bottleneck_dim", "ae_hidden", "ae_steps", "num_codes",
                                      "kmeans_vectors", "lm_width", "lm_layers", "lm_heads", "lm_batch", "lm_steps",
                                      "cnn_embed", "simclr_batch", "simclr_steps", "crop_frames", "snapshots",
                                      "supervised_max_steps", "supervised_eval_every", "supervised_patience",
-                                     "pool_clips_per_domain"),
+                                     "pool_clips_per_domain", "heldout_clips_per_domain"),
                      probability=("lm_dropout",))
+        check_choice("FoldConfig.probe_rule", self.probe_rule, probes.C_RULES)
         check_float("FoldConfig.lm_weight_decay", self.lm_weight_decay, minimum=0.0)
         check_heads(self, width="lm_width", heads="lm_heads")
         for name in ("max_folds", "max_clips_per_source"):
@@ -117,6 +122,7 @@ def fold_config(profile: str | None = None, **overrides) -> FoldConfig:
         supervised_max_steps=pick(smoke=4, book=800, paper=5000, profile=p),
         supervised_eval_every=pick(smoke=2, book=100, paper=200, profile=p),
         pool_clips_per_domain=pick(smoke=30, book=1000, paper=10000, profile=p),
+        heldout_clips_per_domain=pick(smoke=8, book=200, paper=2000, profile=p),
         max_folds=pick(smoke=2, book=None, paper=None, profile=p),
         max_clips_per_source=pick(smoke=4, book=None, paper=None, profile=p),
     )

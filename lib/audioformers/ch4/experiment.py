@@ -13,7 +13,10 @@ The protocol (issue 13):
   transformer states, the CNNs' last feature map). Mean-only rows for the log-mel and the bottleneck measure
   what the pooling alone is worth.
 * **One probe**: logistic regression with ``C`` chosen on the validation sources from
-  :data:`audioformers.evaluation.probes.C_GRID` (1e-3 … 10); every choice is recorded, with whether it is interior.
+  :data:`audioformers.evaluation.probes.C_GRID` (1e-5 … 100) by the one-standard-error rule
+  (:func:`audioformers.evaluation.probes.one_se_index`); every choice is recorded, with whether it is interior.
+* **An untrained encoder** (SimCLR's CNN with random weights, one per seed) is probed like every learned
+  representation: the trivial baseline a learned one must beat before an ordering between learned ones is read.
 * **Pre-training on an unlabelled pool** separate from every probe set: 1-s crops of the book's music and
   speech (wave-mini, upsampled from 8 kHz) and event audio (soundmix-mini, its rendered-instrument classes
   left out). The instruments' own clips are *not* in it: under rotation every program is a test program in
@@ -100,7 +103,7 @@ def probe_seed(ps: ProbeSet, cfg: FoldConfig, seed: int, say=print, profile: str
         def probe(x: np.ndarray) -> dict:
             return probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
                                      x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid,
-                                     test_sources=ps.sources[s["test"]])
+                                     test_sources=ps.sources[s["test"]], rule=cfg.probe_rule)
 
         res = {m: probe(emb[m]) for m in ("mel_mean", "mel_stats", "bottleneck_mean", "bottleneck", "centroid",
                                           "histogram")}
@@ -110,6 +113,7 @@ def probe_seed(ps: ProbeSet, cfg: FoldConfig, seed: int, say=print, profile: str
         res.update({f"lm_layer{layer}": r for layer, r in layers.items()})
         res["lm_states"] = {**layers[best], "layer": best}
         res["simclr"] = probe(emb[f"simclr@{cnn_steps[-1]}"])
+        res["untrained"] = probe(emb["untrained"])  # SimCLR's CNN with random weights: the trivial baseline
         curve = {"code_lm": {str(lm_steps[-1]): res["lm_states"]["test_accuracy"]},
                  "simclr": {str(cnn_steps[-1]): res["simclr"]["test_accuracy"]}}
         for step in lm_steps[:-1]:
@@ -122,7 +126,7 @@ def probe_seed(ps: ProbeSet, cfg: FoldConfig, seed: int, say=print, profile: str
         out["folds"][str(fold)] = {"probe": res, "curve": curve}
         say(f"[{ps.name} seed {seed} fold {fold}] {time.perf_counter() - t:.0f}s  " + "  ".join(
             f"{m} {res[m]['test_accuracy']:.3f}" for m in ("mel_stats", "bottleneck", "lm_states", "simclr",
-                                                           "supervised_cnn")))
+                                                           "untrained", "supervised_cnn")))
     atomic_write_text(path, json.dumps(out))
     return out
 

@@ -50,22 +50,26 @@ def _crops(signals: list[np.ndarray], count: int, rng: np.random.Generator, leng
     return np.stack(out)
 
 
-def unlabelled_pool(cfg: FoldConfig) -> tuple[np.ndarray, dict]:
-    """Log-mels ``(N, n_mels, frames)`` of 1-s crops of music, speech and event audio (training splits only;
-    no probe data, no labels) and a description of the pool."""
+def unlabelled_pool(cfg: FoldConfig, split: str = "train") -> tuple[np.ndarray, dict]:
+    """Log-mels ``(N, n_mels, frames)`` of 1-s crops of music, speech and event audio (``split``: the training
+    splits, the pool the models learn from; ``"test"``: the test splits of the same datasets, never trained on,
+    where the next-code model's held-out cross-entropy is measured; no probe data, no labels) and a description."""
     from scipy.signal import resample_poly
 
     from audioformers import data
+    from audioformers.core.checks import check_choice
 
-    path = config.cache_dir() / f"pool-{cfg.pretrain_key()}.npz"
+    check_choice("split", split, ("train", "test"))
+    path = config.cache_dir() / (f"pool-{cfg.pretrain_key()}.npz" if split == "train"
+                                 else f"pool-{cfg.pretrain_key()}-{split}.npz")
     cached = read_cache_npz(path, ("log_mels", "info"))  # None when missing or damaged (then with a notice)
     if cached is not None:
         return cached["log_mels"], json.loads(str(cached["info"]))
-    rng = np.random.default_rng(0)
-    n = cfg.pool_clips_per_domain
-    parts, info = [], {"clips": {}, "seconds_of_audio": {}}
+    rng = np.random.default_rng(0 if split == "train" else 1)
+    n = cfg.pool_clips_per_domain if split == "train" else cfg.heldout_clips_per_domain
+    parts, info = [], {"clips": {}, "seconds_of_audio": {}, "split": split}
     for domain in ("music", "speech"):
-        files = [resample_poly(x, 2, 1).astype(np.float32) for x in data.load_wave_mini(domain, "train")]
+        files = [resample_poly(x, 2, 1).astype(np.float32) for x in data.load_wave_mini(domain, split)]
         parts.append(_crops(files, n, rng))
         info["clips"][domain] = len(parts[-1])
         info["seconds_of_audio"][domain] = float(sum(len(x) for x in files) / SAMPLE_RATE)
@@ -74,7 +78,7 @@ def unlabelled_pool(cfg: FoldConfig) -> tuple[np.ndarray, dict]:
 
     bank = np.load(folder / "bank_audio.npy", mmap_mode="r")
     events = [e for e in builders.read_csv(folder / "events.csv")
-              if e["split"] == "train" and e["class"] not in POOL_EXCLUDED_EVENTS]
+              if e["split"] == split and e["class"] not in POOL_EXCLUDED_EVENTS]
     from audioformers.data.sources import from_int16
 
     signals = [from_int16(np.asarray(bank[int(e["offset"]):int(e["offset"]) + int(e["length"])])) for e in events]
@@ -83,8 +87,9 @@ def unlabelled_pool(cfg: FoldConfig) -> tuple[np.ndarray, dict]:
     info["seconds_of_audio"]["events"] = float(sum(len(x) for x in signals) / SAMPLE_RATE)
     info["event_classes"] = sorted({e["class"] for e in events})
     info["excluded_event_classes"] = list(POOL_EXCLUDED_EVENTS)
-    info["note"] = ("training splits of wave-mini (music and speech, 8 kHz upsampled to 16 kHz: nothing above "
-                    "4 kHz) and soundmix-mini (events); none of the probe datasets' clips")
+    info["note"] = (f"{split} splits of wave-mini (music and speech, "
+                    "8 kHz upsampled to 16 kHz: nothing above 4 kHz) and soundmix-mini (events); none of the probe "
+                    "datasets' clips")
     log_mels = tokenizer.clip_log_mels(np.concatenate(parts), SAMPLE_RATE, n_mels=cfg.n_mels)
     atomic_write(path, lambda h: np.savez(h, log_mels=log_mels, info=json.dumps(info)))
     return log_mels, info
@@ -117,6 +122,7 @@ def pretrain(cfg: FoldConfig, seed: int, say=print, device: torch.device | str |
     tokenizer_s, tokenizer_cpu = time.perf_counter() - t, time.process_time() - c
     features.save_tokenizer(tok, tok_path, tok_log["ae_loss"])
     codes = tok.codes(pool, device=device)
+    heldout = tok.codes(unlabelled_pool(cfg, "test")[0], device=device)  # held-out splits: the LM's test_ce
     counts, ppl = tokenizer.code_usage(codes, cfg.num_codes)
     say(f"[pretrain seed {seed}] tokenizer {tokenizer_s:.0f}s on {len(pool)} pool clips, code perplexity {ppl:.1f}")
 
@@ -126,11 +132,12 @@ def pretrain(cfg: FoldConfig, seed: int, say=print, device: torch.device | str |
     lm_snaps: dict = {}
     t, c = time.perf_counter(), time.process_time()
     _, lm_log = code_lm.train_code_lm(codes, lm_cfg, steps=cfg.lm_steps, batch_size=cfg.lm_batch,
-                                          weight_decay=cfg.lm_weight_decay, seed=seed,
+                                          weight_decay=cfg.lm_weight_decay, seed=seed, test_codes=heldout,
                                           eval_every=max(1, cfg.lm_steps // 8),
                                           snapshot_every=steps_lm[0], snapshots=lm_snaps, device=device)
     lm_s, lm_cpu = time.perf_counter() - t, time.process_time() - c
-    say(f"[pretrain seed {seed}] next-code LM {cfg.lm_steps} steps {lm_s:.0f}s, train CE {lm_log['train_ce'][-1]:.2f}")
+    say(f"[pretrain seed {seed}] next-code LM {cfg.lm_steps} steps {lm_s:.0f}s, train CE {lm_log['train_ce'][-1]:.2f}, "
+        f"held-out CE {lm_log['test_ce'][-1]:.2f} on {len(heldout)} test-split clips")
 
     cnn_cfg = contrastive.CNNConfig(n_mels=cfg.n_mels, channels=cfg.cnn_channels, embed_dim=cfg.cnn_embed,
                                     projection_dim=cfg.cnn_embed)
@@ -151,7 +158,7 @@ def pretrain(cfg: FoldConfig, seed: int, say=print, device: torch.device | str |
                      "code_perplexity": float(ppl), "codes_used": int((counts > 0).sum()),
                      "seconds": {"tokenizer": tokenizer_s, "code_lm": lm_s, "simclr": simclr_s},
                      "cpu_seconds": {"tokenizer": tokenizer_cpu, "code_lm": lm_cpu, "simclr": simclr_cpu},
-                     "pool": info, "pool_clips": int(len(pool))}}
+                     "pool": info, "pool_clips": int(len(pool)), "heldout_clips": int(len(heldout))}}
     save_checkpoint(path, **state)
     state["tokenizer"] = tok
     return state
@@ -175,8 +182,12 @@ def pool_embeddings(ps: ProbeSet, cfg: FoldConfig, seed: int, state: dict,
     """Every pool-trained representation of every clip of ``ps``, computed on ``device`` (cached per seed)."""
     path = config.cache_dir() / f"emb-{ps.name}-{cfg.pretrain_key()}-{cfg.max_clips_per_source}-seed{seed}.npz"
     cached = read_cache_npz(path)  # None when missing or damaged (then with a notice): recomputed
-    if cached is not None:
+    if cached is not None and "untrained" in cached:
         return cached
+    if cached is not None:  # written before the untrained row existed: add it
+        emb = {**cached, "untrained": untrained_embeddings(ps, state, seed, device)}
+        atomic_write(path, lambda h: np.savez(h, **emb))
+        return emb
     device = resolve(device)
     tok = state["tokenizer"]
     patches = tok.normaliser(tokenizer.make_patches(ps.log_mels, tok.patch_frames))  # (N, P, D)
@@ -198,16 +209,32 @@ def pool_embeddings(ps: ProbeSet, cfg: FoldConfig, seed: int, state: dict,
         cnn = contrastive.CNNEncoder(cnn_cfg)
         cnn.load_state_dict(weights)
         emb[f"simclr@{step}"] = contrastive.pooled_embeddings(cnn, ps.log_mels, device=device)
+    emb["untrained"] = untrained_embeddings(ps, state, seed, device)
     emb = {k: v.astype(np.float32) for k, v in emb.items()}
     atomic_write(path, lambda h: np.savez(h, **emb))
     return emb
+
+
+def untrained_encoder(cnn_config: dict, seed: int) -> contrastive.CNNEncoder:
+    """SimCLR's CNN with the random weights of ``seed`` (the trivial baseline of every learned representation:
+    what the architecture and the pooling give before any training)."""
+    cnn_cfg = contrastive.CNNConfig(**{**cnn_config, "channels": tuple(cnn_config["channels"])})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(10_000 + int(seed))
+        return contrastive.CNNEncoder(cnn_cfg)
+
+
+def untrained_embeddings(ps: ProbeSet, state: dict, seed: int, device: torch.device | str | None = None) -> np.ndarray:
+    """The untrained encoder's mean+std pooled embedding of every clip of ``ps`` (as SimCLR's is pooled)."""
+    return contrastive.pooled_embeddings(untrained_encoder(state["cnn_config"], seed), ps.log_mels,
+                                         device=device).astype(np.float32)
 
 
 def supervised_embeddings(ps: ProbeSet, cfg: FoldConfig, fold: int, seed: int,
                           device: torch.device | str | None = None) -> tuple[np.ndarray, dict]:
     """The supervised CNN of ``fold`` and ``seed`` (early stopping on the fold's validation sources), trained on
     ``device``: its mean+std pooled embedding of every clip, and its training log (cached)."""
-    sup_key = hashlib.sha1(json.dumps({k: v for k, v in asdict(cfg).items() if k != "probe_c_grid"},
+    sup_key = hashlib.sha1(json.dumps({k: v for k, v in asdict(cfg).items() if k not in config.PROBE_FIELDS},
                                       sort_keys=True).encode()).hexdigest()[:12]
     path = config.cache_dir() / f"sup-{ps.name}-{sup_key}-fold{fold}-seed{seed}.npz"
     cached = read_cache_npz(path, ("emb", "log"))  # None when missing or damaged (then with a notice)

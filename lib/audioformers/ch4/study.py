@@ -57,7 +57,8 @@ def _probe_all_folds(ps: ProbeSet, cfg: FoldConfig, emb: dict[str, np.ndarray]) 
         s = ps.split(fold)
         for m, x in emb.items():
             r = probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
-                                  x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid)
+                                  x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid,
+                                  rule=cfg.probe_rule)
             out[m].append(r["test_accuracy"])
             chosen[m].append(r["c"])
     return {"accuracy": out, "c": chosen}
@@ -78,7 +79,8 @@ def _probe_pretraining(ps: ProbeSet, cfg: FoldConfig, emb: dict[str, np.ndarray]
 
         def probe(x: np.ndarray) -> dict:
             return probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
-                                     x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid)
+                                     x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid,
+                                     rule=cfg.probe_rule)
 
         last = {layer: probe(emb[f"lm_layer{layer}@{lm_steps[-1]}"]) for layer in range(cfg.lm_layers + 1)}
         best = max(last, key=lambda layer: (last[layer]["val_accuracy"], -layer))  # on validation only
@@ -133,7 +135,7 @@ def unit(ps: ProbeSet, cfg: FoldConfig, sweep: str, value: int, seed: int, say=p
                   "code_perplexity": state["log"]["code_perplexity"], "pretrain_seconds": state["log"]["seconds"],
                   "pretrain_cpu_seconds": state["log"]["cpu_seconds"],
                   "simclr_loss_last": float(np.mean(state["log"]["simclr_loss"][-10:])),
-                  "seconds": time.perf_counter() - t}
+                  "lm_curve": state["log"]["lm_curve"], "seconds": time.perf_counter() - t}
         atomic_write_text(path, json.dumps(result))
         say(f"[study {ps.name} {sweep}={value} seed {seed}] {result['seconds']:.0f}s  " + "  ".join(
             f"{m} {np.mean(v):.3f}" for m, v in result["accuracy"].items()))
@@ -176,6 +178,25 @@ def summarise(units: list[dict]) -> dict:
     return out
 
 
+def _scale_records(units: list[dict]) -> dict:
+    """Per pre-training scale: the steps, and per seed the layer chosen per fold, the seconds, SimCLR's last loss
+    and the next-code model's held-out cross-entropy (``test_ce`` at its last evaluation)."""
+    out: dict = {}
+    for u in units:
+        if u["sweep"] != "pretrain_scale":
+            continue
+        row = out.setdefault(str(u["value"]), {"lm_steps": u["lm_steps"], "simclr_steps": u["simclr_steps"],
+                                               "seeds": [], "per_seed": {}})
+        row["seeds"].append(int(u["seed"]))  # the order of the seeds in the sweep's per_fold columns
+        curve = u.get("lm_curve") or {}
+        test_ce = [x for x in curve.get("test_ce", []) if isinstance(x, (int, float)) and np.isfinite(x)]
+        row["per_seed"][str(u["seed"])] = {"layer": u["layer"], "pretrain_seconds": u["pretrain_seconds"],
+                                           "pretrain_cpu_seconds": u["pretrain_cpu_seconds"],
+                                           "simclr_loss_last": u["simclr_loss_last"], "lm_curve": curve or None,
+                                           "test_ce_last": test_ce[-1] if test_ce else None}
+    return out
+
+
 def study_config(cfg: FoldConfig, dataset: str) -> dict:
     """The config ``results/ch4/study-<dataset>`` records: the fold study's sizes, the dataset, the machine."""
     return {**asdict(cfg), "dataset": dataset, "threads": 1,
@@ -192,8 +213,12 @@ def load_study(dataset: str | None = None, profile: str | None = None) -> dict |
 
 def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None, num_codes=NUM_CODES,
               patch_frames=PATCH_FRAMES, say=print, pretrain_scales=PRETRAIN_SCALES,
-              device: torch.device | str | None = None) -> dict:
-    """Run (or resume) every unit of the study on ``device``; ``results/ch4/study-<dataset>`` after each."""
+              device: torch.device | str | None = None, scale_seeds=None) -> dict:
+    """Run (or resume) every unit of the study on ``device``; ``results/ch4/study-<dataset>`` after each.
+
+    ``seeds``: the seeds of the tokenizer sweeps; ``scale_seeds`` (default ``seeds``): those of the longer
+    pre-training. The units run seed by seed in ``seeds``' order (num_codes, pretrain_scale, patch_frames), then
+    the longer pre-training of the seeds of ``scale_seeds`` not in ``seeds``."""
     profile = validate_profile(profile or get_profile())
     device = resolve(device)
     cfg = config.fold_config(profile)
@@ -203,30 +228,28 @@ def run_study(dataset: str | None = None, seeds=(0,), profile: str | None = None
     try:
         ps = load_probe_set(dataset, cfg)
         units, t0 = [], time.perf_counter()
-        plan = ([("num_codes", k) for k in num_codes] + [("pretrain_scale", m) for m in pretrain_scales]
-                + [("patch_frames", p) for p in patch_frames])
+        scale_seeds = list(seeds if scale_seeds is None else scale_seeds)
+        plan = [(seed, sweep, value) for seed in seeds
+                for sweep, value in ([("num_codes", k) for k in num_codes]
+                                     + [("pretrain_scale", m) for m in pretrain_scales if seed in scale_seeds]
+                                     + [("patch_frames", p) for p in patch_frames])]
+        plan += [(seed, "pretrain_scale", m) for seed in scale_seeds if seed not in seeds for m in pretrain_scales]
         summary = {}
-        for seed in seeds:
-            for sweep, value in plan:
-                units.append(unit(ps, cfg, sweep, value, seed, say, device))
-                summary = summarise(units)
-                write_results(CHAPTER, f"study-{dataset}",
-                              {"sweeps": summary, "num_codes": sorted({u["value"] for u in units
-                                                                       if u["sweep"] == "num_codes"}),
-                               "patch_frames": sorted({u["value"] for u in units if u["sweep"] == "patch_frames"}),
-                               "pretrain_scale": {str(u["value"]): {"lm_steps": u["lm_steps"],
-                                                                    "simclr_steps": u["simclr_steps"],
-                                                                    "layer": u["layer"],
-                                                                    "pretrain_seconds": u["pretrain_seconds"],
-                                                                    "pretrain_cpu_seconds": u["pretrain_cpu_seconds"],
-                                                                    "simclr_loss_last": u["simclr_loss_last"]}
-                                                  for u in units if u["sweep"] == "pretrain_scale"},
-                               "folds": len(ps.folds(cfg.max_folds)), "units_done": len(units),
-                               "units_planned": len(plan) * len(seeds),
-                               "gslm_units": [50, 100, 200], "pretrain_steps": {"code_lm": cfg.lm_steps,
-                                                                                "simclr": cfg.simclr_steps}},
-                              config=study_config(cfg, dataset), seed=list(seeds), profile=profile,
-                              device=str(device), wall_time_s=time.perf_counter() - t0)
+        for seed, sweep, value in plan:
+            units.append(unit(ps, cfg, sweep, value, seed, say, device))
+            summary = summarise(units)
+            write_results(CHAPTER, f"study-{dataset}",
+                          {"sweeps": summary, "num_codes": sorted({u["value"] for u in units
+                                                                   if u["sweep"] == "num_codes"}),
+                           "patch_frames": sorted({u["value"] for u in units if u["sweep"] == "patch_frames"}),
+                           "pretrain_scale": _scale_records(units),
+                           "folds": len(ps.folds(cfg.max_folds)), "units_done": len(units),
+                           "units_planned": len(plan),
+                           "gslm_units": [50, 100, 200], "pretrain_steps": {"code_lm": cfg.lm_steps,
+                                                                            "simclr": cfg.simclr_steps}},
+                          config=study_config(cfg, dataset),
+                          seed=sorted({*seeds, *scale_seeds}), profile=profile,
+                          device=str(device), wall_time_s=time.perf_counter() - t0)
     finally:
         torch.set_num_threads(threads)
     return summary
@@ -257,16 +280,21 @@ def plot_sweeps(axes, metrics: dict, chance: float | None = None):
     return axes
 
 
-def pretraining_points(study: dict, probe_table: dict, seed: int = 0) -> dict[str, list[tuple[int, np.ndarray]]]:
-    """Per model (``code_lm``, ``simclr``): ``[(pre-training steps, accuracy per fold)]`` of one seed, from the fold
-    study's own run (``probe_table``: 1x) and the study's longer runs (``pretrain_scale``), sorted by steps."""
+def pretraining_points(study: dict, probe_table: dict) -> dict[str, list[tuple[int, np.ndarray]]]:
+    """Per model (``code_lm``, ``simclr``): ``[(pre-training steps, accuracy per fold)]``, each fold averaged over
+    the seeds the longer runs hold (seed 0 where the study does not say), from the fold study's own runs
+    (``probe_table``: 1x) and the study's longer runs (``pretrain_scale``), sorted by steps."""
     seeds = probe_table["seeds"]
+    scale_rows = study.get("pretrain_scale", {}) or {}
+    scale_seeds = sorted({s for row in scale_rows.values() for s in (row.get("seeds") or [0])}) or [0]
+    common = [s for s in scale_seeds if s in seeds]
     out: dict[str, list[tuple[int, np.ndarray]]] = {"code_lm": [], "simclr": []}
-    if seed in seeds:
+    if common:
         for model in out:
             curve = probe_table["curves"][model]
             for step, acc in zip(curve["pretrain_steps"], curve["accuracy"]):
-                out[model].append((int(step), np.array([a[seeds.index(seed)] for a in acc], dtype=float)))
+                out[model].append((int(step), np.array([np.mean([a[seeds.index(s)] for s in common]) for a in acc],
+                                                       dtype=float)))
     for row in study.get("sweeps", {}).get("pretrain_scale", {}).values():
         for name, per_fold in row["per_fold"].items():
             model, step = name.split("@")
@@ -276,7 +304,7 @@ def pretraining_points(study: dict, probe_table: dict, seed: int = 0) -> dict[st
 
 def plot_pretraining(ax, study: dict, probe_table: dict, chance: float | None = None):
     """Probe accuracy against pre-training steps, the fold study's runs (up to 1x) and the longer runs together
-    (seed 0; 95% t interval over folds)."""
+    (each fold averaged over the longer runs' seeds; 95% t interval over folds)."""
     from scipy import stats
 
     for model, color, label in (("code_lm", "tab:blue", "next-code model"), ("simclr", "tab:orange", "SimCLR")):
@@ -290,35 +318,42 @@ def plot_pretraining(ax, study: dict, probe_table: dict, chance: float | None = 
         ax.errorbar(steps, acc.mean(1), yerr=half, fmt="o-", color=color, capsize=3, label=label)
     if chance is not None:
         ax.axhline(chance, color="k", ls=":", lw=0.8, label="chance")
-    ax.set(xscale="log", xlabel="pre-training steps (seed 0)", ylabel="probe test accuracy",
+    seeds = sorted({s for row in (study.get("pretrain_scale") or {}).values() for s in (row.get("seeds") or [0])})
+    ax.set(xscale="log", xlabel=f"pre-training steps (seeds {', '.join(map(str, seeds or [0]))})",
+           ylabel="probe test accuracy",
            title="probe accuracy vs pre-training, 1x and longer runs")
     ax.legend(fontsize=8)
     return ax
 
 
 def pretraining_lines(study: dict, probe_table: dict) -> list[str]:
-    """Paired over folds (seed 0): each model's longest run against its 1x run, and next-code − SimCLR at the
-    longest runs -- does the ordering turn with more pre-training? Empty when the longer runs are missing."""
+    """Paired over folds and the seeds both hold: each model's longest run against its 1x run, and next-code −
+    SimCLR at the longest runs -- does the ordering turn with more pre-training? (The protocol's two-level
+    interval over seeds × folds; with one common seed, a t interval over folds.) Empty when the longer runs are
+    missing."""
     from audioformers.evaluation import evidence
 
     rows = study.get("sweeps", {}).get("pretrain_scale", {})
-    if not rows or 0 not in probe_table["seeds"]:
-        return []
-    seed = probe_table["seeds"].index(0)
-    base = {m: (probe_table["curves"][m]["pretrain_steps"][-1],
-                np.array([a[seed] for a in probe_table["curves"][m]["accuracy"][-1]], dtype=float))
-            for m in ("code_lm", "simclr")}
+    table_seeds = list(probe_table["seeds"])
     lines = []
     for scale in sorted(rows, key=int):
+        scale_seeds = list((study.get("pretrain_scale", {}).get(scale) or {}).get("seeds") or [0])
+        common = [s for s in scale_seeds if s in table_seeds]
+        if not common:
+            continue
+        base = {m: (probe_table["curves"][m]["pretrain_steps"][-1],
+                    np.array([[a[table_seeds.index(s)] for s in common] for a in probe_table["curves"][m]["accuracy"][-1]],
+                             dtype=float))
+                for m in ("code_lm", "simclr")}
         longest = {}
         for m in ("code_lm", "simclr"):
             name = max((k for k in rows[scale]["per_fold"] if k.startswith(m + "@")), key=lambda k: int(k.split("@")[1]))
-            longest[m] = (int(name.split("@")[1]), np.array(rows[scale]["per_fold"][name], dtype=float).mean(axis=1))
-            a, b = longest[m][1][:, None], base[m][1][:, None]
-            comp = evidence.compare(a, b, names=(f"{m} at {longest[m][0]} steps", f"{m} at {base[m][0]} steps"),
-                                    folds=True)
+            per_fold = np.array(rows[scale]["per_fold"][name], dtype=float)  # (folds, seeds in scale_seeds' order)
+            longest[m] = (int(name.split("@")[1]), per_fold[:, [scale_seeds.index(s) for s in common]])
+            comp = evidence.compare(longest[m][1], base[m][1],
+                                    names=(f"{m} at {longest[m][0]} steps", f"{m} at {base[m][0]} steps"), folds=True)
             lines.append(comp.line(scale=100, digits=1, unit=" pts"))
-        comp = evidence.compare(longest["code_lm"][1][:, None], longest["simclr"][1][:, None],
+        comp = evidence.compare(longest["code_lm"][1], longest["simclr"][1],
                                 names=(f"code_lm at {longest['code_lm'][0]} steps",
                                        f"simclr at {longest['simclr'][0]} steps"), folds=True)
         lines.append(comp.line(scale=100, digits=1, unit=" pts"))
@@ -329,6 +364,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Chapter 4's study: number of codes and patch length")
     parser.add_argument("--profile", default=None)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--scale-seeds", type=int, nargs="+", default=None,
+                        help="seeds of the longer pre-training (default: --seeds)")
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--num-codes", type=int, nargs="+", default=list(NUM_CODES))
     parser.add_argument("--patch-frames", type=int, nargs="+", default=list(PATCH_FRAMES))
@@ -341,7 +378,8 @@ def main(argv: list[str] | None = None) -> None:
     from audioformers.train.distributed import use_device_argument
 
     summary = run_study(args.dataset, args.seeds, args.profile, args.num_codes, args.patch_frames,
-                        pretrain_scales=args.pretrain_scales, device=use_device_argument(args.device))
+                        pretrain_scales=args.pretrain_scales, device=use_device_argument(args.device),
+                        scale_seeds=args.scale_seeds)
     for sweep, rows in summary.items():
         for value, row in rows.items():
             print(f"{sweep}={value}: " + "  ".join(f"{m} {row['mean'][m]:.3f} [{row['ci_low'][m]:.3f}, "

@@ -16,7 +16,7 @@ from audioformers.ch4.config import CHAPTER, FoldConfig
 from audioformers.ch4.folds import ProbeSet
 from audioformers.core.device import resolve
 from audioformers.core.results import write_results
-from audioformers.evaluation import evidence
+from audioformers.evaluation import evidence, probes
 
 STAGES = ("bottleneck", "centroid", "histogram", "lm_states")
 AUGMENTATIONS = ("random crop of crop_frames frames", "gain of ±1 nat (±4.3 dB)",
@@ -25,13 +25,16 @@ AUGMENTATIONS = ("random crop of crop_frames frames", "gain of ±1 nat (±4.3 dB
                  "no time reversal (it swaps attack and decay, a cue of the label)")
 
 FINAL_METHODS = ("mel_mean", "mel_stats", "bottleneck_mean", "bottleneck", "centroid", "histogram", "lm_states",
-                 "simclr", "supervised_cnn")
+                 "simclr", "untrained", "supervised_cnn")
 
 #: Paired comparisons of the table: (a, b, what the comparison asks).
 PAIRS = (
     ("code_lm", "simclr", "lecture: next-code transformer above SimCLR"),
     ("supervised_cnn", "code_lm", "lecture: supervised above the next-code transformer"),
     ("supervised_cnn", "simclr", "lecture: supervised above SimCLR"),
+    ("code_lm", "untrained", "the trivial baseline: the next-code model above an untrained CNN"),
+    ("simclr", "untrained", "the trivial baseline: SimCLR above an untrained CNN (its own architecture)"),
+    ("supervised_cnn", "untrained", "the trivial baseline: the supervised CNN above an untrained CNN"),
     ("code_lm", "mel_stats", "a learned embedding above mel statistics"),
     ("simclr", "mel_stats", "a learned embedding above mel statistics"),
     ("supervised_cnn", "mel_stats", "the supervised CNN above mel statistics"),
@@ -43,6 +46,29 @@ PAIRS = (
     ("lm_states", "histogram", "pipeline: the next-code model adds to the code histogram"),
     ("lm_states", "centroid", "pipeline: the next-code model adds to its input (centroids)"),
 )
+
+
+def source_scores(per_source: dict, method: str, seeds: list) -> tuple[np.ndarray, list[str]]:
+    """``(seeds, test sources)`` accuracies of ``method`` from a table's ``per_source`` (``{method: {source:
+    [accuracy per seed]}}``: every source is a test source in exactly one fold), and the sources' names."""
+    rows = per_source[method]
+    names = sorted(rows)
+    scores = np.array([rows[n] for n in names], dtype=np.float64).T  # (seeds, sources)
+    if scores.shape[0] != len(seeds):
+        raise ValueError(f"per_source[{method!r}] holds {scores.shape[0]} seeds, the table {len(seeds)}")
+    return scores, names
+
+
+def _source_record(per_source: dict, seeds: list, names) -> dict:
+    """The protocol's two-level interval over seeds × test sources (programs, kits) for ``names = (a, b)``."""
+    a, sources = source_scores(per_source, names[0], seeds)
+    b, sources_b = source_scores(per_source, names[1], seeds)
+    if sources != sources_b:
+        raise ValueError(f"{names[0]} and {names[1]} were tested on different sources")
+    comp = evidence.compare(a, b, names=names)
+    iv = comp.interval
+    return {"mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high, "method": iv.describe(), "verdict": comp.verdict,
+            "sources": len(sources), "line": comp.line(scale=100, digits=1, unit=" pts")}
 
 
 def _interval_record(a, b, names) -> dict:
@@ -81,11 +107,18 @@ def summarise(ps: ProbeSet, cfg: FoldConfig, runs: dict[int, dict]) -> dict:
     paired = {}
     if len(folds) >= 2:
         for a, b, what in PAIRS:
-            paired[f"{a} - {b}"] = {**_interval_record(per_fold[a], per_fold[b], (a, b)), "question": what}
+            paired[f"{a} - {b}"] = {**_interval_record(per_fold[a], per_fold[b], (a, b)), "question": what,
+                                    "by_source": _source_record(per_source, seeds, (a, b))}
     choices = [runs[s]["folds"][f]["probe"][m] for s in seeds for f in folds for m in methods]
-    c_record = {"grid": list(cfg.probe_c_grid),
+    grid = list(cfg.probe_c_grid)
+    c_record = {"grid": grid, "rule": getattr(cfg, "probe_rule", "argmax"),
+                "rule_text": probes.C_RULE_TEXT[getattr(cfg, "probe_rule", "argmax")],
                 "chosen": {m: [[runs[s]["folds"][f]["probe"][m]["c"] for s in seeds] for f in folds] for m in methods},
-                "interior_fraction": float(np.mean([c["interior"] for c in choices]))}
+                "interior_fraction": probes.interior_fraction(choices),
+                "interior_fraction_by_method": {m: probes.interior_fraction(
+                    [runs[s]["folds"][f]["probe"][m] for s in seeds for f in folds]) for m in methods},
+                "at_low_end": int(sum(c["c_index"] == 0 for c in choices)),
+                "at_high_end": int(sum(c["c_index"] == len(grid) - 1 for c in choices)), "choices": len(choices)}
     layers = [[runs[s]["folds"][f]["probe"]["lm_states"]["layer"] for s in seeds] for f in folds]
     curves = {}
     for method, key in (("code_lm", "lm_steps"), ("simclr", "simclr_steps")):
@@ -206,7 +239,8 @@ def provenance_line(record: dict) -> str:
 LABELS = {"mel_mean": "log-mel, mean only", "mel_stats": "log-mel (mel statistics)",
           "bottleneck_mean": "bottleneck, mean only", "bottleneck": "autoencoder bottleneck",
           "centroid": "k-means centroids", "histogram": "code histogram", "lm_states": "next-code model states",
-          "simclr": "SimCLR CNN", "supervised_cnn": "supervised CNN (per fold)"}
+          "simclr": "SimCLR CNN", "untrained": "untrained CNN (random weights)",
+          "supervised_cnn": "supervised CNN (per fold)"}
 
 
 def table_lines(summary: dict) -> list[str]:
