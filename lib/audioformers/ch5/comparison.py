@@ -32,7 +32,7 @@ import torch
 from audioformers import data
 from audioformers.ch5.config import RunConfig, base_config, profile_sizes
 from audioformers.ch5.runs import run_one, write_phase
-from audioformers.ch5.tasks import SOUNDMIX_FRACTIONS, load_task, training_recordings, validation_clips
+from audioformers.ch5.tasks import SOUNDMIX_FRACTIONS, load_task, score_task, training_recordings, validation_clips
 from audioformers.core.profiles import get_profile, validate_profile
 from audioformers.evaluation import evidence as ev
 
@@ -180,6 +180,15 @@ def sweep_summary(sweep_runs: list[dict[str, Any]], table_runs: list[dict[str, A
                      "the same number of mixtures, steps and seeds; the test set is the same.")}
 
 
+def label_prior(task: dict[str, Any]) -> dict[str, Any]:
+    """The trivial baseline: every clip scored with the training clips' class frequencies (constant scores), on
+    the same test clips: its mAP and per-recording AP (the gate of :data:`audioformers.evaluation.evidence.BASELINE_RULE`)."""
+    constant = np.broadcast_to(task["train_targets"].mean(0), task["test_targets"].shape).copy()
+    scored = score_task(task, constant)
+    return {"map": scored["map"], "per_source": scored["per_source"],
+            "what": "constant scores: the training clips' class frequencies"}
+
+
 # ------------------------------------------------------------------------------------------------ running
 def _kept(run: dict[str, Any]) -> dict[str, Any]:
     return {k: run[k] for k in KEEP if k in run}
@@ -203,6 +212,7 @@ def run_comparison(profile: str | None = None, seeds: list[int] | None = None, m
     recording_class = task.get("recording_class", {})
     counts = {s: int(v) for s, v in data.metadata("soundmix-mini").get("recordings", {}).items()}
     heard = sorted({r for clip in test_recordings for r in clip})  # the test recordings the test clips hold
+    prior = label_prior(task)
 
     def write(stage: str) -> dict[str, Any]:
         chosen = chosen_rates({m: g for m, g in grid.items() if len(g) == len(config["lr_grid"])})
@@ -220,6 +230,7 @@ def run_comparison(profile: str | None = None, seeds: list[int] | None = None, m
                        "test_map": {m: {str(lr): r["map"] for lr, r in g.items()} for m, g in grid.items()},
                        "train_seconds": sum(r["train_seconds"] + r["eval_seconds"] for g in grid.values()
                                             for r in g.values())},
+            "baselines": {"prior": prior},
             "chosen_lr": chosen, "runs": runs, "summary": summarise(runs) if runs else {},
             "selected_transformer": best, "selection": "the transformer with the best mean validation mAP",
             "comparisons": compare_models(runs, table_pairs(table_models)),
