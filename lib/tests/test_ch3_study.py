@@ -3,7 +3,9 @@ context_use, scaling): identical scoring of models and baselines, per-recording 
 warm-up/stable/decay scaling run and its fits; one rule for reusing stored records; profile and device passed
 down to training."""
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import math
 
@@ -336,7 +338,11 @@ def test_scaling_lines_and_plot_show_each_family_fit_and_the_crossover():
     for family in runs:
         fit = metrics["families"][family]
         assert any(line.startswith(family) and f"exponent {fit['exponent']:.2f}" in line for line in lines)
-    assert lines[-1] == "transformer vs WaveNet: " + metrics["crossover"]["text"]
+    assert "transformer vs WaveNet (the frontiers' fits, a picture): " + metrics["crossover"]["text"] in lines
+    joint = metrics["joint_fit"]  # two sizes x four budgets per family: the joint law is fitted too
+    for family in runs:
+        assert any(line.startswith(family) and f"beta {joint[family]['beta']:.2f}" in line for line in lines)
+    assert lines[-2:] == [joint["crossing"]["floor"]["text"], joint["crossing"]["curves"]["text"]]
 
     ax = scaling.plot_scaling(metrics)
     labels = [line.get_label() for line in ax.get_lines()]
@@ -430,3 +436,123 @@ def test_loaders_refuse_bad_arguments():
         study.load_or_run("smoke", -1)
     with pytest.raises(ValueError, match="profile"):
         study.load_or_tune("no-such-profile")
+
+
+# --- the joint scaling law L(N, D) = E + A N^-alpha + B D^-beta (issue #32) ---------------------------------------
+
+def _grid_runs(law, sizes=(6e4, 2.5e5, 1e6), budgets=(3e5, 6e5, 1.2e6, 2.4e6, 5e6), noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    n = np.repeat(np.asarray(sizes, dtype=float), len(budgets))
+    d = np.tile(np.asarray(budgets, dtype=float), len(sizes))
+    return n, d, law(n, d) + noise * rng.standard_normal(len(n))
+
+
+@pytest.mark.parametrize("E, A, alpha, B, beta", [(5.0, 40.0, 0.35, 900.0, 0.45), (4.2, 8.0, 0.2, 60.0, 0.25),
+                                                   (5.5, 3e3, 0.9, 2e5, 1.0)])
+def test_joint_fit_recovers_known_terms(E, A, alpha, B, beta):
+    from audioformers.ch3 import joint_fit as jf
+
+    truth = jf.JointLaw(E, A, alpha, B, beta)
+    fit = jf.fit_joint(*_grid_runs(truth))
+    assert fit.alpha == pytest.approx(alpha, abs=0.003) and fit.beta == pytest.approx(beta, abs=0.003)
+    assert fit.E == pytest.approx(E, abs=0.02)
+    assert fit.A == pytest.approx(A, rel=0.05) and fit.B == pytest.approx(B, rel=0.05)
+    # with noise, the bootstrap interval over runs holds the true exponents
+    noisy = jf.joint_summary(*_grid_runs(truth, noise=0.003, seed=1), resamples=60)
+    for key, value in (("alpha", alpha), ("beta", beta), ("E", E)):
+        lo, hi = noisy[f"{key}_interval"]
+        assert lo - 0.02 <= value <= hi + 0.02, (key, value, lo, hi)
+
+
+def test_joint_fit_says_when_size_does_not_matter_and_finds_the_tokens_to_a_floor():
+    from audioformers.ch3 import joint_fit as jf
+
+    flat = jf.JointLaw(5.0, 0.0, 0.0, 50.0, 0.3)  # the size term is absent: only tokens matter
+    summary = jf.joint_summary(*_grid_runs(flat, noise=0.002), resamples=40)
+    assert summary["alpha_interval"][0] <= jf.MIN_EXPONENT and summary["limited_by"].startswith("tokens")
+    lo, hi = summary["floor_at_largest_size_interval"]  # what is identified: the floor at the measured sizes
+    assert lo <= 5.0 <= hi
+    sized = jf.joint_summary(*_grid_runs(jf.JointLaw(5.0, 40.0, 0.35, 900.0, 0.45), noise=0.002), resamples=40)
+    assert sized["alpha_interval"][0] > jf.MIN_EXPONENT and sized["limited_by"] == "size and tokens"
+    law = jf.JointLaw(5.0, 10.0, 0.5, 100.0, 0.5)
+    target = 5.2
+    tokens = jf.tokens_to_reach(law, target, 1e6)  # 5 + 10e-3 + 100 / sqrt(D) = 5.2  ->  D = (100 / 0.19)^2
+    assert tokens == pytest.approx((100 / 0.19) ** 2, rel=1e-9)
+    assert law(1e6, tokens) == pytest.approx(target)
+    assert jf.tokens_to_reach(law, 5.005, 1e6) is None  # below its floor at that size: never
+    with pytest.raises(ValueError, match="n must be > 0"):
+        jf.tokens_to_reach(law, 5.2, 0)
+
+
+def test_joint_crossing_finds_where_one_family_reaches_the_others_floor():
+    from audioformers.ch3 import joint_fit as jf
+
+    slow = jf.JointLaw(4.8, 0.0, 0.0, 40.0, 0.25)  # still falling at the measured budgets, lower floor
+    fast = jf.JointLaw(5.4, 2e3, 0.9, 2e5, 1.0)  # near its floor already
+    a = jf.joint_summary(*_grid_runs(slow, noise=0.002), resamples=40)
+    b = jf.joint_summary(*_grid_runs(fast, noise=0.002, seed=2), resamples=40)
+    cross = jf.joint_crossing(a, b)
+    expected = jf.tokens_to_reach(slow, float(fast.floor_at(1e6)), 1e6)
+    assert cross["floor"]["fraction"] >= 0.5
+    assert cross["floor"]["fit"] == pytest.approx(expected, rel=0.1)
+    assert 0.9 * cross["floor"]["low"] <= expected <= 1.1 * cross["floor"]["high"]
+    assert cross["curves"]["median"] is not None and cross["curves"]["median"] <= cross["floor"]["high"]
+    text = jf.crossing_text(cross["floor"], "a reaches b's floor", cross["x_last"], cross["horizon"])
+    assert text.startswith("a reaches b's floor at about ") and "of refits get there within 10,000×" in text
+    never = jf.joint_crossing(b, a)  # the family with the higher floor never gets to the other's
+    assert never["floor"]["median"] is None
+    assert "not identified by the fit" in jf.crossing_text(never["floor"], "b", never["x_last"], never["horizon"])
+
+
+def test_joint_fit_refuses_bad_input():
+    from audioformers.ch3 import joint_fit as jf
+
+    n, d, y = _grid_runs(jf.JointLaw(5.0, 40.0, 0.35, 900.0, 0.45))
+    with pytest.raises(ValueError, match="at least 2 distinct model sizes"):
+        jf.fit_joint(np.full_like(n, 1e5), d, y)
+    with pytest.raises(ValueError, match="at least 3 distinct token budgets"):
+        jf.fit_joint(n, np.where(d > 1e6, 2e6, 1e6), y)
+    with pytest.raises(ValueError, match="one value per run"):
+        jf.fit_joint(n, d, y[:-1])
+    with pytest.raises(ValueError, match="must be positive"):
+        jf.fit_joint(-n, d, y)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        jf.fit_joint(n, d, np.where(np.arange(len(y)) == 3, np.nan, y))
+    with pytest.raises(ValueError, match="1-D"):
+        jf.fit_joint(n[None], d, y)
+    with pytest.raises(ValueError, match="at least 6 runs"):
+        jf.fit_joint(n[[0, 1, 2, 5, 6]], d[[0, 1, 2, 5, 6]], y[[0, 1, 2, 5, 6]])
+    with pytest.raises(TypeError, match="resamples must be an integer"):
+        jf.bootstrap_joint(n, d, y, resamples=2.5)
+    with pytest.raises(ValueError, match="a must be a joint_summary"):
+        jf.joint_crossing({"E": 1.0}, {"E": 1.0})
+
+
+def test_the_committed_scaling_record_holds_the_joint_fit_of_its_runs():
+    """results/ch3/scaling.book.json stores ``joint_fit`` per family; its terms are today's fit of the stored runs,
+    and the record's config is the study's (so it is reused, not run again)."""
+    from audioformers.ch3 import joint_fit as jf
+    from audioformers.core.results import repo_root
+
+    path = (repo_root() or Path(".")) / "results" / "ch3" / "scaling.book.json"
+    if not path.exists():
+        pytest.skip("no committed results here")
+    record = json.loads(path.read_text())
+    joint = record["metrics"]["joint_fit"]
+    assert record["config"] == scaling.scaling_config("book", ns.experiment_config("book", "music"))
+    for family in ("transformer", "wavenet"):
+        runs = record["metrics"]["families"][family]["runs"]
+        n = [r["parameters"] for r in runs.values() for _ in r["tokens"]]
+        d = [t for r in runs.values() for t in r["tokens"]]
+        y = [b for r in runs.values() for b in r["bits_per_sample"]]
+        fit = jf.fit_joint(n, d, y)
+        entry = joint[family]
+        assert entry["runs"] == len(y) == 15
+        for key in ("E", "alpha", "beta"):
+            assert entry[key] == pytest.approx(getattr(fit, key), abs=1e-9)
+            lo, hi = entry[f"{key}_interval"]
+            assert lo <= entry[key] + 1e-9 and entry[key] - 1e-9 <= hi
+        for key in ("A", "B"):
+            assert entry[key] == pytest.approx(getattr(fit, key), rel=1e-9) and f"{key}_interval" in entry
+    floor = joint["crossing"]["floor"]
+    assert floor["text"].startswith("the transformer (largest size) reaches WaveNet's floor")

@@ -1,7 +1,8 @@
 """Chapter 3's scaling study: both families at three sizes, one warm-up / stable / decay run per size giving several
 training budgets; held-out bits per sample against training compute (6 x parameters x tokens), a power law with a
-floor per family fitted to its compute-efficient frontier, bootstrap intervals, and the crossover
-(:func:`audioformers.evaluation.evidence.crossover`). ``results/ch3/scaling.<profile>.json`` (read through
+floor per family fitted to its compute-efficient frontier (a picture), and the joint law over every run,
+L(N, D) = E + A·N^−alpha + B·D^−beta per family (:mod:`audioformers.ch3.joint_fit`, stored as ``joint_fit``: what the
+chapter and the report read). ``results/ch3/scaling.<profile>.json`` (read through
 :func:`audioformers.ch3.study.load_scaling`).
 
 Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "Does the ordering turn with scale?".
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audioformers.ch3 import experiment as ns
+from audioformers.ch3 import joint_fit as jf
 from audioformers.ch3.scoring import CHAPTER, Setup, held_out_windows, mean_bits, unit_path, validation_windows
 from audioformers.core.checks import check_int
 from audioformers.core.device import adamw_options, autocast, resolve
@@ -276,6 +278,9 @@ def scaling_metrics(runs: dict[str, dict[str, Any]], chosen_lr: dict[str, float]
         if medium:  # the report's reader: one learning curve per family (bits against tokens)
             metrics[family] = {"curve": {"tokens": medium["tokens"], "bits_per_sample": medium["bits_per_sample"]},
                                "train_seconds": medium["train_seconds"], "parameters": medium["parameters"]}
+    joint = joint_fits(runs, resamples)
+    if joint:
+        metrics["joint_fit"] = joint
     t, w = pooled.get("transformer"), pooled.get("wavenet")
     if t and w and len(t[0]) >= 3 and len(w[0]) >= 3:
         cross = ev.crossover(t[0], t[1], w[0], w[1], lower_is_better=True, resamples=resamples)
@@ -283,6 +288,60 @@ def scaling_metrics(runs: dict[str, dict[str, Any]], chosen_lr: dict[str, float]
                                 "low": cross.low, "high": cross.high, "fraction": cross.fraction,
                                 "horizon": cross.horizon, "x_last": cross.x_last}
     return metrics
+
+
+JOINT_FORM = ("L(N, D) = E + A·N^−alpha + B·D^−beta: bits per sample against parameters N and training tokens D, "
+              "least squares over every run of the family (each size at each budget once), A, B >= 0; intervals: "
+              "90% percentile over a bootstrap of the runs")
+
+
+def joint_fits(runs: dict[str, dict[str, Any]], resamples: int = 200) -> dict[str, Any]:
+    """Per family with at least two sizes, :func:`audioformers.ch3.joint_fit.joint_summary` over every run; with both
+    families, ``crossing``: where the transformer at its largest size reaches WaveNet's floor (WaveNet's largest
+    size, unlimited tokens) and where its curve falls below WaveNet's (each family at its largest size, the same
+    tokens), with texts. Empty where no family can be fitted."""
+    resamples = check_int("resamples", resamples, minimum=1)
+    out: dict[str, Any] = {}
+    for i, family in enumerate(("transformer", "wavenet")):
+        by_size = runs.get(family, {})
+        n = [float(r["parameters"]) for r in by_size.values() for _ in r["tokens"]]
+        d = [float(t) for r in by_size.values() for t in r["tokens"]]
+        y = [float(b) for r in by_size.values() for b in r["bits_per_sample"]]
+        try:
+            out[family] = jf.joint_summary(n, d, y, resamples=resamples, seed=i)
+        except ValueError:  # fewer than 2 sizes, 3 budgets or 6 runs (a partial or smoke study): no joint fit
+            continue
+    if not out:
+        return {}
+    out["form"] = JOINT_FORM
+    if "transformer" in out and "wavenet" in out:
+        cross = jf.joint_crossing(out["transformer"], out["wavenet"])
+        cross["floor"]["text"] = jf.crossing_text(
+            cross["floor"], "the transformer (largest size) reaches WaveNet's floor (its largest size, unlimited "
+                            "tokens)", cross["x_last"], cross["horizon"])
+        cross["curves"]["text"] = jf.crossing_text(
+            cross["curves"], "the transformer's curve falls below WaveNet's (each at its largest size, equal tokens)",
+            cross["x_last"], cross["horizon"])
+        out["crossing"] = cross
+    return out
+
+
+def joint_lines(joint: dict[str, Any]) -> list[str]:
+    """The joint fit as lines: each family's terms with their intervals, and the crossing."""
+    def term(entry: dict[str, Any], key: str, digits: int = 2) -> str:
+        lo, hi = entry[f"{key}_interval"]
+        return f"{key} {entry[key]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+    lines = []
+    for family in ("transformer", "wavenet"):
+        if family in joint:
+            e = joint[family]
+            lines.append(f"{family:<12} joint fit over {e['runs']} runs: {term(e, 'alpha')}, {term(e, 'beta')}, "
+                         f"{term(e, 'E')} bits; floor at its largest size ({e['n_max']:,.0f} parameters) "
+                         f"{term(e, 'floor_at_largest_size').split(' ', 1)[1]}; limited by {e['limited_by']}")
+    if "crossing" in joint:
+        lines += [joint["crossing"]["floor"]["text"], joint["crossing"]["curves"]["text"]]
+    return lines
 
 
 def scaling_config(profile: str, config: ns.ExperimentConfig) -> dict[str, Any]:
@@ -308,15 +367,36 @@ def write_scaling(profile: str, runs: dict[str, dict[str, Any]], config: ns.Expe
 def refit_if_old(stored: dict[str, Any], resamples: int = 200) -> dict[str, Any]:
     """A stored scaling record as current: one written before the frontier fit (a family without ``frontier``) is
     refitted here from its stored runs, in memory, with ``refitted_on_load`` set, so a reader never mixes an old
-    record's fits with today's figure; the file is left as it was."""
+    record's fits with today's figure; one written before the joint fit gets it (:func:`joint_fits`) the same way.
+    The file is left as it was (:func:`add_joint_fit` writes it)."""
     families = stored["metrics"].get("families", {})
     if all("frontier" in f for f in families.values()):
-        return stored
+        if "joint_fit" in stored["metrics"] or not families:
+            return stored
+        joint = joint_fits({family: f.get("runs", {}) for family, f in families.items()}, resamples)
+        return {**stored, "metrics": {**stored["metrics"], **({"joint_fit": joint} if joint else {}),
+                                      "refitted_on_load": True}}
     runs = {family: f.get("runs", {}) for family, f in families.items()}
     chosen = {family: f.get("comparison_lr", float("nan")) for family, f in families.items()}
     metrics = scaling_metrics(runs, chosen, resamples, stored["metrics"].get("lr_tuning"),
                               stored["metrics"].get("units"))
     return {**stored, "metrics": {**metrics, "refitted_on_load": True}}
+
+
+def add_joint_fit(profile: str, resamples: int = 200) -> dict[str, Any]:
+    """Add ``joint_fit`` (:func:`joint_fits`, from the stored runs: nothing is trained) to the stored scaling record
+    at ``profile`` and write it with its config, seed, device and wall time unchanged, so that it stays reusable.
+    Returns the joint fit."""
+    resamples = check_int("resamples", resamples, minimum=1)
+    record = load_results(CHAPTER, "scaling", profile)
+    families = record["metrics"].get("families", {})
+    joint = joint_fits({family: f.get("runs", {}) for family, f in families.items()}, resamples)
+    if not joint:
+        raise ValueError(f"profile: the stored scaling record at {profile!r} has too few runs for a joint fit")
+    metrics = {k: v for k, v in record["metrics"].items() if k != "refitted_on_load"}
+    write_results(CHAPTER, "scaling", {**metrics, "joint_fit": joint}, config=record["config"], seed=record.get("seed"),
+                  device=record.get("device"), wall_time_s=record.get("wall_time_s"), profile=profile)
+    return joint
 
 
 def scaling_lines(metrics: dict[str, Any]) -> list[str]:
@@ -343,7 +423,8 @@ def scaling_lines(metrics: dict[str, Any]) -> list[str]:
                      + (f"; every point pooled instead: exponent {pooled['exponent']:.2f}, floor {pooled['floor']:.2f}"
                         if pooled else ""))
     if "crossover" in metrics:
-        lines.append("transformer vs WaveNet: " + metrics["crossover"]["text"])
+        lines.append("transformer vs WaveNet (the frontiers' fits, a picture): " + metrics["crossover"]["text"])
+    lines += joint_lines(metrics.get("joint_fit", {}))
     return lines
 
 
