@@ -207,14 +207,14 @@ def run_comparison(profile: str | None = None, seeds: list[int] | None = None, m
     grid: dict[str, dict[float, dict]] = {}
     table: list[dict] = []
     sweep: list[dict] = []
-    task = load_task(base.task, base.train_clips, base.test_clips)
-    test_recordings = task.get("test_recordings", [])
-    recording_class = task.get("recording_class", {})
-    counts = {s: int(v) for s, v in data.metadata("soundmix-mini").get("recordings", {}).items()}
-    heard = sorted({r for clip in test_recordings for r in clip})  # the test recordings the test clips hold
-    prior = label_prior(task)
-
     def write(stage: str) -> dict[str, Any]:
+        task = load_task(base.task, base.train_clips, base.test_clips)  # cached: the runs loaded it first
+        test_recordings = task.get("test_recordings", [])
+        recording_class = task.get("recording_class", {})
+        counts = {s: int(v) for s, v in data.metadata("soundmix-mini")
+                  .get("recordings", {}).items()} if base.task in SOUNDMIX_FRACTIONS else {}
+        heard = sorted({r for clip in test_recordings for r in clip})  # the test recordings the test clips hold
+        prior = label_prior(task)
         chosen = chosen_rates({m: g for m, g in grid.items() if len(g) == len(config["lr_grid"])})
         runs = [_kept(r) for r in table]
         best = selected_transformer(runs)

@@ -2,9 +2,10 @@
 generated from ``results/ch5`` so that the text cannot drift from the records.
 
 The verdicts are the report's own (:data:`audioformers.ch5.claims.CLAIMS`, the functions the report calls, and
-their budgets). The other intervals use the same protocol (:func:`audioformers.evaluation.evidence.compare`,
-paired by seed and test fold). The gap's trend with training is stated piecewise, between the step counts that
-were measured, and never extrapolated past a change of slope.
+their budgets), read from the comparison (split by recording, rates tuned on validation, intervals over seeds x
+test recordings). The data sweep varies unique training recordings. The gap's trend with training comes from the
+command-line study on the earlier split (:data:`audioformers.ch5.claims.STUDY_SPLIT`), stated piecewise between the
+step counts that were measured, and never extrapolated past a change of slope.
 
 Notebook: chapters/05_wavelet_audio_transformer.ipynb, section "What we found".
 """
@@ -72,8 +73,40 @@ def gap_change(scale: dict[str, Any], first: tuple[int, int], last: tuple[int, i
                                                   f"gap at {first[0]:,} steps, {first[1]:,} clips"))
 
 
+def comparison_facts(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The comparison's numbers the text states: budget, split, tuning, table, data sweep (None without runs)."""
+    m = (record or {}).get("metrics") or {}
+    if not m.get("runs") or not m.get("chosen_lr"):
+        return None
+    cfg = record.get("config", {})
+    runs = m["runs"]
+    table = {}
+    for model in [x for x in MODEL_NAMES if any(r["config"]["model"] == x for r in runs)]:
+        rows = [r for r in runs if r["config"]["model"] == model]
+        test, val = [r["map"] for r in rows], [r.get("validation_map", np.nan) for r in rows]
+        table[model] = {"test": (float(np.mean(test)), float(np.std(test, ddof=1)) if len(test) > 1 else 0.0),
+                        "validation": float(np.mean(val)), "seeds": len(rows), "lr": m["chosen_lr"].get(model),
+                        "parameters": rows[0].get("parameters")}
+    split = m.get("test_set", {})
+    sweep = m.get("data_sweep", {})
+    full = next((p for p in sweep.get("points", []) if p["fraction"] == 1.0), None)
+    return {"steps": cfg.get("steps"), "batch_size": cfg.get("batch_size"), "train_clips": cfg.get("train_clips"),
+            "test_clips": split.get("clips", cfg.get("test_clips")), "validation_clips": cfg.get("validation_clips"),
+            "seeds": cfg.get("seeds"), "lr_grid": m["tuning"]["grid"], "chosen_lr": m["chosen_lr"],
+            "tuning": m["tuning"], "selected": m.get("selected_transformer"), "table": table,
+            "rows": m.get("comparisons", []),
+            "recordings": split.get("recordings_by_split", {}), "test_recordings": split.get("recordings"),
+            "least_per_class": min(split.get("recordings_per_class", {0: 0}).values()),
+            "unique_minutes": full["unique_minutes"] if full else None, "sweep": sweep,
+            "prior_map": dig(m, "baselines.prior.map"), "complete": bool(m.get("complete")),
+            "stage": m.get("stage"), "classes": len((m.get("clip_scores") or {}).get("classes", [])),
+            "paper_clips": claims.PAPER.amount}
+
+
 def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
-    """The numbers the text states (structured, for the text, its table and figure, and their tests)."""
+    """The numbers the text states (structured, for the text, its table and figure, and their tests): the
+    report's verdicts, the comparison (:func:`comparison_facts`) and the study's trend with steps (on
+    :data:`audioformers.ch5.claims.STUDY_SPLIT`)."""
     profile, directory = validate_profile(profile), directory or results_dir()
     out: dict[str, Any] = {"profile": profile, "claims": {}}
     for claim in claims.CLAIMS:
@@ -82,6 +115,9 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
                                     "at_budget": measured.budget.words(measured.verdict) if measured.budget
                                     else measured.verdict,
                                     "budget": measured.budget, "comparisons": measured.comparisons}
+    out["comparison"] = comparison_facts(load(directory, "ch5", "comparison", profile))
+    out["time_scale"] = _time_scale(directory, profile)
+    out["front_end"] = _front_end(directory, profile)
     study = load(directory, "ch5", "study", profile)
     scale = dig(study, "metrics.scale") if study else None
     if not isinstance(scale, dict) or not scale.get("units"):
@@ -91,11 +127,9 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
     cfg = dig(scale, "table_record.config") or {}
     out["study"] = {"steps": table_steps, "long_steps": int(scale.get("long_steps") or 0), "train_clips": clips,
                     "batch_size": cfg.get("batch_size"), "test_clips": cfg.get("test_clips"),
-                    "lr": cfg.get("lr"),
-                    "seeds": cfg.get("seeds"), "paper_clips": claims.PAPER.amount}
-    models = list(MODEL_NAMES)
+                    "lr": cfg.get("lr"), "seeds": cfg.get("seeds"), "paper_clips": claims.PAPER.amount}
     table = {}
-    for model in models:
+    for model in MODEL_NAMES:
         row = {}
         for steps in sorted({int(u["steps"]) for u in scale["units"] if u["model"] == model}):
             units = _units(scale, model, steps, clips)
@@ -103,10 +137,9 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
                 values = [u["map"] for u in units.values()]
                 row[steps] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
                               len(values))
-                row["parameters"] = next(iter(units.values())).get("parameters")
         if row:
             table[model] = row
-    out["table"] = table
+    out["study_table"] = table
     steps_measured = sorted({int(u["steps"]) for u in scale["units"]
                              if u["model"] == TRANSFORMER and int(u["train_clips"]) == clips})
     by_steps = [(s, gap(scale, s, clips)) for s in steps_measured]
@@ -115,16 +148,6 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
     out["slopes"] = claims.piecewise_slopes(points)
     if len(points) >= 2:
         out["steps_change"] = gap_change(scale, (points[0][0], clips), (points[-1][0], clips))
-    clip_counts = sorted({int(u["train_clips"]) for u in scale["units"]
-                          if u["model"] == TRANSFORMER and int(u["steps"]) == table_steps})
-    out["gap_by_clips"] = [(c, g) for c in clip_counts if (g := gap(scale, table_steps, c)) is not None]
-    if len(out["gap_by_clips"]) >= 2:
-        out["clips_change"] = gap_change(scale, (table_steps, out["gap_by_clips"][0][0]),
-                                         (table_steps, out["gap_by_clips"][-1][0]))
-    out["dft"] = {s: g for s in (table_steps, out["study"]["long_steps"])
-                  if (g := gap(scale, s, clips, "transformer-dft", TRANSFORMER)) is not None}
-    out["time_scale"] = _time_scale(directory, profile)
-    out["front_end"] = _front_end(directory, profile)
     return out
 
 
@@ -184,88 +207,106 @@ def _resolved(comp: ev.Comparison) -> bool:
     return comp.interval.low > 0 or comp.interval.high < 0
 
 
+def _sweep_gaps(c: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(p, p["gap"]) for p in c["sweep"].get("points", []) if p.get("gap")]
+
+
 def findings_markdown(profile: str, directory: Path | None = None) -> str:
     """The section "What we found" as Markdown: a few paragraphs a student can repeat, every number from
     ``results/ch5``; one paragraph per finding, each one line of Markdown."""
     f = findings(profile, directory)
-    s = f["study"]
-    if s is None:
-        return (f"The command-line study has not been run at the `{f['profile']}` profile: "
-                f"`python -m audioformers.ch5.study --profile {f['profile']}` runs it.")
-    c5 = f["claims"]
-    crops = s["steps"] * s["batch_size"]
-    method = next((c.interval.method for c in c5["5a"]["comparisons"]), "two-level t interval")
+    c, s, c5 = f["comparison"], f["study"], f["claims"]
+    if c is None:
+        return (f"The comparison has not been run at the `{f['profile']}` profile: "
+                f"`python -m audioformers.reproduce ch5 --profile {f['profile']} -- --what comparison` runs it.")
+    crops = c["steps"] * c["batch_size"]
+    method = next((x.interval.method for x in c5["5a"]["comparisons"]), "two-level t interval")
+    rec = c["recordings"]
+    rates = ", ".join(f"`{m}` {lr:g}" for m, lr in c["chosen_lr"].items())
     paras = [
-        f"**The budget.** The table below was read at {s['steps']:,} steps of {s['batch_size']} one-second crops "
-        f"({crops:,} crops) on {s['train_clips']:,} soundmix-mini training clips, {_n(len(s['seeds'] or []), 'seed')} "
-        f"per model, every "
-        f"model at the same learning rate ({s['lr']:g}, not tuned per model). {s['train_clips']:,} clips are "
-        f"{bg.percent(s['train_clips'] / s['paper_clips'])} of the {s['paper_clips']:,.0f} FSD50K clips the paper "
-        f"trained on, and our clips are mixtures of a few hundred offline sound events, not {s['paper_clips']:,.0f} "
-        f"distinct recordings. Each interval in "
-        f"brackets is a 95% {method} (paired by seed and by fold of the {s['test_clips']} test clips), in mAP."]
-    table = f["table"]
-    at_table = {m: row[s["steps"]][0] for m, row in table.items() if s["steps"] in row}
-    best_tf = max((m for m in at_table if m.startswith("transformer")), key=at_table.get, default=None)
-    best_cnn = max((m for m in at_table if m.startswith("cnn")), key=at_table.get, default=None)
-    comps = "; ".join(f"{c.a} − {c.b} = {_iv(c)}" for c in c5["5a"]["comparisons"])
-    if best_tf is None or best_cnn is None:
-        paras.append(f"**Transformers against CNNs.** The study's table at {s['steps']:,} steps is not in results/ "
-                     f"for the `{f['profile']}` profile yet; by the report's rule claim 5a is "
-                     f"{c5['5a']['at_budget']}.")
+        f"**The data and the budget.** soundmix-mini is split by recording: {rec.get('train', '?')} training, "
+        f"{rec.get('validation', '?')} validation and {rec.get('test', '?')} test recordings, none in two splits, "
+        f"at least {c['least_per_class']} test recordings per class heard in the {c['test_clips']} test clips. Every "
+        f"model was trained for {c['steps']:,} steps of {c['batch_size']} one-second crops ({crops:,} crops) on "
+        f"{c['train_clips']:,} mixtures of the {rec.get('train', '?')} training recordings "
+        f"({c['unique_minutes']:.1f} minutes of unique audio; the paper trained on {c['paper_clips']:,.0f} FSD50K "
+        f"clips), at the learning rate it chose on the {c['validation_clips']} validation clips from "
+        f"{', '.join(f'{x:g}' for x in c['lr_grid'])} ({rates}), with {_n(len(c['seeds'] or []), 'seed')}. Each "
+        f"interval in brackets is a 95% {method}, over seeds × test recordings, in per-recording AP (a test "
+        f"recording's AP for its class over the clips that hold it)."]
+    table = c["table"]
+    best_cnn = max((m for m in table if m.startswith("cnn")), key=lambda m: table[m]["validation"], default=None)
+    sel = c["selected"]
+    comps = "; ".join(f"{x.a} − {x.b} = {_iv(x)}" for x in c5["5a"]["comparisons"])
+    if sel is None or best_cnn is None or sel not in table:
+        paras.append(f"**Transformers against CNNs.** The comparison's table is not complete in results/ for the "
+                     f"`{f['profile']}` profile yet; by the report's rule claim 5a is {c5['5a']['at_budget']}.")
     else:
         paras.append(
-            f"**Transformers against CNNs.** At this budget the CNNs on log-mel spectrograms are ahead: the best "
-            f"transformer, `{best_tf}`, reaches mAP {at_table[best_tf]:.3f} and the best CNN, `{best_cnn}`, "
-            f"{at_table[best_cnn]:.3f} ({comps}). The paper's claim that the transformer beats the CNNs is, by the "
-            f"report's rule, {c5['5a']['at_budget']}: the ordering is measured at a budget far below the paper's, so "
-            f"it says what happens early in training on little data, not what happens at the paper's scale.")
-    g = f["gap_by_steps"]
+            f"**Transformers against CNNs.** Chosen on validation mAP, the transformer is `{sel}` (validation "
+            f"{table[sel]['validation']:.3f}); on the test clips it reaches mAP {table[sel]['test'][0]:.3f}, and "
+            f"`{best_cnn}` {table[best_cnn]['test'][0]:.3f}"
+            + (f" (the label prior scores {c['prior_map']:.3f})" if c["prior_map"] is not None else "") + ". In "
+            f"per-recording AP: {comps}. The paper's claim that the transformer beats the CNNs is, by the "
+            f"report's rule, {c5['5a']['at_budget']}: it is measured far below the paper's budget, so it says what "
+            f"happens early in training on little audio, not at the paper's scale.")
+    grid = c["tuning"]["validation_map"]
+    if grid:
+        tf_best = max((max(v.values()), m) for m, v in grid.items() if m.startswith("transformer"))
+        cnn_worst = min((min(v.values()), m) for m, v in grid.items() if m.startswith("cnn")) \
+            if any(m.startswith("cnn") for m in grid) else None
+        lines = "; ".join(f"`{m}` " + ", ".join(f"{float(lr):g}: {v:.3f}" for lr, v in g.items())
+                          for m, g in grid.items())
+        verdict = (f"the best transformer at any rate of the grid (`{tf_best[1]}`, {tf_best[0]:.3f}) is below the "
+                   f"worst CNN at any rate (`{cnn_worst[1]}`, {cnn_worst[0]:.3f}), so the learning rate does not "
+                   f"explain the CNNs' lead" if cnn_worst and tf_best[0] < cnn_worst[0] else
+                   "the grid's rates move the models by as much as the gap, so tuning matters here")
+        paras.append(f"**Tuning.** Validation mAP at each learning rate (seed {c['tuning']['seed']}): {lines}. "
+                     f"Chosen on validation: {verdict}.")
+    gs = _sweep_gaps(c)
+    if len(gs) >= 2:
+        pts = ", ".join(f"{p['recordings']} recordings ({p['unique_minutes']:.1f} min): {_iv_row(g)}" for p, g in gs)
+        first, last = gs[0][0], gs[-1][0]
+        paras.append(
+            f"**More unique audio.** Trained on a fraction of every class's training recordings (nested subsets, the "
+            f"same {c['train_clips']:,} mixtures, steps and seeds), the gap `{c['sweep']['models'][0]}` − "
+            f"`{c['sweep']['models'][-1]}` in per-recording AP is {pts}. This sweep varies the unique audio the "
+            f"models hear ({first['unique_minutes']:.1f} to {last['unique_minutes']:.1f} minutes), which is the "
+            f"variable the paper's claim turns on; but its largest point is {last['recordings']} recordings against "
+            f"the paper's {c['paper_clips']:,.0f} clips, so it can show whether the gap moves with data at this "
+            f"scale, not what 40k clips would do, and no trend is extrapolated from it.")
+    g = (f["gap_by_steps"] if s else [])
     if len(g) >= 2:
-        gaps = ", ".join(f"{c.interval.mean:+.3f} at {st:,}" for st, c in g)
-        rates = " and ".join(f"{r:+.3f} mAP per doubling of steps from {a:,} to {b:,} steps"
-                             for a, b, r in f["slopes"])
+        gaps = ", ".join(f"{x.interval.mean:+.3f} at {st:,}" for st, x in g)
+        rates_text = " and ".join(f"{r:+.3f} mAP per doubling of steps from {a:,} to {b:,} steps"
+                                  for a, b, r in f["slopes"])
         fell = len(f["slopes"]) >= 2 and abs(f["slopes"][-1][2]) < abs(f["slopes"][0][2])
         ch = f.get("steps_change")
         paras.append(
-            f"**More steps.** The gap `{TRANSFORMER}` − `{CNN}` shrinks with training ({gaps} steps); from "
+            f"**More steps (the earlier split).** The command-line study ran before the split by recording, on "
+            f"{claims.STUDY_SPLIT}, every model at {s['lr']:g} (not tuned), so its intervals are over folds that "
+            f"share recordings. There the gap `{TRANSFORMER}` − `{CNN}` shrinks with training ({gaps} steps); from "
             f"{g[0][0]:,} to {g[-1][0]:,} steps it moved by {_iv(ch) if ch else '?'} in the transformer's favour. "
-            f"It closed by {rates}"
+            f"It closed by {rates_text}"
             + (": the rate fell, so the trend is not a straight line in log-steps, and nothing here says whether "
                f"or when the transformer would catch up after {g[-1][0]:,} steps." if fell else "."))
-    gc = f["gap_by_clips"]
-    if len(gc) >= 2:
-        ch = f.get("clips_change")
-        paras.append(
-            f"**More clips is not more data.** At {s['steps']:,} steps the gap is "
-            + ", ".join(f"{c.interval.mean:+.3f} on {n:,} clips" for n, c in gc)
-            + (f" (change {_iv(ch)}: no change the interval can resolve)" if ch and not _resolved(ch)
-               else f" (change {_iv(ch)})" if ch else "")
-            + ". But every soundmix clip is a new mixture of the same training events: the sweep varies how many "
-              "mixtures the models see, not how much unique audio, so it says nothing about the paper's question "
-              "of what 40k distinct clips would do.")
     c5b = c5["5b"]
-    pool = "; ".join(f"{c.a} − {c.b} = {_iv(c)}" for c in c5b["comparisons"])
+    pool = "; ".join(f"{x.a} − {x.b} = {_iv(x)}" for x in c5b["comparisons"])
     ts = f["time_scale"]
     ts_text = ""
     if ts:
         per_seed = ", ".join(f"{x:+.3f}" for x in ts["per_seed"])
         ts_text = (f" On the time-scale task, built so that only the spacing of events decides the label, Haar "
                    f"minus average is {_iv(ts['comparison'])} accuracy over {len(ts['seeds'])} seeds × "
-                   f"{ts['kits']} held-out drum kits at {ts['steps']} steps (per seed {per_seed}): one seed gains "
-                   f"a lot and two do not, so more seeds are needed before this says anything.")
+                   f"{ts['kits']} held-out drum kits at {ts['steps']} steps (per seed {per_seed}).")
     changes = ("changes nothing measurable" if c5b["comparisons"] and not any(map(_resolved, c5b["comparisons"]))
                else "gives")
     paras.append(f"**Haar pooling.** On soundmix, where the labels are decided by timbre rather than timing, Haar "
-                 f"multi-scale pooling {changes} ({pool}); claim 5b is {c5b['at_budget']}."
-                 + ts_text)
-    dft = f["dft"]
-    if dft:
-        paras.append("**A DFT start.** Starting the front end as a DFT (`transformer-dft`) helps early: "
-                     + "; ".join(f"`transformer-dft` − `{TRANSFORMER}` = {_iv(c)} at {st:,} steps"
-                                 for st, c in sorted(dft.items()))
-                     + (". The head start is gone by the longest run." if len(dft) >= 2
-                        and not _resolved(dft[max(dft)]) else "."))
+                 f"multi-scale pooling {changes} ({pool}); claim 5b is {c5b['at_budget']}." + ts_text)
+    dft = _pair(f, "transformer-dft", TRANSFORMER)
+    if dft is not None:
+        paras.append(f"**A DFT start.** Starting the front end as a DFT: `transformer-dft` − `{TRANSFORMER}` = "
+                     f"{_iv_row(dft)} in per-recording AP at {c['steps']:,} steps, each at its own tuned rate.")
     fe = f["front_end"]
     if fe:
         text = (f"**What the front end learned.** Sorted by centre frequency, the filters of the random start lie "
@@ -273,62 +314,78 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
                 f"after {fe['steps']} steps of training {fe['trained_hz']:,.0f} Hz ({_n(fe['seeds'], 'seed')}): claim "
                 f"5d is {c5['5d']['at_budget']}. Gradient descent on a linear layer moves its weights into the span "
                 f"of its input patches, so this is a check of how we read the filters more than of the paper.")
-        if "family_vs_pitch_hz" in fe and "between_seeds_hz" in fe:
-            lo, hi = fe["between_seeds_hz"]
-            text += (f" Trained on the same audio to name the instrument family or the pitch, the two front ends' "
-                     f"weight changes differ by {fe['family_vs_pitch_hz']:,.0f} Hz on average over the sorted "
-                     f"neurons, and two seeds of the soundmix run by {lo:,.0f}–{hi:,.0f} Hz; but each task was "
-                     f"trained with one seed, so the spread between seeds on those tasks is unknown and whether the "
-                     f"front end depends on the task is not established here.")
         paras.append(text)
     c5c = c5["5c"]
-    paras.append(f"**The published number.** The paper's 0.537 mAP is on FSD50K's 200 classes; ours are on 21 "
-                 f"classes of soundmix-mini, so the two are {c5c['at_budget']} (claim 5c).")
+    paras.append(f"**The published number.** The paper's 0.537 mAP is on FSD50K's 200 classes; ours are on "
+                 f"{c['classes'] or '?'} classes of soundmix-mini (the transformer shown is the one chosen on "
+                 f"validation), so the two are {c5c['at_budget']} (claim 5c).")
     return "\n\n".join(paras)
 
 
+def _iv_row(row: dict[str, Any], digits: int = 3) -> str:
+    """A stored comparison row's mean and interval: ``-0.112 [-0.158, -0.065]``."""
+    return f"{row['difference']:+.{digits}f} [{row['low']:+.{digits}f}, {row['high']:+.{digits}f}]"
+
+
+def _pair(f: dict[str, Any], a: str, b: str) -> dict[str, Any] | None:
+    """The comparison's stored row ``a − b`` (None where it was not run)."""
+    c = f["comparison"]
+    rows = (c or {}).get("rows") or []
+    return next((r for r in rows if r["a"] == a and r["b"] == b), None)
+
+
 def findings_table_markdown(profile: str, directory: Path | None = None) -> str:
-    """The evidence table: every model's test mAP (mean ± sd over seeds) at each step count the study measured
-    on all the training clips, with its parameters, as a Markdown table."""
+    """The evidence table: every model of the comparison with its tuned learning rate, its validation mAP and its
+    test mAP (mean ± sd over seeds), and its parameters, as a Markdown table."""
     f = findings(profile, directory)
-    if not f["study"]:
+    c = f["comparison"]
+    if not c:
         return ""
-    table = f["table"]
-    steps = sorted({k for row in table.values() for k in row if isinstance(k, int)})
-    lines = ["| model | what it is | parameters | " + " | ".join(f"mAP at {s:,} steps" for s in steps) + " |",
-             "|---|---|---:|" + "---:|" * len(steps)]
-    for model, row in table.items():
-        cells = [f"{row[s][0]:.3f} ± {row[s][1]:.3f}" if s in row else "–" for s in steps]
+    lines = ["| model | what it is | parameters | learning rate (chosen on validation) | validation mAP | "
+             "test mAP |", "|---|---|---:|---:|---:|---:|"]
+    for model, row in c["table"].items():
         params = f"{row['parameters']:,}" if row.get("parameters") else "–"
-        lines.append(f"| `{model}` | {MODEL_NAMES[model]} | {params} | " + " | ".join(cells) + " |")
-    seeds = sorted({row[s][2] for row in table.values() for s in steps if s in row})
-    lines.append(f"\nmAP on the {f['study']['test_clips']} soundmix-mini test clips, mean ± standard deviation over "
-                 f"{' or '.join(map(str, seeds))} seed{'' if seeds == [1] else 's'}, {f['study']['train_clips']:,} training clips.")
+        mark = " (chosen)" if model == c["selected"] else ""
+        lines.append(f"| `{model}`{mark} | {MODEL_NAMES[model]} | {params} | {row['lr']:g} | {row['validation']:.3f} | "
+                     f"{row['test'][0]:.3f} ± {row['test'][1]:.3f} |")
+    seeds = sorted({row["seeds"] for row in c["table"].values()})
+    lines.append(f"\nmAP on the {c['validation_clips']} validation and {c['test_clips']} test clips of soundmix-mini, "
+                 f"mean over {' or '.join(map(str, seeds))} seed{'' if seeds == [1] else 's'} (test: ± standard "
+                 f"deviation), {c['steps']:,} steps on {c['train_clips']:,} training mixtures"
+                 + (f"; label prior {c['prior_map']:.3f}." if c["prior_map"] is not None else "."))
     return "\n".join(lines)
 
 
 def plot_findings(axes, profile: str, directory: Path | None = None):
-    """The evidence figure on two axes: each model's mAP against steps (mean ± seed sd), and the gap
+    """The evidence figure on two axes: each sweep model's test mAP against minutes of unique training audio
+    (mean ± seed sd; the data sweep of the comparison), and, from the study on the earlier split, the gap
     `transformer-average` − `cnn-vgg` with its 95% interval at each measured step count, its piecewise slopes
     written beside each segment (no line drawn past the last measured point)."""
     f = findings(profile, directory)
-    if not f["study"]:
-        for ax in axes:
-            ax.text(0.5, 0.5, "no chapter-5 study in results/", ha="center", transform=ax.transAxes)
-        return f
     left, right = axes
-    for model, row in f["table"].items():
-        steps = sorted(k for k in row if isinstance(k, int))
-        left.errorbar(steps, [row[s][0] for s in steps], yerr=[row[s][1] for s in steps], fmt="o", capsize=3,
-                      ms=4, label=model, ls="-" if model.startswith("transformer") else "--")
-    left.set(xscale="log", xlabel="optimiser steps (16 one-second crops each)", ylabel="test mAP",
-             title="Every model: mAP against training steps")
-    left.legend(fontsize=7)
-    g = f["gap_by_steps"]
-    x = [s for s, _ in g]
-    y = [c.interval.mean for _, c in g]
-    right.errorbar(x, y, yerr=[[c.interval.mean - c.interval.low for _, c in g],
-                               [c.interval.high - c.interval.mean for _, c in g]], fmt="o-", capsize=3,
+    c = f["comparison"]
+    points = (c or {}).get("sweep", {}).get("points", [])
+    if points:
+        for model in c["sweep"]["models"]:
+            xs = [p["unique_minutes"] for p in points if p["map"].get(model)]
+            vals = [list(p["map"][model].values()) for p in points if p["map"].get(model)]
+            left.errorbar(xs, [np.mean(v) for v in vals], yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for v in vals],
+                          fmt="o-", capsize=3, ms=4, label=model)
+        left.set(xscale="log", xlabel="minutes of unique training audio (recordings, not mixtures)",
+                 ylabel="test mAP", title="More unique audio: the data sweep")
+        left.set_xticks([p["unique_minutes"] for p in points], [f"{p['unique_minutes']:.1f}" for p in points])
+        left.minorticks_off()
+        left.legend(fontsize=7)
+    else:
+        left.text(0.5, 0.5, "no data sweep in results/", ha="center", transform=left.transAxes)
+    g = f.get("gap_by_steps") or []
+    if not g:
+        right.text(0.5, 0.5, "no chapter-5 study in results/", ha="center", transform=right.transAxes)
+        return f
+    x = [st for st, _ in g]
+    y = [cmp.interval.mean for _, cmp in g]
+    right.errorbar(x, y, yerr=[[cmp.interval.mean - cmp.interval.low for _, cmp in g],
+                               [cmp.interval.high - cmp.interval.mean for _, cmp in g]], fmt="o-", capsize=3,
                    color="k")
     for a, b, rate in f["slopes"]:
         ya, yb = dict(zip(x, y))[a], dict(zip(x, y))[b]
@@ -336,10 +393,7 @@ def plot_findings(axes, profile: str, directory: Path | None = None):
                        xytext=(0, 8), ha="center", fontsize=8)
     right.axhline(0, color="grey", lw=0.8)
     right.set(xscale="log", xlabel="optimiser steps", ylabel="mAP difference (95% interval)",
-              title=f"{TRANSFORMER} − {CNN}: measured points only")
-    ticks = sorted({k for row in f["table"].values() for k in row if isinstance(k, int)})
-    for ax in axes:  # the measured step counts, written out (no log-scale minor labels)
-        ax.set_xscale("log")
-        ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
-        ax.minorticks_off()
+              title=f"{TRANSFORMER} − {CNN} (earlier split): measured points only")
+    right.set_xticks(x, [f"{t:,}" for t in x])
+    right.minorticks_off()
     return f
