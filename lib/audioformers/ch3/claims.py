@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from audioformers.ch3 import baseline_gap
 from audioformers.core.checks import check_choice, check_int
 from audioformers.core.profiles import validate_profile
 from audioformers.core.results import results_dir
@@ -110,11 +111,33 @@ def _ch3_study(profile: str, directory: Path) -> dict[str, Any] | None:
     return None
 
 
+def _joint(profile: str, directory: Path) -> dict[str, Any] | None:
+    """The scaling record's joint fit L(N, D) per family (:mod:`audioformers.ch3.joint_fit`), with both families and
+    their crossing, or None (not run, or written before the joint fit)."""
+    record = load(directory, "ch3", "scaling", profile)
+    joint = dig(record, "metrics.joint_fit") if record else None
+    if not joint or not all(k in joint for k in ("transformer", "wavenet", "crossing")):
+        return None
+    return {"record": record, "joint": joint}
+
+
 def ch3_crossover(profile: str, directory: Path | None = None, resamples: int = 200) -> tuple[dict, ev.Crossover] | None:
-    """The chapter-3 study and the extrapolated budget at which the transformer's bits per sample would
-    fall below WaveNet's (power law with a floor per family, residual bootstrap)."""
+    """Chapter 3's one crossover: the training tokens at which the transformer's loss would fall below WaveNet's.
+
+    Where the scaling record holds the joint fit (``joint_fit``: L(N, D) = E + A·N^−alpha + B·D^−beta per family
+    over every run, bootstrap over runs), it is that fit's: each family at its largest measured size, the same tokens
+    (``study["joint"]`` holds the fit). Otherwise a power law with a floor per family fitted to one learning curve
+    against tokens (a ``study*`` record's, or the scaling record's medium size), with a residual bootstrap."""
     resamples = check_int("resamples", resamples, minimum=1)
-    study = _ch3_study(validate_profile(profile), directory or results_dir())
+    profile, directory = validate_profile(profile), directory or results_dir()
+    joint = _joint(profile, directory)
+    if joint is not None:
+        c = joint["joint"]["crossing"]
+        curves = c["curves"]
+        cross = ev.Crossover(c["x_last"], curves["median"], curves["low"], curves["high"], curves["fraction"],
+                             c["horizon"])
+        return joint, cross
+    study = _ch3_study(profile, directory)
     if study is None:
         return None
     t, w = study["curves"]["transformer"], study["curves"]["wavenet"]
@@ -123,11 +146,41 @@ def ch3_crossover(profile: str, directory: Path | None = None, resamples: int = 
     return study, cross
 
 
+def _joint_terms(family: str, e: dict[str, Any]) -> str:
+    def term(key: str) -> str:
+        lo, hi = e[f"{key}_interval"]
+        return f"{key} {e[key]:.2f} [{lo:.2f}, {hi:.2f}]"
+    return f"{family}: {term('alpha')}, {term('beta')}, {term('E')} bits (limited by {e['limited_by']})"
+
+
+def _ch3_joint_text(found: dict[str, Any], cross: ev.Crossover) -> tuple[str, str]:
+    """Claim 3a's why and what-it-would-take from the joint fit."""
+    rec, joint = found["record"], found["joint"]
+    t = joint["transformer"]
+    why = (f"the scaling study (music, one seed; {len(t['sizes'])} sizes × {len(t['budgets_tokens'])} budgets per "
+           f"family, up to {bg.compact(t['d_max'])} tokens) fitted jointly over every run as L(N, D) = E + A·N^−alpha "
+           "+ B·D^−beta, 90% intervals over a bootstrap of the runs: "
+           + "; ".join(_joint_terms(f, joint[f]) for f in ("transformer", "wavenet")))
+    seconds = max((r.get("train_seconds") or 0) for r in
+                  (dig(rec, "metrics.families.transformer.runs") or {}).values()) if rec else 0
+    take = (f"{cross.text('training tokens')} (the one crossover of chapter 3 and this report, ch3_crossover: the joint "
+            "fit of each family at its largest size); " + joint["crossing"]["floor"]["text"])
+    median = joint["crossing"]["floor"]["median"]
+    if median is not None and seconds:
+        take += (f"; at this size and device about {median * seconds / t['d_max'] / 3600:,.0f} CPU hours of "
+                 "training for the transformer")
+    take += ("; the compute-efficient frontier over sizes is drawn as a picture and not read for a crossover: most of "
+             "its points carry a few measurements forward")
+    return why, take
+
+
 def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
     found = ch3_crossover(profile, directory)
     if found is None:
         return "", "no chapter-3 scaling study in results/: nothing to extrapolate from"
     study, cross = found
+    if "joint" in study:
+        return _ch3_joint_text(study, cross)
     rec, fits, curves = study["record"], study["fits"], study["curves"]
     last = {m: curves[m]["bits_per_sample"][-1] for m in curves}
     tokens = int(curves["transformer"]["tokens"][-1])
@@ -163,7 +216,7 @@ def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
 
 def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
     def measure(profile: str, directory: Path) -> Measured:
-        texts, verdicts, comparisons, records_all, notes = [], [], [], [], []
+        texts, verdicts, comparisons, records_all, notes, trends = [], [], [], [], [], {}
         for domain in DOMAINS:
             records = [r for r in _ch3_records(profile, directory, domain)
                        if dig(r["metrics"], f"{model}.final.top5") is not None
@@ -180,6 +233,10 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
                           for m in (model, base)]
                 word = ev.gate(comp.verdict, [c.interval for c in checks])
                 below = [c for c in checks if not ev.above_baseline(c.interval)]
+                for m in (model, base):  # each learning curve against bigram + 3 points: the budget it would take
+                    trend = baseline_gap.gap_trend(records, m)
+                    if trend is not None:
+                        trends[f"{domain}/{m}"] = trend
                 comp = ev.Comparison(comp.a, comp.b, comp.interval, word, comp.claimed)
             comparisons.append(comp)
             verdicts.append(comp.verdict)
@@ -201,8 +258,8 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
         elif verdict == ev.REPRODUCED:
             take = "–"
         if verdict == ev.NOT_YET_EVIDENCE:
-            take = ("first, training until every compared model is above the bigram count model on every domain "
-                    f"(the budget for that is not measured yet); then: {take}")
+            take = (f"first, training until every compared model is {100 * baseline_gap.MARGIN:.0f} points of top-5 "
+                    f"above the bigram count model on every domain: {baseline_gap.budget_text(trends, paper=PAPER)}; then: {take}")
         why = " | ".join(notes + ([study_why] if study_why else []))
         budget = chapter_budget(records_all[0], model)
         return Measured("; ".join(texts), verdict, why, take, device, seconds, tuple(comparisons), budget)
@@ -304,14 +361,52 @@ def ch3_study_ratio(profile: str, directory: Path | None = None) -> str:
     return bg.ratio_text(max(study["curves"]["transformer"]["tokens"]), tokens[-1])
 
 
+def _plot_joint(ax, found: dict[str, Any], cross: ev.Crossover) -> ev.Crossover:
+    """The joint fit's picture: every run (bits against tokens, lighter = smaller), each size's fitted curve over the
+    measured tokens, the largest size's extrapolated (dashed) with the 90% band of the refits, and the crossover."""
+    from audioformers.ch3 import joint_fit as jf
+
+    record, joint = found["record"], found["joint"]
+    x_last = cross.x_last
+    x_end = max(100 * x_last, 2 * (cross.high or 0))
+    for family, colour in (("transformer", "tab:orange"), ("wavenet", "tab:blue")):
+        entry, runs = joint[family], dig(record, f"metrics.families.{family}.runs") or {}
+        law = jf.law_from(entry)
+        ordered = sorted(runs.items(), key=lambda kv: kv[1]["parameters"])
+        for i, (size, run) in enumerate(ordered):
+            shade = 0.35 + 0.65 * (i + 1) / len(ordered)
+            ax.plot(run["tokens"], run["bits_per_sample"], "o", color=colour, alpha=shade, ms=4,
+                    label=f"{family} {size} ({run['parameters']:,}): measured")
+            grid = np.geomspace(min(run["tokens"]), max(run["tokens"]), 50)
+            ax.plot(grid, law(run["parameters"], grid), "-", color=colour, alpha=shade, lw=1)
+        grid = np.geomspace(x_last, x_end, 200)
+        ax.plot(grid, law(entry["n_max"], grid), "--", color=colour,
+                label=f"{family} largest size: joint fit, alpha {entry['alpha']:.2f}, beta {entry['beta']:.2f}, "
+                      f"E {entry['E']:.2f}")
+        refits = np.array([jf.law_from(r)(entry["n_max"], grid) for r in entry["refits"]])
+        band = np.quantile(refits, [0.05, 0.95], axis=0)
+        ax.fill_between(grid, band[0], band[1], color=colour, alpha=0.12)
+    if cross.median is not None:
+        ax.axvspan(cross.low, cross.high, color="grey", alpha=0.15, label="crossover (90% of refits that cross)")
+        ax.axvline(cross.median, color="grey", ls=":")
+    ax.axvline(x_last, color="black", lw=0.8)
+    ax.set(xscale="log", xlabel="training tokens", ylabel="held-out bits per sample",
+           title="scaling study: joint fit L(N, D) per family (music, one seed)")
+    ax.legend(fontsize=6)
+    return cross
+
+
 def plot_ch3_study(ax, profile: str, directory: Path | None = None, resamples: int = 200):
-    """Chapter 3's study: held-out bits per sample against training tokens, the fitted power laws with a
-    90% band from the residual bootstrap, extrapolated (dashed) to the crossover or 100× the budget."""
+    """Chapter 3's study: held-out bits per sample against training tokens, the fits extrapolated (dashed) to the
+    crossover or 100× the budget with a 90% band: the joint fit's (every run of the scaling study) where the record
+    holds it, else the power laws fitted to one learning curve per family (residual bootstrap)."""
     found = ch3_crossover(profile, directory, resamples=resamples)
     if found is None:
         ax.text(0.5, 0.5, "no chapter-3 study in results/", ha="center", transform=ax.transAxes)
         return None
     study, cross = found
+    if "joint" in study:
+        return _plot_joint(ax, study, cross)
     x_last = cross.x_last
     x_end = max(100 * x_last, 2 * (cross.high or 0))
     grid = np.logspace(math.log10(min(study["curves"]["transformer"]["tokens"])), math.log10(x_end), 200)
