@@ -7,6 +7,13 @@ stopped and finished units are never retrained. ``results/ch5/study.<profile>.js
 after each unit from every unit finished so far, under ``metrics["scale"]``; the file's older
 ``metrics["variants"]`` (the one-seed doubling study of :func:`audioformers.ch5.experiment.run_study`) is kept.
 
+**Its split.** The study ran before soundmix-mini was split by recording (#32): its record is on
+:data:`SPLIT` (the earlier split, test sources positional folds, one untuned learning rate), and stays as it is
+(its config is unchanged, so it is reused). It is read for the gap's trend with steps, labelled with that split, and
+for no verdict; the comparison (:mod:`audioformers.ch5.comparison`) is the table the verdicts read. A rerun on the
+current split would start from nothing (every unit's key names the data build): ``python -m audioformers.ch5.study
+--profile book`` (hours of one core).
+
 The plan (:func:`plan`) is a list of *stages* in priority order. The comparison table is read at
 :data:`TABLE_STEPS` steps on all the training clips, a step count fixed in this file before any unit of the
 study had run (see :func:`study_sizes`), whatever the results.
@@ -31,6 +38,7 @@ import numpy as np
 
 import torch
 
+from audioformers.ch5 import claims
 from audioformers.ch5 import experiment as se
 from audioformers.ch5 import runs
 from audioformers.ch5.config import CHAPTER, RunConfig, base_config, profile_sizes
@@ -41,6 +49,7 @@ from audioformers.evaluation import evidence as ev
 from audioformers.train.distributed import use_device_argument
 
 NAME = "study"
+SPLIT = claims.STUDY_SPLIT  # the split the stored study ran on
 NOTE = ("Every unit ran single-threaded (one torch thread, nice 10) on a shared 2-core CPU machine while other "
         "studies ran: the seconds are wall-clock training time there, not benchmarks.")
 
@@ -245,8 +254,8 @@ def comparison_units(profile: str | None = None) -> list[tuple[Unit, dict[str, A
     :func:`audioformers.ch5.experiment.comparison_config`)."""
     profile = validate_profile(profile or get_profile())
     record = stored_result(CHAPTER, "comparison", profile, se.comparison_config(profile))
-    if record is None:
-        return []
+    if record is None or "lr_grid" in record["config"]:
+        return []  # the tuned comparison on the split by recording: another split and other rates than the study's
     out = []
     for run in record["metrics"].get("runs", []):
         c = run["config"]
