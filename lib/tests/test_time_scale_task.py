@@ -51,6 +51,37 @@ def test_splits_are_deterministic_balanced_and_kit_disjoint():
         ts.make_split("train", 2)
     with pytest.raises(ValueError, match="split"):
         ts.make_split("dev", 12)
+    with pytest.raises(ValueError, match="split"):
+        ts.make_split("val", 12)  # the task's own split by kit has no validation kits
+
+
+def test_at_least_six_held_out_kits_each_with_the_same_clips_and_every_class():
+    """Issue 32: seeds × held-out kits are the two levels of the interval, so the test set needs >= 6 kits, each
+    scored on the same number of clips with the classes balanced inside it."""
+    hits, kits = ts.kit_hits("test")
+    assert len(set(kits.tolist())) == len(ts.TEST_KITS) >= 6
+    _, train_kits = ts.kit_hits("train")
+    assert not set(train_kits.tolist()) & set(ts.TEST_KITS) and len(set(train_kits.tolist())) >= 4
+    n = 3 * len(ts.TEST_KITS) * 2
+    test = ts.make_split("test", n)
+    per_kit = {k: np.bincount(test.labels[test.sources == k], minlength=3).tolist() for k in ts.TEST_KITS}
+    assert all(counts == [2, 2, 2] for counts in per_kit.values()), per_kit
+
+
+def test_no_author_has_kits_on_both_sides():
+    """The same author's kits share sounds: a held-out kit must not have a sibling among the training kits."""
+    import json
+    import re
+
+    from audioformers import data
+
+    meta = json.loads((data.data_dir() / "drums-mini" / "metadata.json").read_text())
+    # 'emillo.net', 'emillo <emillo@emillo.net>' and 'Emillo <...>' are one author: the name's first word
+    author = {k["kit"]: re.split(r"[\s<\[.(/]", k["author"].strip().lower())[0] for k in meta["kits"]}
+    assert author["Millo-Drums_v.1"] == author["Millo_MultiLayered3"] != author["ForzeeStereo"]
+    _, train_kits = ts.kit_hits("train")
+    train_authors = {author[k] for k in set(train_kits.tolist())}
+    assert not train_authors & {author[k] for k in ts.TEST_KITS}
 
 
 def test_envelope_in_time_order_carries_the_label():

@@ -26,15 +26,14 @@ import torch
 
 from audioformers.audio import filterbank_analysis as fa
 from audioformers.ch5.config import CHAPTER, RunConfig, base_config, front_end_sizes, profile_sizes
-from audioformers.ch5.mechanisms import TASKS, read_task_dependence
+from audioformers.ch5.mechanisms import TASK_CHANCE, TASKS, front_end_budget, read_task_dependence
 from audioformers.ch5.models import initial_model
 from audioformers.ch5.runs import run_one, train_model, write_phase
-from audioformers.ch5.tasks import PITCH_CLASSES, load_task
+from audioformers.ch5.tasks import load_task
 from audioformers.core.checks import check_int
 from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
 from audioformers.core.results import load_results
-from audioformers.evaluation import budgets as bg
 from audioformers.train.distributed import use_device_argument
 
 
@@ -81,14 +80,6 @@ def front_end_record(config: RunConfig, profile: str, progress: bool = False,
     record["gallery"] = {kind: [{"neuron": i, "weights_scaled": (w1[i] / np.abs(w1[i]).max()).astype(np.float64).round(4)} for i in picks]
                          for kind, picks in fa.gallery(w1, 16000, per_kind=2).items()}
     return record
-
-
-def front_end_budget(profile: str) -> bg.Budget:
-    """``300 steps × 16 crops (4.8k 1 s crops) per run on instruments-mini``: what the family/pitch runs trained on."""
-    sizes = front_end_sizes(profile)
-    steps, batch = sizes["steps"], sizes["batch_size"]
-    return bg.Budget(f"{steps:,} steps × {batch} crops ({bg.compact(steps * batch)} 1 s crops) per run, "
-                     f"{len(sizes['seeds'])} seeds per task")
 
 
 def _soundmix_part(profile: str, base: RunConfig, seeds: list[int], device) -> tuple[dict[str, Any], str]:
@@ -145,7 +136,6 @@ def run_front_end(profile: str | None = None, device: torch.device | str | None 
                            "tasks": {"family": {}, "pitch": {}},
                            "distance_to_energy_hz": {"initial": [r["initial"]["mean_abs_from_energy_hz"] for r in sm],
                                                      "trained": [r["trained"]["mean_abs_from_energy_hz"] for r in sm]}}
-    budget = front_end_budget(profile)
     runs: list[dict[str, Any]] = []
     seeds = list(fe_sizes["seeds"])
     for seed in seeds:
@@ -162,8 +152,9 @@ def run_front_end(profile: str | None = None, device: torch.device | str | None 
                                 for name, rec in [*((f"soundmix seed {s}", r) for s, r in soundmix.items()),
                                                   *((f"{t} seed {s}", r) for t in TASKS
                                                     for s, r in out["tasks"][t].items())]}
-        out["task_dependence"] = read_task_dependence(out["tasks"], 1 / len(PITCH_CLASSES), budget)
         done = seeds[: seeds.index(seed) + 1]
+        out["task_dependence"] = read_task_dependence(out["tasks"], TASK_CHANCE,
+                                                      front_end_budget(front_end_config(profile, done)))
         write_phase("front_end", out, front_end_config(profile, done), runs, done, profile, device)
     return out
 

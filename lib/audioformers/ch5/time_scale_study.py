@@ -27,11 +27,10 @@ import torch
 
 from audioformers.ch5 import time_scale
 from audioformers.ch5.config import base_config, time_scale_sizes
-from audioformers.ch5.mechanisms import read_time_scale
+from audioformers.ch5.mechanisms import read_time_scale, time_scale_budget
 from audioformers.ch5.runs import run_one, write_phase
 from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
-from audioformers.evaluation import budgets as bg
 from audioformers.train.distributed import use_device_argument
 
 def time_scale_config(profile: str | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
@@ -51,16 +50,6 @@ def score_table(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, flo
     return table
 
 
-def time_scale_budget(config: dict[str, Any]) -> bg.Budget:
-    """``300 steps × 16 crops (4.8k 1 s crops) from 2k clips of 6 training kits``: the budget the verdict is read at
-    (the paper has no such task, so no fraction of its data)."""
-    steps, batch, clips = (int(config[k]) for k in ("steps", "batch_size", "train_clips"))
-    kits = len({*time_scale.kit_hits("train")[1].tolist()})
-    return bg.Budget(f"{steps:,} steps × {batch} crops ({bg.compact(steps * batch)} 1 s crops) from "
-                     f"{bg.compact(clips)} clips of {kits} training kits",
-                     "a task of ours (the paper has no time-scale experiment)")
-
-
 def run_time_scale(profile: str | None = None, seeds: list[int] | None = None,
                    device: torch.device | str | None = None, progress: bool = True,
                    resume: bool = True) -> dict[str, Any]:
@@ -73,7 +62,7 @@ def run_time_scale(profile: str | None = None, seeds: list[int] | None = None,
     base = base_config({**sizes, "task": "time_scale"})
     train, test = time_scale.make_split("train", base.train_clips), time_scale.make_split("test", base.test_clips)
     baselines = time_scale.baselines(train, test)
-    budget = time_scale_budget(asdict(base))
+    budget = time_scale_budget(asdict(base), len(set(time_scale.kit_hits("train")[1].tolist())))
     runs: list[dict[str, Any]] = []
     metrics: dict[str, Any] = {}
     for seed in seeds:
