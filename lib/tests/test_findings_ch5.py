@@ -1,7 +1,8 @@
 """Chapter 5's "What we found" (#30, #32 item 4): the text's numbers are those in results/ch5, its verdicts are the
-report's, it states the budget (steps, clips, the fraction of the paper's 40,966 FSD50K clips), says that the
-'data' sweep varies mixtures of the same events, and states the gap's trend piecewise without extrapolating it
-past a change of slope; the report's 5a row does the same."""
+report's; it states the budget (steps, mixtures, training recordings, the fraction of the paper's 40,966 FSD50K
+clips), the split by recording, the rates chosen on validation and the transformer chosen on validation; the data
+sweep varies unique recordings and says what it cannot show; the gap's trend with steps comes from the study on the
+earlier split, labelled so, stated piecewise and never extrapolated past a change of slope."""
 
 from __future__ import annotations
 
@@ -15,12 +16,23 @@ import numpy as np
 import pytest
 
 from audioformers.ch5 import claims, findings
-from audioformers.evaluation import budgets as bg
 from audioformers.evaluation import evidence as ev
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
+def _comparison() -> dict:
+    return json.loads((RESULTS / "ch5" / "comparison.book.json").read_text())
+
+
+def _tuned() -> bool:
+    path = RESULTS / "ch5" / "comparison.book.json"
+    return path.exists() and "chosen_lr" in json.loads(path.read_text())["metrics"]
+
+
 needs_book = pytest.mark.skipif(not (RESULTS / "ch5" / "study.book.json").exists(),
                                 reason="no chapter-5 book study committed")
+needs_tuned = pytest.mark.skipif(not _tuned(), reason="no tuned chapter-5 comparison committed")
 
 
 def _study() -> dict:
@@ -37,50 +49,67 @@ def text() -> str:
     return findings.findings_markdown("book", RESULTS)
 
 
-@needs_book
-def test_the_budget_is_stated_with_the_papers_fraction(text):
-    cfg = _study()["table_record"]["config"]
+@needs_tuned
+def test_the_budget_and_the_split_are_stated_with_the_papers_fraction(text):
+    record = _comparison()
+    cfg, m = record["config"], record["metrics"]
     budget = text.split("\n\n")[0]
+    rec = m["test_set"]["recordings_by_split"]
+    assert budget.startswith("**The data and the budget.** soundmix-mini is split by recording")
+    assert f"{rec['train']} training, {rec['validation']} validation and {rec['test']} test recordings" in budget
     assert f"{cfg['steps']:,} steps of {cfg['batch_size']} one-second crops" in budget
-    assert f"{cfg['steps'] * cfg['batch_size']:,} crops" in budget
-    assert f"{cfg['train_clips']:,} soundmix-mini training clips" in budget
-    fraction = bg.percent(cfg["train_clips"] / claims.PAPER.amount)
-    assert fraction == "4.9%" and f"{fraction} of the 40,966 FSD50K clips" in budget
-    assert f"({cfg['lr']:g}, not tuned per model)" in budget
+    assert f"{cfg['train_clips']:,} mixtures of the {rec['train']} training recordings" in budget
+    for model, lr in m["chosen_lr"].items():
+        assert f"`{model}` {lr:g}" in budget
+    words = claims.CLAIMS[0].measure("book", RESULTS)
+    assert words.budget.text == f"{cfg['steps']:,} steps on {cfg['train_clips']:,} mixtures of {rec['train']} " \
+                                "training recordings"
 
 
-@needs_book
-def test_the_table_numbers_are_the_studys(text):
-    scale = _study()
+@needs_tuned
+def test_the_table_numbers_are_the_comparisons(text):
+    m = _comparison()["metrics"]
     table = findings.findings_table_markdown("book", RESULTS)
-    for model in findings.MODEL_NAMES:
-        for steps in (300, 1000, 5000):
-            units = _units(scale, model, steps, 2000)
-            if not units:
-                continue
-            values = [u["map"] for u in units.values()]
-            cell = f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
-            row = next(line for line in table.splitlines() if line.startswith(f"| `{model}`"))
-            assert cell in row, (model, steps, cell, row)
-    best = max(("transformer-average", "transformer-haar", "transformer-dft"),
-               key=lambda m: np.mean([u["map"] for u in _units(scale, m, 1000, 2000).values()]))
-    assert f"the best transformer, `{best}`, reaches mAP " \
-           f"{np.mean([u['map'] for u in _units(scale, best, 1000, 2000).values()]):.3f}" in text
+    for model in m["table_models"]:
+        runs = [r for r in m["runs"] if r["config"]["model"] == model]
+        test = [r["map"] for r in runs]
+        cell = f"{np.mean(test):.3f} ± {np.std(test, ddof=1):.3f}"
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{model}`"))
+        assert cell in row and f"| {m['chosen_lr'][model]:g} |" in row, (model, row)
+        assert f"{np.mean([r['validation_map'] for r in runs]):.3f}" in row
+    sel = m["selected_transformer"]
+    assert f"| `{sel}` (chosen) |" in table
+    assert f"the transformer is `{sel}`" in text
+    val = {t: np.mean([r["validation_map"] for r in m["runs"] if r["config"]["model"] == t])
+           for t in m["table_models"] if t.startswith("transformer")}
+    assert sel == max(val, key=val.get)  # chosen on validation, whatever the test mAP says
 
 
-@needs_book
+@needs_tuned
 def test_the_verdicts_are_the_reports(text):
     for claim in claims.CLAIMS:
         measured = claim.measure("book", RESULTS)
-        assert measured.budget.words(measured.verdict) in text, claim.key
+        words = measured.budget.words(measured.verdict) if measured.budget else measured.verdict
+        assert words in text, claim.key
     # and the verdict words appear nowhere else in the text: no verdict of the chapter's own
     words = re.compile("|".join(re.escape(w) for w in ev.VERDICTS))
     assert len(words.findall(text)) == len(claims.CLAIMS)
 
 
+@needs_tuned
+def test_the_report_reads_the_transformer_chosen_on_validation():
+    m = _comparison()["metrics"]
+    measured = claims.CLAIMS[0].measure("book", RESULTS)
+    assert {c.a for c in measured.comparisons} == {m["selected_transformer"]}
+    assert f"transformer chosen on validation mAP: {m['selected_transformer']}" in measured.why
+    five_c = next(c for c in claims.CLAIMS if c.key == "5c").measure("book", RESULTS)
+    assert f"({m['selected_transformer']})" in five_c.text
+
+
 @needs_book
 def test_the_gap_is_stated_piecewise_and_not_extrapolated(text):
-    """#32: +0.030 mAP per doubling from 300 to 1,000 steps, +0.013 from 1,000 to 5,000 — both said; no crossover."""
+    """#32: +0.030 mAP per doubling from 300 to 1,000 steps, +0.013 from 1,000 to 5,000 — both said; no crossover;
+    the study is labelled with the earlier split it ran on."""
     scale = _study()
     gaps = {}
     for steps in (300, 1000, 5000):
@@ -90,7 +119,10 @@ def test_the_gap_is_stated_piecewise_and_not_extrapolated(text):
     first = (gaps[1000] - gaps[300]) / math.log2(1000 / 300)
     second = (gaps[5000] - gaps[1000]) / math.log2(5000 / 1000)
     assert (round(first, 3), round(second, 3)) == (0.030, 0.013)
-    steps = next(p for p in text.split("\n\n") if p.startswith("**More steps.**"))
+    if not _tuned():
+        return
+    steps = next(p for p in text.split("\n\n") if p.startswith("**More steps (the earlier split).**"))
+    assert claims.STUDY_SPLIT in steps and "not tuned" in steps
     assert f"{first:+.3f} mAP per doubling of steps from 300 to 1,000 steps" in steps
     assert f"{second:+.3f} mAP per doubling of steps from 1,000 to 5,000 steps" in steps
     assert "the rate fell" in steps and "nothing here says whether or when" in steps
@@ -100,13 +132,14 @@ def test_the_gap_is_stated_piecewise_and_not_extrapolated(text):
 
 
 @needs_book
-def test_the_report_row_states_the_trend_piecewise():
+def test_the_report_row_states_the_trend_piecewise_with_its_split():
     d = claims.ch5_gap_by_steps("book", RESULTS)
     why, take = claims.gap_by_steps_text(d)
     assert "+0.030 mAP per doubling from 300 to 1,000 steps and +0.013 mAP per doubling from 1,000 to 5,000 steps" \
         in take
     assert "no crossover is extrapolated past 5,000 steps" in take
     assert "close after about" not in take and "275" not in take
+    assert claims.STUDY_SPLIT in why
 
 
 def test_two_points_keep_the_straight_line_three_with_a_falling_rate_do_not():
@@ -122,34 +155,41 @@ def test_two_points_keep_the_straight_line_three_with_a_falling_rate_do_not():
     assert "close after about" in steady  # the rate did not fall: the measured line may be extended, as before
 
 
-@needs_book
-def test_the_data_sweep_is_said_to_vary_mixtures_not_unique_audio(text):
-    data = next(p for p in text.split("\n\n") if p.startswith("**More clips is not more data.**"))
-    assert "new mixture of the same training events" in data and "not how much unique audio" in data
-    for clips in (500, 1000, 2000):
-        assert f"on {clips:,} clips" in data
+@needs_tuned
+def test_the_data_sweep_varies_recordings_and_says_what_it_cannot_show(text):
+    sweep = _comparison()["metrics"]["data_sweep"]
+    data = next(p for p in text.split("\n\n") if p.startswith("**More unique audio.**"))
+    for point in sweep["points"]:
+        assert f"{point['recordings']} recordings ({point['unique_minutes']:.1f} min)" in data
+        if point.get("gap"):
+            g = point["gap"]
+            assert f"{g['difference']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" in data
+    assert [p["fraction"] for p in sweep["points"]] == sorted(p["fraction"] for p in sweep["points"])
+    assert "not what 40k clips would do" in data and "no trend is extrapolated" in data
+    assert "More clips is not more data" not in text  # the old sweep over mixtures is not read any more
 
 
-@needs_book
+@needs_tuned
 def test_transformer_dft_is_defined_in_the_table():
     table = findings.findings_table_markdown("book", RESULTS)
-    assert "| `transformer-dft` | transformer-average with its wide front-end layer started as a DFT" in table
+    assert "| `transformer-dft` | transformer-average with its wide front-end layer started as a DFT" in table \
+        or "| `transformer-dft` (chosen) | transformer-average with its wide front-end layer" in table
 
 
-def test_a_missing_study_is_said_not_guessed(tmp_path):
+def test_a_missing_comparison_is_said_not_guessed(tmp_path):
     (tmp_path / "ch5").mkdir()
     text = findings.findings_markdown("book", tmp_path)
-    assert "has not been run" in text and "python -m audioformers.ch5.study --profile book" in text
+    assert "has not been run" in text and "--what comparison" in text
     assert findings.findings_table_markdown("book", tmp_path) == ""
 
 
-@needs_book
-def test_a_study_without_its_table_says_so(tmp_path):
-    """A study file whose table step count has no runs yet (as at smoke) gives no 'best' model, only the note."""
+@needs_tuned
+def test_an_incomplete_comparison_says_so(tmp_path):
+    """A comparison whose table has no CNN yet (the tuning stage still running) names no winner."""
     shutil.copytree(RESULTS / "ch5", tmp_path / "ch5")
-    path = tmp_path / "ch5" / "study.book.json"
+    path = tmp_path / "ch5" / "comparison.book.json"
     record = json.loads(path.read_text())
-    record["metrics"]["scale"]["units"] = [u for u in record["metrics"]["scale"]["units"] if u["steps"] != 1000]
+    record["metrics"]["runs"] = [r for r in record["metrics"]["runs"] if r["config"]["model"].startswith("transformer")]
     path.write_text(json.dumps(record))
     text = findings.findings_markdown("book", tmp_path)
-    assert "The study's table at 1,000 steps is not in results/" in text
+    assert "The comparison's table is not complete in results/" in text
