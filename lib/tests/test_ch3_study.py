@@ -556,3 +556,38 @@ def test_the_committed_scaling_record_holds_the_joint_fit_of_its_runs():
             assert entry[key] == pytest.approx(getattr(fit, key), rel=1e-9) and f"{key}_interval" in entry
     floor = joint["crossing"]["floor"]
     assert floor["text"].startswith("the transformer (largest size) reaches WaveNet's floor")
+
+
+# --- the budget to clear the bigram by 3 points (claims 3a, 3b: not yet evidence) --------------------------------
+
+def _gap_records(gain=0.02, bigram=0.25, seeds=3, on=("test", "test", "test")):
+    tokens = [1e5, 2e5, 4e5, 8e5]
+    return [{"metrics": {"transformer": {"curve_on": on[s], "curve": {
+                "tokens": tokens, "top5": [0.2 + 0.001 * s + gain * math.log2(t / 1e5) for t in tokens]}},
+             "bigram": {"final": {"top5": bigram}}}} for s in range(seeds)]
+
+
+def test_gap_trend_extrapolates_the_last_doubling_to_bigram_plus_three_points():
+    from audioformers.ch3 import baseline_gap as bgp
+
+    trend = bgp.gap_trend(_gap_records(), "transformer")  # last 0.261, target 0.28: 0.019 / 0.02 = 0.95 doublings
+    assert trend["seeds"] == 3 and trend["gain_per_doubling"] == pytest.approx(0.02)
+    assert trend["gap_now"] == pytest.approx(0.011) and not trend["reached"]
+    assert trend["doublings_needed"] == pytest.approx(0.95)
+    assert trend["tokens_at_last_rate"] == pytest.approx(8e5 * 2 ** 0.95)
+    assert "→ 1.55M tokens" in bgp.short_text("music/transformer", trend)
+    need = bgp.budget_needed({"music/transformer": trend})
+    assert need["set_by"] == "music/transformer" and need["tokens"] == pytest.approx(8e5 * 2 ** 0.95)
+    text = bgp.budget_text({"music/transformer": trend})
+    assert text.startswith("about 1.55M training tokens at the last doubling's rate") and "cosine schedule" in text
+    # a curve on validation windows is left out, and the text says how many seeds remain
+    partial = bgp.gap_trend(_gap_records(on=("validation", "test", "test")), "transformer")
+    assert partial["seeds"] == 2 and "2 of 3 seeds" in bgp.gap_text("music", partial)
+    # already there; and a flat curve is never there at its rate
+    assert bgp.gap_trend(_gap_records(bigram=0.2), "transformer")["reached"]
+    flat = bgp.gap_trend(_gap_records(gain=0.0), "transformer")
+    assert flat["tokens_at_last_rate"] is None and "never at that rate" in bgp.short_text("m/transformer", flat)
+    assert bgp.budget_text({}) .startswith("the budget for that is not measured")
+    assert bgp.gap_trend([{"metrics": {}}], "transformer") is None
+    with pytest.raises(ValueError, match="margin must be >= 0"):
+        bgp.gap_trend(_gap_records(), "transformer", margin=-0.1)
