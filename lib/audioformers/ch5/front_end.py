@@ -26,7 +26,7 @@ import torch
 
 from audioformers.audio import filterbank_analysis as fa
 from audioformers.ch5.config import CHAPTER, RunConfig, base_config, front_end_sizes, profile_sizes
-from audioformers.ch5.mechanisms import TASK_CHANCE, TASKS, front_end_budget, read_task_dependence
+from audioformers.ch5.mechanisms import TASK_CHANCE, TASKS, check_seeds, front_end_budget, read_task_dependence
 from audioformers.ch5.models import initial_model
 from audioformers.ch5.runs import run_one, train_model, write_phase
 from audioformers.ch5.tasks import load_task
@@ -51,7 +51,7 @@ def front_end_config(profile: str | None = None, seeds: list[int] | None = None)
     done, default all of the profile's) and the soundmix runs' config."""
     profile = validate_profile(profile or get_profile())
     sizes = front_end_sizes(profile)
-    return {**sizes, "seeds": list(seeds if seeds is not None else sizes["seeds"]),
+    return {**sizes, "seeds": check_seeds(seeds) if seeds is not None else list(sizes["seeds"]),
             "soundmix_config": asdict(base_config(profile_sizes(profile), model="transformer-average"))}
 
 

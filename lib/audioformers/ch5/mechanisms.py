@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from audioformers.core.checks import check_int
 from audioformers.evaluation import budgets as bg
 from audioformers.evaluation import evidence as ev
 
@@ -36,7 +37,19 @@ FLOOR_HZ = 20.0  # centre frequencies below this (DC-like filters) count as this
 TASK_CHANCE = 1 / 12  # both tasks have 12 classes (instrument families; pitch classes)
 
 
+def check_seeds(seeds: Any, name: str = "seeds") -> list[int]:
+    """``seeds`` as a list of distinct non-negative whole numbers (a ValueError naming ``name`` otherwise)."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"{name} must be a list of seeds (non-negative whole numbers), got {seeds!r}")
+    out = [check_int(name, s, minimum=0) for s in seeds]
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a seed, got {out}")
+    return out
+
+
 def _crops(config: Mapping[str, Any]) -> tuple[int, int]:
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a mapping (a record's config), got {type(config).__name__}")
     try:
         steps, batch = int(config["steps"]), int(config["batch_size"])
     except (KeyError, TypeError, ValueError):
@@ -48,6 +61,7 @@ def time_scale_budget(config: Mapping[str, Any], train_kits: int) -> bg.Budget:
     """``300 steps × 16 crops (4.8k 1 s crops) from 2k clips of 6 training kits``: the time-scale verdict's budget
     (the paper has no such task, so no fraction of its data)."""
     steps, batch = _crops(config)
+    train_kits = check_int("train_kits", train_kits, minimum=1)
     return bg.Budget(f"{steps:,} steps × {batch} crops ({bg.compact(steps * batch)} 1 s crops) from "
                      f"{bg.compact(int(config.get('train_clips', 0)))} clips of {train_kits} training kits",
                      "a task of ours (the paper has no time-scale experiment)")
@@ -56,7 +70,7 @@ def time_scale_budget(config: Mapping[str, Any], train_kits: int) -> bg.Budget:
 def front_end_budget(config: Mapping[str, Any]) -> bg.Budget:
     """``300 steps × 16 crops (4.8k 1 s crops) per run, 3 seeds per task``: the family/pitch runs' budget."""
     steps, batch = _crops(config)
-    seeds = config.get("seeds") or []
+    seeds = check_seeds(config.get("seeds") or [], "config['seeds']")
     return bg.Budget(f"{steps:,} steps × {batch} crops ({bg.compact(steps * batch)} 1 s crops) per run on "
                      f"instruments-mini, {len(seeds)} seed{'' if len(seeds) == 1 else 's'} per task")
 

@@ -27,7 +27,7 @@ import torch
 
 from audioformers.ch5 import time_scale
 from audioformers.ch5.config import base_config, time_scale_sizes
-from audioformers.ch5.mechanisms import read_time_scale, time_scale_budget
+from audioformers.ch5.mechanisms import check_seeds, read_time_scale, time_scale_budget
 from audioformers.ch5.runs import run_one, write_phase
 from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
@@ -37,6 +37,7 @@ def time_scale_config(profile: str | None = None, seeds: list[int] | None = None
     """The config ``results/ch5/time_scale.<profile>.json`` records: the runs' config, the seeds, the models and
     the held-out kits."""
     sizes = time_scale_sizes(validate_profile(profile or get_profile()))
+    seeds = check_seeds(seeds) if seeds is not None else None
     return {**asdict(base_config({**sizes, "task": "time_scale"})),
             "seeds": list(seeds if seeds is not None else sizes["seeds"]), "models": sizes["models"],
             "test_kits": list(time_scale.TEST_KITS)}
@@ -45,6 +46,8 @@ def time_scale_config(profile: str | None = None, seeds: list[int] | None = None
 def score_table(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
     """Test accuracy per model, seed and held-out kit: ``{model: {seed: {kit: accuracy}}}`` (seeds as strings)."""
     table: dict[str, dict[str, dict[str, float]]] = {}
+    if isinstance(runs, (str, bytes, dict)) or not all(isinstance(r, dict) for r in runs):
+        raise TypeError("runs must be a list of run records (dicts with model, seed and per_source)")
     for run in runs:
         table.setdefault(run["model"], {})[str(int(run["seed"]))] = {k: float(v) for k, v in run["per_source"].items()}
     return table
@@ -58,7 +61,7 @@ def run_time_scale(profile: str | None = None, seeds: list[int] | None = None,
     partial record is never mistaken for the finished one)."""
     profile = validate_profile(profile or get_profile())
     sizes = time_scale_sizes(profile)
-    seeds = sorted(seeds if seeds is not None else sizes["seeds"])
+    seeds = sorted(check_seeds(seeds) if seeds is not None else sizes["seeds"])
     base = base_config({**sizes, "task": "time_scale"})
     train, test = time_scale.make_split("train", base.train_clips), time_scale.make_split("test", base.test_clips)
     baselines = time_scale.baselines(train, test)
