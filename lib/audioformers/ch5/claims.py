@@ -8,8 +8,9 @@ each model at the learning rate it chose on validation clips, 3 seeds); per-test
 on test. Claim 5a's "what it would take" reads the study's gap by steps (:mod:`audioformers.ch5.study`, 3 seeds
 up to 5,000 steps, run on the earlier split: :data:`STUDY_SPLIT`), stated piecewise, or before it the one-seed
 doubling study. The
-front-end mechanism row reads ``front_end.<profile>.json``'s family/pitch runs per seed (``metrics["tasks"]``) through
-:func:`audioformers.ch5.mechanisms.read_task_dependence`. Later work's FSD50K numbers are shown for scale (:data:`CONTEXT_KEYS`).
+front-end mechanism row reads ``front_end.<profile>.json``'s family/pitch runs per seed (``metrics["tasks"]``)
+through :func:`audioformers.ch5.mechanisms.read_task_dependence`. Later work's FSD50K numbers are shown for scale
+(:data:`CONTEXT_KEYS`).
 
 The framework (:class:`~audioformers.evaluation.claims.Claim`, the loaders) is :mod:`audioformers.evaluation.claims`.
 Notebooks: ``chapters/05_wavelet_audio_transformer.ipynb`` (its verdicts), ``chapters/R_reproduction_report.ipynb``.
@@ -357,9 +358,10 @@ def _ch5_front_end(profile: str, directory: Path) -> Measured:
             f"seed), {min(within):,.0f}–{max(within):,.0f} Hz between seeds (same task)")
     sds = td["seed_sd_hz"]
     dist = dig(record, "metrics.distance_to_energy_hz") or {}
+    n = len(dist.get("trained") or [])
     energy = (f"; training moves the soundmix filters from {np.mean(dist['initial']):,.0f} to "
               f"{np.mean(dist['trained']):,.0f} Hz from their data's energy-following curve "
-              f"({len(dist['trained'])} seed{'' if len(dist['trained']) == 1 else 's'}), which gradient descent guarantees, so it is not counted"
+              f"({n} seed{'' if n == 1 else 's'}), which gradient descent guarantees, so it is not counted"
               if dist.get("initial") and dist.get("trained") else "")
     why = (f"{len(td['seeds'])} seeds per task, paired by seed (same start, same crops; only the labels differ); "
            f"seed sd {sds['family']:,.0f} Hz (family), {sds['pitch']:,.0f} Hz (pitch); reproduced only where the "
