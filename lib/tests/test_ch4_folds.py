@@ -149,7 +149,7 @@ def _fake_runs(folds=6, seeds=(0, 1, 2), gap=0.05):
             probe = {}
             for i, m in enumerate((*tables.FINAL_METHODS, "lm_layer0", "lm_layer1", "lm_layer2", "lm_layer3")):
                 acc = level + (gap if m == "lm_states" else 0.0) + 0.001 * i
-                probe[m] = {"test_accuracy": acc, "c": 0.1, "interior": True, "chance": 0.1,
+                probe[m] = {"test_accuracy": acc, "c": 0.1, "c_index": 4, "interior": True, "chance": 0.1,
                             "per_source": {f"program-{f}a": acc, f"program-{f}b": acc}}
             probe["lm_states"]["layer"] = 2
             run["folds"][str(f)] = {"probe": probe, "curve": {"code_lm": {"2": 0.3, "4": 0.35},
@@ -173,7 +173,27 @@ def test_fold_table_names_folds_paired_differences_and_pipeline_stages():
     assert {"bottleneck", "centroid", "histogram", "lm_states"} <= set(pipeline["stages"])
     assert set(pipeline["steps"]["lm_states - histogram"]) >= {"ci_low", "ci_high", "mean"}
     assert summary["probe_c"]["interior_fraction"] == 1.0
+    assert summary["probe_c"]["rule"] == "one_se" and "one standard error" in summary["probe_c"]["rule_text"]
+    assert summary["probe_c"]["at_low_end"] == summary["probe_c"]["at_high_end"] == 0
     assert summary["curves"]["code_lm"]["pretrain_steps"] == [2, 4]
+    # the untrained encoder is a row of the table and the trivial baseline of every learned representation
+    assert "untrained" in summary["table"] and "code_lm - untrained" in summary["paired_difference"]
+    # every pair is also read over seeds x test sources (12 programs here), with the protocol's interval
+    by_source = summary["paired_difference"]["lm_states - histogram"]["by_source"]
+    assert by_source["sources"] == 12 and "3 seeds × 12 test sources" in by_source["method"]
+    assert by_source["ci_low"] > 0
+
+
+def test_the_interior_fraction_counts_choices_at_an_end_of_the_grid():
+    ps = folds.ProbeSet("instruments-mini-xl", np.zeros((12, 2, 2)), np.arange(12) % 3,
+                        np.array([f"s{i}" for i in range(12)]), np.arange(12) % 6, 6, ["a", "b", "c"])
+    runs = _fake_runs(seeds=(0,))
+    for fold in runs[0]["folds"].values():
+        fold["probe"]["simclr"].update(c_index=0, interior=False)
+    summary = tables.summarise(ps, config.FoldConfig(), runs)
+    methods = len(summary["probe_c"]["chosen"])
+    assert summary["probe_c"]["interior_fraction"] == pytest.approx(1 - 1 / methods)
+    assert summary["probe_c"]["at_low_end"] == 6 and summary["probe_c"]["interior_fraction_by_method"]["simclr"] == 0.0
 
 
 def test_study_summary_gives_per_fold_scores_and_an_interval_per_value():

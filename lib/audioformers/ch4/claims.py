@@ -4,7 +4,10 @@ and the series the report's page draws from the same results files.
 The probe orderings read, per probe dataset, the fold table ``probe-table-<dataset>`` (``metrics["per_fold"] =
 {method: [[accuracy per seed] per fold]}``, the interval over folds of held-out sources) where it exists, else the
 per-seed records ``probes-<dataset>-seed<N>`` with ``metrics["probe"][<method>]["per_source"] = {<source>:
-accuracy}`` where they record them. Claim 4c reads the two-note example (``two-notes``).
+accuracy}`` where they record them. 4a and 4b are read with the protocol's two-level interval over seeds × test
+sources (the GM programs, the drum kits: each the test source of one fold), from the table's ``per_source``; the
+interval over folds is shown beside it. Claim 4c reads the real-piano record (``two-notes-piano``), else the
+synthetic two-note clip (``two-notes``).
 
 The framework (:class:`~audioformers.evaluation.claims.Claim`, the loaders) is :mod:`audioformers.evaluation.claims`.
 Notebooks: ``chapters/04_textless_audio_lm.ipynb`` (its verdicts), ``chapters/R_reproduction_report.ipynb``.
@@ -93,12 +96,60 @@ def _probe_comparison(records, a: str, b: str | Callable) -> tuple[ev.Comparison
     return ev.compare(xa, xb, names=(a, b_name)), found
 
 
+def source_scores(table_metrics: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per representation, the ``(seeds, test sources)`` accuracies of a probe table (``metrics["per_source"] =
+    {method: {source: [accuracy per seed]}}``; every source -- a GM program, a drum kit -- is a test source in
+    exactly one fold). Sources are sorted by name, so every representation's columns are the same sources."""
+    per_source = table_metrics.get("per_source") or {}
+    out = {}
+    for m, rows in per_source.items():
+        if isinstance(rows, dict) and rows:
+            out[m] = np.array([rows[name] for name in sorted(rows)], dtype=np.float64).T
+    return out
+
+
+def _source_comparison(scores: dict[str, np.ndarray], a: str, b: str | Callable) -> ev.Comparison | None:
+    """The protocol's two-level interval over seeds × test sources (programs, kits) of a probe table's
+    :func:`source_scores`."""
+    if a not in scores or not any(m in scores for m in ("code_lm", "simclr")):
+        return None
+    b_name = b({m: list(np.ravel(v)) for m, v in scores.items()}) if callable(b) else b
+    if a not in scores or b_name not in scores or scores[a].shape != scores[b_name].shape or scores[a].shape[1] < 2:
+        return None
+    return ev.compare(scores[a], scores[b_name], names=(a, b_name))
+
+
 def _fold_comparison(per_fold: dict[str, Any], a: str, b: str | Callable) -> ev.Comparison | None:
-    """From ``metrics["per_fold"] = {method: [[accuracy per seed] per fold]}`` of a probe table."""
+    """From ``metrics["per_fold"] = {method: [[accuracy per seed] per fold]}`` of a probe table (the interval over
+    seeds × folds: shown beside the one over test sources)."""
     b_name = b({m: list(np.ravel(v)) for m, v in per_fold.items()}) if callable(b) else b
     if a not in per_fold or b_name not in per_fold or len(per_fold[a]) < 2:
         return None
     return ev.compare(per_fold[a], per_fold[b_name], names=(a, b_name), folds=True)
+
+
+def pipeline_loss(profile: str, directory: Path, dataset: str) -> str:
+    """What the pipeline table of ``dataset`` says about claim 4a, from ``pipeline-<dataset>`` and
+    ``pretrain-<dataset>``: the stage that loses the most (its paired step with the interval), whether it is the
+    tokenizer, the pool k-means was fitted on -- so what 4a compares. '' without a pipeline record."""
+    record = load(directory, "ch4", f"pipeline-{dataset}", profile)
+    steps = dig(record, "metrics.steps") if record else None
+    if not isinstance(steps, dict) or not steps:
+        return ""
+    key, worst = min(steps.items(), key=lambda kv: kv[1]["mean"])
+    pool = dig(load(directory, "ch4", f"pretrain-{dataset}", profile), "metrics.unlabelled") or {}
+    minutes = sum((pool.get("seconds_of_audio") or {}).values()) / 60
+    kinds = ", ".join(sorted(pool.get("clips") or {})) or "music, speech and events"
+    where = {"centroid - bottleneck": "the tokenizer's k-means (centroids below the bottleneck)",
+             "histogram - centroid": "the code histogram (below the centroids)",
+             "bottleneck - log_mel": "the autoencoder (its bottleneck below the log-mel)",
+             "lm_states - histogram": "the next-code model (below its code histogram)"}.get(key, key)
+    text = (f"the pipeline table's largest loss is {where}: {key.replace(' - ', ' − ')} = "
+            f"{100 * worst['mean']:+.1f} pts [{100 * worst['ci_low']:+.1f}, {100 * worst['ci_high']:+.1f}]")
+    if key in ("centroid - bottleneck", "histogram - centroid", "bottleneck - log_mel"):
+        text += (f", so 4a mostly compares a k-means tokenizer fitted on a {minutes:.0f}-minute out-of-domain pool "
+                 f"({kinds}) with a CNN on the log-mel, not two training objectives")
+    return text
 
 
 def _ch4_gate(comp: ev.Comparison, scores: dict[str, Any], chance: Any, folds: bool) -> tuple[ev.Comparison, str]:
@@ -129,14 +180,21 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
         texts, verdicts, comps, notes, records_all = [], [], [], [], []
         for dataset in PROBE_DATASETS:
             table = load(directory, "ch4", f"probe-table-{dataset}", profile)
-            per_fold = dig(table, "metrics.per_fold") if table else None
-            comp = _fold_comparison(per_fold, first, second) if isinstance(per_fold, dict) else None
+            by_source = source_scores(table["metrics"]) if table else {}
+            comp = _source_comparison(by_source, first, second)
             records = runs.get(dataset, [])
             if comp is not None:
-                comp, below = _ch4_gate(comp, per_fold, dig(table, "metrics.chance"), folds=True)
+                comp, below = _ch4_gate(comp, by_source, dig(table, "metrics.chance"), folds=False)
+                per_fold = dig(table, "metrics.per_fold") or {}
+                fold_comp = _fold_comparison(per_fold, comp.a, comp.b) if isinstance(per_fold, dict) else None
                 records_all.append(table)
-                notes.append(f"{dataset}: {len(per_fold[first])} folds over held-out sources, seeds averaged "
-                             "inside each fold" + (f"; {_probe_facts(records)}" if records else ""))
+                notes.append(f"{dataset}: {by_source[first].shape[1]} held-out test sources (each the test source "
+                             f"of one of {dig(table, 'metrics.folds')} folds) × {by_source[first].shape[0]} seed(s)"
+                             + (f"; over the folds instead: {fold_comp.interval.text(100, 1, ' pts')}"
+                                if fold_comp is not None else "")
+                             + (f"; {pipeline_loss(profile, directory, dataset)}"
+                                if first == "code_lm" and pipeline_loss(profile, directory, dataset) else "")
+                             + (f"; {_probe_facts(records)}" if records else ""))
             elif len(records) >= 2 and all(first in r["metrics"]["probe"] for r in records):
                 comp, found = _probe_comparison(records, first, second)
                 seeds = {m: [r["metrics"]["probe"][m]["test_accuracy"] for r in records]
@@ -176,7 +234,7 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
 
 
 def _ch4_longer_pretraining(profile: str, directory: Path) -> str:
-    """The chapter-4 study's 5x pre-training, paired over folds (seed 0), per dataset it ran on; '' if none."""
+    """The chapter-4 study's 5x pre-training, paired over folds and the seeds it holds, per dataset; '' if none."""
     from audioformers.ch4 import study as ch4_study
 
     texts = []
@@ -186,11 +244,40 @@ def _ch4_longer_pretraining(profile: str, directory: Path) -> str:
         if study and table:
             lines = ch4_study.pretraining_lines(study["metrics"], table["metrics"])
             if lines:
-                texts.append(f"{dataset}, longer pre-training (seed 0, paired over folds): " + "; ".join(lines))
+                seeds = sorted({x for row in (study["metrics"].get("pretrain_scale") or {}).values()
+                                for x in (row.get("seeds") or [0])})
+                texts.append(f"{dataset}, longer pre-training (seeds {', '.join(map(str, seeds))}, paired over "
+                             "folds): " + "; ".join(lines))
     return " | ".join(texts)
 
 
 def _ch4_codes(profile: str, directory: Path) -> Measured:
+    """4c from the real-piano record (``two-notes-piano``: every test piece of piano-mini, a t interval over the
+    clips of the fall in shared patches from the smallest to the largest K, and the count of clips where the
+    claim holds), else from the one synthetic clip (``two-notes``)."""
+    piano = load(directory, "ch4", "two-notes-piano", profile)
+    clips = dig(piano, "metrics.clips") if piano else None
+    if isinstance(clips, list) and len(clips) >= 2:
+        falls = np.array([c["fall"] for c in clips], dtype=np.float64)
+        ks = sorted(row["K"] for row in clips[0]["table"])
+        iv = ev.t_interval(falls, what="clips", sources=len(clips), seeds=1,
+                           note="one k-means seed per clip; each clip a different chorale")
+        comp = ev.Comparison(f"shared at K={ks[0]}", f"shared at K={ks[-1]}", iv, ev.verdict(iv))
+        holds, margin = int(dig(piano, "metrics.holds")), float(dig(piano, "metrics.margin"))
+
+        def shared(k: int) -> float:
+            return float(np.mean([next(r["shared_patch_fraction"] for r in c["table"] if r["K"] == k) for c in clips]))
+
+        text = (f"holds on {holds} of {len(clips)} real piano clips (a fall of at least {margin:.0%} in patches whose "
+                f"code both segments use, from K={ks[0]} to K={ks[-1]}); mean shared {shared(ks[0]):.0%} at "
+                f"K={ks[0]}, {shared(ks[-1]):.0%} at K={ks[-1]}; fall {iv.text(100, 0, ' pts')}")
+        cfg = piano.get("config", {})
+        why = (f"{len(clips)} test chorales of piano-mini (rendered grand piano, 16 kHz): per clip the two "
+               f"{cfg.get('segment_seconds', '?')} s segments with the most different pitch classes, alternating "
+               f"{cfg.get('repeats', '?')} times each, noise {cfg.get('snr_db', '?')} dB below; k-means per clip with "
+               f"K = {', '.join(map(str, ks))} on {cfg.get('tokenizer', 'the chapter tokenizer')}'s bottleneck")
+        return Measured(text, comp.verdict, why, "–", str(piano.get("device", "")), piano.get("wall_time_s"), (comp,),
+                        bg.Budget(f"{len(clips)} real piano clips"))
     record = load(directory, "ch4", "two-notes", profile)
     table = dig(record, "metrics.table") if record else None
     if not table:
