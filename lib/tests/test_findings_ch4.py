@@ -23,8 +23,13 @@ def _record(kind: str, dataset: str, directory: Path = RESULTS) -> dict:
 
 
 def _interval_text(a, b) -> str:
-    iv = ev.compare(a, b, folds=True).interval
+    iv = ev.compare(a, b).interval  # (seeds, test sources): the report's levels for chapter 4
     return f"{100 * iv.mean:+.1f} points [{100 * iv.low:+.1f}, {100 * iv.high:+.1f}]"
+
+
+def _by_source(metrics: dict, method: str) -> np.ndarray:
+    rows = metrics["per_source"][method]
+    return np.array([rows[name] for name in sorted(rows)], dtype=float).T  # (seeds, sources)
 
 
 @pytest.fixture(scope="module")
@@ -39,13 +44,14 @@ def test_the_accuracies_are_those_of_the_probe_tables(text):
             assert f"{table[method]['mean']:.1%}" in text, (dataset, method)
 
 
-def test_the_intervals_are_the_report_protocols_over_the_stored_folds(text):
+def test_the_intervals_are_the_report_protocols_over_the_stored_test_sources(text):
     for dataset in DATASETS:
-        per_fold = _record("probe-table", dataset)["metrics"]["per_fold"]
+        m = _record("probe-table", dataset)["metrics"]
         for a, b in (("code_lm", "simclr"), ("code_lm", "mel_stats"), ("centroid", "bottleneck"),
                      ("lm_states", "centroid"), ("supervised_cnn", "simclr")):
-            assert f"{dataset}: {_interval_text(per_fold[a], per_fold[b])}" in text \
-                or _interval_text(per_fold[a], per_fold[b]) in text, (dataset, a, b)
+            expected = _interval_text(_by_source(m, a), _by_source(m, b))
+            assert f"{dataset}: {expected}" in text or expected in text, (dataset, a, b)
+    assert "two-level t interval over seeds and held-out test sources" in text
 
 
 def test_the_verdicts_are_the_reports(text):
@@ -64,9 +70,25 @@ def test_the_budget_is_stated_from_the_records(text):
     assert f"{sum(pool['seconds_of_audio'].values()) / 60:.0f} minutes" in text
 
 
-def test_without_an_untrained_row_the_text_says_the_comparison_is_missing(text):
-    assert not any("untrained" in _record("probe-table", d)["metrics"]["per_fold"] for d in DATASETS)
-    assert "has not been compared with an untrained encoder" in text
+def test_the_text_says_whether_the_untrained_encoder_was_compared(text):
+    if any("untrained" in _record("probe-table", d)["metrics"]["per_source"] for d in DATASETS):
+        assert "is compared with an untrained encoder" in text
+        m = _record("probe-table", DATASETS[0])["metrics"]
+        assert _interval_text(_by_source(m, "code_lm"), _by_source(m, "untrained")) in text
+    else:
+        assert "has not been compared with an untrained encoder" in text
+
+
+def test_the_probe_rule_and_held_out_loss_are_stated_where_recorded(text):
+    m = _record("probe-table", DATASETS[0])["metrics"]
+    if m["probe_c"].get("rule") == "one_se":
+        assert "one-standard-error rule" in text and f"{m['probe_c']['interior_fraction']:.0%}" in text
+    curves = _record("pretrain", DATASETS[0])["metrics"]["lm_curve"]
+    finals = [c["test_ce"][-1] for c in curves.values() if c.get("test_ce") and c["test_ce"][-1] is not None]
+    if finals:
+        assert f"held-out cross-entropy of {np.mean(finals):.2f} nats" in text
+    else:
+        assert "held-out cross-entropy" not in text
 
 
 def test_the_pipeline_sentence_locates_the_loss_in_the_tokenizer(text):
@@ -92,6 +114,8 @@ def test_an_untrained_row_in_the_results_is_compared_in_the_text(edited_results)
     def add_untrained(metrics):
         lm = np.asarray(metrics["per_fold"]["code_lm"])
         metrics["per_fold"]["untrained"] = (lm + 0.03).tolist()  # an untrained encoder 3 points above
+        metrics["per_source"]["untrained"] = {k: [v + 0.03 for v in seeds]
+                                              for k, seeds in metrics["per_source"]["code_lm"].items()}
         metrics["table"]["untrained"] = {"mean": float(lm.mean() + 0.03), "fold_std": 0.05, "seed_std": 0.01}
 
     for dataset in DATASETS:
@@ -104,6 +128,8 @@ def test_an_untrained_row_in_the_results_is_compared_in_the_text(edited_results)
 def test_no_tokenizer_loss_is_claimed_where_the_centroids_are_not_below(edited_results):
     def centroids_as_good(metrics):
         metrics["per_fold"]["centroid"] = (np.asarray(metrics["per_fold"]["bottleneck"]) + 0.01).tolist()
+        metrics["per_source"]["centroid"] = {k: [v + 0.01 for v in seeds]
+                                             for k, seeds in metrics["per_source"]["bottleneck"].items()}
 
     for dataset in DATASETS:
         _edit_table(edited_results, dataset, centroids_as_good)

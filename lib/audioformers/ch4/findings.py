@@ -2,8 +2,8 @@
 generated from ``results/ch4`` so that the text cannot drift from the records.
 
 The verdicts are the report's own (:data:`audioformers.ch4.claims.CLAIMS`, the functions the report calls); the
-other intervals use the same protocol (:func:`audioformers.evaluation.evidence.compare` over folds of held-out
-sources, seeds averaged inside each fold).
+other intervals use the same protocol and levels (:func:`audioformers.evaluation.evidence.compare`: the two-level
+interval over seeds × held-out test sources, from the probe table's ``per_source``).
 
 Notebook: chapters/04_textless_audio_lm.ipynb, section "What we found".
 """
@@ -42,10 +42,11 @@ def _interval(comp: ev.Comparison) -> str:
     return f"{_pts(iv.mean)} points [{_pts(iv.low)}, {_pts(iv.high)}]"
 
 
-def _compare(per_fold: dict[str, Any], a: str, b: str) -> ev.Comparison | None:
-    if a not in per_fold or b not in per_fold or len(per_fold[a]) < 2:
+def _compare(scores: dict[str, Any], a: str, b: str) -> ev.Comparison | None:
+    """``a − b`` over seeds × test sources (``scores``: :func:`audioformers.ch4.claims.source_scores`)."""
+    if a not in scores or b not in scores or np.shape(scores[a]) != np.shape(scores[b]) or np.shape(scores[a])[1] < 2:
         return None
-    return ev.compare(per_fold[a], per_fold[b], names=(a, b), folds=True)
+    return ev.compare(scores[a], scores[b], names=(a, b))
 
 
 def study_records(profile: str, directory: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -74,7 +75,7 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
                                     "comparisons": measured.comparisons}
     for dataset, records in study_records(profile, directory).items():
         m = records["probe-table"]["metrics"]
-        per_fold = m["per_fold"]
+        per_fold = claims.source_scores(m)  # (seeds, test sources) per representation
         cfg = records["probe-table"].get("config") or {}
         pre = records["pretrain"]["metrics"]
         unlabelled = pre.get("unlabelled") or {}
@@ -87,7 +88,9 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
                "pool_clips": unlabelled.get("pool_clips"),
                "pool_minutes": sum(seconds.values()) / 60 if seconds else None,
                "untrained": "untrained" in per_fold,
-               "interior_fraction": dig(m, "probe_c.interior_fraction")}
+               "interior_fraction": dig(m, "probe_c.interior_fraction"),
+               "probe_rule": dig(m, "probe_c.rule") or "argmax", "grid": dig(m, "probe_c.grid"),
+               "test_ce": _held_out_ce(pre)}
         for a, b in (("code_lm", "simclr"), ("code_lm", "mel_stats"), ("simclr", "mel_stats"),
                      ("centroid", "bottleneck"), ("bottleneck", "mel_stats"), ("lm_states", "centroid"),
                      ("code_lm", "untrained"), ("simclr", "untrained"), ("supervised_cnn", "simclr")):
@@ -102,7 +105,23 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
 
         probe_table = load(directory, "ch4", "probe-table-instruments-mini-xl", profile)["metrics"]
         out["longer"] = ch4_study.pretraining_lines(study["metrics"], probe_table)
+        seeds = sorted({x for row in (study["metrics"].get("pretrain_scale") or {}).values()
+                        for x in (row.get("seeds") or [0])} & set(probe_table["seeds"]))
+        out["longer_seeds"] = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
     return out
+
+
+def _held_out_ce(pre: dict[str, Any]) -> tuple[float, float, int] | None:
+    """The next-code model's cross-entropy at the end of pre-training, mean over seeds: ``(held-out, train,
+    seeds)``; None where the record holds no held-out value."""
+    pairs = []
+    for curve in (pre.get("lm_curve") or {}).values():
+        test, train = (curve or {}).get("test_ce") or [], (curve or {}).get("train_ce") or []
+        if test and isinstance(test[-1], (int, float)) and np.isfinite(test[-1]) and train:
+            pairs.append((float(test[-1]), float(train[-1])))
+    if not pairs:
+        return None
+    return float(np.mean([p[0] for p in pairs])), float(np.mean([p[1] for p in pairs])), len(pairs)
 
 
 _LINE = re.compile(r"^(.*?) − (.*?) = ([+-]?[0-9.]+) pts \[([+-]?[0-9.]+) pts, ([+-]?[0-9.]+) pts\]")
@@ -137,10 +156,23 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
     first = f["datasets"][names[0]]
     method = next((r[k].interval.describe().split(" over")[0] for r in f["datasets"].values() for k in r
                    if isinstance(r[k], ev.Comparison)), "95% interval")
+    probe = ""
+    if first.get("probe_rule") == "one_se" and isinstance(first.get("interior_fraction"), (int, float)):
+        inside = ", ".join(f"{d} {r['interior_fraction']:.0%}" for d, r in f["datasets"].items()
+                           if isinstance(r.get("interior_fraction"), (int, float)))
+        probe = (f" The probe's regularisation C is chosen on the validation sources by the one-standard-error rule "
+                 f"(the strongest regularisation within one standard error of the best) on a grid from "
+                 f"{min(first['grid']):g} to {max(first['grid']):g}; the choice is inside the grid in {inside} of "
+                 "the choices.")
+    ce = ""
+    if first.get("test_ce"):
+        test, train, n = first["test_ce"]
+        ce = (f" The next-code model ends pre-training at a held-out cross-entropy of {test:.2f} nats per code "
+              f"(train {train:.2f}; mean over {n} seed(s), on crops of the unlabelled datasets' test splits).")
     paras = [f"**The budget.** Every number below was measured at {_budget_sentence(first)}. The probes are "
              "linear, trained on some sources and tested on others, with every representation pooled the same "
-             f"way; an interval in brackets is the {method} over seeds and folds of held-out sources (the report's "
-             "protocol)."]
+             f"way; an interval in brackets is the {method} over seeds and held-out test sources (GM programs, drum "
+             f"kits; the report's protocol).{probe}{ce}"]
     acc = []
     for dataset, row in f["datasets"].items():
         what, sources = DATASETS[dataset]
@@ -197,15 +229,23 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
             (lm_name, lm), (cnn_name, cnn), (_, gap) = parsed[:3]
             gains = [n.split(" at ")[0] for n, iv in ((lm_name, lm), (cnn_name, cnn)) if iv[1] > 0]
             paras.append(
-                f"**Longer pre-training** (the command-line study: seed 0, instruments-mini-xl, five times the steps): "
+                f"**Longer pre-training** (the command-line study: {f['longer_seeds']}, instruments-mini-xl, five "
+                "times the steps): "
                 f"{lm_name}: {_pts3(lm)}; {cnn_name}: {_pts3(cnn)}; the next-code model minus SimCLR at the longer "
                 f"runs: {_pts3(gap)}. "
                 + ("Neither model gains measurably" if not gains else f"Gains are measurable for {', '.join(gains)}")
                 + (", and the next-code model stays below SimCLR: more pre-training on this pool is not what would "
                    "turn the ordering." if gap[2] < 0 else "; the ordering at the longer runs is not settled."))
     c4c = f["claims"].get("4c", {})
-    paras.append(f"**Codes.** The two-note example (section 4, one rendered clip) shows the lecture's mechanism: "
-                 f"{c4c.get('at_budget', 'not yet run')}.")
+    piano = load(directory or results_dir(), "ch4", "two-notes-piano", validate_profile(profile))
+    if piano and dig(piano, "metrics.clips"):
+        paras.append(f"**Codes.** The lecture's mechanism (too few codes merge two alternating piano notes, more "
+                     f"separate them), measured on two alternating segments of each of {dig(piano, 'metrics.num_clips')} "
+                     f"real piano chorales (piano-mini's test pieces; section 4 shows the synthetic two-note clip): it "
+                     f"holds on {dig(piano, 'metrics.holds')} of them, {c4c.get('at_budget', 'not yet run')}.")
+    else:
+        paras.append(f"**Codes.** The two-note example (section 4, one rendered clip) shows the lecture's mechanism: "
+                     f"{c4c.get('at_budget', 'not yet run')}.")
     return "\n\n".join(paras)
 
 
