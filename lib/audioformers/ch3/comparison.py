@@ -51,20 +51,24 @@ def comparison_config(setup: Setup, chosen_lr: dict[str, float]) -> dict[str, An
             "scoring": "per-recording windows, last score_length positions"}
 
 
-def run_comparison(setup: Setup, seed: int, chosen_lr: dict[str, float]) -> dict[str, Any]:
+def run_comparison(setup: Setup, seed: int, chosen_lr: dict[str, float], name: str | None = None,
+                   config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Models at their chosen rates (trained on ``setup.device``) and both baselines, scored on the same test
-    windows; per-recording scores. Writes ``results/ch3/compare_<domain>_seed<seed>.<profile>.json``."""
+    windows; per-recording scores. Writes ``results/ch3/compare_<domain>_seed<seed>.<profile>.json`` (or
+    ``<name>.<profile>.json`` with ``config``: the long study's), after the baselines and after every model, so
+    a record holds the models finished so far."""
     windows, ids = held_out_windows(setup)
     windows = torch.from_numpy(windows)
     names = recording_names(setup.domain, setup.parts["test"])
     out: dict[str, Any] = {}
     start = time.perf_counter()
-    for name in ns.MODEL_NAMES:
-        lr = chosen_lr[name]
-        run, model = train_cached(name, replace(setup.config, lr=lr), seed, setup.parts["train"], windows, "test",
-                                  setup.device)
-        run.update(summarise_positions(position_scores(*scored_log_probs(model, windows, setup.config)), ids, names))
-        out[name] = {**run, "chosen_lr": lr}
+    record = name or comparison_name(setup.domain, seed)
+    record_config = config if config is not None else comparison_config(setup, chosen_lr)
+
+    def write() -> None:
+        write_results(CHAPTER, record, out, config=record_config, seed=seed, device=str(setup.device),
+                      wall_time_s=time.perf_counter() - start, profile=setup.profile)
+
     bigram = BigramTable().fit(setup.parts["train"])
     linear, order_bits = choose_linear_order(setup.parts["train"], setup.parts["validation"],
                                              **pick(smoke={"orders": (1, 2, 4), "max_rows": 20_000, "positions": 2_000},
@@ -73,9 +77,16 @@ def run_comparison(setup: Setup, seed: int, chosen_lr: dict[str, float]) -> dict
         out[key] = {"parameters": base.num_parameters,
                     **summarise_positions(position_scores(*scored_log_probs(base, windows, setup.config)), ids, names)}
     out["linear"].update(order=linear.order, validation_bits_by_order={str(k): v for k, v in order_bits.items()})
-    write_results(CHAPTER, comparison_name(setup.domain, seed), out, config=comparison_config(setup, chosen_lr),
-                  seed=seed, device=str(setup.device), wall_time_s=time.perf_counter() - start, profile=setup.profile)
-    return out
+    for model_name in ns.MODEL_NAMES:
+        lr = chosen_lr[model_name]
+        run, model = train_cached(model_name, replace(setup.config, lr=lr), seed, setup.parts["train"], windows,
+                                  "test", setup.device)
+        run.update(summarise_positions(position_scores(*scored_log_probs(model, windows, setup.config)), ids, names))
+        out[model_name] = {**run, "chosen_lr": lr}
+        if name is not None:  # the long study: every finished unit is in results/ at once
+            write()
+    write()
+    return {k: out[k] for k in (*ns.MODEL_NAMES, *BASELINES)}
 
 
 def trained(setup: Setup, name: str, seed: int, chosen_lr: dict[str, float]) -> torch.nn.Module:
