@@ -183,7 +183,14 @@ def _ch4_order(first: str, second: str | Callable) -> Callable[[str, Path], Meas
             by_source = source_scores(table["metrics"]) if table else {}
             comp = _source_comparison(by_source, first, second)
             records = runs.get(dataset, [])
-            if comp is not None:
+            per_fold = dig(table, "metrics.per_fold") if table else None
+            if comp is None and isinstance(per_fold, dict) and (fold_only := _fold_comparison(per_fold, first, second)):
+                # a table without per-source scores: the interval over seeds × folds
+                comp, below = _ch4_gate(fold_only, per_fold, dig(table, "metrics.chance"), folds=True)
+                records_all.append(table)
+                notes.append(f"{dataset}: {len(per_fold[first])} folds over held-out sources (no per-source scores "
+                             "recorded)" + (f"; {_probe_facts(records)}" if records else ""))
+            elif comp is not None:
                 comp, below = _ch4_gate(comp, by_source, dig(table, "metrics.chance"), folds=False)
                 per_fold = dig(table, "metrics.per_fold") or {}
                 fold_comp = _fold_comparison(per_fold, comp.a, comp.b) if isinstance(per_fold, dict) else None
