@@ -591,3 +591,75 @@ def test_gap_trend_extrapolates_the_last_doubling_to_bigram_plus_three_points():
     assert bgp.gap_trend([{"metrics": {}}], "transformer") is None
     with pytest.raises(ValueError, match="margin must be >= 0"):
         bgp.gap_trend(_gap_records(), "transformer", margin=-0.1)
+
+
+# --- the long study (prepared for the command line): resumable units, partial progress not read ----------------
+
+def test_wsd_resumable_resumes_a_killed_unit_to_the_same_numbers(tmp_path):
+    from audioformers.ch3 import long_study
+
+    recs = recordings()
+    windows = scoring.scoring_windows(recs, 8, ns.window_length(CFG))[0]
+    sets = {"validation": torch.from_numpy(windows)}
+    whole = long_study.wsd_resumable("transformer", CFG, [2, 4, 6], recs, sets, 3e-3, 0, tmp_path / "a.pt",
+                                     lambda b, s: None, "cpu", checkpoint_every=1)
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_first(budget, scores):
+        if budget == 4:
+            raise Killed
+    with pytest.raises(Killed):
+        long_study.wsd_resumable("transformer", CFG, [2, 4, 6], recs, sets, 3e-3, 0, tmp_path / "b.pt",
+                                 kill_after_first, "cpu", checkpoint_every=1)
+    seen = []
+    resumed = long_study.wsd_resumable("transformer", CFG, [2, 4, 6], recs, sets, 3e-3, 0, tmp_path / "b.pt",
+                                       lambda b, s: seen.append(b), "cpu", checkpoint_every=1)
+    assert seen == [6]  # budgets 2 and 4 were scored and checkpointed before the kill
+    assert resumed == whole
+
+
+def _long(directory, seeds, models=("wavenet", "transformer", "conditioned")):
+    import json as _json
+
+    for domain in ("speech", "orchestra", "piano-mini"):
+        for seed in seeds:
+            metrics = {m: {"final": {"top5": 0.5}, "curve": {"tokens": [1, 5_120_000]}} for m in models}
+            path = directory / "ch3" / f"long_compare_{domain}_seed{seed}.book.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_json.dumps({"name": path.name, "metrics": metrics, "config": {"steps": 2500}}))
+
+
+def test_claims_read_the_long_study_only_when_it_is_complete(tmp_path):
+    from audioformers.ch3 import claims
+
+    path = tmp_path / "ch3" / "compare_speech_seed0.book.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"metrics": {"transformer": {}}, "config": {"steps": 300}}))
+    _long(tmp_path, seeds=(0, 1))  # two of three seeds: partial progress is not read
+    assert claims.long_records("book", tmp_path) is None
+    assert [r["config"]["steps"] for r in claims._ch3_records("book", tmp_path, "speech")] == [300]
+    _long(tmp_path, seeds=(2,), models=("wavenet", "transformer"))  # the third seed without its last model
+    assert claims.long_records("book", tmp_path) is None
+    _long(tmp_path, seeds=(2,))
+    assert {len(v) for v in claims.long_records("book", tmp_path).values()} == {3}
+    assert [r["config"]["steps"] for r in claims._ch3_records("book", tmp_path, "speech")] == [2500] * 3
+    assert claims._ch3_records("book", tmp_path, "music") == []  # a domain the long study does not hold
+
+
+def test_long_study_plan_counts_every_unit():
+    from audioformers.ch3 import long_study
+
+    kinds = {k: {"seconds_per_step": 1.0, "seconds_per_evaluation": 0.0}
+             for k in [f"compare/{m}" for m in ns.MODEL_NAMES]
+             + [f"scaling/{f}/{s}" for s in long_study.SCALING_SIZES for f in ("transformer", "wavenet")]}
+    plan = long_study.plan("book", kinds)
+    # (a): 3 rates + 1 past an edge, then 3 domains x 3 seeds, 2,500 steps each, per model
+    assert plan["compare"]["transformer"] == pytest.approx((4 + 9) * 2500 / 3600)
+    # (b): 3 rates + 1 at seed 0 and 2 more seeds; a stable run to 16,000 steps plus every branch's decay
+    steps = 0.8 * 20000 + 0.2 * (1250 + 2500 + 5000 + 10000 + 20000)
+    assert plan["scaling"]["wavenet/small"] == pytest.approx(6 * steps / 3600)
+    assert plan["scaling_hours"] == pytest.approx(4 * 6 * steps / 3600)
+    with pytest.raises(ValueError, match="profile"):
+        long_study.plan("huge", kinds)

@@ -83,7 +83,30 @@ def _sample_rates() -> dict[str, int]:
     return DOMAIN_SAMPLE_RATES
 
 
+#: The long study's comparison (:mod:`audioformers.ch3.long_study`, part a): its domains (each with at least 8 test
+#: recordings), seeds and models. The claims read it only once it is complete (:func:`long_records`).
+LONG_DOMAINS = ("speech", "orchestra", "piano-mini")
+LONG_SEEDS = (0, 1, 2)
+MODELS = ("wavenet", "transformer", "conditioned")
+
+
+def long_records(profile: str, directory: Path) -> dict[str, list[dict[str, Any]]] | None:
+    """The long study's comparison records per domain when it is complete (every domain of :data:`LONG_DOMAINS`
+    with every seed of :data:`LONG_SEEDS`, each holding all three models), else None: partial progress is not read
+    by the claims (:func:`audioformers.ch3.long_study.progress` reports it)."""
+    found = {d: [r for r in load_glob(directory, "ch3", f"long_compare_{d}_seed*", profile) if "metrics" in r]
+             for d in LONG_DOMAINS}
+    complete = all(len(found[d]) == len(LONG_SEEDS) and all(all(m in r["metrics"] for m in MODELS) for r in found[d])
+                   for d in LONG_DOMAINS)
+    return found if complete else None
+
+
 def _ch3_records(profile: str, directory: Path, domain: str) -> list[dict[str, Any]]:
+    """A domain's comparison records: the long study's where it is complete (then a domain it does not hold has
+    none), else the 300-step comparison's."""
+    long = long_records(profile, directory)
+    if long is not None:
+        return long.get(domain, [])
     return [r for r in load_glob(directory, "ch3", f"compare_{domain}_seed*", profile) if "metrics" in r]
 
 

@@ -20,7 +20,8 @@ trunk is checkpointed at every branch and every :data:`CHECKPOINT_EVERY` steps (
 ``long_scaling``.
 
 **Reading partial progress.** The claims ignore the long study until it is complete (every domain's 3 seeds with
-all three models, :func:`complete_comparison`); then 3a and 3b read it instead of the 300-step comparison.
+all three models, :func:`audioformers.ch3.claims.long_records`); then 3a and 3b read it instead of the 300-step
+comparison.
 :func:`progress` says how many units are done ("7 of 27 comparison units").
 
 **Cost.** :func:`measure_costs` times a few training steps and one evaluation of each kind of unit on this machine
@@ -50,6 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from audioformers.ch3 import comparison, scaling
+from audioformers.ch3.claims import LONG_DOMAINS, LONG_SEEDS as SEEDS
 from audioformers.ch3 import experiment as ns
 from audioformers.ch3.scoring import (CHAPTER, Setup, held_out_windows, position_scores, scored_log_probs,
                                       study_setup, train_cached, unit_path, validation_windows)
@@ -61,8 +63,6 @@ from audioformers.core.seeding import seed_everything
 from audioformers.train.checkpoints import load_checkpoint
 from audioformers.train.distributed import use_device_argument
 
-LONG_DOMAINS = ("speech", "orchestra", "piano-mini")
-SEEDS = (0, 1, 2)
 TUNING_SEED = 100
 TUNING_DOMAIN = "piano-mini"
 #: rates tried, as fractions of a model's rate chosen at the short budget (longer runs often want lower rates)
@@ -302,14 +302,6 @@ def scaling_long(profile: str, device: torch.device | str | None = None,
 
 
 # ---- reading progress ------------------------------------------------------------------------------------------
-
-def complete_comparison(records: dict[str, list[dict[str, Any]]]) -> bool:
-    """Whether part (a) is complete in ``records`` (domain -> its long records): every domain of
-    :data:`LONG_DOMAINS` with all of :data:`SEEDS`, each holding all three models."""
-    return all(len(records.get(d, [])) == len(SEEDS)
-               and all(all(m in (r.get("metrics") or {}) for m in ns.MODEL_NAMES) for r in records[d])
-               for d in LONG_DOMAINS)
-
 
 def progress(profile: str) -> dict[str, str]:
     """Units done per part, in words: ``{'compare': '7 of 27 comparison units', ...}``."""
