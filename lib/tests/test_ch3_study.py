@@ -653,13 +653,14 @@ def test_long_study_plan_counts_every_unit():
 
     kinds = {k: {"seconds_per_step": 1.0, "seconds_per_evaluation": 0.0}
              for k in [f"compare/{m}" for m in ns.MODEL_NAMES]
-             + [f"scaling/{f}/{s}" for s in long_study.SCALING_SIZES for f in ("transformer", "wavenet")]}
+             + [f"scaling/{f}/{s}" for s in long_study.MEASURED_SIZES for f in ("transformer", "wavenet")]}
     plan = long_study.plan("book", kinds)
     # (a): 3 rates + 1 past an edge, then 3 domains x 3 seeds, 2,500 steps each, per model
     assert plan["compare"]["transformer"] == pytest.approx((4 + 9) * 2500 / 3600)
     # (b): 3 rates + 1 at seed 0 and 2 more seeds; a stable run to 16,000 steps plus every branch's decay
     steps = 0.8 * 20000 + 0.2 * (1250 + 2500 + 5000 + 10000 + 20000)
     assert plan["scaling"]["wavenet/small"] == pytest.approx(6 * steps / 3600)
-    assert plan["scaling_hours"] == pytest.approx(4 * 6 * steps / 3600)
+    assert plan["scaling_hours"] == pytest.approx(2 * 6 * steps / 3600)  # the small size of both families
+    assert long_study.plan("book", kinds, ("small", "medium"))["scaling_hours"] == pytest.approx(4 * 6 * steps / 3600)
     with pytest.raises(ValueError, match="profile"):
         long_study.plan("huge", kinds)

@@ -11,7 +11,8 @@ A unit is one model × domain × seed (× rate, for tuning), cached and checkpoi
 (:func:`audioformers.ch3.scoring.train_cached`). Records: ``long_tuning`` (after every tuning unit) and
 ``long_compare_<domain>_seed<N>`` in the comparison's format (after every model).
 
-**(b) ``scaling``**: the scaling study's small and medium sizes of both families on piano-mini, warm-up / stable /
+**(b) ``scaling``**: the scaling study's small size of both families (``--sizes small medium``: and the medium) on
+piano-mini, warm-up / stable /
 decay to :data:`SCALING_BUDGETS` (1,250 to 20,000 steps: 2.6M to 41M tokens). Per size, seed 0 at every rate of
 :data:`LONG_FRACTIONS` times the size's rate in the stored scaling study (scored on validation and test), the rate
 with the fewest validation bits at the largest budget kept (one step further past a winning edge), then seeds 1
@@ -67,7 +68,11 @@ TUNING_SEED = 100
 TUNING_DOMAIN = "piano-mini"
 #: rates tried, as fractions of a model's rate chosen at the short budget (longer runs often want lower rates)
 LONG_FRACTIONS = (1.0, 0.5, 0.25)
-SCALING_SIZES = ("small", "medium")
+#: the sizes part (b) trains by default (the joint fit found the transformer limited by tokens, not size, so the
+#: small size trained far is the informative run); ``--sizes small medium`` adds the medium size (about twice the
+#: small size's cost per step)
+SCALING_SIZES = ("small",)
+MEASURED_SIZES = ("small", "medium")
 CHECKPOINT_EVERY = 500
 
 
@@ -320,7 +325,8 @@ def progress(profile: str) -> dict[str, str]:
     finished = sum(len(u["budgets"]) == budgets for u in units.values())
     return {"compare": f"{done} of {total} comparison units (model × domain × seed)",
             "scaling": f"{finished} scaling units finished (family × size × seed × rate; at least "
-                       f"{len(SCALING_SIZES) * 2 * (len(LONG_FRACTIONS) + len(SEEDS) - 1)} in all)"}
+                       f"{len(SCALING_SIZES) * 2 * (len(LONG_FRACTIONS) + len(SEEDS) - 1)} in all at the default "
+                       "sizes)"}
 
 
 # ---- cost ---------------------------------------------------------------------------------------------------------
@@ -359,7 +365,7 @@ def measure_costs(profile: str, device: torch.device | str | None = None, steps:
     kinds: dict[str, dict[str, float]] = {}
     for name in ns.MODEL_NAMES:
         kinds[f"compare/{name}"] = _time_steps(name, setup.config, setup.parts["train"], windows, steps, setup.device)
-    for size in SCALING_SIZES:
+    for size in MEASURED_SIZES:
         for family in ("transformer", "wavenet"):
             cfg = replace(setup.config, **scaling.SIZES[family][size]) if setup.profile != "smoke" else setup.config
             kinds[f"scaling/{family}/{size}"] = _time_steps(family, cfg, setup.parts["train"], windows, steps,
@@ -372,7 +378,7 @@ def measure_costs(profile: str, device: torch.device | str | None = None, steps:
     return metrics
 
 
-def plan(profile: str, kinds: dict[str, dict[str, float]]) -> dict[str, Any]:
+def plan(profile: str, kinds: dict[str, dict[str, float]], sizes: tuple[str, ...] = SCALING_SIZES) -> dict[str, Any]:
     """CPU hours of each part from the measured costs: (a) tuning (3 rates + 1 extension per model) and 3 domains ×
     3 seeds per model at the long budget; (b) per family and size, 3 rates + 1 extension at seed 0 and 2 more seeds,
     each a stable run to 80% of the largest budget plus every branch's decay, with one evaluation per set per
@@ -386,7 +392,7 @@ def plan(profile: str, kinds: dict[str, dict[str, float]]) -> dict[str, Any]:
         out["compare"][name] = runs * (steps * k["seconds_per_step"] + 11 * k["seconds_per_evaluation"]) / 3600
     budgets = scaling_budgets(profile)
     run_steps = 0.8 * max(budgets) + 0.2 * sum(budgets)
-    for size in SCALING_SIZES:
+    for size in sizes:
         for family in ("transformer", "wavenet"):
             k = kinds[f"scaling/{family}/{size}"]
             runs = (len(LONG_FRACTIONS) + 1) + len(SEEDS) - 1
@@ -404,6 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", nargs="+", default=[], choices=["compare", "scaling"])
     parser.add_argument("--measure", action="store_true", help="time each kind of unit and print CPU hours per part")
     parser.add_argument("--progress", action="store_true", help="print the units done")
+    parser.add_argument("--sizes", nargs="+", default=list(SCALING_SIZES), choices=list(MEASURED_SIZES),
+                        help="part (b)'s sizes (default: small)")
     parser.add_argument("--threads", type=int, default=1)
     add_device_argument(parser)
     args = parser.parse_args(argv)
@@ -416,11 +424,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.measure:
         costs = measure_costs(profile, device)
         print(json.dumps(costs["kinds"], indent=1), flush=True)
-        print(json.dumps(plan(profile, costs["kinds"]), indent=1), flush=True)
+        print(json.dumps(plan(profile, costs["kinds"], tuple(args.sizes)), indent=1), flush=True)
     if "compare" in args.parts:
         compare_long(profile, device)
     if "scaling" in args.parts:
-        scaling_long(profile, device)
+        scaling_long(profile, device, sizes=tuple(args.sizes))
     if args.progress or args.parts:
         print(json.dumps(progress(profile), indent=1), flush=True)
 
