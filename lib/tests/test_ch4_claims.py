@@ -156,3 +156,15 @@ def test_piano_helpers_refuse_bad_input():
         piano_notes.alternating_clip(clip, 0, 9)
     with pytest.raises(ValueError, match="repeats"):
         piano_notes.alternating_clip(clip, 0, 1, repeats=0)
+
+
+def test_the_committed_piano_record_is_reused_at_book_without_running(monkeypatch):
+    def no_run(*args, **kwargs):
+        raise AssertionError("the stored real-piano record was run again")
+
+    monkeypatch.setattr(piano_notes, "run", no_run)
+    record = piano_notes.load_or_run(None, "book")
+    assert record["config"]["max_clips"] is None and record["metrics"]["num_clips"] >= 5
+    assert record["metrics"]["holds"] == sum(c["holds"] for c in record["metrics"]["clips"])
+    with pytest.raises(ValueError, match="clips"):
+        piano_notes.piano_config(clips=1)

@@ -103,25 +103,66 @@ def clip_table(tok, clip: np.ndarray, ks=KS, seed: int = 0, repeats: int = REPEA
             "fall": shared[0] - shared[-1], "holds": bool(shared[0] - shared[-1] >= MARGIN)}
 
 
+def max_clips(profile: str) -> int | None:
+    """How many test pieces a profile uses: 5 at ``smoke`` (the claim's minimum), all of them otherwise."""
+    from audioformers.core.profiles import pick
+
+    return pick(smoke=5, book=None, paper=None, profile=profile)
+
+
 def run(tok, profile: str, ks=KS, seed: int = 0, device: str = "cpu", tokenizer_note: str = "") -> dict:
-    """Every test piece of piano-mini through :func:`clip_table`; writes ``results/ch4/two-notes-piano``."""
+    """Every test piece of piano-mini (:func:`max_clips`) through :func:`clip_table`; writes
+    ``results/ch4/two-notes-piano``."""
     from audioformers import data
     from audioformers.core.results import write_results
 
     t = time.perf_counter()
-    clips = data.load_wave_mini("piano-mini", "test")
+    clips = data.load_wave_mini("piano-mini", "test")[:max_clips(profile)]
     rows = [clip_table(tok, clip, ks, seed) for clip in clips]
     metrics = {"clips": rows, "num_clips": len(rows), "holds": int(sum(r["holds"] for r in rows)),
                "falls": [r["fall"] for r in rows], "margin": MARGIN,
                "what": "two quarter-note segments of a real (rendered) chorale, alternating; k-means per clip"}
-    write_results(CHAPTER, RECORD, metrics, config=piano_config(ks, seed, tokenizer_note), seed=seed,
+    write_results(CHAPTER, RECORD, metrics, config=piano_config(ks, seed, tokenizer_note, max_clips(profile)), seed=seed,
                   profile=profile, device=device, wall_time_s=time.perf_counter() - t)
     return metrics
 
 
-def piano_config(ks=KS, seed: int = 0, tokenizer_note: str = "") -> dict:
+def piano_config(ks=KS, seed: int = 0, tokenizer_note: str = "", clips: int | None = None) -> dict:
+    """The config ``results/ch4/two-notes-piano`` records (checked: whole ``seed`` >= 0, every K a whole number
+    >= 2, ``tokenizer_note`` a string)."""
+    from audioformers.core.checks import check_int
+
+    check_int("seed", seed, minimum=0)
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        raise TypeError(f"ks must be a sequence of whole numbers >= 2, got {type(ks).__name__}")
+    ks = [check_int(f"ks[{i}]", k, minimum=2) for i, k in enumerate(ks)]
+    if not ks:
+        raise ValueError("ks must hold at least one dictionary size")
+    if not isinstance(tokenizer_note, str):
+        raise TypeError(f"tokenizer_note must be a string, got {type(tokenizer_note).__name__}")
+    if clips is not None:
+        check_int("clips", clips, minimum=2)
     return {"dataset": "piano-mini", "split": "test", "ks": list(ks), "segment_seconds": SEGMENT_SECONDS,
-            "repeats": REPEATS, "snr_db": SNR_DB, "margin": MARGIN, "seed": seed, "tokenizer": tokenizer_note}
+            "repeats": REPEATS, "snr_db": SNR_DB, "margin": MARGIN, "seed": seed, "tokenizer": tokenizer_note,
+            "max_clips": clips}
+
+
+def tokenizer_note(profile: str) -> str:
+    from audioformers.ch4 import config
+
+    return f"the chapter's tokenizer ({config.fold_datasets(profile)[0]}, seed 0)"
+
+
+def load_or_run(tok, profile: str, device: str = "cpu") -> dict:
+    """The stored ``two-notes-piano`` record when its config is this profile's (:func:`audioformers.core.results.
+    reuse_or_run`), else run with the chapter's tokenizer ``tok`` (about 30 s on one core)."""
+    from audioformers.core.profiles import validate_profile
+    from audioformers.core.results import reuse_or_run
+
+    profile = validate_profile(profile)
+    note = tokenizer_note(profile)
+    return reuse_or_run(CHAPTER, RECORD, profile, piano_config(KS, 0, note, max_clips(profile)),
+                        lambda: run(tok, profile, device=str(device), tokenizer_note=note))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     profile = validate_profile(args.profile or get_profile())
     dataset = config.fold_datasets(profile)[0]
     tok, _ = features.load_or_build_tokenizer(dataset, seed=0, profile=profile, device="cpu")
-    metrics = run(tok, profile, tokenizer_note=f"the chapter's tokenizer ({dataset}, seed 0)")
+    metrics = run(tok, profile, tokenizer_note=tokenizer_note(profile))
     for r in metrics["clips"]:
         print(f"segments {r['segments']}: " + ", ".join(f"K={row['K']} {row['shared_patch_fraction']:.0%}"
                                                        for row in sorted(r["table"], key=lambda x: x["K"]))
