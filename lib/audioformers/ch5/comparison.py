@@ -241,8 +241,8 @@ def run_comparison(profile: str | None = None, seeds: list[int] | None = None, m
             "data_sweep": sweep_summary(sweep, table, config["sweep"]["models"], config["sweep"]["tasks"]),
             "sweep_runs": [_kept(r) for r in sweep],
         }
-        every = [r for g in grid.values() for r in g.values()] + [r for r in table if r not in
-                                                                  [x for g in grid.values() for x in g.values()]]
+        tuned = [r for g in grid.values() for r in g.values()]
+        every = tuned + [r for r in table if all(r is not x for x in tuned)]  # seeds[0]'s table runs are tuning runs
         write_phase("comparison", metrics, config, every + sweep, seeds, profile, device)
         return metrics
 
