@@ -162,6 +162,7 @@ def test_the_committed_piano_record_is_reused_at_book_without_running(monkeypatc
     def no_run(*args, **kwargs):
         raise AssertionError("the stored real-piano record was run again")
 
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(RESULTS))
     monkeypatch.setattr(piano_notes, "run", no_run)
     record = piano_notes.load_or_run(None, "book")
     assert record["config"]["max_clips"] is None and record["metrics"]["num_clips"] >= 5
