@@ -664,3 +664,20 @@ def test_long_study_plan_counts_every_unit():
     assert long_study.plan("book", kinds, ("small", "medium"))["scaling_hours"] == pytest.approx(4 * 6 * steps / 3600)
     with pytest.raises(ValueError, match="profile"):
         long_study.plan("huge", kinds)
+
+
+def test_load_scaling_adds_the_joint_fit_to_a_record_written_before_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    runs = _scaling_runs()
+    current = scaling.scaling_metrics(runs, {"transformer": 1e-3, "wavenet": 2e-3}, resamples=5)
+    config = scaling.scaling_config("smoke", ns.experiment_config("smoke", "music"))
+    write_results("ch3", "scaling", {k: v for k, v in current.items() if k != "joint_fit"}, config=config,
+                  profile="smoke")
+    loaded = study.load_scaling("smoke", resamples=5)
+    assert loaded["metrics"]["refitted_on_load"] is True
+    assert loaded["metrics"]["joint_fit"]["wavenet"]["beta"] == current["joint_fit"]["wavenet"]["beta"]
+    one_size = {f: {"small": r["small"]} for f, r in runs.items()}  # one size: no joint fit, the record as stored
+    write_results("ch3", "scaling", scaling.scaling_metrics(one_size, {"transformer": 1e-3, "wavenet": 2e-3},
+                                                            resamples=5), config=config, profile="smoke")
+    loaded = study.load_scaling("smoke", resamples=5)
+    assert "joint_fit" not in loaded["metrics"] and "refitted_on_load" not in loaded["metrics"]

@@ -374,8 +374,9 @@ def refit_if_old(stored: dict[str, Any], resamples: int = 200) -> dict[str, Any]
         if "joint_fit" in stored["metrics"] or not families:
             return stored
         joint = joint_fits({family: f.get("runs", {}) for family, f in families.items()}, resamples)
-        return {**stored, "metrics": {**stored["metrics"], **({"joint_fit": joint} if joint else {}),
-                                      "refitted_on_load": True}}
+        if not joint:  # too few sizes or budgets for a joint fit (a smoke or partial study): as stored
+            return stored
+        return {**stored, "metrics": {**stored["metrics"], "joint_fit": joint, "refitted_on_load": True}}
     runs = {family: f.get("runs", {}) for family, f in families.items()}
     chosen = {family: f.get("comparison_lr", float("nan")) for family, f in families.items()}
     metrics = scaling_metrics(runs, chosen, resamples, stored["metrics"].get("lr_tuning"),
