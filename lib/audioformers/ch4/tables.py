@@ -239,7 +239,7 @@ def provenance_line(record: dict) -> str:
 LABELS = {"mel_mean": "log-mel, mean only", "mel_stats": "log-mel (mel statistics)",
           "bottleneck_mean": "bottleneck, mean only", "bottleneck": "autoencoder bottleneck",
           "centroid": "k-means centroids", "histogram": "code histogram", "lm_states": "next-code model states",
-          "simclr": "SimCLR CNN", "untrained": "untrained CNN (random weights)",
+          "simclr": "SimCLR CNN", "untrained": "untrained encoder (random weights)",
           "supervised_cnn": "supervised CNN (per fold)"}
 
 
