@@ -292,8 +292,9 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
 
 def _ch3_absolute(profile: str, directory: Path) -> Measured:
     parts, records_all = [], []
+    domain = "piano-mini" if long_records(profile, directory) is not None else "music"  # the long study has no music
     for model in ("wavenet", "transformer", "conditioned"):
-        records = [r for r in _ch3_records(profile, directory, "music") if dig(r["metrics"], f"{model}.final.top5")]
+        records = [r for r in _ch3_records(profile, directory, domain) if dig(r["metrics"], f"{model}.final.top5")]
         if records:
             records_all += records
             m, s = mean_std([r["metrics"][model]["final"]["top5"] for r in records])
@@ -307,7 +308,7 @@ def _ch3_absolute(profile: str, directory: Path) -> Measured:
            f"{cfg.get('context_length', '?')}-sample context, {cfg.get('steps', '?')} steps; published: "
            f"{PUBLISHED_BY_KEY['3c-wavenet'].conditions} — different data, rate and training, so the absolute "
            "numbers are shown for scale only")
-    return Measured("music top-5: " + ", ".join(parts), ev.verdict(None, comparable=False), why,
+    return Measured(f"{domain} top-5: " + ", ".join(parts), ev.verdict(None, comparable=False), why,
                     "a like-for-like test needs the same piano data at 16 kHz and the paper's training budget",
                     device, seconds, budget=chapter_budget(records_all[0]))
 
