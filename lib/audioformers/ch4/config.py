@@ -29,7 +29,7 @@ PRETRAIN_FIELDS = (*TOKENIZER_FIELDS, "lm_width", "lm_layers", "lm_heads", "lm_d
                    "lm_batch", "lm_steps", "cnn_channels", "cnn_embed", "simclr_batch", "simclr_steps", "crop_frames",
                    "snapshots", "pool_clips_per_domain", "heldout_clips_per_domain")
 #: the fields that decide only how a representation is probed (not what any model learns)
-PROBE_FIELDS = ("probe_c_grid", "probe_rule")
+PROBE_FIELDS = ("probe_c_grid", "probe_rule", "probe_tol")
 
 
 def _hash(fields: dict) -> str:
@@ -68,6 +68,7 @@ class FoldConfig:
     max_clips_per_source: int | None = None  # smoke: a subsample of each source's clips
     probe_c_grid: tuple[float, ...] = probes.C_GRID
     probe_rule: str = "one_se"         # how the probe's C is chosen on validation (probes.C_RULES)
+    probe_tol: float = 1e-3            # the probe solver's stopping tolerance
     heldout_clips_per_domain: int = 200  # test-split crops (never trained on) where the next-code model's test_ce is measured
 
     def __post_init__(self) -> None:
@@ -80,6 +81,7 @@ class FoldConfig:
                                      "pool_clips_per_domain", "heldout_clips_per_domain"),
                      probability=("lm_dropout",))
         check_choice("FoldConfig.probe_rule", self.probe_rule, probes.C_RULES)
+        check_float("FoldConfig.probe_tol", self.probe_tol, minimum=0.0, maximum=1.0, strict_minimum=True)
         check_float("FoldConfig.lm_weight_decay", self.lm_weight_decay, minimum=0.0)
         check_heads(self, width="lm_width", heads="lm_heads")
         for name in ("max_folds", "max_clips_per_source"):

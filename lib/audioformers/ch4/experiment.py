@@ -103,7 +103,7 @@ def probe_seed(ps: ProbeSet, cfg: FoldConfig, seed: int, say=print, profile: str
         def probe(x: np.ndarray) -> dict:
             return probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
                                      x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid,
-                                     test_sources=ps.sources[s["test"]], rule=cfg.probe_rule)
+                                     test_sources=ps.sources[s["test"]], rule=cfg.probe_rule, tol=cfg.probe_tol)
 
         res = {m: probe(emb[m]) for m in ("mel_mean", "mel_stats", "bottleneck_mean", "bottleneck", "centroid",
                                           "histogram")}

@@ -58,7 +58,7 @@ def _probe_all_folds(ps: ProbeSet, cfg: FoldConfig, emb: dict[str, np.ndarray]) 
         for m, x in emb.items():
             r = probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
                                   x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid,
-                                  rule=cfg.probe_rule)
+                                  rule=cfg.probe_rule, tol=cfg.probe_tol)
             out[m].append(r["test_accuracy"])
             chosen[m].append(r["c"])
     return {"accuracy": out, "c": chosen}
@@ -80,7 +80,7 @@ def _probe_pretraining(ps: ProbeSet, cfg: FoldConfig, emb: dict[str, np.ndarray]
         def probe(x: np.ndarray) -> dict:
             return probes.probe_grid(x[s["train"]], ps.labels[s["train"]], x[s["val"]], ps.labels[s["val"]],
                                      x[s["test"]], ps.labels[s["test"]], cfg.probe_c_grid,
-                                     rule=cfg.probe_rule)
+                                     rule=cfg.probe_rule, tol=cfg.probe_tol)
 
         last = {layer: probe(emb[f"lm_layer{layer}@{lm_steps[-1]}"]) for layer in range(cfg.lm_layers + 1)}
         best = max(last, key=lambda layer: (last[layer]["val_accuracy"], -layer))  # on validation only

@@ -118,10 +118,11 @@ def interior_fraction(choices) -> float:
 def probe_grid(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray,
                test_x: np.ndarray, test_y: np.ndarray, grid: Sequence[float] = C_GRID,
                test_sources: Sequence[str] | None = None, max_iter: int = 500,
-               return_predictions: bool = False, rule: str = "one_se") -> dict:
+               return_predictions: bool = False, rule: str = "one_se", tol: float = 1e-4) -> dict:
     """One linear probe per ``C`` in ``grid`` (ascending, warm-started), fitted on train; ``C`` chosen on the
     validation clips by ``rule`` (:data:`C_RULES`: the one-standard-error rule of :func:`one_se_index`, or the
-    highest validation accuracy); that same fit scored on test.
+    highest validation accuracy); that same fit scored on test. ``tol``: the solver's stopping tolerance
+    (chapter 4 uses 1e-3: seven times faster on its probe sets, validation accuracies within 0.4 points of 1e-4's).
 
     Returns ``{"c", "c_index", "interior", "rule", "val_accuracy", "test_accuracy", "train_accuracy",
     "val_by_c", "best_val_accuracy", "chance", "per_source"}``; ``interior`` is False when the choice is an end of the grid,
@@ -138,6 +139,8 @@ def probe_grid(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_
 
     if rule not in C_RULES:
         raise ValueError(f"rule must be one of {C_RULES}, got {rule!r}")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     grid = [float(c) for c in grid]
     if not grid or any(c <= 0 for c in grid) or sorted(grid) != grid:
         raise ValueError(f"grid must be positive values in ascending order, got {grid!r}")
@@ -150,7 +153,7 @@ def probe_grid(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_
             raise ValueError(f"{n} embeddings and labels differ in length: {len(x)} vs {len(y)}")
     scaler = StandardScaler().fit(train_x)
     tr, va, te = scaler.transform(train_x), scaler.transform(val_x), scaler.transform(test_x)
-    clf = LogisticRegression(max_iter=max_iter, warm_start=True)
+    clf = LogisticRegression(max_iter=max_iter, warm_start=True, tol=float(tol))
     val_correct, fits = [], []
     val_y = np.asarray(val_y)
     with threadpool_limits(1), warnings.catch_warnings():
