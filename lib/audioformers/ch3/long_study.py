@@ -85,9 +85,10 @@ def scaling_budgets(profile: str) -> list[int]:
     return pick(smoke=[4, 8, 12], book=[1250, 2500, 5000, 10000, 20000], paper=[20000, 40000, 80000], profile=profile)
 
 
-def long_config(setup: Setup) -> ns.ExperimentConfig:
-    """The comparison's config at the long budget: ten held-out points on each learning curve."""
-    steps = long_steps(setup.profile)
+def long_config(setup: Setup, steps: int | None = None) -> ns.ExperimentConfig:
+    """The comparison's config at the long budget (``steps``, default :func:`long_steps`): ten held-out points on
+    each learning curve."""
+    steps = long_steps(setup.profile) if steps is None else check_int("steps", steps, minimum=1)
     return replace(setup.config, steps=steps, eval_every=max(1, steps // 10))
 
 
@@ -98,12 +99,12 @@ def _short_rates(profile: str) -> dict[str, float]:
 # ---- (a) the comparison at the long budget -------------------------------------------------------------------
 
 def tune_long(profile: str, device: torch.device | str | None = None,
-              models: tuple[str, ...] = ns.MODEL_NAMES) -> dict[str, Any]:
+              models: tuple[str, ...] = ns.MODEL_NAMES, steps: int | None = None) -> dict[str, Any]:
     """Each model at every rate of :data:`LONG_FRACTIONS` × its short-budget rate (and one step past a winning
     edge), :data:`TUNING_SEED`, on :data:`TUNING_DOMAIN`'s validation windows; ``long_tuning`` is written after
     every unit. Returns its metrics (``chosen_lr`` per model once all are tuned)."""
     setup = study_setup(profile, TUNING_DOMAIN, device)
-    cfg, short = long_config(setup), _short_rates(setup.profile)
+    cfg, short = long_config(setup, steps), _short_rates(setup.profile)
     windows = torch.from_numpy(validation_windows(setup))
     table: dict[str, dict[str, float]] = {}
     chosen: dict[str, float] = {}
@@ -141,13 +142,14 @@ def long_name(domain: str, seed: int) -> str:
 
 
 def compare_long(profile: str, device: torch.device | str | None = None, domains: tuple[str, ...] = LONG_DOMAINS,
-                 seeds: tuple[int, ...] = SEEDS) -> None:
-    """Part (a): the tuning, then every domain × seed × model at the long budget (records as models finish)."""
-    chosen = tune_long(profile, device)["chosen_lr"]
+                 seeds: tuple[int, ...] = SEEDS, steps: int | None = None) -> None:
+    """Part (a): the tuning, then every domain × seed × model at the long budget (``steps``: default
+    :func:`long_steps`; the rates are tuned at the same steps), records written as models finish."""
+    chosen = tune_long(profile, device, steps=steps)["chosen_lr"]
     for domain in domains:
         for seed in seeds:
             setup = study_setup(profile, domain, device)
-            setup = replace(setup, config=long_config(setup))
+            setup = replace(setup, config=long_config(setup, steps))
             config = {**comparison.comparison_config(setup, chosen), "study": "long", "tuned_on": TUNING_DOMAIN,
                       "tuning_seed": TUNING_SEED}
             out = comparison.run_comparison(setup, seed, chosen, name=long_name(domain, seed), config=config)
@@ -378,13 +380,14 @@ def measure_costs(profile: str, device: torch.device | str | None = None, steps:
     return metrics
 
 
-def plan(profile: str, kinds: dict[str, dict[str, float]], sizes: tuple[str, ...] = SCALING_SIZES) -> dict[str, Any]:
+def plan(profile: str, kinds: dict[str, dict[str, float]], sizes: tuple[str, ...] = SCALING_SIZES,
+         steps: int | None = None) -> dict[str, Any]:
     """CPU hours of each part from the measured costs: (a) tuning (3 rates + 1 extension per model) and 3 domains ×
     3 seeds per model at the long budget; (b) per family and size, 3 rates + 1 extension at seed 0 and 2 more seeds,
     each a stable run to 80% of the largest budget plus every branch's decay, with one evaluation per set per
     budget. Evaluations every tenth of a comparison run are counted too."""
     profile = validate_profile(profile)
-    steps = long_steps(profile)
+    steps = long_steps(profile) if steps is None else check_int("steps", steps, minimum=1)
     out: dict[str, Any] = {"compare": {}, "scaling": {}}
     for name in ns.MODEL_NAMES:
         k = kinds[f"compare/{name}"]
@@ -412,6 +415,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--progress", action="store_true", help="print the units done")
     parser.add_argument("--sizes", nargs="+", default=list(SCALING_SIZES), choices=list(MEASURED_SIZES),
                         help="part (b)'s sizes (default: small)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="part (a)'s steps per run (default 2,500 at book; claim 3a's 'what it would take' says "
+                             "how many tokens the learning curves point to, at 2,048 tokens per step)")
     parser.add_argument("--threads", type=int, default=1)
     add_device_argument(parser)
     args = parser.parse_args(argv)
@@ -424,9 +430,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.measure:
         costs = measure_costs(profile, device)
         print(json.dumps(costs["kinds"], indent=1), flush=True)
-        print(json.dumps(plan(profile, costs["kinds"], tuple(args.sizes)), indent=1), flush=True)
+        print(json.dumps(plan(profile, costs["kinds"], tuple(args.sizes), args.steps), indent=1), flush=True)
     if "compare" in args.parts:
-        compare_long(profile, device)
+        compare_long(profile, device, steps=args.steps)
     if "scaling" in args.parts:
         scaling_long(profile, device, sizes=tuple(args.sizes))
     if args.progress or args.parts:
