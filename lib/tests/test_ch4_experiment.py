@@ -60,6 +60,22 @@ def test_a_record_of_another_config_is_not_reused(committed_results):
         experiment.load_or_run_study("book", seeds=[0, 1, 2, 3], say=lambda *a: None)  # a seed not stored
 
 
+def test_the_committed_records_hold_what_the_referee_asked_for():
+    """#32 item 5: an untrained-encoder row, the probe's C by the one-SE rule inside its grid in at least 90% of
+    the choices, the next-code model's held-out cross-entropy, and the 5x pre-training for three seeds."""
+    for dataset in config.fold_datasets("book"):
+        table = _record(f"probe-table-{dataset}")["metrics"]
+        assert "untrained" in table["per_fold"] and "untrained" in table["per_source"], dataset
+        assert table["probe_c"]["rule"] == "one_se" and table["probe_c"]["interior_fraction"] >= 0.9, dataset
+        for seed, curve in _record(f"pretrain-{dataset}")["metrics"]["lm_curve"].items():
+            assert curve["test_ce"] and all(isinstance(x, float) for x in curve["test_ce"]), (dataset, seed)
+        run = _record(f"probes-{dataset}-seed0")["metrics"]["run"]
+        assert all(isinstance(x, float) for x in run["pretrain_log"]["lm_curve"]["test_ce"])
+    scale = _record("study-instruments-mini-xl")["metrics"]["pretrain_scale"]["5"]
+    assert sorted(scale["seeds"]) == [0, 1, 2]
+    assert all(isinstance(run["test_ce_last"], float) for run in scale["per_seed"].values())
+
+
 def test_the_one_config_is_the_one_recorded_and_keys_the_stored_seeds():
     recorded = _record("probe-table-instruments-mini-xl")["config"]
     cfg = config.fold_config("book")
@@ -80,6 +96,10 @@ def test_the_one_config_is_the_one_recorded_and_keys_the_stored_seeds():
     ("cnn_channels", (), "FoldConfig.cnn_channels"),
     ("probe_c_grid", (0.1, -1.0), r"FoldConfig.probe_c_grid\[1\]"),
     ("lm_weight_decay", float("inf"), "FoldConfig.lm_weight_decay"),
+    ("probe_rule", "best", "FoldConfig.probe_rule"),
+    ("probe_tol", 0.0, "FoldConfig.probe_tol"),
+    ("probe_tol", 1.5, "FoldConfig.probe_tol"),
+    ("heldout_clips_per_domain", 0, "FoldConfig.heldout_clips_per_domain"),
 ])
 def test_fold_config_refuses_bad_fields(field, value, message):
     with pytest.raises(ValueError, match=message):
