@@ -7,8 +7,10 @@ The protocol (issue 13):
   other four (fold 0 is the dataset's own split). Drums: the kits are dealt into folds of about equal size;
   fold ``f`` tests on group ``f``, tunes on group ``f + 1``. Every source is a test source exactly once.
 * **Seeds vary inside folds**: every seed trains its own tokenizer, next-code model, SimCLR CNN and (per fold)
-  supervised CNN. Verdicts rest on per-fold paired differences (each fold averaged over its seeds) with a t
-  interval and a sign-test interval over folds (:func:`audioformers.evaluation.evidence.fold_interval`).
+  supervised CNN. The report's verdicts rest on paired differences over seeds × held-out test sources (GM
+  programs, drum kits: each the test source of one fold) with the protocol's two-level interval; the tables also
+  give the interval over seeds × folds and a sign-test interval over folds
+  (:func:`audioformers.evaluation.evidence.fold_interval`).
 * **One pooling for every representation**: mean and standard deviation over time (mel frames, patches,
   transformer states, the CNNs' last feature map). Mean-only rows for the log-mel and the bottleneck measure
   what the pooling alone is worth.

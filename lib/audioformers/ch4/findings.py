@@ -194,8 +194,12 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
     if untrained:
         against = "; ".join(f"{d}: {_interval(f['datasets'][d]['code_lm - untrained'])}" for d in untrained
                             if "code_lm - untrained" in f["datasets"][d])
-        base = (f"The next-code model is compared with an untrained encoder of the same architecture (random "
-                f"weights, the same probe): next-code minus untrained is {against}.")
+        simclr = "; ".join(f"{d}: {_interval(f['datasets'][d]['simclr - untrained'])}" for d in untrained
+                           if "simclr - untrained" in f["datasets"][d])
+        base = (f"The next-code model is compared with an untrained encoder (SimCLR's CNN with random weights, the "
+                f"same pooling and probe): next-code minus untrained is {against}; SimCLR minus untrained is "
+                f"{simclr}. A model not above it has not yet learned anything a random network does not give, and "
+                "the report reads an ordering that involves it as *not yet evidence*.")
     else:
         base = ("results/ch4 holds no untrained-encoder row yet, so the next-code model has not been compared with "
                 "an untrained encoder: whether pre-training taught it anything a random network does not already "
