@@ -139,7 +139,7 @@ def test_the_report_row_states_the_trend_piecewise_with_its_split():
         in take
     assert "no crossover is extrapolated past 5,000 steps" in take
     assert "close after about" not in take and "275" not in take
-    assert claims.STUDY_SPLIT in why
+    assert claims.STUDY_SPLIT_LABEL in why
 
 
 def test_two_points_keep_the_straight_line_three_with_a_falling_rate_do_not():
