@@ -219,8 +219,10 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
     f = findings(profile, directory)
     c, s, c5 = f["comparison"], f["study"], f["claims"]
     if c is None:
-        return (f"The comparison has not been run at the `{f['profile']}` profile: "
-                f"`python -m audioformers.reproduce ch5 --profile {f['profile']} -- --what comparison` runs it.")
+        stage = dig(load(directory or results_dir(), "ch5", "comparison", f["profile"]) or {}, "metrics.stage")
+        return ((f"The comparison at the `{f['profile']}` profile is not complete (its stage: {stage}): "
+                 if stage else f"The comparison has not been run at the `{f['profile']}` profile: ")
+                + f"`python -m audioformers.reproduce ch5 --profile {f['profile']} -- --what comparison` runs it.")
     crops = c["steps"] * c["batch_size"]
     method = next((x.interval.method for x in c5["5a"]["comparisons"]), "two-level t interval")
     rec = c["recordings"]
