@@ -165,6 +165,9 @@ def test_the_data_sweep_varies_recordings_and_says_what_it_cannot_show(text):
             g = point["gap"]
             assert f"{g['difference']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]" in data
     assert [p["fraction"] for p in sweep["points"]] == sorted(p["fraction"] for p in sweep["points"])
+    change = sweep["change"]
+    assert change["a"] == "soundmix" and change["b"] == sweep["points"][0]["task"]
+    assert f"moved by {change['difference']:+.3f} [{change['low']:+.3f}, {change['high']:+.3f}]" in data
     assert "not what 40k clips would do" in data and "no trend is extrapolated" in data
     assert "More clips is not more data" not in text  # the old sweep over mixtures is not read any more
 

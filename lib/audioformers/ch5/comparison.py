@@ -175,7 +175,24 @@ def sweep_summary(sweep_runs: list[dict[str, Any]], table_runs: list[dict[str, A
                 point["gap"] = gap[0]
         points.append(point)
     points.sort(key=lambda p: p["fraction"])
-    return {"models": models, "points": points,
+    change = None
+    if len(models) == 2 and len(points) >= 2:  # the gap at the most audio against the gap at the least, paired
+        first, last = points[0]["task"], points[-1]["task"]
+        rows = {t: [r for r in (table_runs if t == "soundmix" else sweep_runs) if r["config"]["task"] == t]
+                for t in (first, last)}
+        parts = {t: paired(rows[t], *models) for t in (first, last)}
+        seeds = sorted(set(parts[first][2]) & set(parts[last][2]))
+        names = sorted(set(parts[first][3]) & set(parts[last][3]))
+        if seeds and names and len(seeds) * len(names) >= 2:
+            def gap_of(t):
+                xa, xb, s_, n_ = parts[t]
+                return np.array([[xa[s_.index(s), n_.index(n)] - xb[s_.index(s), n_.index(n)] for n in names]
+                                 for s in seeds])
+            comp = ev.compare(gap_of(last), gap_of(first), names=(f"gap on {last}", f"gap on {first}"))
+            change = {"a": last, "b": first, "seeds": seeds, "test_sources": len(names), "difference": comp.interval.mean,
+                      "low": comp.interval.low, "high": comp.interval.high, "method": comp.interval.describe(),
+                      "verdict": comp.verdict, "line": comp.line()}
+    return {"models": models, "points": points, "change": change,
             "note": ("Each point trains on a fraction of every class's training recordings (nested subsets), with "
                      "the same number of mixtures, steps and seeds; the test set is the same.")}
 

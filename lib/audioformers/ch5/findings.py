@@ -274,7 +274,9 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
         paras.append(
             f"**More unique audio.** Trained on a fraction of every class's training recordings (nested subsets, the "
             f"same {c['train_clips']:,} mixtures, steps and seeds), the gap `{c['sweep']['models'][0]}` − "
-            f"`{c['sweep']['models'][-1]}` in per-recording AP is {pts}. This sweep varies the unique audio the "
+            f"`{c['sweep']['models'][-1]}` in per-recording AP is {pts}"
+            + _sweep_change(c["sweep"].get("change"))
+            + f". This sweep varies the unique audio the "
             f"models hear ({first['unique_minutes']:.1f} to {last['unique_minutes']:.1f} minutes), which is the "
             f"variable the paper's claim turns on; but its largest point is {last['recordings']} recordings against "
             f"the paper's {c['paper_clips']:,.0f} clips, so it can show whether the gap moves with data at this "
@@ -348,6 +350,15 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
                  f"{c['classes'] or '?'} classes of soundmix-mini (the transformer shown is the one chosen on "
                  f"validation), so the two are {c5c['at_budget']} (claim 5c).")
     return "\n\n".join(paras)
+
+
+def _sweep_change(change: dict[str, Any] | None) -> str:
+    """``; from the least audio to the most it moved by +x [lo, hi] (which way)`` for the sweep's paired change."""
+    if not change:
+        return ""
+    way = ("towards the transformer" if change["low"] > 0 else "towards the CNN" if change["high"] < 0
+           else "a change the interval cannot resolve")
+    return f"; from the least audio to the most it moved by {_iv_row(change)} ({way})"
 
 
 def _iv_row(row: dict[str, Any], digits: int = 3) -> str:
