@@ -91,9 +91,11 @@ def test_the_verdicts_are_the_reports(text):
         measured = claim.measure("book", RESULTS)
         words = measured.budget.words(measured.verdict) if measured.budget else measured.verdict
         assert words in text, claim.key
-    # and the verdict words appear nowhere else in the text: no verdict of the chapter's own
+    # and the verdict words appear nowhere else in the text (besides the time-scale mechanism's own reading,
+    # audioformers.ch5.mechanisms.read_time_scale): no verdict of the chapter's own
     words = re.compile("|".join(re.escape(w) for w in ev.VERDICTS))
-    assert len(words.findall(text)) == len(claims.CLAIMS)
+    claims_text = re.sub(r"On the time-scale task[^\n]*", "", text)
+    assert len(words.findall(claims_text)) == len(claims.CLAIMS)
 
 
 @needs_tuned

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from conftest import cell_source, cell_tags, notebook_cells, outputs_text, verdict_lines
+from audioformers import data
 from audioformers.ch5 import live
 from audioformers.ch5.config import MODELS, RunConfig
 from audioformers.ch5.models import build_model
@@ -119,7 +120,8 @@ def test_the_live_training_trains_the_notebook_model_as_the_package_trains_its_o
     """train_live(notebook model) and train_live(package model with the same start) end with the same weights:
     the lesson's model, trained by the chapter's loop, is the experiment's model (dropout 0, so no random mask)."""
     sizes = {**live.live_sizes("smoke"), "steps": 3, "eval_every": 3}
-    config = wt.WaveletTransformerConfig(front_hidden=32, num_layers=2, num_classes=21, pooling="haar",
+    classes = len(data.metadata("soundmix-mini")["classes"])  # the live task's classes
+    config = wt.WaveletTransformerConfig(front_hidden=32, num_layers=2, num_classes=classes, pooling="haar",
                                          pool_layers=(0,), dropout=0.0)
     torch.manual_seed(0)
     package = wt.WaveletAudioTransformer(config)
