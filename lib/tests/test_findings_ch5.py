@@ -209,10 +209,10 @@ def test_the_summarys_sentences_about_the_comparison_hold_for_the_record():
     nb = nbformat.read(Path(__file__).resolve().parents[2] / "chapters" / "05_wavelet_audio_transformer.ipynb", 4)
     summary = next(c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Summary"))
     m = _comparison()["metrics"]
-    if "the CNNs on\n  log-mel spectrograms are ahead" in summary:
-        assert all(row["high"] < 0 for row in m["comparisons"] if row["a"] == m["selected_transformer"]
-                   and row["b"].startswith("cnn"))
-    if "moves it\n  by no amount the interval resolves" in summary:
-        change = m["data_sweep"]["change"]
-        assert change["low"] < 0 < change["high"]
+    assert "the CNNs on\n  log-mel spectrograms are ahead" in summary
+    assert all(row["high"] < 0 for row in m["comparisons"] if row["a"] == m["selected_transformer"]
+               and row["b"].startswith("cnn"))
+    assert "moves it\n  by no amount the interval resolves" in summary
+    change = m["data_sweep"]["change"]
+    assert change["low"] < 0 < change["high"]
     assert f"{m['test_set']['recordings_by_split']['train']} recordings" in summary
