@@ -130,7 +130,7 @@ _CHAPTER_RUNS = {
     "ch4": (["instruments-mini"], [], "audioformers.models.contrastive", 1, 2,
             "ch4/probe-table-instruments-mini.smoke.json", (4, 4)),  # killed in SimCLR pre-training
     "ch5": (["soundmix-mini"], ["--", "--what", "comparison", "--models", "transformer-haar", "cnn-vgg"],
-            "audioformers.ch5.runs", 2, 2, "ch5/comparison.smoke.json", (2, 8)),
+            "audioformers.ch5.runs", 2, 2, "ch5/comparison.smoke.json", (14, 20)),  # 2 rates x 2 models + sweep
 }
 _TIMES = ("train_seconds", "train_seconds_mean", "eval_seconds", "wall_time_s", "probe_s", "times", "tokenizer_s", "code_lm_s",
           "simclr_s", "supervised_s", "seconds", "cpu_seconds", "seconds_full")
