@@ -49,7 +49,8 @@ def test_4a_and_4b_use_the_two_level_interval_over_seeds_and_test_sources():
             expected = ev.compare(_by_source(m, a), _by_source(m, other)).interval
             assert comp.interval.low == pytest.approx(expected.low) and comp.interval.high == pytest.approx(expected.high)
             seeds, sources = _by_source(m, a).shape
-            assert f"over {seeds} seeds × {sources} test sources" in comp.interval.method
+            assert (f"over {seeds} seeds × {sources} test sources" if seeds > 1 else f"over {sources} test sources") \
+                in comp.interval.method
         assert "held-out test sources (each the test source of one of" in measured.why
 
 
