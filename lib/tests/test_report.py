@@ -519,3 +519,30 @@ def test_the_page_types_no_stale_text():
     assert "8 kHz" not in text and "four times" not in text
     assert report.ch3_domain_title("piano-mini") == "piano-mini (16 kHz)"
     assert report.ch3_domain_title("speech") == "speech (8 kHz)"
+
+
+def test_ch5_gap_trend_uses_the_one_interval_from_the_stored_per_source_scores(tmp_path):
+    """Where the study's units hold per-source scores, the gap's change per doubling is the protocol's two-level
+    t interval over seeds × test sources (paired), not the interval the record stored with another method."""
+    from audioformers.evaluation import evidence as ev
+
+    rng = np.random.default_rng(0)
+    units, gaps = [], {}
+    for steps, shift in ((250, 0.0), (1000, 0.05)):
+        for seed in range(3):
+            tf = {f"fold{k}": 0.3 + shift + 0.01 * rng.standard_normal() for k in range(4)}
+            cnn = {f"fold{k}": 0.4 + 0.01 * rng.standard_normal() for k in range(4)}
+            gaps.setdefault(steps, []).append([tf[k] - cnn[k] for k in sorted(tf)])
+            units += [{"model": "transformer-average", "steps": steps, "train_clips": 2000, "seed": seed,
+                       "per_source": tf},
+                      {"model": "cnn-vgg", "steps": steps, "train_clips": 2000, "seed": seed, "per_source": cnn}]
+    change = {"difference": 9.0, "low": 8.0, "high": 10.0, "seeds": [0, 1, 2], "test_sources": 4,
+              "method": "95% paired bootstrap over seeds and test sources (10 resamples, seed 0); test sources: 4"}
+    points = [{"steps": 250, "difference": -0.1}, {"steps": 1000, "difference": -0.05}]
+    _write(tmp_path, "ch5", "study", "book",
+           {"scale": {"gap_by_steps": {"a": "transformer-average", "b": "cnn-vgg", "change": change,
+                                       "points": points}, "units": units}}, {})
+    iv = report.ch5_gap_by_steps("book", tmp_path)["per_doubling"]
+    full = ev.interval(np.array(gaps[1000]), np.array(gaps[250]))
+    assert (iv.mean, iv.low, iv.high) == pytest.approx((full.mean / 2, full.low / 2, full.high / 2))
+    assert "two-level t interval over 3 seeds × 4 test sources" in iv.method and "bootstrap" not in iv.method

@@ -193,10 +193,33 @@ def ch5_doubling(profile: str, directory: Path | None = None) -> dict[str, Any] 
             "sd": {tf_model: sd_tf, cnn_model: sd_cnn}, "t": t, "study": study}
 
 
+def _study_gap(study: dict, model_a: str, model_b: str, steps: int) -> np.ndarray | None:
+    """``(seeds, test sources)`` of ``model_a − model_b`` at ``steps`` on all the study's clips, from the units'
+    stored per-source scores (paired by seed and source); ``None`` where either model lacks them."""
+    units = dig(study, "metrics.scale.units") or []
+    clips = max((u.get("train_clips", 0) for u in units), default=0)
+
+    def scores(model: str) -> dict[int, dict[str, float]]:
+        return {u["seed"]: u["per_source"] for u in units
+                if u.get("model") == model and u.get("steps") == steps and u.get("train_clips") == clips
+                and u.get("per_source")}
+
+    a, b = scores(model_a), scores(model_b)
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    sources = sorted(set.intersection(*(set(a[s]) & set(b[s]) for s in seeds)))
+    if not sources:
+        return None
+    return np.array([[a[s][k] - b[s][k] for k in sources] for s in seeds], dtype=float)
+
+
 def ch5_gap_by_steps(profile: str, directory: Path | None = None) -> dict[str, Any] | None:
     """From :mod:`audioformers.ch5.study`'s 3-seed runs: the transformer–CNN gap at its shortest and longest
-    step counts on all the clips, and its change per doubling of steps with the study's paired interval
-    (bootstrap over seeds and test sources) divided by the number of doublings; ``None`` without two points."""
+    step counts on all the clips, and its change per doubling of steps with the protocol's one interval
+    (:func:`audioformers.evaluation.evidence.interval`, two-level t over seeds and the study's test sources,
+    recomputed from the stored per-source scores) divided by the number of doublings; ``None`` without two
+    points."""
     study = load(directory or results_dir(), "ch5", "study", validate_profile(profile))
     trend = dig(study, "metrics.scale.gap_by_steps") if study else None
     change, points = (trend or {}).get("change"), (trend or {}).get("points", [])
@@ -204,10 +227,17 @@ def ch5_gap_by_steps(profile: str, directory: Path | None = None) -> dict[str, A
         return None
     first, last = points[0], points[-1]
     doublings = math.log2(last["steps"] / first["steps"])
-    iv = ev.Interval(change["difference"] / doublings, change["low"] / doublings, change["high"] / doublings, 0.95,
-                     f"{change['method'].split('; test sources')[0].removeprefix('95% ')}, divided by "
-                     f"{doublings:.2f} doublings", len(change.get("seeds", [])),
-                     int(change.get("test_sources", 0)))
+    gaps = [_study_gap(study, trend["a"], trend["b"], p["steps"]) for p in (first, last)]
+    if all(g is not None for g in gaps) and gaps[0].shape == gaps[1].shape:
+        full = ev.interval(gaps[1], gaps[0])  # paired by seed and test source: the change of the gap
+        method = full.method.split("; test sources")[0].removeprefix("95% ")
+        iv = ev.Interval(full.mean / doublings, full.low / doublings, full.high / doublings, full.level,
+                         f"{method}, divided by {doublings:.2f} doublings", full.seeds, full.sources)
+    else:  # an older record without per-source scores: its stored interval, labelled with its own method
+        iv = ev.Interval(change["difference"] / doublings, change["low"] / doublings, change["high"] / doublings,
+                         0.95, f"{change['method'].split('; test sources')[0].removeprefix('95% ')}, divided by "
+                         f"{doublings:.2f} doublings", len(change.get("seeds", [])),
+                         int(change.get("test_sources", 0)))
     return {"steps": (first["steps"], last["steps"]), "models": (trend["a"], trend["b"]), "per_doubling": iv,
             "gap_now": last["difference"], "gap_first": first["difference"], "study": study,
             "points": [(p["steps"], p["difference"]) for p in points]}
