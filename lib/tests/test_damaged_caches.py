@@ -47,10 +47,27 @@ def _emb_path(cfg, seed=0):
 
 def test_a_stored_embedding_cache_is_read_back_without_recomputing():
     cfg = ch4_config.fold_config("smoke")
-    stored = {"mel_stats": np.arange(6, dtype=np.float32).reshape(2, 3), "histogram": np.ones((2, 16), np.float32)}
+    stored = {"mel_stats": np.arange(6, dtype=np.float32).reshape(2, 3), "histogram": np.ones((2, 16), np.float32),
+              "untrained": np.zeros((2, 4), np.float32)}  # a complete cache holds the untrained encoder's row
     results.atomic_write(_emb_path(cfg), lambda h: np.savez(h, **stored))
     got = ch4_pretraining.pool_embeddings(_ProbeSet(), cfg, 0, _NoState())
     assert got.keys() == stored.keys() and all(np.array_equal(got[k], stored[k]) for k in stored)
+
+
+def test_an_embedding_cache_from_before_the_untrained_row_gets_only_that_row_added(monkeypatch):
+    """A cache written before the untrained encoder existed keeps its stored rows; only ``untrained`` is computed
+    (from the state's CNN config) and the cache is rewritten with it."""
+    cfg = ch4_config.fold_config("smoke")
+    stored = {"mel_stats": np.arange(6, dtype=np.float32).reshape(2, 3), "histogram": np.ones((2, 16), np.float32)}
+    results.atomic_write(_emb_path(cfg), lambda h: np.savez(h, **stored))
+    calls = []
+    monkeypatch.setattr(ch4_pretraining, "untrained_embeddings",
+                        lambda ps, state, seed, device=None: calls.append(seed) or np.full((2, 4), 7.0, np.float32))
+    got = ch4_pretraining.pool_embeddings(_ProbeSet(), cfg, 0, _NoState())
+    assert calls == [0] and all(np.array_equal(got[k], stored[k]) for k in stored)
+    assert np.array_equal(got["untrained"], np.full((2, 4), 7.0))
+    again = ch4_pretraining.pool_embeddings(_ProbeSet(), cfg, 0, _NoState())  # now complete: nothing recomputed
+    assert calls == [0] and again.keys() == got.keys()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
