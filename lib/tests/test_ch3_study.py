@@ -648,6 +648,19 @@ def test_claims_read_the_long_study_only_when_it_is_complete(tmp_path):
     assert claims._ch3_records("book", tmp_path, "music") == []  # a domain the long study does not hold
 
 
+def test_long_study_command_line_passes_its_domains_and_seeds(monkeypatch):
+    from audioformers.ch3 import long_study
+
+    seen = {}
+    monkeypatch.setattr(long_study, "compare_long", lambda profile, device, **kw: seen.update(kw, profile=profile))
+    monkeypatch.setattr(long_study, "progress", lambda profile: {})
+    long_study.main(["--profile", "smoke", "--parts", "compare", "--domains", "piano-mini", "--seeds", "2", "1",
+                     "--device", "cpu"])
+    assert seen == {"profile": "smoke", "domains": ("piano-mini",), "seeds": (2, 1), "steps": None}
+    with pytest.raises(SystemExit):
+        long_study.main(["--parts", "compare", "--domains", "music"])  # the long study has no music
+
+
 def test_long_study_plan_counts_every_unit():
     from audioformers.ch3 import long_study
 

@@ -32,6 +32,8 @@ Command line::
 
     python -m audioformers.ch3.long_study --profile book --measure          # cost per unit, CPU hours per part
     python -m audioformers.ch3.long_study --profile book --parts compare     # (a); again to resume
+    python -m audioformers.ch3.long_study --profile book --parts compare --domains piano-mini --seeds 2 1
+                                             # a second process on the other core (never the same unit in both)
     python -m audioformers.ch3.long_study --profile book --parts scaling     # (b); again to resume
     python -m audioformers.ch3.long_study --profile book --progress         # units done
 
@@ -418,6 +420,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="part (a)'s steps per run (default 2,500 at book; claim 3a's 'what it would take' says "
                              "how many tokens the learning curves point to, at 2,048 tokens per step)")
+    parser.add_argument("--domains", nargs="+", default=list(LONG_DOMAINS), choices=list(LONG_DOMAINS),
+                        help="part (a)'s domains (default: all; a second process on the other core can take one)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), choices=list(SEEDS),
+                        help="part (a)'s seeds, in the order run (default: all)")
     parser.add_argument("--threads", type=int, default=1)
     add_device_argument(parser)
     args = parser.parse_args(argv)
@@ -432,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(costs["kinds"], indent=1), flush=True)
         print(json.dumps(plan(profile, costs["kinds"], tuple(args.sizes), args.steps), indent=1), flush=True)
     if "compare" in args.parts:
-        compare_long(profile, device, steps=args.steps)
+        compare_long(profile, device, domains=tuple(args.domains), seeds=tuple(args.seeds), steps=args.steps)
     if "scaling" in args.parts:
         scaling_long(profile, device, sizes=tuple(args.sizes))
     if args.progress or args.parts:
