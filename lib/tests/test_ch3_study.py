@@ -16,6 +16,7 @@ import torch
 from audioformers.ch3 import comparison, context_use, scaling, scoring, study, tuning
 from audioformers.ch3 import experiment as ns
 from audioformers.ch3.scoring import Setup
+from audioformers.core.results import write_results
 from audioformers.core.results import load_results, write_results
 from audioformers.evaluation.baselines import BigramTable, LinearPredictor
 
@@ -659,6 +660,74 @@ def test_long_study_command_line_passes_its_domains_and_seeds(monkeypatch):
     assert seen == {"profile": "smoke", "domains": ("piano-mini",), "seeds": (2, 1), "steps": None}
     with pytest.raises(SystemExit):
         long_study.main(["--parts", "compare", "--domains", "music"])  # the long study has no music
+
+
+def _long_record(directory, domain, seed, gain, models=("wavenet", "transformer", "conditioned")):
+    """A long-study record whose models score ``gain`` above the bigram's top-5 on each of 4 test recordings."""
+    rng = np.random.default_rng(seed)
+    base = {f"{domain}-test-{i:03d}": 0.3 + 0.01 * i for i in range(4)}
+
+    def block(shift):
+        per = {k: v + shift + 0.002 * rng.standard_normal() for k, v in base.items()}
+        return {"final": {"top5": float(np.mean(list(per.values())))}, "per_source": {"top5": per},
+                "curve": {"tokens": [100, 200, 300], "top5": [0.2, 0.25, float(np.mean(list(per.values())))]}}
+    metrics = {m: block(gain) for m in models} | {"bigram": block(0.0)}
+    path = directory / "ch3" / f"long_compare_{domain}_seed{seed}.book.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"name": path.name, "metrics": metrics, "config": {"steps": 2500}}))
+
+
+def test_stored_comparison_shows_partial_progress_and_the_bigram_gate(monkeypatch, tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from audioformers.ch3 import claims, long_study
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    assert long_study.stored_comparison("book") == {}
+    for seed in (0, 1, 2):
+        _long_record(tmp_path, "speech", seed, gain=0.08)
+    _long_record(tmp_path, "orchestra", 0, gain=-0.01)
+    _long_record(tmp_path, "orchestra", 1, gain=-0.01, models=("wavenet",))  # unfinished: left out
+    stored = long_study.stored_comparison("book")
+    assert {d: len(v) for d, v in stored.items()} == {"speech": 3, "orchestra": 1}
+    assert claims.long_records("book", tmp_path) is None  # the claims still read the 300-step comparison
+    speech = claims.above_bigram(stored["speech"], "transformer")
+    assert speech.interval.low > 0.07 and speech.interval.high < 0.09
+    from audioformers.evaluation import evidence as ev
+    assert ev.above_baseline(speech.interval)
+    assert claims.above_bigram(stored["orchestra"], "transformer").interval.mean == pytest.approx(-0.01, abs=0.005)
+    assert len(long_study.plot_comparison(stored)) == 2
+    with pytest.raises(ValueError, match="stored"):
+        long_study.plot_comparison({})
+    with pytest.raises(ValueError, match="records"):
+        claims.above_bigram([], "transformer")
+    with pytest.raises(ValueError, match="'linear'"):
+        claims.above_bigram(stored["speech"], "linear")
+    with pytest.raises(ValueError, match="profile"):
+        long_study.stored_comparison("huge")
+
+
+def test_compare_long_leaves_a_complete_record_alone_and_runs_the_rest(monkeypatch, tmp_path):
+    """A resumed study does not rewrite a finished record (its wall time and commit stay the run's own)."""
+    from audioformers.ch3 import long_study
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    chosen = {m: 1e-3 for m in ns.MODEL_NAMES}
+    monkeypatch.setattr(long_study, "tune_long", lambda *a, **k: {"chosen_lr": chosen})
+    monkeypatch.setattr(long_study, "study_setup", lambda profile, domain, device: fake_setup(profile, domain))
+    ran = []
+
+    def run(setup, seed, chosen_lr, name, config):
+        ran.append(name)
+        write_results("ch3", name, {m: {"final": {}} for m in ns.MODEL_NAMES}, config=config, seed=seed,
+                      profile=setup.profile)
+        return {m: {"final": {}} for m in ns.MODEL_NAMES}
+    monkeypatch.setattr(long_study.comparison, "run_comparison", run)
+    long_study.compare_long("smoke", "cpu", domains=("speech",), seeds=(0,))
+    stamp = (tmp_path / "ch3" / "long_compare_speech_seed0.smoke.json").read_text()
+    long_study.compare_long("smoke", "cpu", domains=("speech",), seeds=(0, 1))
+    assert ran == ["long_compare_speech_seed0", "long_compare_speech_seed1"]
+    assert (tmp_path / "ch3" / "long_compare_speech_seed0.smoke.json").read_text() == stamp
 
 
 def test_long_study_plan_counts_every_unit():

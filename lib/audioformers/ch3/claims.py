@@ -110,6 +110,19 @@ def _ch3_records(profile: str, directory: Path, domain: str) -> list[dict[str, A
     return [r for r in load_glob(directory, "ch3", f"compare_{domain}_seed*", profile) if "metrics" in r]
 
 
+def above_bigram(records: list[dict[str, Any]], model: str) -> ev.Comparison:
+    """``model`` − bigram count table in held-out top-5, paired by seed and test recording, with the report's
+    interval: the gate a comparison passes before it is read (:func:`audioformers.evaluation.evidence.gate`)."""
+    if not records:
+        raise ValueError("records must hold at least one comparison record, got none")
+    for key in (model, "bigram"):
+        if any(dig(r.get("metrics", {}), f"{key}.final.top5") is None for r in records):
+            raise ValueError(f"records must each hold {key!r} with a final top5, and one does not")
+    a, b, _ = paired([r["metrics"][model] for r in records], [r["metrics"]["bigram"] for r in records], "top5",
+                     lambda block: block["final"]["top5"])
+    return ev.compare(a, b, names=(model, "bigram"))
+
+
 def _ch3_training_facts(records: list[dict[str, Any]], models: tuple[str, ...]) -> str:
     cfg = records[0].get("config", {})
     tokens = dig(records[0]["metrics"], f"{models[0]}.curve.tokens")
@@ -251,9 +264,7 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
             comp = ev.compare(a, b, names=(model, base))
             below = []
             if all(dig(r["metrics"], "bigram.final.top5") is not None for r in records):  # the trivial baseline
-                checks = [ev.compare(*paired([r["metrics"][m] for r in records], [r["metrics"]["bigram"] for r in records],
-                                              "top5", lambda block: block["final"]["top5"])[:2], names=(m, "bigram"))
-                          for m in (model, base)]
+                checks = [above_bigram(records, m) for m in (model, base)]
                 word = ev.gate(comp.verdict, [c.interval for c in checks])
                 below = [c for c in checks if not ev.above_baseline(c.interval)]
                 for m in (model, base):  # each learning curve against bigram + 3 points: the budget it would take

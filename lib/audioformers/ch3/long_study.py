@@ -61,7 +61,7 @@ from audioformers.ch3.scoring import (CHAPTER, Setup, held_out_windows, position
 from audioformers.core.checks import check_choice, check_int
 from audioformers.core.device import add_device_argument, describe, resolve
 from audioformers.core.profiles import pick, validate_profile
-from audioformers.core.results import atomic_write, load_results, write_results
+from audioformers.core.results import atomic_write, load_results, stored_result, write_results
 from audioformers.core.seeding import seed_everything
 from audioformers.train.checkpoints import load_checkpoint
 from audioformers.train.distributed import use_device_argument
@@ -114,6 +114,10 @@ def tune_long(profile: str, device: torch.device | str | None = None,
               "seed": TUNING_SEED, "tuned_on": TUNING_DOMAIN, "rule": "fewest validation bits; one step past a "
               "winning edge"}
 
+    stored = stored_result(CHAPTER, "long_tuning", setup.profile, config)
+    if stored is not None and all(m in stored["metrics"].get("chosen_lr", {}) for m in models):
+        return stored["metrics"]  # complete: not rewritten, so its provenance (time, commit) stays the run's own
+
     def unit(name: str, lr: float) -> float:
         try:
             _, model = train_cached(name, replace(cfg, lr=lr), TUNING_SEED, setup.parts["train"], windows,
@@ -143,6 +147,53 @@ def long_name(domain: str, seed: int) -> str:
     return f"long_compare_{domain}_seed{seed}"
 
 
+def stored_comparison(profile: str) -> dict[str, list[dict[str, Any]]]:
+    """Part (a)'s records on disk, per domain of :data:`LONG_DOMAINS` in seed order: the seeds whose record holds
+    all three models (a domain with none is left out). Unlike the claims (:func:`audioformers.ch3.claims.long_records`)
+    it shows partial progress; it never trains."""
+    profile = validate_profile(profile)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for domain in LONG_DOMAINS:
+        found = []
+        for seed in SEEDS:
+            try:
+                record = load_results(CHAPTER, long_name(domain, seed), profile)
+            except FileNotFoundError:
+                continue
+            if all(m in record.get("metrics", {}) for m in ns.MODEL_NAMES):
+                found.append(record)
+        if found:
+            out[domain] = found
+    return out
+
+
+def plot_comparison(stored: dict[str, list[dict[str, Any]]], margin: float = 0.03, axes: Any = None) -> Any:
+    """Held-out top-5 against training tokens per domain of ``stored`` (:func:`stored_comparison`): each model's
+    curve averaged over its seeds, the bigram count table's top-5 and the gate ``margin`` above it (the line a
+    model must pass before a comparison is read)."""
+    import matplotlib.pyplot as plt
+
+    if not stored:
+        raise ValueError("stored must hold at least one domain's records, got none")
+    if axes is None:
+        _, axes = plt.subplots(1, len(stored), figsize=(4 * len(stored), 3), squeeze=False)
+        axes = axes[0]
+    colours = {"wavenet": "tab:blue", "transformer": "tab:orange", "conditioned": "tab:green"}
+    for ax, (domain, records) in zip(axes, stored.items()):
+        for model in ns.MODEL_NAMES:
+            curves = [r["metrics"][model]["curve"] for r in records]
+            length = min(len(c["top5"]) for c in curves)
+            mean = np.mean([c["top5"][:length] for c in curves], axis=0)
+            ax.plot(curves[0]["tokens"][:length], 100 * mean, "o-", ms=3, color=colours.get(model), label=model)
+        bigram = 100 * float(np.mean([r["metrics"]["bigram"]["final"]["top5"] for r in records]))
+        ax.axhline(bigram, color="grey", ls=":", label="bigram")
+        ax.axhline(bigram + 100 * margin, color="grey", ls="--", lw=0.8, label=f"bigram + {100 * margin:.0f} pts")
+        ax.set(title=f"{domain} ({len(records)} seeds)", xlabel="training tokens")
+    axes[0].set(ylabel="held-out top-5 (%)")
+    axes[0].legend(fontsize=7)
+    return axes
+
+
 def compare_long(profile: str, device: torch.device | str | None = None, domains: tuple[str, ...] = LONG_DOMAINS,
                  seeds: tuple[int, ...] = SEEDS, steps: int | None = None) -> None:
     """Part (a): the tuning, then every domain × seed × model at the long budget (``steps``: default
@@ -154,6 +205,10 @@ def compare_long(profile: str, device: torch.device | str | None = None, domains
             setup = replace(setup, config=long_config(setup, steps))
             config = {**comparison.comparison_config(setup, chosen), "study": "long", "tuned_on": TUNING_DOMAIN,
                       "tuning_seed": TUNING_SEED}
+            stored = stored_result(CHAPTER, long_name(domain, seed), setup.profile, config)
+            if stored is not None and all(m in stored["metrics"] for m in ns.MODEL_NAMES):
+                print(domain, seed, "stored", flush=True)  # complete: not rewritten (its wall time stays the run's)
+                continue
             out = comparison.run_comparison(setup, seed, chosen, name=long_name(domain, seed), config=config)
             print(domain, seed, json.dumps({k: v["final"] for k, v in out.items()}), flush=True)
 
