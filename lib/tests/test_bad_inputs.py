@@ -124,7 +124,7 @@ EXPERIMENT = ("main", "run_", "load_or_", "summarise_study", "train_family_model
               "build_tokenizer", "load_splits", "load_tokens", "load_speech", "load_maestro", "load_fsd",
               "download", "execute", "build_", "ensure_", "front_end_record",
               "context_use", "scaling_study", "tune",  # ch3_study: a valid call trains a study's models
-              "compare_long", "scaling_long", "measure_costs",  # ch3.long_study: hours of training, costed steps
+              "compare_long", "context_long", "scaling_long", "measure_costs",  # ch3.long_study: hours of training
               "add_joint_fit")  # rewrites the stored scaling record; the committed one is refitted in test_ch3_study
 
 

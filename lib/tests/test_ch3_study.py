@@ -581,6 +581,12 @@ def test_gap_trend_extrapolates_the_last_doubling_to_bigram_plus_three_points():
     assert need["set_by"] == "music/transformer" and need["tokens"] == pytest.approx(8e5 * 2 ** 0.95)
     text = bgp.budget_text({"music/transformer": trend})
     assert text.startswith("about 1.55M training tokens at the last doubling's rate") and "cosine schedule" in text
+    assert "measures it at 2,500 steps" in text  # the 300-step curves point to the long study
+    long = _gap_records()
+    for r in long:
+        r["config"] = {"study": "long"}
+    text = bgp.budget_text({"music/transformer": bgp.gap_trend(long, "transformer")})
+    assert "the long study's own curves" in text and "at 2,500 steps" not in text
     # a curve on validation windows is left out, and the text says how many seeds remain
     partial = bgp.gap_trend(_gap_records(on=("validation", "test", "test")), "transformer")
     assert partial["seeds"] == 2 and "2 of 3 seeds" in bgp.gap_text("music", partial)
@@ -728,6 +734,39 @@ def test_compare_long_leaves_a_complete_record_alone_and_runs_the_rest(monkeypat
     long_study.compare_long("smoke", "cpu", domains=("speech",), seeds=(0, 1))
     assert ran == ["long_compare_speech_seed0", "long_compare_speech_seed1"]
     assert (tmp_path / "ch3" / "long_compare_speech_seed0.smoke.json").read_text() == stamp
+
+
+def test_context_long_measures_every_seed_and_the_gain_has_an_interval(monkeypatch, tmp_path):
+    from audioformers.ch3 import long_study
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setattr(long_study, "tune_long", lambda *a, **k: {"chosen_lr": {m: 1e-3 for m in ns.MODEL_NAMES}})
+    monkeypatch.setattr(long_study, "study_setup", lambda profile, domain, device: fake_setup(profile, domain))
+    built = []
+
+    def trained(setup, name, seed, chosen):
+        torch.manual_seed(seed)
+        built.append((setup.domain, name, seed))
+        return ns.build_model(name, setup.config).eval()
+    monkeypatch.setattr(long_study.comparison, "trained", trained)
+    out = long_study.context_long("smoke", "cpu", domains=("speech",), seeds=(0, 1))
+    assert built == [("speech", m, s) for m in ("transformer", "wavenet") for s in (0, 1)]
+    entry = out["speech"]
+    assert entry["pasts"]["transformer"][-1] == CFG.context_length - 1
+    assert len(entry["bits_per_sample"]["wavenet"]) == 2
+    assert all(len(b) == len(entry["pasts"]["wavenet"]) for b in entry["bits_per_sample"]["wavenet"])
+    stored = json.loads((tmp_path / "ch3" / "long_context_use.smoke.json").read_text())["metrics"]["domains"]
+    assert stored["speech"]["pasts"] == entry["pasts"]
+    # the gain: short past minus whole window, per seed, with a t interval over seeds
+    synthetic = {"pasts": {"transformer": [1, 62, 255]},
+                 "bits_per_sample": {"transformer": [[7.0, 6.0, 5.5], [7.0, 6.1, 5.7], [7.0, 6.2, 5.6]]}}
+    gain = long_study.context_gain(synthetic)
+    assert (gain["short_past"], gain["long_past"], gain["seeds"]) == (62, 255, 3)
+    assert gain["gain"] == pytest.approx(0.5) and gain["interval"].low < 0.5 < gain["interval"].high
+    with pytest.raises(ValueError, match="'conditioned'"):
+        long_study.context_gain(synthetic, "conditioned")
+    with pytest.raises(ValueError, match="near"):
+        long_study.context_gain(synthetic, near=0)
 
 
 def test_long_study_plan_counts_every_unit():

@@ -67,7 +67,8 @@ def gap_trend(records: list[dict[str, Any]], model: str, *, margin: float = MARG
     last = float(curves[:, -1].mean())
     out: dict[str, Any] = {"model": model, "seeds": len(seeds), "seeds_in_domain": len(records), "tokens": tokens,
                            "bigram": bigram, "margin": margin, "target": target, "last": last,
-                           "gap_now": last - bigram, "reached": last >= target, "x_last": tokens[-1]}
+                           "gap_now": last - bigram, "reached": last >= target, "x_last": tokens[-1],
+                           "long_study": any((r.get("config") or {}).get("study") == "long" for _, r in seeds)}
     gains = [_per_doubling(tokens, list(c), len(tokens) - 1) for c in curves]
     first = [_per_doubling(tokens, list(c), min(range(len(tokens)), key=lambda i: abs(tokens[i] - 2 * tokens[0])))
              for c in curves]
@@ -159,10 +160,12 @@ def schedule_caveat(trends: dict[str, dict[str, Any]]) -> str:
     """Why both readings are uncertain, with how many open curves' gain per doubling fell."""
     open_ = [t for t in trends.values() if not t["reached"]]
     falling = sum(t["gain_per_doubling"] < t["gain_first_doubling"] for t in open_)
+    measure = ("these are the long study's own curves: a longer run, python -m audioformers.ch3.long_study "
+               "--steps N, measures it further" if any(t.get("long_study") for t in open_) else
+               "the long study, python -m audioformers.ch3.long_study, measures it at 2,500 steps")
     return ("both readings come from one cosine schedule per seed whose rate falls to zero at the last point, so a "
             f"curve's flattening is partly the schedule's; the gain per doubling fell on {falling} of {len(open_)} "
-            "open curves, and where it keeps falling the last rate gives a lower bound (the long study, "
-            "python -m audioformers.ch3.long_study, measures it at 2,500 steps)")
+            f"open curves, and where it keeps falling the last rate gives a lower bound ({measure})")
 
 
 def budget_needed(trends: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from audioformers.ch3 import baseline_gap, claims
+from audioformers.ch3 import baseline_gap, claims, long_study
 from audioformers.core.profiles import validate_profile
 from audioformers.core.results import results_dir
 from audioformers.evaluation import budgets as bg
@@ -81,7 +81,11 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
         pasts, bits = use["pasts"]["transformer"], use["bits_per_sample"]["transformer"]
         near = max(i for i, p in enumerate(pasts) if p <= 63)
         out["context"] = {"short_past": pasts[near], "short_bits": bits[near], "long_past": pasts[-1],
-                          "long_bits": bits[-1]}
+                          "long_bits": bits[-1], "steps": dig(context, "config.steps")}
+    long_context = load(directory, "ch3", "long_context_use", profile)
+    if long_context and claims.long_records(profile, directory) is not None:  # read with the long comparison only
+        out["long_context"] = {d: long_study.context_gain(e)
+                               for d, e in long_context["metrics"]["domains"].items() if d in out["domains"]}
     trends = {f"{d}/transformer": t for d in out["domains"]
               if (t := baseline_gap.gap_trend(_records(profile, directory, d), "transformer")) is not None}
     if trends:
@@ -118,9 +122,19 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
              + "); an interval in brackets is the report's 95% interval over both."]
     gaps = "; ".join(f"{n} {_pts(r['transformer - wavenet'])}" for n, r in d.items())
     below = [n for n, r in d.items() if not ev.above_baseline(r["transformer - bigram"].interval)]
+    ahead = {n: r["transformer - wavenet"].interval for n, r in d.items()}
+    wavenet_ahead = [n for n, iv in ahead.items() if iv.high < 0]
+    if len(wavenet_ahead) == len(d):
+        order = "WaveNet predicts the next sample better than the transformer on every domain"
+    else:
+        rest = [n for n in d if n not in wavenet_ahead]
+        order = ((f"WaveNet predicts the next sample better than the transformer on {', '.join(wavenet_ahead)}; on "
+                  if wavenet_ahead else "WaveNet is not ahead of the transformer on any domain; on ")
+                 + ", ".join(f"{n} the transformer is " + ("ahead" if ahead[n].low > 0 else "level within the interval")
+                             for n in rest))
     paras.append(
-        f"**Transformer against WaveNet (3a).** At this budget WaveNet predicts the next sample better than the "
-        f"transformer on every domain. Top-5 accuracy, transformer minus WaveNet: {gaps}. But the transformer is "
+        f"**Transformer against WaveNet (3a).** At this budget {order}. Top-5 accuracy, transformer minus WaveNet: "
+        f"{gaps}. But the transformer is "
         + (f"not yet above the bigram count table on {', '.join(below)} (transformer minus bigram: "
            + "; ".join(f"{n} {_pts(d[n]['transformer - bigram'])}" for n in below)
            + "): it has learned less than a table of which code follows which. So the report reads claim 3a as "
@@ -136,13 +150,35 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
         + (", and every interval contains zero" if zero else "")
         + " (its projection starts at zero, so it starts as the plain transformer). Claim 3b: "
         f"*{c['3b']['at_budget']}*.")
+    if "long_context" in f:
+        lc = f["long_context"]
+        helps = [n for n, g in lc.items() if g["interval"] is not None and g["interval"].low > 0]
+        x = next(iter(lc.values()))
+        paras.append(
+            f"**How much past is used.** Each domain's transformer at this budget, given only the last "
+            f"{x['short_past']} samples before a scored position and then its whole window of {x['long_past']} "
+            "(bits per sample, short past − whole window: positive when the longer past helps; 95% interval over "
+            f"{x['seeds']} seeds): " + "; ".join(
+                f"{n} {g['short_bits']:.3f} → {g['long_bits']:.3f} bits, {g['gain']:+.3f}"
+                + (f" [{g['interval'].low:+.3f}, {g['interval'].high:+.3f}]" if g["interval"] is not None else "")
+                for n, g in lc.items()) + ". "
+            + ("The longer past helps it on every domain: it has learned to use its attention window."
+               if len(helps) == len(lc) else
+               (f"The longer past helps it on {', '.join(helps)} only." if helps else
+                "The longer past does not help it on any domain: it has not learned to use its attention window, "
+                "which is why a still wider past (3b) cannot show anything at this budget.")))
     if "context" in f:
         x = f["context"]
+        earlier = x["steps"] != f["steps"]  # measured on a model of another budget than the comparison read
         paras.append(
-            f"**How much past is used.** Given only the last {x['short_past']} samples the transformer scores "
+            (("" if "long_context" in f else "**How much past is used.** ")
+             + f"At the comparison's {x['steps']:,} steps, given" if earlier else
+             "**How much past is used.** Given")
+            + f" only the last {x['short_past']} samples the transformer scores "
             f"{x['short_bits']:.3f} bits per sample on music, given {x['long_past']} it scores {x['long_bits']:.3f}"
-            + (": more past does not help it yet. It has not learned to use its attention window, which is why a "
-               "still wider past (3b) cannot show anything at this budget."
+            + ((": more past did not help it then." if earlier else
+                ": more past does not help it yet. It has not learned to use its attention window, which is why a "
+                "still wider past (3b) cannot show anything at this budget.")
                if x["long_bits"] >= x["short_bits"] else ": the longer past helps it."))
     if "to_bigram" in f:
         need, margin = f["to_bigram"]["need"], 100 * baseline_gap.MARGIN

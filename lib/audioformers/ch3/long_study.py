@@ -11,6 +11,10 @@ A unit is one model × domain × seed (× rate, for tuning), cached and checkpoi
 (:func:`audioformers.ch3.scoring.train_cached`). Records: ``long_tuning`` (after every tuning unit) and
 ``long_compare_<domain>_seed<N>`` in the comparison's format (after every model).
 
+**(a′) ``context``** (after ``compare``): each domain's trained transformer and WaveNet, every seed, given only the
+last *k* samples before a scored position (:func:`context_long`; record ``long_context_use``), so "does the longer
+past help?" is asked of the models the long comparison reads, with an interval over seeds (:func:`context_gain`).
+
 **(b) ``scaling``**: the scaling study's small size of both families (``--sizes small medium``: and the medium) on
 piano-mini, warm-up / stable /
 decay to :data:`SCALING_BUDGETS` (1,250 to 20,000 steps: 2.6M to 41M tokens). Per size, seed 0 at every rate of
@@ -34,6 +38,7 @@ Command line::
     python -m audioformers.ch3.long_study --profile book --parts compare     # (a); again to resume
     python -m audioformers.ch3.long_study --profile book --parts compare --domains piano-mini --seeds 2 1
                                              # a second process on the other core (never the same unit in both)
+    python -m audioformers.ch3.long_study --profile book --parts context     # (a'), after (a)
     python -m audioformers.ch3.long_study --profile book --parts scaling     # (b); again to resume
     python -m audioformers.ch3.long_study --profile book --progress         # units done
 
@@ -53,7 +58,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from audioformers.ch3 import comparison, scaling
+from audioformers.ch3 import comparison, context_use, scaling
 from audioformers.ch3.claims import LONG_DOMAINS, LONG_SEEDS as SEEDS
 from audioformers.ch3 import experiment as ns
 from audioformers.ch3.scoring import (CHAPTER, Setup, held_out_windows, position_scores, scored_log_probs,
@@ -63,6 +68,7 @@ from audioformers.core.device import add_device_argument, describe, resolve
 from audioformers.core.profiles import pick, validate_profile
 from audioformers.core.results import atomic_write, load_results, stored_result, write_results
 from audioformers.core.seeding import seed_everything
+from audioformers.evaluation import evidence as ev
 from audioformers.train.checkpoints import load_checkpoint
 from audioformers.train.distributed import use_device_argument
 
@@ -211,6 +217,61 @@ def compare_long(profile: str, device: torch.device | str | None = None, domains
                 continue
             out = comparison.run_comparison(setup, seed, chosen, name=long_name(domain, seed), config=config)
             print(domain, seed, json.dumps({k: v["final"] for k, v in out.items()}), flush=True)
+
+
+#: the past lengths the context-use measurement gives each model (those below its window or receptive field)
+CONTEXT_PASTS = (1, 2, 4, 8, 16, 32, 62, 128, 254, 511, 1022)
+CONTEXT_MODELS = ("transformer", "wavenet")
+
+
+def context_long(profile: str, device: torch.device | str | None = None, domains: tuple[str, ...] = LONG_DOMAINS,
+                 seeds: tuple[int, ...] = SEEDS, steps: int | None = None) -> dict[str, Any]:
+    """Part (a)'s trained transformer and WaveNet of every domain and seed (from the unit cache: trained again,
+    deterministically, only where it is missing) given only the last ``k`` samples before each scored position
+    (:func:`audioformers.ch3.context_use.bits_vs_past`, the same positions for every model and past of a domain).
+    Writes ``long_context_use``: per domain, each model's pasts and bits per sample per seed."""
+    chosen = tune_long(profile, device, steps=steps)["chosen_lr"]
+    out: dict[str, Any] = {}
+    config: dict[str, Any] = {}
+    for domain in domains:
+        setup = study_setup(profile, domain, device)
+        setup = replace(setup, config=long_config(setup, steps))
+        windows, _ = held_out_windows(setup)
+        pasts_all = [p for p in CONTEXT_PASTS if p < windows.shape[1] - 1]
+        entry: dict[str, Any] = {"pasts": {}, "bits_per_sample": {}, "receptive_field": {}, "seeds": list(seeds)}
+        for name in CONTEXT_MODELS:
+            for seed in seeds:
+                model = comparison.trained(setup, name, seed, chosen)
+                field = setup.config.context_length if name == "transformer" else model.receptive_field
+                pasts = sorted({p for p in pasts_all if p < field} | {field - 1})
+                entry["pasts"][name], entry["receptive_field"][name] = pasts, field
+                entry["bits_per_sample"].setdefault(name, []).append(
+                    context_use.bits_vs_past(model, windows, pasts, first=max(pasts_all)))
+        out[domain] = entry
+        config = {**asdict(setup.config), "chosen_lr": chosen, "positions": context_use.POSITIONS,
+                  "domains": list(domains), "seeds": list(seeds), "study": "long"}
+        write_results(CHAPTER, "long_context_use", {"domains": out}, config=config, device=str(setup.device),
+                      profile=setup.profile)
+        print(domain, "context use:", json.dumps({m: [round(b[-1], 3) for b in v]
+                                                  for m, v in entry["bits_per_sample"].items()}), flush=True)
+    return out
+
+
+def context_gain(entry: dict[str, Any], model: str = "transformer", near: int = 63) -> dict[str, Any]:
+    """From one domain of ``long_context_use``: ``model``'s bits per sample with the longest past at most ``near``
+    and with its whole window, per seed, and the gain (short − long: positive when the longer past helps) with a
+    95% t interval over seeds."""
+    if model not in entry.get("pasts", {}):
+        raise ValueError(f"entry must hold {model!r}'s pasts, and holds {sorted(entry.get('pasts', {}))}")
+    pasts, runs = entry["pasts"][model], entry["bits_per_sample"][model]
+    if not any(p <= near for p in pasts):
+        raise ValueError(f"near must be at least the shortest past {pasts[0]}, got {near}")
+    i = max(j for j, p in enumerate(pasts) if p <= near)
+    short, long = [r[i] for r in runs], [r[-1] for r in runs]
+    gains = [a - b for a, b in zip(short, long)]
+    iv = ev.t_interval(gains, what="seeds") if len(gains) >= 2 else None
+    return {"short_past": pasts[i], "long_past": pasts[-1], "short_bits": float(np.mean(short)),
+            "long_bits": float(np.mean(long)), "gain": float(np.mean(gains)), "interval": iv, "seeds": len(runs)}
 
 
 # ---- (b) small sizes, far: warm-up / stable / decay with a checkpointed trunk ---------------------------------
@@ -467,7 +528,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Chapter 3's long study: (a) the comparison at 2,500 steps × 3 seeds "
                                                  "with rates tuned there, (b) small sizes to 41M tokens on piano-mini")
     parser.add_argument("--profile", default="book")
-    parser.add_argument("--parts", nargs="+", default=[], choices=["compare", "scaling"])
+    parser.add_argument("--parts", nargs="+", default=[], choices=["compare", "context", "scaling"],
+                        help="compare: (a) the comparison; context: (a)'s models given shorter pasts (after "
+                             "compare); scaling: (b)")
     parser.add_argument("--measure", action="store_true", help="time each kind of unit and print CPU hours per part")
     parser.add_argument("--progress", action="store_true", help="print the units done")
     parser.add_argument("--sizes", nargs="+", default=list(SCALING_SIZES), choices=list(MEASURED_SIZES),
@@ -494,6 +557,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(plan(profile, costs["kinds"], tuple(args.sizes), args.steps), indent=1), flush=True)
     if "compare" in args.parts:
         compare_long(profile, device, domains=tuple(args.domains), seeds=tuple(args.seeds), steps=args.steps)
+    if "context" in args.parts:
+        context_long(profile, device, domains=tuple(args.domains), seeds=tuple(args.seeds), steps=args.steps)
     if "scaling" in args.parts:
         scaling_long(profile, device, sizes=tuple(args.sizes))
     if args.progress or args.parts:
