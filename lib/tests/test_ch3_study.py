@@ -757,6 +757,8 @@ def test_context_long_measures_every_seed_and_the_gain_has_an_interval(monkeypat
     assert all(len(b) == len(entry["pasts"]["wavenet"]) for b in entry["bits_per_sample"]["wavenet"])
     stored = json.loads((tmp_path / "ch3" / "long_context_use.smoke.json").read_text())["metrics"]["domains"]
     assert stored["speech"]["pasts"] == entry["pasts"]
+    assert long_study.stored_context("smoke")["speech"]["pasts"] == entry["pasts"]
+    assert long_study.stored_context("book") is None
     # the gain: short past minus whole window, per seed, with a t interval over seeds
     synthetic = {"pasts": {"transformer": [1, 62, 255]},
                  "bits_per_sample": {"transformer": [[7.0, 6.0, 5.5], [7.0, 6.1, 5.7], [7.0, 6.2, 5.6]]}}

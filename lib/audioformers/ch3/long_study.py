@@ -257,6 +257,16 @@ def context_long(profile: str, device: torch.device | str | None = None, domains
     return out
 
 
+def stored_context(profile: str) -> dict[str, Any] | None:
+    """Part (a′)'s record on disk (``long_context_use``: per domain, each model's pasts and bits per sample per
+    seed), or None where it is not stored; it never trains."""
+    profile = validate_profile(profile)
+    try:
+        return load_results(CHAPTER, "long_context_use", profile)["metrics"]["domains"]
+    except FileNotFoundError:
+        return None
+
+
 def context_gain(entry: dict[str, Any], model: str = "transformer", near: int = 63) -> dict[str, Any]:
     """From one domain of ``long_context_use``: ``model``'s bits per sample with the longest past at most ``near``
     and with its whole window, per seed, and the gain (short − long: positive when the longer past helps) with a
