@@ -771,6 +771,32 @@ def test_context_long_measures_every_seed_and_the_gain_has_an_interval(monkeypat
         long_study.context_gain(synthetic, near=0)
 
 
+def test_scaling_long_one_process_per_family_writes_one_record(monkeypatch, tmp_path):
+    """Two processes (a family each) add their units to ``long_scaling`` without dropping the other's."""
+    from audioformers.ch3 import long_study
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setattr(long_study, "study_setup", lambda profile, domain, device: fake_setup(profile, domain))
+    monkeypatch.setattr(long_study, "validation_windows", lambda setup: np.zeros((2, 8), dtype=np.int64))
+    monkeypatch.setattr(long_study, "held_out_windows", lambda setup: (np.zeros((2, 8), dtype=np.int64), None))
+    monkeypatch.setattr(long_study, "_size_rate", lambda family, size, profile, config: 1e-3)
+
+    def fake_wsd(family, cfg, budgets, train, sets, lr, seed, path, on_budget, device):
+        out = {}
+        for b in budgets:
+            out[b] = {k: {"bits_per_sample": 5.0 + lr * 100 + seed} for k in sets}
+            on_budget(b, out[b])
+        return out
+    monkeypatch.setattr(long_study, "wsd_resumable", fake_wsd)
+    long_study.scaling_long("smoke", "cpu", families=("transformer",), seeds=(0, 1))
+    long_study.scaling_long("smoke", "cpu", families=("wavenet",), seeds=(0, 1))
+    units = long_study.stored_units("smoke")
+    assert {u["family"] for u in units.values()} == {"transformer", "wavenet"}
+    assert all(len(u["budgets"]) == len(long_study.scaling_budgets("smoke")) for u in units.values())
+    record = json.loads((tmp_path / "ch3" / "long_scaling.smoke.json").read_text())
+    assert set(record["metrics"]["chosen_lr"]) == {"transformer/small", "wavenet/small"}
+
+
 def test_long_study_plan_counts_every_unit():
     from audioformers.ch3 import long_study
 

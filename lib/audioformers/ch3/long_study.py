@@ -40,6 +40,7 @@ Command line::
                                              # a second process on the other core (never the same unit in both)
     python -m audioformers.ch3.long_study --profile book --parts context     # (a'), after (a)
     python -m audioformers.ch3.long_study --profile book --parts scaling     # (b); again to resume
+    python -m audioformers.ch3.long_study --profile book --parts scaling --families wavenet   # (b), one family
     python -m audioformers.ch3.long_study --profile book --progress         # units done
 
 Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "What we found" (what it would take).
@@ -48,10 +49,13 @@ Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, section "What we found" 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
+import tempfile
 import time
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -373,6 +377,23 @@ def stored_units(profile: str) -> dict[str, Any]:
         return {}
 
 
+@contextlib.contextmanager
+def _scaling_lock(profile: str):
+    """An exclusive lock on ``long_scaling``'s record, so that a process per family can each add its units."""
+    try:
+        import fcntl  # POSIX; elsewhere one process per record (no lock)
+    except ImportError:
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f"audioformers-long-scaling-{profile}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def scaling_long(profile: str, device: torch.device | str | None = None,
                  families: tuple[str, ...] = ("transformer", "wavenet"),
                  sizes: tuple[str, ...] = SCALING_SIZES, seeds: tuple[int, ...] = SEEDS) -> dict[str, Any]:
@@ -386,15 +407,23 @@ def scaling_long(profile: str, device: torch.device | str | None = None,
     units = stored_units(setup.profile)
     chosen: dict[str, float] = {}
     tokens_per_step = base.batch_size * base.context_length
+    # the config names both families whichever this process trains: a process per family writes one record
     config = {**asdict(base), "budgets_steps": budgets, "sizes": {f: {s: scaling.SIZES[f][s] for s in sizes}
-              for f in families}, "fractions_of_scaling_rate": list(LONG_FRACTIONS), "seeds": list(seeds),
+              for f in ("transformer", "wavenet")}, "fractions_of_scaling_rate": list(LONG_FRACTIONS), "seeds": list(seeds),
               "domain": TUNING_DOMAIN, "schedule": "warm-up, stable, linear decay over the last 20% of each budget",
               "rule": "seed 0 at every rate; fewest validation bits at the largest budget; then the other seeds"}
 
-    def write() -> None:
-        write_results(CHAPTER, "long_scaling", {"units": units, "chosen_lr": chosen,
-                                                "tokens_per_step": tokens_per_step}, config=config,
-                      device=str(setup.device), profile=setup.profile)
+    def write() -> None:  # under a lock, over what another process (another family) has written meanwhile
+        with _scaling_lock(setup.profile):
+            try:
+                stored = load_results(CHAPTER, "long_scaling", setup.profile)["metrics"]
+            except FileNotFoundError:
+                stored = {}
+            merged = {**stored.get("units", {}), **{k: u for k, u in units.items() if u["family"] in families}}
+            chosen_all = {**stored.get("chosen_lr", {}), **chosen}
+            write_results(CHAPTER, "long_scaling", {"units": merged, "chosen_lr": chosen_all,
+                                                    "tokens_per_step": tokens_per_step}, config=config,
+                          device=str(setup.device), profile=setup.profile)
 
     def unit(family: str, size: str, seed: int, lr: float) -> dict[str, Any]:
         cfg = replace(base, **scaling.SIZES[family][size]) if setup.profile != "smoke" else base
@@ -552,6 +581,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="part (a)'s domains (default: all; a second process on the other core can take one)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), choices=list(SEEDS),
                         help="part (a)'s seeds, in the order run (default: all)")
+    parser.add_argument("--families", nargs="+", default=["transformer", "wavenet"], choices=["transformer", "wavenet"],
+                        help="part (b)'s families (default: both; a process per family on its own core each adds "
+                             "its units to the one record)")
     parser.add_argument("--threads", type=int, default=1)
     add_device_argument(parser)
     args = parser.parse_args(argv)
@@ -570,7 +602,7 @@ def main(argv: list[str] | None = None) -> None:
     if "context" in args.parts:
         context_long(profile, device, domains=tuple(args.domains), seeds=tuple(args.seeds), steps=args.steps)
     if "scaling" in args.parts:
-        scaling_long(profile, device, sizes=tuple(args.sizes))
+        scaling_long(profile, device, families=tuple(args.families), sizes=tuple(args.sizes))
     if args.progress or args.parts:
         print(json.dumps(progress(profile), indent=1), flush=True)
 
