@@ -385,15 +385,22 @@ def ch3_domain_title(domain: str) -> str:
     return f"{domain} ({rate / 1000:g} kHz)" if rate else domain
 
 
-def ch3_study_ratio(profile: str, directory: Path | None = None) -> str:
-    """How many times the comparison's training tokens the chapter-3 study's longest run saw: ``'8.3 times'``."""
+def ch3_study_tokens(profile: str, directory: Path | None = None) -> str:
+    """One line for the report: the scaling study's longest run and the comparison the verdicts read, in training
+    tokens per model, and their ratio: ``'training tokens per model: the scaling study's longest run 5.12M, the
+    comparison that 3a and 3b read 614k (300 steps): 8.3×'``."""
     profile, directory = validate_profile(profile), directory or results_dir()
     study = _ch3_study(profile, directory)
-    records = _ch3_records(profile, directory, "music")
+    records = _ch3_records(profile, directory, "piano-mini" if long_records(profile, directory) is not None
+                           else "music")
     tokens = dig(records[0], "metrics.transformer.curve.tokens") if records else None
     if study is None or not tokens:
-        return "an unknown multiple of"
-    return bg.ratio_text(max(study["curves"]["transformer"]["tokens"]), tokens[-1])
+        return "training tokens per model: the scaling study or the comparison is not stored at this profile"
+    longest = max(study["curves"]["transformer"]["tokens"])
+    steps = dig(records[0], "config.steps")
+    return (f"training tokens per model: the scaling study's longest run {bg.compact(longest)}, the comparison that "
+            f"3a and 3b read {bg.compact(tokens[-1])}" + (f" ({steps:,} steps)" if steps else "")
+            + f": {longest / tokens[-1]:.2g}×")
 
 
 def _plot_joint(ax, found: dict[str, Any], cross: ev.Crossover) -> ev.Crossover:
