@@ -76,9 +76,6 @@ def test_the_committed_records_hold_what_the_referee_asked_for():
     assert all(isinstance(run["test_ce_last"], float) for run in scale["per_seed"].values())
 
 
-@pytest.mark.xfail(strict=True, reason="#32 item 5, still open: the 5x pre-training holds seeds 0 and 1; seed 2 "
-                   "(about 15 min of one core) resumes with `python -m audioformers.ch4.study --profile book "
-                   "--seeds 0 --scale-seeds 0 1 2` (cached units are reused); then delete this mark")
 def test_the_longer_pre_training_has_three_seeds():
     scale = _record("study-instruments-mini-xl")["metrics"]["pretrain_scale"]["5"]
     assert sorted(scale["seeds"]) == [0, 1, 2]
