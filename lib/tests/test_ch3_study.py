@@ -797,6 +797,50 @@ def test_scaling_long_one_process_per_family_writes_one_record(monkeypatch, tmp_
     assert set(record["metrics"]["chosen_lr"]) == {"transformer/small", "wavenet/small"}
 
 
+def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doubling(monkeypatch, tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from audioformers.ch3 import long_study
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    assert long_study.scaling_summary("book") is None
+    assert "not stored" in long_study.scaling_summary_text(None)
+    budgets = long_study.scaling_budgets("book")  # 1,250 ... 20,000 steps: each twice the last
+
+    def unit(family, seed, lr, offset, finished=len(budgets)):
+        # bits fall with tokens; the transformer starts 0.4 bits worse and closes 0.1 bits per doubling
+        scores = {}
+        for i, b in enumerate(budgets[:finished]):
+            bits = 6.0 - 0.2 * i + offset + 0.01 * seed + (0.4 - 0.1 * i if family == "transformer" else 0.0)
+            scores[str(b)] = {"validation": {"bits_per_sample": bits}, "test": {"bits_per_sample": bits},
+                              "tokens": b * 2048}
+        return {"family": family, "size": "small", "seed": seed, "lr": lr, "budgets": scores, "parameters": 1000}
+    units = {}
+    for family in ("transformer", "wavenet"):
+        units[f"{family}/small/seed0/lr0.002"] = unit(family, 0, 0.002, 0.3)  # a worse rate at seed 0
+        for seed in (0, 1, 2):
+            units[f"{family}/small/seed{seed}/lr0.001"] = unit(family, seed, 0.001, 0.0,
+                                                               finished=2 if (family, seed) == ("wavenet", 2) else 5)
+    write_results("ch3", "long_scaling", {"units": units, "chosen_lr": {"transformer/small": 0.001,
+                                                                        "wavenet/small": 0.001},
+                                          "tokens_per_step": 2048}, config={}, profile="book")
+    summary = long_study.scaling_summary("book")
+    assert summary["units"] == 8 and summary["units_finished"] == 7
+    assert summary["families"]["transformer"]["rates_validation_bits"][0.002] == pytest.approx(6.3 - 0.8 + 0.0)
+    assert sorted(summary["families"]["wavenet"]["test_bits"]) == [0, 1, 2]
+    first, last = summary["gap"][0], summary["gap"][-1]
+    assert first["seeds"] == 3 and first["mean"] == pytest.approx(0.4)
+    assert last["seeds"] == 2 and last["mean"] == pytest.approx(0.0, abs=1e-9)  # wavenet seed 2 unfinished there
+    assert summary["gap"][-2]["mean"] == pytest.approx(0.1)
+    assert summary["trend"]["closing_per_doubling"] == pytest.approx(0.1)
+    assert summary["trend"]["tokens_to_close"] is None  # already closed
+    text = long_study.scaling_summary_text(summary)
+    assert "7 of 8 started units finished" in text and "narrowed by 0.100 bits" in text
+    assert long_study.plot_scaling_long(summary) is not None
+    with pytest.raises(ValueError, match="summary"):
+        long_study.plot_scaling_long(None)
+
+
 def test_long_study_plan_counts_every_unit():
     from audioformers.ch3 import long_study
 

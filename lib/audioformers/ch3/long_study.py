@@ -52,6 +52,7 @@ import argparse
 import contextlib
 import copy
 import json
+import math
 import tempfile
 import time
 from dataclasses import asdict, replace
@@ -72,6 +73,7 @@ from audioformers.core.device import add_device_argument, describe, resolve
 from audioformers.core.profiles import pick, validate_profile
 from audioformers.core.results import atomic_write, load_results, stored_result, write_results
 from audioformers.core.seeding import seed_everything
+from audioformers.evaluation import budgets as bg
 from audioformers.evaluation import evidence as ev
 from audioformers.train.checkpoints import load_checkpoint
 from audioformers.train.distributed import use_device_argument
@@ -463,6 +465,111 @@ def scaling_long(profile: str, device: torch.device | str | None = None,
                 unit(family, size, seed, best)
     write()
     return load_results(CHAPTER, "long_scaling", setup.profile)["metrics"]
+
+
+# ---- reading part (b) -----------------------------------------------------------------------------------------
+
+def scaling_summary(profile: str, size: str = "small") -> dict[str, Any] | None:
+    """Part (b) as stored (complete or not; it never trains), for ``size``: per family the rates tried at seed 0
+    (validation bits at the largest budget where finished), the chosen rate and its seeds' held-out bits per sample
+    per budget; and, at every budget where both families have seeds at their chosen rates, transformer − WaveNet in
+    bits per sample paired by seed (a t interval over seeds from 2 of them; positive: the transformer is worse), with
+    the change per doubling of tokens over the last doubling and, where the gap is closing, the tokens at which that
+    rate would close it. None when nothing is stored."""
+    profile = validate_profile(profile)
+    size = check_choice("size", size, MEASURED_SIZES)
+    units = {k: u for k, u in stored_units(profile).items() if u.get("size") == size}
+    if not units:
+        return None
+    try:
+        record = load_results(CHAPTER, "long_scaling", profile)
+    except FileNotFoundError:
+        return None
+    budgets = scaling_budgets(profile)
+    per_step = record["metrics"].get("tokens_per_step") or 1
+    chosen_all = record["metrics"].get("chosen_lr", {})
+    out: dict[str, Any] = {"size": size, "budgets_tokens": [b * per_step for b in budgets], "families": {},
+                           "units_finished": sum(len(u["budgets"]) == len(budgets) for u in units.values()),
+                           "units": len(units)}
+    for family in ("transformer", "wavenet"):
+        mine = [u for u in units.values() if u["family"] == family]
+        rates = {u["lr"]: (u["budgets"].get(str(budgets[-1])) or {}).get("validation", {}).get("bits_per_sample")
+                 for u in mine if u["seed"] == 0}
+        chosen = chosen_all.get(f"{family}/{size}")
+        seeds: dict[int, list[float | None]] = {}
+        for u in mine:
+            if chosen is not None and math.isclose(u["lr"], chosen, rel_tol=1e-9):
+                seeds[u["seed"]] = [(u["budgets"].get(str(b)) or {}).get("test", {}).get("bits_per_sample")
+                                    for b in budgets]
+        out["families"][family] = {"rates_validation_bits": rates, "chosen_lr": chosen, "test_bits": seeds,
+                                   "parameters": mine[0]["parameters"] if mine else None}
+    t, w = out["families"]["transformer"]["test_bits"], out["families"]["wavenet"]["test_bits"]
+    gaps = []
+    for i, tokens in enumerate(out["budgets_tokens"]):
+        paired = [t[s][i] - w[s][i] for s in sorted(set(t) & set(w)) if t[s][i] is not None and w[s][i] is not None]
+        if paired:
+            iv = ev.t_interval(paired, what="seeds") if len(paired) >= 2 else None
+            gaps.append({"tokens": tokens, "mean": float(np.mean(paired)), "seeds": len(paired), "interval": iv})
+    out["gap"] = gaps
+    out["trend"] = None
+    if len(gaps) >= 2 and math.isclose(gaps[-1]["tokens"], 2 * gaps[-2]["tokens"], rel_tol=1e-6):
+        closing = gaps[-2]["mean"] - gaps[-1]["mean"]  # bits per doubling; positive: the gap narrows
+        at = (gaps[-1]["tokens"] * 2.0 ** (gaps[-1]["mean"] / closing)
+              if closing > 0 and gaps[-1]["mean"] > 0 else None)
+        out["trend"] = {"closing_per_doubling": closing, "tokens_to_close": at}
+    return out
+
+
+def scaling_summary_text(summary: dict[str, Any] | None) -> str:
+    """One paragraph of :func:`scaling_summary` in words, with how much of part (b) it stands on."""
+    if summary is None:
+        return ("part (b) is not stored at this profile: python -m audioformers.ch3.long_study --profile book "
+                "--parts scaling")
+    fam = summary["families"]
+    parts = [f"{summary['units_finished']} of {summary['units']} started units finished"]
+    for family, f in fam.items():
+        rate = f"rate {f['chosen_lr']:g} (tuned at seed 0)" if f["chosen_lr"] is not None else "rate not yet tuned"
+        parts.append(f"{family} ({f['parameters']:,} parameters): {rate}, {len(f['test_bits'])} seeds at it"
+                     if f["parameters"] else f"{family}: no unit yet")
+    text = "; ".join(parts)
+    if summary["gap"]:
+        last = summary["gap"][-1]
+        iv = last["interval"]
+        text += (f". At {bg.compact(last['tokens'])} tokens transformer − WaveNet = {last['mean']:+.3f} bits per sample"
+                 + (f" [{iv.low:+.3f}, {iv.high:+.3f}] (95% t interval over {last['seeds']} seeds)" if iv is not None
+                    else " (1 seed)"))
+        trend = summary["trend"]
+        if trend is not None:
+            c = trend["closing_per_doubling"]
+            text += (f"; over the last doubling of tokens the gap {'narrowed' if c > 0 else 'did not narrow'} by "
+                     f"{abs(c):.3f} bits" + (f", a rate that would close it at about {bg.compact(trend['tokens_to_close'])} "
+                                             "tokens" if trend["tokens_to_close"] is not None else ""))
+    return text + "."
+
+
+def plot_scaling_long(summary: dict[str, Any], ax: Any = None) -> Any:
+    """Held-out bits per sample against training tokens: each family's chosen rate (mean over its seeds, a line per
+    seed faint) from :func:`scaling_summary`."""
+    import matplotlib.pyplot as plt
+
+    if summary is None:
+        raise ValueError("summary must be a scaling_summary, got None (part (b) is not stored)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    tokens = np.asarray(summary["budgets_tokens"], dtype=float)
+    for family, colour in (("transformer", "tab:orange"), ("wavenet", "tab:blue")):
+        runs = summary["families"][family]["test_bits"]
+        for bits in runs.values():
+            y = np.array([np.nan if b is None else b for b in bits], dtype=float)
+            ax.plot(tokens, y, "-", color=colour, alpha=0.3, lw=0.8)
+        if runs:
+            y = np.nanmean(np.array([[np.nan if b is None else b for b in v] for v in runs.values()], dtype=float),
+                           axis=0)
+            ax.plot(tokens, y, "o-", color=colour, ms=4, label=f"{family} {summary['size']} ({len(runs)} seeds)")
+    ax.set(xscale="log", xlabel="training tokens", ylabel="held-out bits per sample",
+           title=f"piano-mini, {summary['size']} sizes, each budget its own decayed run")
+    ax.legend(fontsize=8)
+    return ax
 
 
 # ---- reading progress ------------------------------------------------------------------------------------------
