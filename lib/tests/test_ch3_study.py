@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from audioformers.ch3 import comparison, context_use, scaling, scoring, study, tuning
+from audioformers.ch3 import comparison, context_use, long_results, scaling, scoring, study, tuning
 from audioformers.ch3 import experiment as ns
 from audioformers.ch3.scoring import Setup
 from audioformers.core.results import write_results
@@ -689,12 +689,12 @@ def test_stored_comparison_shows_partial_progress_and_the_bigram_gate(monkeypatc
     from audioformers.ch3 import claims, long_study
 
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    assert long_study.stored_comparison("book") == {}
+    assert long_results.stored_comparison("book") == {}
     for seed in (0, 1, 2):
         _long_record(tmp_path, "speech", seed, gain=0.08)
     _long_record(tmp_path, "orchestra", 0, gain=-0.01)
     _long_record(tmp_path, "orchestra", 1, gain=-0.01, models=("wavenet",))  # unfinished: left out
-    stored = long_study.stored_comparison("book")
+    stored = long_results.stored_comparison("book")
     assert {d: len(v) for d, v in stored.items()} == {"speech": 3, "orchestra": 1}
     assert claims.long_records("book", tmp_path) is None  # the claims still read the 300-step comparison
     speech = claims.above_bigram(stored["speech"], "transformer")
@@ -702,15 +702,15 @@ def test_stored_comparison_shows_partial_progress_and_the_bigram_gate(monkeypatc
     from audioformers.evaluation import evidence as ev
     assert ev.above_baseline(speech.interval)
     assert claims.above_bigram(stored["orchestra"], "transformer").interval.mean == pytest.approx(-0.01, abs=0.005)
-    assert len(long_study.plot_comparison(stored)) == 2
+    assert len(long_results.plot_comparison(stored)) == 2
     with pytest.raises(ValueError, match="stored"):
-        long_study.plot_comparison({})
+        long_results.plot_comparison({})
     with pytest.raises(ValueError, match="records"):
         claims.above_bigram([], "transformer")
     with pytest.raises(ValueError, match="'linear'"):
         claims.above_bigram(stored["speech"], "linear")
     with pytest.raises(ValueError, match="profile"):
-        long_study.stored_comparison("huge")
+        long_results.stored_comparison("huge")
 
 
 def test_compare_long_leaves_a_complete_record_alone_and_runs_the_rest(monkeypatch, tmp_path):
@@ -757,18 +757,18 @@ def test_context_long_measures_every_seed_and_the_gain_has_an_interval(monkeypat
     assert all(len(b) == len(entry["pasts"]["wavenet"]) for b in entry["bits_per_sample"]["wavenet"])
     stored = json.loads((tmp_path / "ch3" / "long_context_use.smoke.json").read_text())["metrics"]["domains"]
     assert stored["speech"]["pasts"] == entry["pasts"]
-    assert long_study.stored_context("smoke")["speech"]["pasts"] == entry["pasts"]
-    assert long_study.stored_context("book") is None
+    assert long_results.stored_context("smoke")["speech"]["pasts"] == entry["pasts"]
+    assert long_results.stored_context("book") is None
     # the gain: short past minus whole window, per seed, with a t interval over seeds
     synthetic = {"pasts": {"transformer": [1, 62, 255]},
                  "bits_per_sample": {"transformer": [[7.0, 6.0, 5.5], [7.0, 6.1, 5.7], [7.0, 6.2, 5.6]]}}
-    gain = long_study.context_gain(synthetic)
+    gain = long_results.context_gain(synthetic)
     assert (gain["short_past"], gain["long_past"], gain["seeds"]) == (62, 255, 3)
     assert gain["gain"] == pytest.approx(0.5) and gain["interval"].low < 0.5 < gain["interval"].high
     with pytest.raises(ValueError, match="'conditioned'"):
-        long_study.context_gain(synthetic, "conditioned")
+        long_results.context_gain(synthetic, "conditioned")
     with pytest.raises(ValueError, match="near"):
-        long_study.context_gain(synthetic, near=0)
+        long_results.context_gain(synthetic, near=0)
 
 
 def test_scaling_long_one_process_per_family_writes_one_record(monkeypatch, tmp_path):
@@ -803,8 +803,8 @@ def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doub
     from audioformers.ch3 import long_study
 
     monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
-    assert long_study.scaling_summary("book") is None
-    assert "not stored" in long_study.scaling_summary_text(None)
+    assert long_results.scaling_summary("book") is None
+    assert "not stored" in long_results.scaling_summary_text(None)
     budgets = long_study.scaling_budgets("book")  # 1,250 ... 20,000 steps: each twice the last
 
     def unit(family, seed, lr, offset, finished=len(budgets)):
@@ -824,7 +824,7 @@ def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doub
     write_results("ch3", "long_scaling", {"units": units, "chosen_lr": {"transformer/small": 0.001,
                                                                         "wavenet/small": 0.001},
                                           "tokens_per_step": 2048}, config={}, profile="book")
-    summary = long_study.scaling_summary("book")
+    summary = long_results.scaling_summary("book")
     assert summary["units"] == 8 and summary["units_finished"] == 7
     assert summary["families"]["transformer"]["rates_validation_bits"][0.002] == pytest.approx(6.3 - 0.8 + 0.0)
     assert sorted(summary["families"]["wavenet"]["test_bits"]) == [0, 1, 2]
@@ -834,11 +834,11 @@ def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doub
     assert summary["gap"][-2]["mean"] == pytest.approx(0.1)
     assert summary["trend"]["closing_per_doubling"] == pytest.approx(0.1)
     assert summary["trend"]["tokens_to_close"] is None  # already closed
-    text = long_study.scaling_summary_text(summary)
+    text = long_results.scaling_summary_text(summary)
     assert "7 of 8 started units finished" in text and "narrowed by 0.100 bits" in text
-    assert long_study.plot_scaling_long(summary) is not None
+    assert long_results.plot_scaling_long(summary) is not None
     with pytest.raises(ValueError, match="summary"):
-        long_study.plot_scaling_long(None)
+        long_results.plot_scaling_long(None)
 
 
 def test_long_study_plan_counts_every_unit():

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from audioformers.ch3 import baseline_gap
+from audioformers.ch3.long_results import LONG_DOMAINS, LONG_SEEDS  # the long study's (part a), read when complete
 from audioformers.core.checks import check_choice, check_int
 from audioformers.core.profiles import validate_profile
 from audioformers.core.results import results_dir
@@ -83,10 +84,6 @@ def _sample_rates() -> dict[str, int]:
     return DOMAIN_SAMPLE_RATES
 
 
-#: The long study's comparison (:mod:`audioformers.ch3.long_study`, part a): its domains (each with at least 8 test
-#: recordings), seeds and models. The claims read it only once it is complete (:func:`long_records`).
-LONG_DOMAINS = ("speech", "orchestra", "piano-mini")
-LONG_SEEDS = (0, 1, 2)
 MODELS = ("wavenet", "transformer", "conditioned")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from audioformers.ch3 import baseline_gap, claims, long_study
+from audioformers.ch3 import baseline_gap, claims, long_results
 from audioformers.core.profiles import validate_profile
 from audioformers.core.results import results_dir
 from audioformers.evaluation import budgets as bg
@@ -84,7 +84,7 @@ def findings(profile: str, directory: Path | None = None) -> dict[str, Any]:
                           "long_bits": bits[-1], "steps": dig(context, "config.steps")}
     long_context = load(directory, "ch3", "long_context_use", profile)
     if long_context and claims.long_records(profile, directory) is not None:  # read with the long comparison only
-        out["long_context"] = {d: long_study.context_gain(e)
+        out["long_context"] = {d: long_results.context_gain(e)
                                for d, e in long_context["metrics"]["domains"].items() if d in out["domains"]}
     trends = {f"{d}/transformer": t for d in out["domains"]
               if (t := baseline_gap.gap_trend(_records(profile, directory, d), "transformer")) is not None}

@@ -1,0 +1,254 @@
+"""Chapter 3's long study, read (issue #32): what :mod:`audioformers.ch3.long_study` has stored, shown complete or
+not, without training anything. Its constants (domains, seeds, sizes, budgets) are defined here so that the claims
+(:mod:`audioformers.ch3.claims`) and the study both read them from below.
+
+* part (a), the comparison at 2,500 steps: :func:`stored_comparison`, :func:`plot_comparison`;
+* part (a′), the same models given shorter pasts: :func:`stored_context`, :func:`context_gain`;
+* part (b), small sizes to 41 M tokens: :func:`stored_units`, :func:`scaling_summary` (its text and plot);
+* progress of both: :func:`progress`.
+
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, sections "Trained eight times longer", "How much of the
+past does each model use?" and "Does the ordering turn with scale?".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from audioformers.ch3 import experiment as ns
+from audioformers.ch3.scoring import CHAPTER
+from audioformers.core.checks import check_choice
+from audioformers.core.profiles import pick, validate_profile
+from audioformers.core.results import load_results
+from audioformers.evaluation import budgets as bg
+from audioformers.evaluation import evidence as ev
+
+#: the long comparison's domains (each with at least 8 test recordings) and seeds; the claims read it only once
+#: every domain has every seed with all three models (:func:`audioformers.ch3.claims.long_records`)
+LONG_DOMAINS = ("speech", "orchestra", "piano-mini")
+LONG_SEEDS = (0, 1, 2)
+SEEDS = LONG_SEEDS
+#: rates tried, as fractions of a model's rate chosen at the short budget (longer runs often want lower rates)
+LONG_FRACTIONS = (1.0, 0.5, 0.25)
+#: the sizes part (b) trains by default (the joint fit found the transformer limited by tokens, not size, so the
+#: small size trained far is the informative run); ``--sizes small medium`` adds the medium size (about twice the
+#: small size's cost per step)
+SCALING_SIZES = ("small",)
+MEASURED_SIZES = ("small", "medium")
+
+
+def scaling_budgets(profile: str) -> list[int]:
+    """Budgets of part (b) in steps (× 2,048 tokens at book: 2.6M to 41M tokens)."""
+    return pick(smoke=[4, 8, 12], book=[1250, 2500, 5000, 10000, 20000], paper=[20000, 40000, 80000], profile=profile)
+
+
+def long_name(domain: str, seed: int) -> str:
+    return f"long_compare_{domain}_seed{seed}"
+
+
+def stored_comparison(profile: str) -> dict[str, list[dict[str, Any]]]:
+    """Part (a)'s records on disk, per domain of :data:`LONG_DOMAINS` in seed order: the seeds whose record holds
+    all three models (a domain with none is left out). Unlike the claims (:func:`audioformers.ch3.claims.long_records`)
+    it shows partial progress; it never trains."""
+    profile = validate_profile(profile)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for domain in LONG_DOMAINS:
+        found = []
+        for seed in SEEDS:
+            try:
+                record = load_results(CHAPTER, long_name(domain, seed), profile)
+            except FileNotFoundError:
+                continue
+            if all(m in record.get("metrics", {}) for m in ns.MODEL_NAMES):
+                found.append(record)
+        if found:
+            out[domain] = found
+    return out
+
+
+def plot_comparison(stored: dict[str, list[dict[str, Any]]], margin: float = 0.03, axes: Any = None) -> Any:
+    """Held-out top-5 against training tokens per domain of ``stored`` (:func:`stored_comparison`): each model's
+    curve averaged over its seeds, the bigram count table's top-5 and the gate ``margin`` above it (the line a
+    model must pass before a comparison is read)."""
+    import matplotlib.pyplot as plt
+
+    if not stored:
+        raise ValueError("stored must hold at least one domain's records, got none")
+    if axes is None:
+        _, axes = plt.subplots(1, len(stored), figsize=(4 * len(stored), 3), squeeze=False)
+        axes = axes[0]
+    colours = {"wavenet": "tab:blue", "transformer": "tab:orange", "conditioned": "tab:green"}
+    for ax, (domain, records) in zip(axes, stored.items()):
+        for model in ns.MODEL_NAMES:
+            curves = [r["metrics"][model]["curve"] for r in records]
+            length = min(len(c["top5"]) for c in curves)
+            mean = np.mean([c["top5"][:length] for c in curves], axis=0)
+            ax.plot(curves[0]["tokens"][:length], 100 * mean, "o-", ms=3, color=colours.get(model), label=model)
+        bigram = 100 * float(np.mean([r["metrics"]["bigram"]["final"]["top5"] for r in records]))
+        ax.axhline(bigram, color="grey", ls=":", label="bigram")
+        ax.axhline(bigram + 100 * margin, color="grey", ls="--", lw=0.8, label=f"bigram + {100 * margin:.0f} pts")
+        ax.set(title=f"{domain} ({len(records)} seeds)", xlabel="training tokens")
+    axes[0].set(ylabel="held-out top-5 (%)")
+    axes[0].legend(fontsize=7)
+    return axes
+
+
+def stored_context(profile: str) -> dict[str, Any] | None:
+    """Part (a′)'s record on disk (``long_context_use``: per domain, each model's pasts and bits per sample per
+    seed), or None where it is not stored; it never trains."""
+    profile = validate_profile(profile)
+    try:
+        return load_results(CHAPTER, "long_context_use", profile)["metrics"]["domains"]
+    except FileNotFoundError:
+        return None
+
+
+def context_gain(entry: dict[str, Any], model: str = "transformer", near: int = 63) -> dict[str, Any]:
+    """From one domain of ``long_context_use``: ``model``'s bits per sample with the longest past at most ``near``
+    and with its whole window, per seed, and the gain (short − long: positive when the longer past helps) with a
+    95% t interval over seeds."""
+    if model not in entry.get("pasts", {}):
+        raise ValueError(f"entry must hold {model!r}'s pasts, and holds {sorted(entry.get('pasts', {}))}")
+    pasts, runs = entry["pasts"][model], entry["bits_per_sample"][model]
+    if not any(p <= near for p in pasts):
+        raise ValueError(f"near must be at least the shortest past {pasts[0]}, got {near}")
+    i = max(j for j, p in enumerate(pasts) if p <= near)
+    short, long = [r[i] for r in runs], [r[-1] for r in runs]
+    gains = [a - b for a, b in zip(short, long)]
+    iv = ev.t_interval(gains, what="seeds") if len(gains) >= 2 else None
+    return {"short_past": pasts[i], "long_past": pasts[-1], "short_bits": float(np.mean(short)),
+            "long_bits": float(np.mean(long)), "gain": float(np.mean(gains)), "interval": iv, "seeds": len(runs)}
+
+
+def stored_units(profile: str) -> dict[str, Any]:
+    try:
+        return load_results(CHAPTER, "long_scaling", profile)["metrics"].get("units", {})
+    except FileNotFoundError:
+        return {}
+
+
+def scaling_summary(profile: str, size: str = "small") -> dict[str, Any] | None:
+    """Part (b) as stored (complete or not; it never trains), for ``size``: per family the rates tried at seed 0
+    (validation bits at the largest budget where finished), the chosen rate and its seeds' held-out bits per sample
+    per budget; and, at every budget where both families have seeds at their chosen rates, transformer − WaveNet in
+    bits per sample paired by seed (a t interval over seeds from 2 of them; positive: the transformer is worse), with
+    the change per doubling of tokens over the last doubling and, where the gap is closing, the tokens at which that
+    rate would close it. None when nothing is stored."""
+    profile = validate_profile(profile)
+    size = check_choice("size", size, MEASURED_SIZES)
+    units = {k: u for k, u in stored_units(profile).items() if u.get("size") == size}
+    if not units:
+        return None
+    try:
+        record = load_results(CHAPTER, "long_scaling", profile)
+    except FileNotFoundError:
+        return None
+    budgets = scaling_budgets(profile)
+    per_step = record["metrics"].get("tokens_per_step") or 1
+    chosen_all = record["metrics"].get("chosen_lr", {})
+    out: dict[str, Any] = {"size": size, "budgets_tokens": [b * per_step for b in budgets], "families": {},
+                           "units_finished": sum(len(u["budgets"]) == len(budgets) for u in units.values()),
+                           "units": len(units)}
+    for family in ("transformer", "wavenet"):
+        mine = [u for u in units.values() if u["family"] == family]
+        rates = {u["lr"]: (u["budgets"].get(str(budgets[-1])) or {}).get("validation", {}).get("bits_per_sample")
+                 for u in mine if u["seed"] == 0}
+        chosen = chosen_all.get(f"{family}/{size}")
+        seeds: dict[int, list[float | None]] = {}
+        for u in mine:
+            if chosen is not None and math.isclose(u["lr"], chosen, rel_tol=1e-9):
+                seeds[u["seed"]] = [(u["budgets"].get(str(b)) or {}).get("test", {}).get("bits_per_sample")
+                                    for b in budgets]
+        out["families"][family] = {"rates_validation_bits": rates, "chosen_lr": chosen, "test_bits": seeds,
+                                   "parameters": mine[0]["parameters"] if mine else None}
+    t, w = out["families"]["transformer"]["test_bits"], out["families"]["wavenet"]["test_bits"]
+    gaps = []
+    for i, tokens in enumerate(out["budgets_tokens"]):
+        paired = [t[s][i] - w[s][i] for s in sorted(set(t) & set(w)) if t[s][i] is not None and w[s][i] is not None]
+        if paired:
+            iv = ev.t_interval(paired, what="seeds") if len(paired) >= 2 else None
+            gaps.append({"tokens": tokens, "mean": float(np.mean(paired)), "seeds": len(paired), "interval": iv})
+    out["gap"] = gaps
+    out["trend"] = None
+    if len(gaps) >= 2 and math.isclose(gaps[-1]["tokens"], 2 * gaps[-2]["tokens"], rel_tol=1e-6):
+        closing = gaps[-2]["mean"] - gaps[-1]["mean"]  # bits per doubling; positive: the gap narrows
+        at = (gaps[-1]["tokens"] * 2.0 ** (gaps[-1]["mean"] / closing)
+              if closing > 0 and gaps[-1]["mean"] > 0 else None)
+        out["trend"] = {"closing_per_doubling": closing, "tokens_to_close": at}
+    return out
+
+
+def scaling_summary_text(summary: dict[str, Any] | None) -> str:
+    """One paragraph of :func:`scaling_summary` in words, with how much of part (b) it stands on."""
+    if summary is None:
+        return ("part (b) is not stored at this profile: python -m audioformers.ch3.long_study --profile book "
+                "--parts scaling")
+    fam = summary["families"]
+    parts = [f"{summary['units_finished']} of {summary['units']} started units finished"]
+    for family, f in fam.items():
+        rate = f"rate {f['chosen_lr']:g} (tuned at seed 0)" if f["chosen_lr"] is not None else "rate not yet tuned"
+        parts.append(f"{family} ({f['parameters']:,} parameters): {rate}, {len(f['test_bits'])} seeds at it"
+                     if f["parameters"] else f"{family}: no unit yet")
+    text = "; ".join(parts)
+    if summary["gap"]:
+        last = summary["gap"][-1]
+        iv = last["interval"]
+        text += (f". At {bg.compact(last['tokens'])} tokens transformer − WaveNet = {last['mean']:+.3f} bits per sample"
+                 + (f" [{iv.low:+.3f}, {iv.high:+.3f}] (95% t interval over {last['seeds']} seeds)" if iv is not None
+                    else " (1 seed)"))
+        trend = summary["trend"]
+        if trend is not None:
+            c = trend["closing_per_doubling"]
+            text += (f"; over the last doubling of tokens the gap {'narrowed' if c > 0 else 'did not narrow'} by "
+                     f"{abs(c):.3f} bits" + (f", a rate that would close it at about {bg.compact(trend['tokens_to_close'])} "
+                                             "tokens" if trend["tokens_to_close"] is not None else ""))
+    return text + "."
+
+
+def plot_scaling_long(summary: dict[str, Any], ax: Any = None) -> Any:
+    """Held-out bits per sample against training tokens: each family's chosen rate (mean over its seeds, a line per
+    seed faint) from :func:`scaling_summary`."""
+    import matplotlib.pyplot as plt
+
+    if summary is None:
+        raise ValueError("summary must be a scaling_summary, got None (part (b) is not stored)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    tokens = np.asarray(summary["budgets_tokens"], dtype=float)
+    for family, colour in (("transformer", "tab:orange"), ("wavenet", "tab:blue")):
+        runs = summary["families"][family]["test_bits"]
+        for bits in runs.values():
+            y = np.array([np.nan if b is None else b for b in bits], dtype=float)
+            ax.plot(tokens, y, "-", color=colour, alpha=0.3, lw=0.8)
+        if runs:
+            y = np.nanmean(np.array([[np.nan if b is None else b for b in v] for v in runs.values()], dtype=float),
+                           axis=0)
+            ax.plot(tokens, y, "o-", color=colour, ms=4, label=f"{family} {summary['size']} ({len(runs)} seeds)")
+    ax.set(xscale="log", xlabel="training tokens", ylabel="held-out bits per sample",
+           title=f"piano-mini, {summary['size']} sizes, each budget its own decayed run")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def progress(profile: str) -> dict[str, str]:
+    """Units done per part, in words: ``{'compare': '7 of 27 comparison units', ...}``."""
+    profile = validate_profile(profile)
+    done = 0
+    for domain in LONG_DOMAINS:
+        for seed in SEEDS:
+            try:
+                metrics = load_results(CHAPTER, long_name(domain, seed), profile)["metrics"]
+            except FileNotFoundError:
+                continue
+            done += sum(m in metrics for m in ns.MODEL_NAMES)
+    total = len(LONG_DOMAINS) * len(SEEDS) * len(ns.MODEL_NAMES)
+    units = stored_units(profile)
+    budgets = len(scaling_budgets(profile))
+    finished = sum(len(u["budgets"]) == budgets for u in units.values())
+    return {"compare": f"{done} of {total} comparison units (model × domain × seed)",
+            "scaling": f"{finished} scaling units finished (family × size × seed × rate; at least "
+                       f"{len(SCALING_SIZES) * 2 * (len(LONG_FRACTIONS) + len(SEEDS) - 1)} in all at the default "
+                       "sizes)"}
