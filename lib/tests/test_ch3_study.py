@@ -836,6 +836,19 @@ def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doub
     assert summary["trend"]["tokens_to_close"] is None  # already closed
     text = long_results.scaling_summary_text(summary)
     assert "7 of 8 started units finished" in text and "narrowed by 0.100 bits" in text
+    assert not long_results.scaling_complete(summary) and not long_results.scaling_complete(None)
+    # finished: the report's 3a reads it beside the joint fit's extrapolation
+    units["wavenet/small/seed2/lr0.001"] = unit("wavenet", 2, 0.001, 0.0)
+    write_results("ch3", "long_scaling", {"units": units, "chosen_lr": {"transformer/small": 0.001,
+                                                                        "wavenet/small": 0.001},
+                                          "tokens_per_step": 2048}, config={}, profile="book")
+    assert long_results.scaling_complete(long_results.scaling_summary("book"))
+    import shutil
+    from audioformers import report
+    shutil.copytree(Path(__file__).resolve().parents[2] / "results" / "ch3", tmp_path / "ch3", dirs_exist_ok=True)
+    rows = {r["claim"]: r for r in report.build_report("book", tmp_path)}
+    assert "measured further, not extrapolated (the long study's part b" in rows["3a"]["what it would take"]
+    assert "8 of 8 started units finished" in rows["3a"]["what it would take"]
     assert long_results.plot_scaling_long(summary) is not None
     with pytest.raises(ValueError, match="summary"):
         long_results.plot_scaling_long(None)

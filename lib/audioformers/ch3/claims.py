@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from audioformers.ch3 import baseline_gap
+from audioformers.ch3 import long_results
 from audioformers.ch3.long_results import LONG_DOMAINS, LONG_SEEDS  # the long study's (part a), read when complete
 from audioformers.core.checks import check_choice, check_int
 from audioformers.core.profiles import validate_profile
@@ -213,7 +214,14 @@ def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
         return "", "no chapter-3 scaling study in results/: nothing to extrapolate from"
     study, cross = found
     if "joint" in study:
-        return _ch3_joint_text(study, cross)
+        why, take = _ch3_joint_text(study, cross)
+        if load(directory, "ch3", "long_scaling", profile) is not None:  # noted as read by this row
+            measured = long_results.scaling_summary(profile, directory=directory)
+            if long_results.scaling_complete(measured):
+                take += ("; measured further, not extrapolated (the long study's part b: piano-mini, both families' "
+                         "small size to " + bg.compact(measured["budgets_tokens"][-1]) + " tokens, 3 seeds): "
+                         + long_results.scaling_summary_text(measured))
+        return why, take
     rec, fits, curves = study["record"], study["fits"], study["curves"]
     last = {m: curves[m]["bits_per_sample"][-1] for m in curves}
     tokens = int(curves["transformer"]["tokens"][-1])

@@ -14,6 +14,7 @@ past does each model use?" and "Does the ordering turn with scale?".
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,14 +124,14 @@ def context_gain(entry: dict[str, Any], model: str = "transformer", near: int = 
             "long_bits": float(np.mean(long)), "gain": float(np.mean(gains)), "interval": iv, "seeds": len(runs)}
 
 
-def stored_units(profile: str) -> dict[str, Any]:
+def stored_units(profile: str, directory: Path | None = None) -> dict[str, Any]:
     try:
-        return load_results(CHAPTER, "long_scaling", profile)["metrics"].get("units", {})
+        return load_results(CHAPTER, "long_scaling", profile, directory)["metrics"].get("units", {})
     except FileNotFoundError:
         return {}
 
 
-def scaling_summary(profile: str, size: str = "small") -> dict[str, Any] | None:
+def scaling_summary(profile: str, size: str = "small", directory: Path | None = None) -> dict[str, Any] | None:
     """Part (b) as stored (complete or not; it never trains), for ``size``: per family the rates tried at seed 0
     (validation bits at the largest budget where finished), the chosen rate and its seeds' held-out bits per sample
     per budget; and, at every budget where both families have seeds at their chosen rates, transformer − WaveNet in
@@ -139,11 +140,11 @@ def scaling_summary(profile: str, size: str = "small") -> dict[str, Any] | None:
     rate would close it. None when nothing is stored."""
     profile = validate_profile(profile)
     size = check_choice("size", size, MEASURED_SIZES)
-    units = {k: u for k, u in stored_units(profile).items() if u.get("size") == size}
+    units = {k: u for k, u in stored_units(profile, directory).items() if u.get("size") == size}
     if not units:
         return None
     try:
-        record = load_results(CHAPTER, "long_scaling", profile)
+        record = load_results(CHAPTER, "long_scaling", profile, directory)
     except FileNotFoundError:
         return None
     budgets = scaling_budgets(profile)
@@ -179,6 +180,16 @@ def scaling_summary(profile: str, size: str = "small") -> dict[str, Any] | None:
               if closing > 0 and gaps[-1]["mean"] > 0 else None)
         out["trend"] = {"closing_per_doubling": closing, "tokens_to_close": at}
     return out
+
+
+def scaling_complete(summary: dict[str, Any] | None) -> bool:
+    """Whether part (b) is finished for the summary's size: both families' rates chosen and every seed of
+    :data:`LONG_SEEDS` scored at every budget (then the report reads it)."""
+    if summary is None:
+        return False
+    return all(f["chosen_lr"] is not None and sorted(f["test_bits"]) == list(LONG_SEEDS)
+               and all(b is not None for bits in f["test_bits"].values() for b in bits)
+               for f in summary["families"].values())
 
 
 def scaling_summary_text(summary: dict[str, Any] | None) -> str:
