@@ -171,3 +171,23 @@ def test_the_scaling_paragraph_reads_the_joint_fit(text):
     t = joint["transformer"]
     assert f"beta {t['beta']:.2f} [{t['beta_interval'][0]:.2f}, {t['beta_interval'][1]:.2f}]" in text
     assert joint["crossing"]["floor"]["text"] in text
+
+
+def test_3a_is_read_where_both_models_beat_the_bigram_and_gated_where_not():
+    from audioformers.evaluation import evidence as ev
+
+    def comp(a, b, low, high, verdict):
+        return ev.Comparison(a, b, ev.Interval((low + high) / 2, low, high, 0.95, "t", 3, 8), verdict)
+    d = {"speech": {"transformer - bigram": comp("transformer", "bigram", 0.07, 0.10, "reproduced"),
+                    "wavenet - bigram": comp("wavenet", "bigram", 0.12, 0.16, "reproduced"),
+                    "transformer - wavenet": comp("transformer", "wavenet", -0.06, -0.04, "reversed")},
+         "orchestra": {"transformer - bigram": comp("transformer", "bigram", -0.03, 0.02, "inconclusive"),
+                       "wavenet - bigram": comp("wavenet", "bigram", 0.02, 0.07, "reproduced"),
+                       "transformer - wavenet": comp("transformer", "wavenet", -0.08, -0.02, "reversed")}}
+    text = findings._bigram_gate(d, ["orchestra"], "not yet evidence at 5.12M tokens")
+    assert "not yet above the bigram count table on orchestra" in text
+    assert "Where both models are above it (speech), the comparison is read: speech *reversed*" in text
+    assert text.endswith("until both models beat the trivial baseline there.")
+    everywhere = findings._bigram_gate(d, [], "reversed at 5.12M tokens")
+    assert everywhere == ("The transformer is above the bigram count table on every domain, so the comparison is "
+                          "read everywhere: claim 3a is *reversed at 5.12M tokens*.")
