@@ -105,6 +105,14 @@ def test_context_use_numbers_are_the_records(text):
             assert f"{domain} {short:.3f} → {whole:.3f} bits, {short - whole:+.3f}" in text
 
 
+def test_below_the_linear_predictor_is_stated_from_the_records(text):
+    for domain in DOMAINS:
+        records = _records(domain)
+        t, lin = (np.mean([r["metrics"][m]["final"]["top5"] for r in records]) for m in ("transformer", "linear"))
+        stated = f"{domain} (top-5 {t:.1%} against {lin:.1%})" in text
+        assert stated == (t < lin), domain
+
+
 def test_the_table_is_the_records():
     table = findings.findings_table("book", RESULTS)
     for name, label in (("wavenet", "WaveNet"), ("bigram", "bigram count table")):

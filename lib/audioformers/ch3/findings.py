@@ -122,6 +122,16 @@ def _bigram_gate(d: dict[str, Any], below: list[str], at_budget: str) -> str:
             "on a domain until both models beat the trivial baseline there.")
 
 
+def _below_linear(d: dict[str, Any]) -> str:
+    """Where the transformer's mean top-5 is below the linear predictor's: a sentence naming them, else ''."""
+    lower = [n for n, r in d.items() if "linear" in r["top5"] and r["top5"].get("transformer", 1.0) < r["top5"]["linear"]]
+    if not lower:
+        return ""
+    return (" It is also below the linear predictor on " + ", ".join(
+        f"{n} (top-5 {d[n]['top5']['transformer']:.1%} against {d[n]['top5']['linear']:.1%})" for n in lower)
+        + ": a least-squares guess of the next amplitude from the previous ones still does better there.")
+
+
 def findings_markdown(profile: str, directory: Path | None = None) -> str:
     """The section "What we found" as Markdown: a few paragraphs a student can repeat, every number from
     ``results/ch3`` (intervals: the report's 95% intervals over seeds and test recordings)."""
@@ -151,7 +161,7 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
                              for n in rest))
     paras.append(
         f"**Transformer against WaveNet (3a).** At this budget {order}. Top-5 accuracy, transformer minus WaveNet: "
-        f"{gaps}. " + _bigram_gate(d, below, c["3a"]["at_budget"]))
+        f"{gaps}. " + _bigram_gate(d, below, c["3a"]["at_budget"]) + _below_linear(d))
     cond = [r["conditioned - transformer"] for r in d.values()]
     zero = all(x.interval.low <= 0 <= x.interval.high for x in cond)
     paras.append(
