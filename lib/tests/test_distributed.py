@@ -176,3 +176,23 @@ def test_only_rank_zero_writes_results_in_a_gloo_group(tmp_path):
 def test_dist_info_refuses_an_impossible_process_group(kwargs, name):
     with pytest.raises((ValueError, TypeError), match=name):
         dd.DistInfo(**kwargs)
+
+
+def test_study_parser_and_start_study(monkeypatch, capsys):
+    import torch
+
+    from audioformers.train.distributed import start_study, study_parser
+
+    monkeypatch.setenv("BOOK_DEVICE", "cpu")
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    args = study_parser("a study", seeds=True).parse_args(["--seeds", "0", "2", "--no-resume", "--device", "cpu"])
+    assert (args.seeds, args.resume, args.device, args.profile) == ([0, 2], False, "cpu", None)
+    assert not hasattr(study_parser("a study").parse_args([]), "seeds")
+    before = torch.get_num_threads()
+    try:
+        assert start_study(args, threads=1).type == "cpu" and torch.get_num_threads() == 1
+        assert "device: cpu" in capsys.readouterr().out
+        with pytest.raises(ValueError, match="threads"):
+            start_study(args, threads=0)
+    finally:
+        torch.set_num_threads(before)

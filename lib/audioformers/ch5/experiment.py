@@ -31,7 +31,6 @@ Notebook: chapters/05_wavelet_audio_transformer.ipynb
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, replace
 from typing import Any, Callable
 
@@ -54,11 +53,10 @@ from audioformers.ch5.models import build_model  # noqa: F401
 from audioformers.ch5.runs import clip_scores, kept_parts, run_one, write_phase  # noqa: F401
 from audioformers.ch5.tasks import TASKS, load_task  # noqa: F401
 from audioformers.ch5.time_scale_study import run_time_scale, time_scale_config
-from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
 from audioformers.core.results import reuse_or_run
 from audioformers.evaluation import evidence as ev
-from audioformers.train.distributed import use_device_argument
+from audioformers.train.distributed import start_study, study_parser
 
 
 def paired_comparisons(runs: list[dict[str, Any]], pairs: list[tuple[str, str]], metric: str = "map"
@@ -184,19 +182,12 @@ def load_or_run(name: str, profile: str | None = None, device: torch.device | st
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default=None)
-    parser.add_argument("--seeds", type=int, nargs="*", default=None)
+    parser = study_parser(__doc__.split("\n")[0], seeds=True)
     parser.add_argument("--models", nargs="*", default=None, choices=MODELS)
     parser.add_argument("--what", nargs="*", default=list(PHASES), choices=[*PHASES, "family"],
                         help="phases, in the order given (default: all; 'family' is an alias of front_end)")
-    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="reuse finished runs and resume interrupted ones (default); --no-resume retrains")
-    add_device_argument(parser)
     args = parser.parse_args(argv)
-    device = use_device_argument(args.device)
-    print(f"device: {describe(device)}", flush=True)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    device = start_study(args)
     for phase in dict.fromkeys("front_end" if w == "family" else w for w in args.what):
         if phase == "time_scale":
             ts = run_time_scale(args.profile, args.seeds, device=device, resume=args.resume)["time_scale"]

@@ -17,7 +17,6 @@ Notebook: chapters/05_wavelet_audio_transformer.ipynb (section "What the front e
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -31,10 +30,9 @@ from audioformers.ch5.models import initial_model
 from audioformers.ch5.runs import run_one, train_model, write_phase
 from audioformers.ch5.tasks import load_task
 from audioformers.core.checks import check_int
-from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
 from audioformers.core.results import load_results
-from audioformers.train.distributed import use_device_argument
+from audioformers.train.distributed import start_study, study_parser
 
 
 def family_config(profile: str | None = None, seed: int = 0, task: str = "family") -> RunConfig:
@@ -160,15 +158,9 @@ def run_front_end(profile: str | None = None, device: torch.device | str | None 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default=None)
-    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="reuse finished runs and resume interrupted ones (default); --no-resume retrains")
-    add_device_argument(parser)
+    parser = study_parser(__doc__.split("\n")[0], seeds=False)
     args = parser.parse_args(argv)
-    device = use_device_argument(args.device)
-    print(f"device: {describe(device)}", flush=True)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    device = start_study(args)
     fe = run_front_end(args.profile, device=device, resume=args.resume)
     for task in TASKS:
         accs = [r["accuracy"] for r in fe["tasks"][task].values()]

@@ -18,7 +18,6 @@ Notebook: chapters/05_wavelet_audio_transformer.ipynb (section "Where time scale
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -29,9 +28,8 @@ from audioformers.ch5 import time_scale
 from audioformers.ch5.config import base_config, time_scale_sizes
 from audioformers.ch5.mechanisms import check_seeds, read_time_scale, time_scale_budget
 from audioformers.ch5.runs import run_one, write_phase
-from audioformers.core.device import add_device_argument, describe
 from audioformers.core.profiles import get_profile, validate_profile
-from audioformers.train.distributed import use_device_argument
+from audioformers.train.distributed import start_study, study_parser
 
 def time_scale_config(profile: str | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
     """The config ``results/ch5/time_scale.<profile>.json`` records: the runs' config, the seeds, the models and
@@ -85,16 +83,9 @@ def run_time_scale(profile: str | None = None, seeds: list[int] | None = None,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default=None)
-    parser.add_argument("--seeds", type=int, nargs="*", default=None)
-    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                        help="reuse finished runs and resume interrupted ones (default); --no-resume retrains")
-    add_device_argument(parser)
+    parser = study_parser(__doc__.split("\n")[0], seeds=True)
     args = parser.parse_args(argv)
-    device = use_device_argument(args.device)
-    print(f"device: {describe(device)}", flush=True)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    device = start_study(args)
     ts = run_time_scale(args.profile, args.seeds, device=device, resume=args.resume)["time_scale"]
     for model, accs in ts["accuracy"].items():
         print(f"time scale {model:22s} accuracy {np.mean(accs):.3f} over {len(accs)} seeds", flush=True)

@@ -23,6 +23,7 @@ Notebook: ``chapters/R_reproduction_report.ipynb`` (section "More than one GPU")
 
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from audioformers.core.checks import check_choice, check_int
-from audioformers.core.device import autocast, get_device, is_cuda, setup_backends
+from audioformers.core.device import add_device_argument, autocast, describe, get_device, is_cuda, setup_backends
 from audioformers.train.checkpoints import load_checkpoint, save_checkpoint
 
 
@@ -286,3 +287,26 @@ def use_device_argument(device: str | None) -> torch.device:
         os.environ["BOOK_DEVICE"] = str(chosen)
     setup_backends(chosen)
     return chosen
+
+
+def study_parser(description: str, *, seeds: bool = False) -> argparse.ArgumentParser:
+    """The command line a chapter's study shares: ``--profile``, ``--seeds`` (with ``seeds``), ``--resume`` /
+    ``--no-resume`` and ``--device``; add the study's own options to it, then :func:`start_study`."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--profile", default=None)
+    if seeds:
+        parser.add_argument("--seeds", type=int, nargs="*", default=None)
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="reuse finished runs and resume interrupted ones (default); --no-resume retrains")
+    add_device_argument(parser)
+    return parser
+
+
+def start_study(args: argparse.Namespace, threads: int = 2) -> torch.device:
+    """Apply a :func:`study_parser` command line: its device (:func:`use_device_argument`, printed) and at most
+    ``threads`` torch threads. Returns the device."""
+    threads = check_int("threads", threads, minimum=1)
+    device = use_device_argument(args.device)
+    print(f"device: {describe(device)}", flush=True)
+    torch.set_num_threads(min(threads, torch.get_num_threads()))
+    return device
