@@ -420,12 +420,24 @@ def _ch3_with_bigram(directory, domain, seed, top5, bigram):
     path.write_text(json.dumps(record))
 
 
+def test_a_transformer_less_than_3_points_above_the_bigram_is_not_yet_evidence(tmp_path):
+    """Chapter 3's gate is the issue's bar: above zero over the interval is not enough, 3 points on average are."""
+    for seed, gap in enumerate((0.05, 0.045, 0.055)):
+        _ch3_with_bigram(tmp_path, "music", seed, (0.30, 0.30 - gap, 0.24), 0.23 + 0.001 * seed)  # ~+2 pts
+    row = _rows(tmp_path)["3a"]
+    assert row["verdict"] == ev.NOT_YET_EVIDENCE
+    assert "transformer not 3 points above the bigram count model" in row["ours (book)"]
+    for seed, gap in enumerate((0.05, 0.045, 0.055)):
+        _ch3_with_bigram(tmp_path, "music", seed, (0.30, 0.30 - gap, 0.24), 0.19 + 0.001 * seed)  # ~+6 pts
+    assert _rows(tmp_path)["3a"]["verdict"] == ev.REVERSED
+
+
 def test_a_transformer_below_the_bigram_makes_3a_not_yet_evidence(tmp_path):
     for seed, gap in enumerate((0.05, 0.045, 0.055)):  # WaveNet clearly ahead, the transformer below the bigram
         _ch3_with_bigram(tmp_path, "music", seed, (0.24, 0.24 - gap, 0.17), 0.21 + 0.001 * seed)
     row = _rows(tmp_path)["3a"]
     assert row["verdict"] == ev.NOT_YET_EVIDENCE
-    assert "transformer not above the bigram count model" in row["ours (book)"]
+    assert "transformer not 3 points above the bigram count model" in row["ours (book)"]
     assert "bigram" in row["what it would take"]
     # the budget: the curve's last point (251,904 tokens) as a fraction of 56 h at 16 kHz
     assert row["budget"] == "252k tokens (123 steps), 0.0078% of the paper's data (tokens)"

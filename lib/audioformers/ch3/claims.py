@@ -121,6 +121,14 @@ def above_bigram(records: list[dict[str, Any]], model: str) -> ev.Comparison:
     return ev.compare(a, b, names=(model, "bigram"))
 
 
+def clears_bigram(comp: ev.Comparison) -> bool:
+    """Chapter 3's gate (issue #32): ``model − bigram`` in top-5 (:func:`above_bigram`) is above zero over its
+    whole interval (the report's rule for every trivial baseline, :data:`audioformers.evaluation.evidence.
+    BASELINE_RULE`) and at least :data:`audioformers.ch3.baseline_gap.MARGIN` (3 points) on average: a domain's
+    comparison is read only where every compared model clears it."""
+    return ev.above_baseline(comp.interval) and comp.interval.mean >= baseline_gap.MARGIN
+
+
 def _ch3_training_facts(records: list[dict[str, Any]], models: tuple[str, ...]) -> str:
     cfg = records[0].get("config", {})
     tokens = dig(records[0]["metrics"], f"{models[0]}.curve.tokens")
@@ -270,8 +278,9 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
             below = []
             if all(dig(r["metrics"], "bigram.final.top5") is not None for r in records):  # the trivial baseline
                 checks = [above_bigram(records, m) for m in (model, base)]
-                word = ev.gate(comp.verdict, [c.interval for c in checks])
-                below = [c for c in checks if not ev.above_baseline(c.interval)]
+                below = [c for c in checks if not clears_bigram(c)]
+                word = (ev.NOT_YET_EVIDENCE if below and comp.verdict not in (ev.NOT_COMPARABLE, ev.NOT_YET_RUN)
+                        else comp.verdict)
                 for m in (model, base):  # each learning curve against bigram + 3 points: the budget it would take
                     trend = baseline_gap.gap_trend(records, m)
                     if trend is not None:
@@ -284,7 +293,7 @@ def _ch3_gap(model: str, base: str) -> Callable[[str, Path], Measured]:
             note = sources_note(found, count, "test recordings")
             notes.append(f"{domain}: {_ch3_training_facts(records, (model, base))}" + (f"; {note}" if note else ""))
             texts.append(f"{domain}: top-5 {comp.line(scale=100, digits=1, unit=' pts')}" + "".join(
-                f" ({c.a} not above the bigram count model: {c.a} − bigram = "
+                f" ({c.a} not {100 * baseline_gap.MARGIN:.0f} points above the bigram count model: {c.a} − bigram = "
                 f"{c.interval.text(scale=100, digits=1, unit=' pts')})" for c in below))
         if not texts:
             return missing(profile, "chapter 3's comparison")
