@@ -211,10 +211,10 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
                     "a budget not in sight at the last rate on " + ", ".join(k.split("/")[0]
                                                                              for k in need["out_of_sight"]))
             paras.append(
-                f"**What it would take.** The issue's bar for reading 3a and 3b is the transformer {margin:.0f} points "
-                f"of top-5 above the bigram table on every domain. Its held-out learning curves say {head}, if each "
-                "curve kept the rate it gained over its last doubling of tokens (per domain: transformer − bigram "
-                "now, its gain per doubling over the last and the first doubling, the tokens to +3 points at the "
+                f"**What it would take.** The bar for reading 3a and 3b is every compared model {margin:.0f} points "
+                f"of top-5 above the bigram table on every domain. The transformer's held-out learning curves say "
+                f"{head}, if each curve kept the rate it gained over its last doubling of tokens (per domain: "
+                "transformer − bigram now, its gain per doubling over the last and the first doubling, the tokens to +3 points at the "
                 "last rate [over that rate's 95% interval], and where a power law with a ceiling fitted to the "
                 "curve gets there): " + "; ".join(baseline_gap.short_text(k, f["to_bigram"]["trends"][k])
                                                    for k in need["open"]) + f". But {f['to_bigram']['caveat']}.")
