@@ -256,7 +256,7 @@ def test_verdicts_state_their_budget_and_at_most_ten_are_visible():
     for claim in ("3a", "3b"):
         assert rows[claim]["verdict"] == ev.NOT_YET_EVIDENCE
         assert rows[claim]["verdict at budget"] in printed  # e.g. "not yet evidence at 614k tokens (300 steps), ..."
-    assert "614k tokens" in printed and "0.019% of the paper's data" in printed
+    assert rows["3a"]["budget"] in printed and "of the paper's data" in rows["3a"]["budget"]
     hidden = "\n".join(t for c in _cells() if "hide-output" in _tags(c) for t in _texts(c))
     assert all(line in hidden for line in report.chapter_verdicts(3, "book", RESULTS))  # the full lines, collapsed
 

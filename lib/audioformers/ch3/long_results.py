@@ -7,8 +7,8 @@ not, without training anything. Its constants (domains, seeds, sizes, budgets) a
 * part (b), small sizes to 41 M tokens: :func:`stored_units`, :func:`scaling_summary` (its text and plot);
 * progress of both: :func:`progress`.
 
-Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, sections "Trained eight times longer", "How much of the
-past does each model use?" and "Does the ordering turn with scale?".
+Notebook: ``chapters/03_wavenet_vs_transformer.ipynb``, sections "Trained eight times longer: the comparison at 2,500
+steps", "How much of the past does each model use?" and "Does the ordering turn with scale?".
 """
 
 from __future__ import annotations
