@@ -153,6 +153,9 @@ def scaling_summary(profile: str, size: str = "small", directory: Path | None = 
     out: dict[str, Any] = {"size": size, "budgets_tokens": [b * per_step for b in budgets], "families": {},
                            "units_finished": sum(len(u["budgets"]) == len(budgets) for u in units.values()),
                            "units": len(units)}
+    seconds = [u["train_seconds"] for u in units.values()
+               if len(u["budgets"]) == len(budgets) and u.get("train_seconds")]
+    out["unit_minutes"] = float(np.mean(seconds)) / 60 if seconds else None
     for family in ("transformer", "wavenet"):
         mine = [u for u in units.values() if u["family"] == family]
         rates = {u["lr"]: (u["budgets"].get(str(budgets[-1])) or {}).get("validation", {}).get("bits_per_sample")
@@ -198,7 +201,9 @@ def scaling_summary_text(summary: dict[str, Any] | None) -> str:
         return ("part (b) is not stored at this profile: python -m audioformers.ch3.long_study --profile book "
                 "--parts scaling")
     fam = summary["families"]
-    parts = [f"{summary['units_finished']} of {summary['units']} started units finished"]
+    parts = [f"{summary['units_finished']} of {summary['units']} started units finished"
+             + (f" (about {summary['unit_minutes']:.0f} min of wall time each, on a shared machine)"
+                if summary.get("unit_minutes") else "")]
     for family, f in fam.items():
         rate = f"rate {f['chosen_lr']:g} (tuned at seed 0)" if f["chosen_lr"] is not None else "rate not yet tuned"
         parts.append(f"{family} ({f['parameters']:,} parameters): {rate}, {len(f['test_bits'])} seeds at it"
@@ -207,15 +212,17 @@ def scaling_summary_text(summary: dict[str, Any] | None) -> str:
     if summary["gap"]:
         last = summary["gap"][-1]
         iv = last["interval"]
-        text += (f". At {bg.compact(last['tokens'])} tokens transformer − WaveNet = {last['mean']:+.3f} bits per sample"
+        text += (f". At {bg.compact(last['tokens'])} tokens transformer − WaveNet = {last['mean']:+.3f} bits per "
+                 "sample"
                  + (f" [{iv.low:+.3f}, {iv.high:+.3f}] (95% t interval over {last['seeds']} seeds)" if iv is not None
                     else " (1 seed)"))
         trend = summary["trend"]
         if trend is not None:
             c = trend["closing_per_doubling"]
             text += (f"; over the last doubling of tokens the gap {'narrowed' if c > 0 else 'did not narrow'} by "
-                     f"{abs(c):.3f} bits" + (f", a rate that would close it at about {bg.compact(trend['tokens_to_close'])} "
-                                             "tokens" if trend["tokens_to_close"] is not None else ""))
+                     f"{abs(c):.3f} bits" + (", a rate that would close it at about "
+                                             f"{bg.compact(trend['tokens_to_close'])} tokens"
+                                             if trend["tokens_to_close"] is not None else ""))
     return text + "."
 
 
