@@ -850,6 +850,8 @@ def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doub
     rows = {r["claim"]: r for r in report.build_report("book", tmp_path)}
     assert "measured further, not extrapolated (the long study's part b" in rows["3a"]["what it would take"]
     assert "8 of 8 started units finished" in rows["3a"]["what it would take"]
+    from audioformers.ch3 import findings
+    assert "**Measured further.** The long study's part (b)" in findings.findings_markdown("book", tmp_path)
     assert long_results.plot_scaling_long(summary) is not None
     with pytest.raises(ValueError, match="summary"):
         long_results.plot_scaling_long(None)

@@ -239,6 +239,11 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
             f"against training tokens in the scaling study ({f['crossover']['parameters']:,}-parameter transformer, "
             f"music, one seed) and extrapolating: {f['crossover']['text']}. That is an extrapolation from one seed, "
             "not a measurement.")
+    measured = long_results.scaling_summary(validate_profile(profile), directory=directory or results_dir())
+    if long_results.scaling_complete(measured):
+        paras.append("**Measured further.** The long study's part (b) trained the small size of both families on "
+                     f"piano-mini to {bg.compact(measured['budgets_tokens'][-1])} tokens, each budget its own decayed "
+                     "run, at rates tuned per family, 3 seeds: " + long_results.scaling_summary_text(measured))
     cost = c.get("3d")
     if cost and cost["verdict"] != ev.NOT_YET_RUN:
         paras.append(f"**The cost of attention (3d).** {cost['text'].split(';')[0]} against context length n: "
