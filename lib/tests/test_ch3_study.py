@@ -664,6 +664,10 @@ def test_long_study_command_line_passes_its_domains_and_seeds(monkeypatch):
     long_study.main(["--profile", "smoke", "--parts", "compare", "--domains", "piano-mini", "--seeds", "2", "1",
                      "--device", "cpu"])
     assert seen == {"profile": "smoke", "domains": ("piano-mini",), "seeds": (2, 1), "steps": None}
+    monkeypatch.setattr(long_study, "scaling_long", lambda profile, device, **kw: seen.update(scaling=kw))
+    long_study.main(["--profile", "smoke", "--parts", "scaling", "--families", "wavenet", "--seeds", "2",
+                     "--device", "cpu"])
+    assert seen["scaling"] == {"families": ("wavenet",), "sizes": ("small",), "seeds": (2,)}
     with pytest.raises(SystemExit):
         long_study.main(["--parts", "compare", "--domains", "music"])  # the long study has no music
 

@@ -460,7 +460,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--domains", nargs="+", default=list(LONG_DOMAINS), choices=list(LONG_DOMAINS),
                         help="part (a)'s domains (default: all; a second process on the other core can take one)")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), choices=list(SEEDS),
-                        help="part (a)'s seeds, in the order run (default: all)")
+                        help="the seeds, in the order run (default: all; part (b) tunes its rates at seed 0 "
+                             "whichever are given)")
     parser.add_argument("--families", nargs="+", default=["transformer", "wavenet"], choices=["transformer", "wavenet"],
                         help="part (b)'s families (default: both; a process per family on its own core each adds "
                              "its units to the one record)")
@@ -482,7 +483,7 @@ def main(argv: list[str] | None = None) -> None:
     if "context" in args.parts:
         context_long(profile, device, domains=tuple(args.domains), seeds=tuple(args.seeds), steps=args.steps)
     if "scaling" in args.parts:
-        scaling_long(profile, device, families=tuple(args.families), sizes=tuple(args.sizes))
+        scaling_long(profile, device, families=tuple(args.families), sizes=tuple(args.sizes), seeds=tuple(args.seeds))
     if args.progress or args.parts:
         print(json.dumps(progress(profile), indent=1), flush=True)
 
