@@ -799,6 +799,27 @@ def test_scaling_long_one_process_per_family_writes_one_record(monkeypatch, tmp_
     assert all(len(u["budgets"]) == len(long_study.scaling_budgets("smoke")) for u in units.values())
     record = json.loads((tmp_path / "ch3" / "long_scaling.smoke.json").read_text())
     assert set(record["metrics"]["chosen_lr"]) == {"transformer/small", "wavenet/small"}
+    # a process per seed of one family: a process that loaded another's unit half-done does not write that stale
+    # copy back over it once the other finishes it (each writes only the units it trains)
+    done_units = long_study.stored_units("smoke")
+    other = {**next(u for u in done_units.values() if u["family"] == "transformer"), "seed": 5}
+    half = {**other, "budgets": dict(list(other["budgets"].items())[:1])}
+    rec = json.loads((tmp_path / "ch3" / "long_scaling.smoke.json").read_text())["metrics"]
+    rec["units"]["transformer/small/seed5/other"] = half
+    write_results("ch3", "long_scaling", rec, config={}, profile="smoke")
+
+    def interleaved(family, cfg, budgets, train, sets, lr, seed, path, on_budget, device):
+        if seed == 3:  # meanwhile, the other process finishes its seed-5 unit
+            with long_study._scaling_lock("smoke"):
+                now = json.loads((tmp_path / "ch3" / "long_scaling.smoke.json").read_text())["metrics"]
+                now["units"]["transformer/small/seed5/other"] = other
+                write_results("ch3", "long_scaling", now, config={}, profile="smoke")
+        return fake_wsd(family, cfg, budgets, train, sets, lr, seed, path, on_budget, device)
+    monkeypatch.setattr(long_study, "wsd_resumable", interleaved)
+    long_study.scaling_long("smoke", "cpu", families=("transformer",), seeds=(0, 3))
+    units = long_study.stored_units("smoke")
+    assert units["transformer/small/seed5/other"]["budgets"] == other["budgets"]  # not the stale half
+    assert [u["seed"] for u in units.values() if u["family"] == "transformer"].count(3) == 1
 
 
 def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doubling(monkeypatch, tmp_path):

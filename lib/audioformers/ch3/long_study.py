@@ -316,13 +316,15 @@ def scaling_long(profile: str, device: torch.device | str | None = None,
               "domain": TUNING_DOMAIN, "schedule": "warm-up, stable, linear decay over the last 20% of each budget",
               "rule": "seed 0 at every rate; fewest validation bits at the largest budget; then the other seeds"}
 
-    def write() -> None:  # under a lock, over what another process (another family) has written meanwhile
+    trained: set[str] = set()  # the units this process trains: the only ones its writes may change
+
+    def write() -> None:  # under a lock, over what other processes (a family or a seed each) have written meanwhile
         with _scaling_lock(setup.profile):
             try:
                 stored = load_results(CHAPTER, "long_scaling", setup.profile)["metrics"]
             except FileNotFoundError:
                 stored = {}
-            merged = {**stored.get("units", {}), **{k: u for k, u in units.items() if u["family"] in families}}
+            merged = {**stored.get("units", {}), **{k: units[k] for k in trained}}
             chosen_all = {**stored.get("chosen_lr", {}), **chosen}
             write_results(CHAPTER, "long_scaling", {"units": merged, "chosen_lr": chosen_all,
                                                     "tokens_per_step": tokens_per_step}, config=config,
@@ -335,6 +337,7 @@ def scaling_long(profile: str, device: torch.device | str | None = None,
                                        "parameters": ns.build_model(family, cfg).num_parameters()})
         if len(entry["budgets"]) == len(budgets):
             return entry
+        trained.add(key)
         payload = {"family": family, "size": size, "config": asdict(cfg), "seed": seed, "lr": lr, "budgets": budgets}
         path = unit_path("long-scaling", payload).with_suffix(".pt")
         path.parent.mkdir(parents=True, exist_ok=True)
