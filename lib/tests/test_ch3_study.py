@@ -859,6 +859,7 @@ def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doub
     assert summary["gap"][-2]["mean"] == pytest.approx(0.1)
     assert summary["trend"]["closing_per_doubling"] == pytest.approx(0.1)
     assert summary["trend"]["tokens_to_close"] is None  # already closed
+    assert summary["trend"]["interval"].mean == pytest.approx(0.1)  # seeds 0 and 1 have both last budgets
     text = long_results.scaling_summary_text(summary)
     assert "7 of 8 started units finished" in text and "narrowed by 0.100 bits" in text
     assert not long_results.scaling_complete(summary) and not long_results.scaling_complete(None)

@@ -179,9 +179,17 @@ def scaling_summary(profile: str, size: str = "small", directory: Path | None = 
     out["trend"] = None
     if len(gaps) >= 2 and math.isclose(gaps[-1]["tokens"], 2 * gaps[-2]["tokens"], rel_tol=1e-6):
         closing = gaps[-2]["mean"] - gaps[-1]["mean"]  # bits per doubling; positive: the gap narrows
-        at = (gaps[-1]["tokens"] * 2.0 ** (gaps[-1]["mean"] / closing)
-              if closing > 0 and gaps[-1]["mean"] > 0 else None)
-        out["trend"] = {"closing_per_doubling": closing, "tokens_to_close": at}
+        last = gaps[-1]
+
+        def close_at(rate: float) -> float | None:
+            return last["tokens"] * 2.0 ** (last["mean"] / rate) if rate > 0 and last["mean"] > 0 else None
+        out["trend"] = {"closing_per_doubling": closing, "tokens_to_close": close_at(closing), "interval": None}
+        both = [s for s in sorted(set(t) & set(w)) if None not in (t[s][-1], t[s][-2], w[s][-1], w[s][-2])]
+        if len(both) >= 2:  # the closing rate per seed (its last two budgets), a t interval over seeds
+            rates = [(t[s][-2] - w[s][-2]) - (t[s][-1] - w[s][-1]) for s in both]
+            iv = ev.t_interval(rates, what="seeds")
+            out["trend"]["interval"] = iv  # a faster closing needs fewer tokens: the ends swap
+            out["trend"]["tokens_to_close_interval"] = [close_at(iv.high), close_at(iv.low)]
     return out
 
 
@@ -206,7 +214,8 @@ def scaling_summary_text(summary: dict[str, Any] | None) -> str:
                 if summary.get("unit_minutes") else "")]
     for family, f in fam.items():
         rate = f"rate {f['chosen_lr']:g} (tuned at seed 0)" if f["chosen_lr"] is not None else "rate not yet tuned"
-        parts.append(f"{family} ({f['parameters']:,} parameters): {rate}, {len(f['test_bits'])} seeds at it"
+        n = len(f["test_bits"])
+        parts.append(f"{family} ({f['parameters']:,} parameters): {rate}, {n} seed{'' if n == 1 else 's'} at it"
                      if f["parameters"] else f"{family}: no unit yet")
     text = "; ".join(parts)
     if summary["gap"]:
@@ -218,11 +227,16 @@ def scaling_summary_text(summary: dict[str, Any] | None) -> str:
                     else " (1 seed)"))
         trend = summary["trend"]
         if trend is not None:
-            c = trend["closing_per_doubling"]
+            c, iv = trend["closing_per_doubling"], trend["interval"]
             text += (f"; over the last doubling of tokens the gap {'narrowed' if c > 0 else 'did not narrow'} by "
-                     f"{abs(c):.3f} bits" + (", a rate that would close it at about "
-                                             f"{bg.compact(trend['tokens_to_close'])} tokens"
-                                             if trend["tokens_to_close"] is not None else ""))
+                     f"{abs(c):.3f} bits" + (f" (closing per doubling {iv.mean:+.3f} [{iv.low:+.3f}, {iv.high:+.3f}] "
+                                             f"over {iv.seeds} seeds)" if iv is not None else ""))
+            if trend["tokens_to_close"] is not None:
+                text += f", a rate that would close it at about {bg.compact(trend['tokens_to_close'])} tokens"
+                if iv is not None:
+                    lo, hi = trend["tokens_to_close_interval"]
+                    text += (f" [{bg.compact(lo) if lo else 'never at that rate'}, "
+                             f"{bg.compact(hi) if hi else 'never at that rate'}]")
     return text + "."
 
 
