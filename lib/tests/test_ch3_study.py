@@ -862,6 +862,7 @@ def test_scaling_summary_pairs_seeds_at_the_chosen_rates_and_reads_the_last_doub
     assert summary["trend"]["interval"].mean == pytest.approx(0.1)  # seeds 0 and 1 have both last budgets
     text = long_results.scaling_summary_text(summary)
     assert "7 of 8 started units finished" in text and "narrowed by 0.100 bits" in text
+    assert "along the budgets it went +0.400, +0.300, +0.200, +0.100, +0.000 (widest at 2.56M tokens)" in text
     assert not long_results.scaling_complete(summary) and not long_results.scaling_complete(None)
     # finished: the report's 3a reads it beside the joint fit's extrapolation
     units["wavenet/small/seed2/lr0.001"] = unit("wavenet", 2, 0.001, 0.0)
@@ -916,3 +917,51 @@ def test_load_scaling_adds_the_joint_fit_to_a_record_written_before_it(monkeypat
                                                             resamples=5), config=config, profile="smoke")
     loaded = study.load_scaling("smoke", resamples=5)
     assert "joint_fit" not in loaded["metrics"] and "refitted_on_load" not in loaded["metrics"]
+
+
+def test_scaling_summary_reads_3a_bar_in_top5_along_the_budgets(monkeypatch, tmp_path):
+    """Part (b)'s top-5 against part (a)'s bigram: the first budget where both families clear the 3-point bar, and
+    the ordering read there only, with the budget and the paper's fraction in its verdict."""
+    from audioformers.ch3 import claims, long_study
+
+    monkeypatch.setenv("BOOK_RESULTS_DIR", str(tmp_path))
+    budgets = long_study.scaling_budgets("book")
+
+    def unit(family, seed, top5):
+        scores = {str(b): {"validation": {"bits_per_sample": 5.0}, "test": {"bits_per_sample": 5.0, "top5": t + 0.002 * seed},
+                           "tokens": b * 2048} for b, t in zip(budgets, top5)}
+        return {"family": family, "size": "small", "seed": seed, "lr": 0.001, "budgets": scores, "parameters": 1000}
+    # bigram 0.30: the transformer passes +3 points only at the last two budgets; WaveNet from the first
+    t5 = {"transformer": [0.30, 0.31, 0.32, 0.34, 0.36], "wavenet": [0.34, 0.36, 0.38, 0.40, 0.42]}
+    units = {f"{f}/small/seed{s}/lr0.001": unit(f, s, t5[f]) for f in t5 for s in (0, 1, 2)}
+    write_results("ch3", "long_scaling", {"units": units, "chosen_lr": {"transformer/small": 0.001,
+                                                                        "wavenet/small": 0.001},
+                                          "tokens_per_step": 2048}, config={}, profile="book")
+    assert long_results.scaling_summary("book")["top5"] is None  # no part (a) bigram: nothing read
+    assert "In top-5" not in long_results.scaling_summary_text(long_results.scaling_summary("book"))
+    for seed in (0, 1, 2):
+        write_results("ch3", long_results.long_name("piano-mini", seed), {"bigram": {"final": {"top5": 0.30}}},
+                      config={}, profile="book")
+    gate = long_results.scaling_summary("book")["top5"]
+    assert gate["bigram"] == pytest.approx(0.30)
+    assert [r["transformer"]["clears"] for r in gate["budgets"]] == [False, False, False, True, True]
+    assert gate["first_clearing_tokens"] == budgets[3] * 2048
+    assert gate["budgets"][-1]["difference"]["mean"] == pytest.approx(-0.06)
+    text = long_results.scaling_summary_text(long_results.scaling_summary("book"), claims.PAPER)
+    assert "both families clear it from 20.5M tokens" in text
+    assert "is reversed at 41M tokens, 1.3% of the paper's data" in text
+    import matplotlib
+    matplotlib.use("Agg")
+    ax = long_results.plot_scaling_long(long_results.scaling_summary("book"), metric="top5")
+    assert [line.get_label() for line in ax.get_lines()][-2:] == ["bigram", "bigram + 3 pts"]
+    assert ax.get_lines()[-1].get_ydata()[0] == pytest.approx(33.0)
+    with pytest.raises(ValueError, match="metric"):
+        long_results.plot_scaling_long(long_results.scaling_summary("book"), metric="loss")
+    # a transformer that never clears: no ordering is read
+    for s in (0, 1, 2):
+        units[f"transformer/small/seed{s}/lr0.001"] = unit("transformer", s, [0.30] * 5)
+    write_results("ch3", "long_scaling", {"units": units, "chosen_lr": {"transformer/small": 0.001,
+                                                                        "wavenet/small": 0.001},
+                                          "tokens_per_step": 2048}, config={}, profile="book")
+    text = long_results.scaling_summary_text(long_results.scaling_summary("book"), claims.PAPER)
+    assert "at no budget do both families clear it" in text and "reversed" not in text

@@ -228,7 +228,7 @@ def _ch3_study_text(profile: str, directory: Path) -> tuple[str, str]:
             if long_results.scaling_complete(measured):
                 take += ("; measured further, not extrapolated (the long study's part b: piano-mini, both families' "
                          "small size to " + bg.compact(measured["budgets_tokens"][-1]) + " tokens, 3 seeds): "
-                         + long_results.scaling_summary_text(measured))
+                         + long_results.scaling_summary_text(measured, PAPER))
         return why, take
     rec, fits, curves = study["record"], study["fits"], study["curves"]
     last = {m: curves[m]["bits_per_sample"][-1] for m in curves}

@@ -243,7 +243,7 @@ def findings_markdown(profile: str, directory: Path | None = None) -> str:
     if long_results.scaling_complete(measured):
         paras.append("**Measured further.** The long study's part (b) trained the small size of both families on "
                      f"piano-mini to {bg.compact(measured['budgets_tokens'][-1])} tokens, each budget its own decayed "
-                     "run, at rates tuned per family, 3 seeds: " + long_results.scaling_summary_text(measured))
+                     "run, at rates tuned per family, 3 seeds: " + long_results.scaling_summary_text(measured, claims.PAPER))
     cost = c.get("3d")
     if cost and cost["verdict"] != ev.NOT_YET_RUN:
         paras.append(f"**The cost of attention (3d).** {cost['text'].split(';')[0]} against context length n: "

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from audioformers.ch3 import baseline_gap
 from audioformers.ch3 import experiment as ns
 from audioformers.ch3.scoring import CHAPTER
 from audioformers.core.checks import check_choice
@@ -39,6 +40,8 @@ LONG_FRACTIONS = (1.0, 0.5, 0.25)
 #: small size's cost per step)
 SCALING_SIZES = ("small",)
 MEASURED_SIZES = ("small", "medium")
+#: the domain part (b) trains on (music with 12 test recordings); its bigram count table is part (a)'s
+SCALING_DOMAIN = "piano-mini"
 
 
 def scaling_budgets(profile: str) -> list[int]:
@@ -162,12 +165,14 @@ def scaling_summary(profile: str, size: str = "small", directory: Path | None = 
                  for u in mine if u["seed"] == 0}
         chosen = chosen_all.get(f"{family}/{size}")
         seeds: dict[int, list[float | None]] = {}
+        top5: dict[int, list[float | None]] = {}
         for u in mine:
             if chosen is not None and math.isclose(u["lr"], chosen, rel_tol=1e-9):
                 seeds[u["seed"]] = [(u["budgets"].get(str(b)) or {}).get("test", {}).get("bits_per_sample")
                                     for b in budgets]
+                top5[u["seed"]] = [(u["budgets"].get(str(b)) or {}).get("test", {}).get("top5") for b in budgets]
         out["families"][family] = {"rates_validation_bits": rates, "chosen_lr": chosen, "test_bits": seeds,
-                                   "parameters": mine[0]["parameters"] if mine else None}
+                                   "test_top5": top5, "parameters": mine[0]["parameters"] if mine else None}
     t, w = out["families"]["transformer"]["test_bits"], out["families"]["wavenet"]["test_bits"]
     gaps = []
     for i, tokens in enumerate(out["budgets_tokens"]):
@@ -176,6 +181,7 @@ def scaling_summary(profile: str, size: str = "small", directory: Path | None = 
             iv = ev.t_interval(paired, what="seeds") if len(paired) >= 2 else None
             gaps.append({"tokens": tokens, "mean": float(np.mean(paired)), "seeds": len(paired), "interval": iv})
     out["gap"] = gaps
+    out["top5"] = _top5_gate(out, profile, directory)
     out["trend"] = None
     if len(gaps) >= 2 and math.isclose(gaps[-1]["tokens"], 2 * gaps[-2]["tokens"], rel_tol=1e-6):
         closing = gaps[-2]["mean"] - gaps[-1]["mean"]  # bits per doubling; positive: the gap narrows
@@ -193,6 +199,73 @@ def scaling_summary(profile: str, size: str = "small", directory: Path | None = 
     return out
 
 
+def _bigram_top5(profile: str, directory: Path | None) -> float | None:
+    """The bigram count table's held-out top-5 on :data:`SCALING_DOMAIN` from part (a)'s records (it is fitted to
+    the training recordings alone, so every seed's is the same; part (b) scores the same test windows)."""
+    found = []
+    for seed in LONG_SEEDS:
+        try:
+            record = load_results(CHAPTER, long_name(SCALING_DOMAIN, seed), profile, directory)
+        except FileNotFoundError:
+            continue
+        value = record.get("metrics", {}).get("bigram", {}).get("final", {}).get("top5")
+        if value is not None:
+            found.append(value)
+    return float(np.mean(found)) if found else None
+
+
+def _top5_gate(summary: dict[str, Any], profile: str, directory: Path | None) -> dict[str, Any] | None:
+    """3a's bar read along part (b)'s budgets, in held-out top-5: per budget, each family − the bigram count table
+    (whether it clears :func:`audioformers.ch3.claims.clears_bigram`'s bar: its interval above zero and at least
+    :data:`baseline_gap.MARGIN` on average) and transformer − WaveNet, t intervals over seeds (from 2 of them). None
+    without part (a)'s bigram."""
+    bigram = _bigram_top5(profile, directory)
+    if bigram is None:
+        return None
+    fams = summary["families"]
+    rows = []
+    for i, tokens in enumerate(summary["budgets_tokens"]):
+        row: dict[str, Any] = {"tokens": tokens}
+        for family, f in fams.items():
+            values = [v[i] - bigram for v in f["test_top5"].values() if v[i] is not None]
+            iv = ev.t_interval(values, what="seeds") if len(values) >= 2 else None
+            row[family] = {"mean": float(np.mean(values)) if values else None, "interval": iv,
+                           "clears": bool(iv is not None and ev.above_baseline(iv) and iv.mean >= baseline_gap.MARGIN)}
+        t, w = fams["transformer"]["test_top5"], fams["wavenet"]["test_top5"]
+        paired = [t[s][i] - w[s][i] for s in sorted(set(t) & set(w)) if t[s][i] is not None and w[s][i] is not None]
+        row["difference"] = {"mean": float(np.mean(paired)) if paired else None,
+                             "interval": ev.t_interval(paired, what="seeds") if len(paired) >= 2 else None}
+        rows.append(row)
+    first = next((r["tokens"] for r in rows if all(r[f]["clears"] for f in fams)), None)
+    return {"bigram": bigram, "budgets": rows, "first_clearing_tokens": first}
+
+
+def _top5_text(gate: dict[str, Any] | None, paper: bg.PaperData | None = None) -> str:
+    if gate is None or not gate["budgets"]:
+        return ""
+    last = gate["budgets"][-1]
+    rel = last["transformer"]
+    if rel["mean"] is None:
+        return ""
+    bar = f"{100 * baseline_gap.MARGIN:.0f} points"
+    text = (f". In top-5 (the bar 3a is read by: every compared model {bar} above the bigram count table's "
+            f"{100 * gate['bigram']:.1f}%), the transformer − bigram went "
+            + ", ".join(f"{100 * r['transformer']['mean']:+.1f}" for r in gate["budgets"] if r["transformer"]["mean"]
+                        is not None) + " pts")
+    if gate["first_clearing_tokens"] is None:
+        return text + ": at no budget do both families clear it"
+    text += f"; both families clear it from {bg.compact(gate['first_clearing_tokens'])} tokens"
+    diff = last["difference"]
+    if diff["interval"] is not None and last["transformer"]["clears"] and last["wavenet"]["clears"]:
+        budget = f"{bg.compact(last['tokens'])} tokens"
+        word = ev.at_budget(ev.verdict(diff["interval"], claimed="higher"), budget,
+                            bg.fraction_of_paper(paper, last["tokens"]) if paper is not None else "")
+        text += (f"; at {budget} transformer − bigram = {rel['interval'].text(scale=100, digits=1, unit=' pts')} "
+                 f"and transformer − WaveNet = {diff['interval'].text(scale=100, digits=1, unit=' pts')}: the "
+                 f"paper's ordering on {SCALING_DOMAIN} at this size, read where both clear the bar, is {word}")
+    return text
+
+
 def scaling_complete(summary: dict[str, Any] | None) -> bool:
     """Whether part (b) is finished for the summary's size: both families' rates chosen and every seed of
     :data:`LONG_SEEDS` scored at every budget (then the report reads it)."""
@@ -203,8 +276,9 @@ def scaling_complete(summary: dict[str, Any] | None) -> bool:
                for f in summary["families"].values())
 
 
-def scaling_summary_text(summary: dict[str, Any] | None) -> str:
-    """One paragraph of :func:`scaling_summary` in words, with how much of part (b) it stands on."""
+def scaling_summary_text(summary: dict[str, Any] | None, paper: bg.PaperData | None = None) -> str:
+    """One paragraph of :func:`scaling_summary` in words, with how much of part (b) it stands on; with ``paper``
+    (the paper's data, :data:`audioformers.ch3.claims.PAPER`) a verdict it reads states its fraction of it."""
     if summary is None:
         return ("part (b) is not stored at this profile: python -m audioformers.ch3.long_study --profile book "
                 "--parts scaling")
@@ -225,6 +299,10 @@ def scaling_summary_text(summary: dict[str, Any] | None) -> str:
                  "sample"
                  + (f" [{iv.low:+.3f}, {iv.high:+.3f}] (95% t interval over {last['seeds']} seeds)" if iv is not None
                     else " (1 seed)"))
+        if len(summary["gap"]) > 1:
+            widest = max(summary["gap"], key=lambda g: g["mean"])
+            text += ("; along the budgets it went " + ", ".join(f"{g['mean']:+.3f}" for g in summary["gap"])
+                     + f" (widest at {bg.compact(widest['tokens'])} tokens)")
         trend = summary["trend"]
         if trend is not None:
             c, iv = trend["closing_per_doubling"], trend["interval"]
@@ -237,30 +315,44 @@ def scaling_summary_text(summary: dict[str, Any] | None) -> str:
                     lo, hi = trend["tokens_to_close_interval"]
                     text += (f" [{bg.compact(lo) if lo else 'never at that rate'}, "
                              f"{bg.compact(hi) if hi else 'never at that rate'}]")
-    return text + "."
+    return text + _top5_text(summary.get("top5"), paper) + "."
 
 
-def plot_scaling_long(summary: dict[str, Any], ax: Any = None) -> Any:
-    """Held-out bits per sample against training tokens: each family's chosen rate (mean over its seeds, a line per
-    seed faint) from :func:`scaling_summary`."""
+def plot_scaling_long(summary: dict[str, Any], ax: Any = None, metric: str = "bits") -> Any:
+    """Held-out ``metric`` ("bits": bits per sample, or "top5": top-5 accuracy in %, with the bigram count table and
+    the 3-point bar above it where part (a) stored it) against training tokens: each family's chosen rate (mean over
+    its seeds, a line per seed faint) from :func:`scaling_summary`."""
     import matplotlib.pyplot as plt
 
     if summary is None:
         raise ValueError("summary must be a scaling_summary, got None (part (b) is not stored)")
+    metric = check_choice("metric", metric, ("bits", "top5"))
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     tokens = np.asarray(summary["budgets_tokens"], dtype=float)
+    key, scale = ("test_bits", 1.0) if metric == "bits" else ("test_top5", 100.0)
     for family, colour in (("transformer", "tab:orange"), ("wavenet", "tab:blue")):
-        runs = summary["families"][family]["test_bits"]
-        for bits in runs.values():
-            y = np.array([np.nan if b is None else b for b in bits], dtype=float)
+        runs = summary["families"][family][key]
+        for values in runs.values():
+            y = scale * np.array([np.nan if b is None else b for b in values], dtype=float)
             ax.plot(tokens, y, "-", color=colour, alpha=0.3, lw=0.8)
         if runs:
-            y = np.nanmean(np.array([[np.nan if b is None else b for b in v] for v in runs.values()], dtype=float),
-                           axis=0)
+            y = scale * np.nanmean(np.array([[np.nan if b is None else b for b in v] for v in runs.values()],
+                                            dtype=float), axis=0)
             ax.plot(tokens, y, "o-", color=colour, ms=4, label=f"{family} {summary['size']} ({len(runs)} seeds)")
-    ax.set(xscale="log", xlabel="training tokens", ylabel="held-out bits per sample",
-           title=f"piano-mini, {summary['size']} sizes, each budget its own decayed run")
+    gate = summary.get("top5")
+    if metric == "top5" and gate is not None:
+        ax.axhline(100 * gate["bigram"], color="grey", ls=":", label="bigram")
+        ax.axhline(100 * (gate["bigram"] + baseline_gap.MARGIN), color="grey", ls="--", lw=0.8,
+                   label=f"bigram + {100 * baseline_gap.MARGIN:.0f} pts")
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_xticks(tokens, [bg.compact(t) for t in tokens])  # the budgets, named: no crowded minor labels
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel="training tokens",
+           ylabel="held-out bits per sample" if metric == "bits" else "held-out top-5 (%)",
+           title=f"{SCALING_DOMAIN}, {summary['size']} size, each budget its own decayed run")
     ax.legend(fontsize=8)
     return ax
 
