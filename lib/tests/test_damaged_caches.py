@@ -42,7 +42,8 @@ def _truncate(path, keep=100):
 
 
 def _emb_path(cfg, seed=0):
-    return ch4_config.cache_dir() / f"emb-drums-mini-{cfg.pretrain_key()}-{cfg.max_clips_per_source}-seed{seed}.npz"
+    return (ch4_config.cache_dir()
+            / f"emb-drums-mini-{ch4_pretraining.pool_key(cfg)}-{cfg.max_clips_per_source}-seed{seed}.npz")
 
 
 def test_a_stored_embedding_cache_is_read_back_without_recomputing():
@@ -111,7 +112,7 @@ def test_a_damaged_supervised_cache_is_recomputed_with_a_notice(capsys, monkeypa
 
 def test_a_damaged_pool_cache_is_recomputed_with_a_notice(capsys, monkeypatch):
     cfg = ch4_config.fold_config("smoke")
-    path = ch4_config.cache_dir() / f"pool-{cfg.pretrain_key()}.npz"
+    path = ch4_config.cache_dir() / f"pool-{ch4_pretraining.pool_key(cfg)}.npz"
     results.atomic_write(path, lambda h: np.savez(h, log_mels=np.zeros((3, 64, 10), np.float32), info='{"clips": {}}'))
     log_mels, info = ch4_pretraining.unlabelled_pool(cfg)
     assert log_mels.shape == (3, 64, 10) and info == {"clips": {}}
@@ -124,6 +125,34 @@ def test_a_damaged_pool_cache_is_recomputed_with_a_notice(capsys, monkeypatch):
     with pytest.raises(_Recompute):
         ch4_pretraining.unlabelled_pool(cfg)
     assert "notice: cache" in capsys.readouterr().err and not path.exists()
+
+
+def test_a_rebuilt_pool_dataset_gives_a_new_pool_and_never_the_stale_cache(monkeypatch):
+    """The pool, the pool-trained models and their embeddings are keyed by the builds of wave-mini and
+    soundmix-mini: after a rebuild (a changed package) the old pool cache is not read back."""
+    cfg = ch4_config.fold_config("smoke")
+    builds = {"wave-mini": "a" * 16, "soundmix-mini": "b" * 16, "drums-mini": "c" * 16}
+    monkeypatch.setattr(data, "build_hash", lambda name: builds[name])
+    old_key = ch4_pretraining.pool_key(cfg)
+    assert old_key == ch4_pretraining.pool_key(cfg)  # deterministic
+    path = ch4_config.cache_dir() / f"pool-{old_key}.npz"
+    results.atomic_write(path, lambda h: np.savez(h, log_mels=np.zeros((3, 64, 10), np.float32), info='{"clips": {}}'))
+    assert ch4_pretraining.unlabelled_pool(cfg)[0].shape == (3, 64, 10)  # the same builds: read back
+    builds["drums-mini"] = "d" * 16  # a probe set's build does not touch the pool
+    assert ch4_pretraining.pool_key(cfg) == old_key
+    for name in ("wave-mini", "soundmix-mini"):
+        builds[name] = "e" * 16
+        assert ch4_pretraining.pool_key(cfg) != old_key, name
+        builds[name] = "a" * 16 if name == "wave-mini" else "b" * 16
+    builds["soundmix-mini"] = "f" * 16
+
+    def recompute(*args, **kwargs):
+        raise _Recompute("load_wave_mini")
+
+    monkeypatch.setattr(data, "load_wave_mini", recompute)
+    with pytest.raises(_Recompute):  # rebuilt: the pool is cut again, the stale file left unread
+        ch4_pretraining.unlabelled_pool(cfg)
+    assert path.exists()
 
 
 def test_read_cache_npz_returns_none_for_missing_and_damaged_files(tmp_path, capsys):

@@ -50,6 +50,20 @@ def _crops(signals: list[np.ndarray], count: int, rng: np.random.Generator, leng
     return np.stack(out)
 
 
+#: the offline datasets the unlabelled pool is cut from (:func:`unlabelled_pool`)
+POOL_DATASETS = ("wave-mini", "soundmix-mini")
+
+
+def pool_key(cfg: FoldConfig) -> str:
+    """The key of every cache the pool feeds (the pool, the pool-trained models and their embeddings):
+    :meth:`FoldConfig.pretrain_key` and the build of each of :data:`POOL_DATASETS`
+    (:func:`audioformers.data.build_hash`), so a dataset rebuilt from a changed package never reuses a pool, model
+    or embedding cut from the old build."""
+    from audioformers import data
+
+    return config._hash({"pretrain": cfg.pretrain_key(), "data": {n: data.build_hash(n) for n in POOL_DATASETS}})
+
+
 def unlabelled_pool(cfg: FoldConfig, split: str = "train") -> tuple[np.ndarray, dict]:
     """Log-mels ``(N, n_mels, frames)`` of 1-s crops of music, speech and event audio (``split``: the training
     splits, the pool the models learn from; ``"test"``: the test splits of the same datasets, never trained on,
@@ -60,8 +74,8 @@ def unlabelled_pool(cfg: FoldConfig, split: str = "train") -> tuple[np.ndarray, 
     from audioformers.core.checks import check_choice
 
     check_choice("split", split, ("train", "test"))
-    path = config.cache_dir() / (f"pool-{cfg.pretrain_key()}.npz" if split == "train"
-                                 else f"pool-{cfg.pretrain_key()}-{split}.npz")
+    key = pool_key(cfg)
+    path = config.cache_dir() / (f"pool-{key}.npz" if split == "train" else f"pool-{key}-{split}.npz")
     cached = read_cache_npz(path, ("log_mels", "info"))  # None when missing or damaged (then with a notice)
     if cached is not None:
         return cached["log_mels"], json.loads(str(cached["info"]))
@@ -108,8 +122,9 @@ def pretrain(cfg: FoldConfig, seed: int, say=print, device: torch.device | str |
     from audioformers.core.seeding import seed_everything
     from audioformers.train.checkpoints import load_checkpoint, save_checkpoint
 
-    path = config.cache_dir() / f"pretrain-{cfg.pretrain_key()}-seed{seed}.pt"
-    tok_path = config.cache_dir() / f"tokenizer-{cfg.pretrain_key()}-seed{seed}.pt"
+    key = pool_key(cfg)
+    path = config.cache_dir() / f"pretrain-{key}-seed{seed}.pt"
+    tok_path = config.cache_dir() / f"tokenizer-{key}-seed{seed}.pt"
     if path.exists() and tok_path.exists():
         state = load_checkpoint(path)
         state["tokenizer"] = features.load_tokenizer(tok_path)[0]
@@ -180,7 +195,7 @@ def _lm_layers(lm: code_lm.CodeLM, codes: np.ndarray) -> list[np.ndarray]:
 def pool_embeddings(ps: ProbeSet, cfg: FoldConfig, seed: int, state: dict,
                     device: torch.device | str | None = None) -> dict[str, np.ndarray]:
     """Every pool-trained representation of every clip of ``ps``, computed on ``device`` (cached per seed)."""
-    path = config.cache_dir() / f"emb-{ps.name}-{cfg.pretrain_key()}-{cfg.max_clips_per_source}-seed{seed}.npz"
+    path = config.cache_dir() / f"emb-{ps.name}-{pool_key(cfg)}-{cfg.max_clips_per_source}-seed{seed}.npz"
     cached = read_cache_npz(path)  # None when missing or damaged (then with a notice): recomputed
     if cached is not None and "untrained" in cached:
         return cached
