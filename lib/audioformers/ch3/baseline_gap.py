@@ -34,6 +34,13 @@ from audioformers.evaluation import evidence as ev
 MARGIN = 0.03
 
 
+def clears(iv: ev.Interval | None, margin: float = MARGIN) -> bool:
+    """Chapter 3's bar for a model − bigram difference in top-5: its interval wholly above zero (the report's rule
+    for every trivial baseline, :data:`audioformers.evaluation.evidence.BASELINE_RULE`) and at least ``margin`` on
+    average. False without an interval."""
+    return iv is not None and ev.above_baseline(iv) and iv.mean >= margin
+
+
 def _curve(record: dict[str, Any], model: str) -> tuple[list[float], list[float]] | None:
     block = (record.get("metrics") or {}).get(model) or {}
     curve = block.get("curve") or {}

@@ -126,7 +126,7 @@ def clears_bigram(comp: ev.Comparison) -> bool:
     whole interval (the report's rule for every trivial baseline, :data:`audioformers.evaluation.evidence.
     BASELINE_RULE`) and at least :data:`audioformers.ch3.baseline_gap.MARGIN` (3 points) on average: a domain's
     comparison is read only where every compared model clears it."""
-    return ev.above_baseline(comp.interval) and comp.interval.mean >= baseline_gap.MARGIN
+    return baseline_gap.clears(comp.interval)
 
 
 def _ch3_training_facts(records: list[dict[str, Any]], models: tuple[str, ...]) -> str:

@@ -176,7 +176,7 @@ def scaling_summary(profile: str, size: str = "small", directory: Path | None = 
     t, w = out["families"]["transformer"]["test_bits"], out["families"]["wavenet"]["test_bits"]
     gaps = []
     for i, tokens in enumerate(out["budgets_tokens"]):
-        paired = [t[s][i] - w[s][i] for s in sorted(set(t) & set(w)) if t[s][i] is not None and w[s][i] is not None]
+        paired = _paired_by_seed(t, w, i)
         if paired:
             iv = ev.t_interval(paired, what="seeds") if len(paired) >= 2 else None
             gaps.append({"tokens": tokens, "mean": float(np.mean(paired)), "seeds": len(paired), "interval": iv})
@@ -199,6 +199,11 @@ def scaling_summary(profile: str, size: str = "small", directory: Path | None = 
     return out
 
 
+def _paired_by_seed(a: dict[int, list[float | None]], b: dict[int, list[float | None]], i: int) -> list[float]:
+    """``a − b`` at budget ``i`` for every seed both have scored there."""
+    return [a[s][i] - b[s][i] for s in sorted(set(a) & set(b)) if a[s][i] is not None and b[s][i] is not None]
+
+
 def _bigram_top5(profile: str, directory: Path | None) -> float | None:
     """The bigram count table's held-out top-5 on :data:`SCALING_DOMAIN` from part (a)'s records (it is fitted to
     the training recordings alone, so every seed's is the same; part (b) scores the same test windows)."""
@@ -216,8 +221,7 @@ def _bigram_top5(profile: str, directory: Path | None) -> float | None:
 
 def _top5_gate(summary: dict[str, Any], profile: str, directory: Path | None) -> dict[str, Any] | None:
     """3a's bar read along part (b)'s budgets, in held-out top-5: per budget, each family − the bigram count table
-    (whether it clears :func:`audioformers.ch3.claims.clears_bigram`'s bar: its interval above zero and at least
-    :data:`baseline_gap.MARGIN` on average) and transformer − WaveNet, t intervals over seeds (from 2 of them). None
+    (whether it clears :func:`baseline_gap.clears`, the bar :func:`audioformers.ch3.claims.clears_bigram` reads) and transformer − WaveNet, t intervals over seeds (from 2 of them). None
     without part (a)'s bigram."""
     bigram = _bigram_top5(profile, directory)
     if bigram is None:
@@ -230,9 +234,8 @@ def _top5_gate(summary: dict[str, Any], profile: str, directory: Path | None) ->
             values = [v[i] - bigram for v in f["test_top5"].values() if v[i] is not None]
             iv = ev.t_interval(values, what="seeds") if len(values) >= 2 else None
             row[family] = {"mean": float(np.mean(values)) if values else None, "interval": iv,
-                           "clears": bool(iv is not None and ev.above_baseline(iv) and iv.mean >= baseline_gap.MARGIN)}
-        t, w = fams["transformer"]["test_top5"], fams["wavenet"]["test_top5"]
-        paired = [t[s][i] - w[s][i] for s in sorted(set(t) & set(w)) if t[s][i] is not None and w[s][i] is not None]
+                           "clears": baseline_gap.clears(iv)}
+        paired = _paired_by_seed(fams["transformer"]["test_top5"], fams["wavenet"]["test_top5"], i)
         row["difference"] = {"mean": float(np.mean(paired)) if paired else None,
                              "interval": ev.t_interval(paired, what="seeds") if len(paired) >= 2 else None}
         rows.append(row)
